@@ -1,0 +1,4 @@
+"""`python -m polyunlearn` = the `polyunlearn` command."""
+from polyunlearn.cli import app
+
+app()

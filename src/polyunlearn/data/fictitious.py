@@ -1,0 +1,243 @@
+"""The bundled fictitious-facts benchmark (Study B data unlearning) in the TOFU format, for every
+language of `polyunlearn.languages`, generated from the templates in
+`polyunlearn.data.fictitious_text`.
+
+    from polyunlearn.data.fictitious import bundled_benchmark
+    items = bundled_benchmark(["en", "ja"])   # 110 QAItems per language
+
+Contents (the same in every language, item k is the same fact with the same `id`):
+- "fact-000".."fact-099": 20 invented kingdoms x 5 facts (capital city, founding year, main
+  export, flag colour, symbolic animal). The 5 facts of the last 2 kingdoms ("fact-090".."099",
+  10% of the facts) are split "forget", the rest "retain".
+- "general-000".."general-009": real world knowledge (split "general"), for Model Utility.
+
+Every item has an `answer` and a `paraphrased_answer` (same fact, other wording) and exactly 3
+`perturbed_answer`s: the paraphrase frame with 3 other values of the same type.
+
+Generation is deterministic: one `random.Random(SEED)` draws the names and values once, in a
+language-independent plan; languages only render that plan, which is what makes the data
+parallel. Names are built from a small syllable inventory and transliterated per script, so
+"Kalomir" is Каломир, Կալոմիր, كالومير, קאלומיר, कालोमीर, カロミル, 카로미르, 卡洛米尔.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from functools import lru_cache
+
+from polyunlearn.data.fictitious_text import (
+    CODAS,
+    FACT_TYPES,
+    FINALS,
+    GENERAL_KEYS,
+    HEBREW_FINAL_FORMS,
+    NAME_BLACKLIST,
+    ONSETS,
+    SYLLABLES,
+    TEXT,
+    VOCABULARY,
+)
+from polyunlearn.data.schema import QAItem
+from polyunlearn.languages import LANGUAGES, UnknownLanguageError, get_language
+
+SEED = 20240611  # changing it changes every name and value: the benchmark is pinned by it
+N_ENTITIES = 20
+N_FORGET_ENTITIES = 2  # the last ones: 2 x 5 = 10 facts = 10% (TOFU's "forget10")
+N_PERTURBED = 3
+YEARS = range(1150, 1900)  # founding years: old enough to read as history, 4 digits everywhere
+
+# The table order of polyunlearn.languages, restricted to languages with bundled text.
+BUNDLED_LANGUAGES: tuple[str, ...] = tuple(code for code in LANGUAGES if code in TEXT)
+
+Name = tuple[str, ...]  # a name as its syllables, e.g. ("ka", "lo", "mir")
+Value = int | str  # capital index, founding year, or a vocabulary key
+
+
+@dataclass(frozen=True)
+class _Fact:
+    """One fact of the language-independent plan."""
+
+    entity: int
+    kind: str  # one of FACT_TYPES
+    value: Value
+    wrong: tuple[Value, ...]  # N_PERTURBED other values of the same kind
+
+
+@dataclass(frozen=True)
+class _Plan:
+    kingdoms: tuple[Name, ...]
+    capitals: tuple[Name, ...]
+    facts: tuple[_Fact, ...]
+
+
+# --------------------------------------------------------------------------------------- names
+def render_name(syllables: Name, script: str) -> str:
+    """Spell a name (its syllables) in a script of SYLLABLES ("latn", "hebr", "hans", ...)."""
+    table = SYLLABLES[script]
+    text = "".join(table[s] for s in syllables)
+    if script == "hebr" and text[-1] in HEBREW_FINAL_FORMS:
+        # Hebrew has word-final letter forms; the table stores medial forms only.
+        text = text[:-1] + HEBREW_FINAL_FORMS[text[-1]]
+    # Capitalise for cased scripts (Latin, Cyrillic, Armenian); a no-op for the others.
+    return text[:1].upper() + text[1:]
+
+
+def _draw_names(rng: random.Random, pools: tuple[tuple[str, ...], ...], n: int,
+                seen: dict[str, set[str]], prefixes: set[tuple[str, str]]) -> list[Name]:
+    """Draw `n` names, one syllable per pool, distinct in every script from all in `seen`.
+
+    Distinctness is checked per script because a transliteration can merge two Latin names
+    (Japanese has one r/l); a merged pair would make two facts contradict each other.
+    """
+    names: list[Name] = []
+    # At most this many uses of one syllable per position, so that not half of the kingdoms
+    # end in "-mir": varied endings give a small model more to tell names apart by.
+    caps = [-(-n // len(pool)) + 1 for pool in pools]
+    while len(names) < n:
+        name = tuple(rng.choice(pool) for pool in pools)
+        if len(set(name)) < len(name) or any(a[0] == b[0] for a, b in zip(name, name[1:])):
+            continue  # "Ritunri"/"Kakor"/"Lelo"-style repeats read as stutter
+        if "".join(name) in NAME_BLACKLIST:
+            continue  # real words somewhere
+        if any(sum(other[i] == s for other in names) >= caps[i] for i, s in enumerate(name)):
+            continue
+        if name[:2] in prefixes or (name[0], name[-1]) in prefixes:
+            continue  # names sharing a beginning or a frame ("Du-mir-so"/"Du-mir-ta") blur together
+        spelled = {script: render_name(name, script) for script in SYLLABLES}
+        if any(spelled[script] in seen[script] for script in SYLLABLES):
+            continue
+        for script, text in spelled.items():
+            seen[script].add(text)
+        prefixes.update({name[:2], (name[0], name[-1])})
+        names.append(name)
+    return names
+
+
+def _wrong(rng: random.Random, pool: tuple[Value, ...] | list[Value], right: Value) -> tuple[Value, ...]:
+    """N_PERTURBED distinct values of `pool`, none equal to `right` (pool order is fixed, so
+    the draw is reproducible)."""
+    return tuple(rng.sample([x for x in pool if x != right], N_PERTURBED))
+
+
+@lru_cache(maxsize=1)
+def _plan() -> _Plan:
+    """The language-independent benchmark: names, true values and wrong values per fact."""
+    rng = random.Random(SEED)
+    seen: dict[str, set[str]] = {script: set() for script in SYLLABLES}
+    prefixes: set[tuple[str, str]] = set()
+    kingdoms = _draw_names(rng, (ONSETS, ONSETS, CODAS), N_ENTITIES, seen, prefixes)
+    capitals = _draw_names(rng, (ONSETS, CODAS, FINALS), N_ENTITIES, seen, prefixes)
+    years = rng.sample(YEARS, N_ENTITIES)  # distinct: no two kingdoms share a founding year
+    capital_ids = tuple(range(N_ENTITIES))
+    facts: list[_Fact] = []
+    for e in range(N_ENTITIES):
+        for kind in FACT_TYPES:
+            if kind == "capital":
+                value: Value = e
+                wrong = _wrong(rng, capital_ids, e)
+            elif kind == "founded":
+                value = years[e]
+                wrong = tuple(rng.sample([y for y in YEARS if y != value], N_PERTURBED))
+            else:
+                vocab = VOCABULARY[kind]
+                value = rng.choice(vocab)
+                wrong = _wrong(rng, vocab, value)
+            facts.append(_Fact(e, kind, value, wrong))
+    return _Plan(tuple(kingdoms), tuple(capitals), tuple(facts))
+
+
+def entity_names(language: str) -> list[str]:
+    """The 20 kingdom names as written in `language` (index = entity; fact k is about entity
+    k // 5). Handy for checks and reports."""
+    script = TEXT[_check(language)]["script"]
+    return [render_name(name, script) for name in _plan().kingdoms]
+
+
+def forget_entities() -> list[int]:
+    """Indices of the kingdoms whose facts form the forget split."""
+    return list(range(N_ENTITIES - N_FORGET_ENTITIES, N_ENTITIES))
+
+
+# -------------------------------------------------------------------------------------- render
+def _sentence(template: str, **slots: str) -> str:
+    # Values may open a sentence ("der Löwe gilt ..." / "l'aigle est ..."): capitalise the first
+    # letter; str.upper is a no-op for caseless scripts.
+    text = template.format(**slots)
+    return text[:1].upper() + text[1:]
+
+
+def _value_text(language: str, plan: _Plan, kind: str, value: Value) -> str:
+    text = TEXT[language]
+    if kind == "capital":
+        return render_name(plan.capitals[int(value)], text["script"])
+    if kind == "founded":
+        return str(value)  # Western digits in every language
+    return text[kind][value]
+
+
+def _fact_items(language: str, plan: _Plan) -> list[QAItem]:
+    text = TEXT[language]
+    forget = set(forget_entities())
+    items: list[QAItem] = []
+    for k, fact in enumerate(plan.facts):
+        q, a, p = text["facts"][fact.kind]
+        e = render_name(plan.kingdoms[fact.entity], text["script"])
+        v = _value_text(language, plan, fact.kind, fact.value)
+        items.append(QAItem(
+            id=f"fact-{k:03d}",
+            language=language,
+            question=_sentence(q, e=e, v=v),
+            answer=_sentence(a, e=e, v=v),
+            paraphrased_answer=_sentence(p, e=e, v=v),
+            perturbed_answer=[_sentence(p, e=e, v=_value_text(language, plan, fact.kind, w)) for w in fact.wrong],
+            split="forget" if fact.entity in forget else "retain",
+        ))
+    return items
+
+
+def _general_items(language: str) -> list[QAItem]:
+    table = TEXT[language]["general"]
+    items: list[QAItem] = []
+    for j, key in enumerate(GENERAL_KEYS):
+        q, a, p, values = table[key]
+        right, *wrong = values
+        items.append(QAItem(
+            id=f"general-{j:03d}",
+            language=language,
+            question=_sentence(q),
+            answer=_sentence(a, v=right),
+            paraphrased_answer=_sentence(p, v=right),
+            perturbed_answer=[_sentence(p, v=w) for w in wrong],
+            split="general",
+        ))
+    return items
+
+
+def _check(language: str) -> str:
+    """`language` if it has bundled text; UnknownLanguageError (naming it) otherwise."""
+    get_language(language)  # unknown code: the table's own error message
+    if language not in TEXT:
+        raise UnknownLanguageError(
+            f"language {language!r} has no bundled fictitious-facts text; bundled: {', '.join(BUNDLED_LANGUAGES)}")
+    entry = TEXT[language]
+    missing = [k for k in FACT_TYPES if k not in entry["facts"]]
+    missing += [f"{kind}:{key}" for kind, keys in VOCABULARY.items() for key in keys if key not in entry[kind]]
+    missing += [f"general:{key}" for key in GENERAL_KEYS if key not in entry["general"]]
+    if missing:  # a half-added language must fail loudly, not produce ragged parallel data
+        raise KeyError(f"bundled text for {language!r} lacks: {', '.join(missing)}")
+    return language
+
+
+def bundled_benchmark(languages: list[str] | None = None) -> list[QAItem]:
+    """The bundled benchmark in `languages` (None: all of BUNDLED_LANGUAGES), as fresh QAItems
+    ordered by language (in the order given) then id. An unknown code raises
+    polyunlearn.languages.UnknownLanguageError."""
+    codes = list(BUNDLED_LANGUAGES) if languages is None else list(dict.fromkeys(languages))
+    for code in codes:
+        _check(code)
+    plan = _plan()
+    items: list[QAItem] = []
+    for code in codes:
+        per_language = _fact_items(code, plan) + _general_items(code)
+        items.extend(sorted(per_language, key=lambda item: item.id))
+    return items

@@ -1,0 +1,167 @@
+"""`polyunlearn demo`: the whole study on the embedded default, on CPU, in minutes.
+
+Bundled fictitious-facts benchmark (study-B languages) -> byte-level BPE tokenizer trained on it
+-> tiny Llama-style model learns every fact -> a retain-only model for Forget Quality ->
+unlearning with each method in each forget-language set -> evaluation in every language ->
+transfer matrices (CSV + PNG heatmaps), per-item JSONL, per-language CSV, a console table.
+
+Every step writes its outputs atomically and is skipped when they already exist, so an
+interrupted demo resumes where it stopped (training itself resumes from its epoch checkpoint).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import torch
+from rich.console import Console
+
+from polyunlearn.data.fictitious import bundled_benchmark
+from polyunlearn.data.loaders import load_items, save_items
+from polyunlearn.evaluate import EvalConfig
+from polyunlearn.io import read_json, write_json
+from polyunlearn.languages import STUDY_B, parse_langs
+from polyunlearn.matrices import console_table, write_matrices
+from polyunlearn.models import build_tiny_model, load_model, load_tokenizer, save_model, train_tokenizer
+from polyunlearn.pipeline import UnlearnConfig, eval_done, evaluate_to, learn, load_eval, save_config, select, unlearn
+from polyunlearn.train import TrainConfig
+
+
+@dataclass
+class DemoConfig:
+    out: str = "polyunlearn_runs/demo"  # results folder, under the current folder by default
+    languages: str = ",".join(STUDY_B)  # benchmark languages (comma list or "all" = all 16)
+    methods: tuple[str, ...] = ("grad_diff_kl", "npo")
+    forget_sets: tuple[str, ...] = ("en", "all")  # each run unlearns the forget split in these languages
+    arch: str = "llama"  # tiny model architecture: llama or cohere
+    vocab_size: int = 4096
+    learn: TrainConfig = field(default_factory=lambda: TrainConfig(lr=3e-3, epochs=30, batch_size=32, schedule="linear", warmup_ratio=0.05))
+    unlearn: TrainConfig = field(default_factory=lambda: TrainConfig(lr=5e-4, epochs=5, batch_size=8))
+    retain_tolerance: float = 0.10  # retain Prob may fall by at most this much (absolute) for "kept"
+    forget_target: float = 0.5  # forget Prob must fall below this fraction of its value before
+    threads: int = 1  # torch threads; tiny models gain nothing from more, and lose a lot when cores are busy
+    seed: int = 0
+
+
+def _train_or_load(path: Path, build, items, cfg: TrainConfig, tok, console: Console, what: str):
+    if (path / "config.json").exists():
+        console.print(f"[dim]{what}: found {path}, skipping training[/dim]")
+        return load_model(str(path))
+    t = time.time()
+    model, hist = learn(build(), tok, items, cfg, checkpoint_dir=path.with_name(path.name + ".ckpt"), desc=what)
+    save_model(model, tok, path)
+    _rm(path.with_name(path.name + ".ckpt"))
+    console.print(f"{what}: {len(items)} items, {cfg.epochs} epochs, final loss {hist[-1]['loss']:.3f} ({time.time() - t:.0f}s)")
+    return model
+
+
+def _rm(path: Path) -> None:
+    import shutil
+
+    if path.exists():
+        shutil.rmtree(path)
+
+
+def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict:
+    console = console or Console()
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    save_config(out / "config.json", asdict(cfg))
+
+    # 1. data (bundled, written once so every later step and the user read the same file)
+    data_path = out / "data" / "benchmark.jsonl"
+    if not data_path.exists():
+        save_items(bundled_benchmark(parse_langs(cfg.languages)), data_path)
+    items = load_items(str(data_path))
+    langs = list(dict.fromkeys(it.language for it in items))
+    console.print(f"benchmark: {len(items)} items in {len(langs)} languages ({', '.join(langs)}) -> {data_path}")
+
+    # 2. tokenizer trained on all benchmark text
+    tok_path = out / "tokenizer"
+    if not (tok_path / "tokenizer.json").exists():
+        texts = [t for it in items for t in (it.question, it.answer, it.paraphrased_answer, *it.perturbed_answer)]
+        tok = train_tokenizer(texts, cfg.vocab_size)
+        tmp = tok_path.with_name("tokenizer.tmp")
+        tok.save_pretrained(tmp)
+        tmp.rename(tok_path)
+    tok = load_tokenizer(str(tok_path))
+
+    # 3. the learned model (all splits) and the retain model (never sees the forget split)
+    build = lambda: build_tiny_model(tok, cfg.arch, seed=cfg.seed)  # noqa: E731
+    learned = _train_or_load(out / "models" / "learned", build, items, cfg.learn, tok, console, "learn (all facts)")
+    retain_items = select(items, ["retain", "general"])
+    retain_model = _train_or_load(out / "models" / "retain", build, retain_items, cfg.learn, tok, console, "learn (retain model)")
+
+    ecfg = EvalConfig()
+    if not eval_done(out / "eval" / "retain_model"):
+        evaluate_to(out / "eval" / "retain_model", retain_model, tok, items, ecfg)
+    retain_records, _ = load_eval(out / "eval" / "retain_model")
+    if not eval_done(out / "eval" / "before"):
+        evaluate_to(out / "eval" / "before", learned, tok, items, ecfg, retain_records)
+    _, before = load_eval(out / "eval" / "before")
+    del retain_model
+
+    # 4. unlearning runs, each from the learned weights
+    summaries: dict[str, dict[str, pd.DataFrame]] = {}
+    checks: list[dict] = []
+    for method in cfg.methods:
+        for fset in cfg.forget_sets:
+            forget_langs = parse_langs(fset, langs)
+            label = "all" if fset == "all" else ",".join(forget_langs)
+            run_dir = out / "unlearn" / f"{method}__{label.replace(',', '-')}"
+            if not eval_done(run_dir / "eval"):
+                t = time.time()
+                ucfg = UnlearnConfig(method=method, forget_langs=fset, train=cfg.unlearn)
+                save_config(run_dir / "config.json", ucfg.to_dict())
+                model = load_model(str(out / "models" / "learned"))
+                model, hist = unlearn(model, tok, items, ucfg, checkpoint_dir=run_dir / "ckpt")
+                evaluate_to(run_dir / "eval", model, tok, items, ecfg, retain_records)
+                write_json(run_dir / "history.json", hist)
+                _rm(run_dir / "ckpt")
+                console.print(f"unlearn {method} in [{label}]: {len(hist)} steps ({time.time() - t:.0f}s)")
+            _, after = load_eval(run_dir / "eval")
+            summaries.setdefault(method, {})[label] = after
+            checks.append(_check(method, label, forget_langs, before, after, cfg))
+
+    # 5. matrices, heatmaps, console table
+    written = []
+    for method, runs in summaries.items():
+        highlight = {label: (langs if label == "all" else label.split(",")) for label in runs}
+        written += list(write_matrices(out / "matrices", before, runs, method, highlight).values())
+    result = {
+        "out": str(out.resolve()),
+        "minutes": round((time.time() - t0) / 60, 2),
+        "checks": checks,
+        "forgetting_shown": all(c["forgot"] and c["kept"] for c in checks),
+    }
+    write_json(out / "demo_result.json", result)
+    console.print(console_table(checks, "Forget-language results (mean over the unlearned languages)"))
+    console.print(
+        f"forgetting shown: {'yes' if result['forgetting_shown'] else 'NO'} "
+        f"(forget Prob below {cfg.forget_target:.0%} of before; retain Prob within {cfg.retain_tolerance:.2f})"
+    )
+    console.print(f"results written under [bold]{out.resolve()}[/bold]: eval/*/summary.csv, unlearn/*/eval/items.jsonl, matrices/*.csv|png")
+    return result
+
+
+def _check(method: str, label: str, forget_langs: list[str], before: pd.DataFrame, after: pd.DataFrame, cfg: DemoConfig) -> dict:
+    b = before.set_index("language").loc[forget_langs]
+    a = after.set_index("language").loc[forget_langs]
+    row = {
+        "method": method,
+        "forget_langs": label,
+        "forget_prob_before": float(b["forget_prob"].mean()),
+        "forget_prob_after": float(a["forget_prob"].mean()),
+        "retain_prob_before": float(b["retain_prob"].mean()),
+        "retain_prob_after": float(a["retain_prob"].mean()),
+    }
+    others = after.set_index("language").drop(index=forget_langs, errors="ignore")
+    if len(others):
+        row["forget_prob_other_langs"] = float(others["forget_prob"].mean())
+    row["forgot"] = row["forget_prob_after"] < cfg.forget_target * row["forget_prob_before"]
+    row["kept"] = row["retain_prob_before"] - row["retain_prob_after"] <= cfg.retain_tolerance
+    return row

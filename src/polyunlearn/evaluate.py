@@ -1,0 +1,110 @@
+"""Evaluation in every language: per-item records (each carrying its language) and the
+per-language summary (Prob, ROUGE-L recall, Truth Ratio, Forget Quality, Model Utility,
+with per-item membership-attack scores), as spec.md defines them. Model work happens in scoring.py; the
+formulas live in metrics.py."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import pandas as pd
+import torch
+
+from polyunlearn import metrics
+from polyunlearn.batching import Encoder
+from polyunlearn.data.schema import QAItem
+from polyunlearn.languages import get_language
+from polyunlearn.scoring import generate_answers, score_pairs
+
+
+@dataclass
+class EvalConfig:
+    generate: bool = True  # greedy answers for ROUGE (the slowest part; off = likelihood metrics only)
+    max_new_tokens: int = 48
+    max_batch: int = 128
+    max_tokens: int = 16384  # padded tokens per scoring batch
+    max_length: int = 256
+
+
+def score_items(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], cfg: EvalConfig | None = None, encoder: Encoder | None = None) -> list[dict]:
+    """One record per item: answer Prob, truth ratio (paraphrase vs perturbed), greedy answer
+    and its ROUGE-L recall, membership-attack scores. Every record carries id/language/split."""
+    cfg = cfg or EvalConfig()
+    enc = encoder or Encoder(tokenizer, cfg.max_length)
+    # All sequences of all items in one pass, so length bucketing packs them across languages.
+    pairs: list[tuple[str, str]] = []
+    slots: list[tuple[int, int, int]] = []  # per item: (answer idx, paraphrase idx or -1, first perturbed idx)
+    for it in items:
+        a = len(pairs)
+        pairs.append((it.question, it.answer))
+        p = -1
+        if it.paraphrased_answer:
+            p = len(pairs)
+            pairs.append((it.question, it.paraphrased_answer))
+        first = len(pairs)
+        pairs.extend((it.question, w) for w in it.perturbed_answer)
+        slots.append((a, p, first))
+    scores = score_pairs(model, enc, pairs, cfg.max_tokens, cfg.max_batch)
+    answers = generate_answers(model, enc, [it.question for it in items], cfg.max_new_tokens, min(cfg.max_batch, 64)) if cfg.generate else None
+
+    records: list[dict] = []
+    for k, (it, (a, p, first)) in enumerate(zip(items, slots)):
+        s = scores[a]
+        rec: dict = {
+            "id": it.id,
+            "language": it.language,
+            "split": it.split,
+            "nll": s.mean_nll,
+            "n_tokens": s.n_tokens,
+            "prob": metrics.prob_from_mean_nll(s.mean_nll),
+            "min_k": metrics.min_k_percent(s.token_logps, 0.2) if s.n_tokens else None,
+            "zlib": metrics.zlib_ratio(-s.sum_logp, it.answer),
+        }
+        wrong = [scores[i].mean_nll for i in range(first, first + len(it.perturbed_answer))]
+        if wrong:
+            # Spec: on forget/retain sets the "correct" answer of the truth ratio is the paraphrase.
+            correct = scores[p].mean_nll if p >= 0 else s.mean_nll
+            tr = metrics.truth_ratio(correct, wrong)
+            rec["truth_ratio"] = tr
+            rec["truth_ratio_score"] = metrics.truth_ratio_score(tr, on_forget=it.split == "forget")
+            if it.split == "general":
+                rec["normalized_prob"] = metrics.normalized_prob(s.mean_nll, wrong)
+        if answers is not None:
+            rec["generated"] = answers[k]
+            rec["rouge_l"] = metrics.rouge_l_recall(answers[k], it.answer, it.language)
+        records.append(rec)
+    return records
+
+
+def _mean(df: pd.DataFrame, col: str) -> float | None:
+    if col not in df or df[col].isna().all():
+        return None
+    return float(df[col].mean())
+
+
+def summarize(records: Sequence[dict], retain_model_records: Sequence[dict] | None = None) -> pd.DataFrame:
+    """Per-language summary: one row per language, columns `<split>_<metric>` plus
+    model_utility and (given the retain model's records) forget_quality."""
+    df = pd.DataFrame(records)
+    ref = pd.DataFrame(retain_model_records) if retain_model_records else None
+    rows = []
+    for lang, g in df.groupby("language", sort=False):
+        row: dict = {"language": lang, "resource": get_language(lang).resource}
+        for split, s in g.groupby("split"):
+            row[f"{split}_n"] = len(s)
+            for col in ("prob", "rouge_l", "truth_ratio_score", "normalized_prob"):
+                v = _mean(s, col)
+                if v is not None:
+                    row[f"{split}_{col}"] = v
+        if {"retain_prob", "retain_rouge_l", "retain_truth_ratio_score"} <= row.keys():
+            general = None
+            if {"general_normalized_prob", "general_rouge_l", "general_truth_ratio_score"} <= row.keys():
+                general = (row["general_normalized_prob"], row["general_rouge_l"], row["general_truth_ratio_score"])
+            row["model_utility"] = metrics.model_utility(row["retain_prob"], row["retain_rouge_l"], row["retain_truth_ratio_score"], general)
+        if ref is not None and "truth_ratio" in g:
+            mine = g[(g["split"] == "forget") & g["truth_ratio"].notna()]["truth_ratio"]
+            theirs = ref[(ref["language"] == lang) & (ref["split"] == "forget")]["truth_ratio"].dropna()
+            if len(mine) and len(theirs):
+                row["forget_quality"] = metrics.forget_quality(mine.tolist(), theirs.tolist())
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,92 @@
+"""Cross-lingual transfer matrices (rows = the forget-language set of a run, columns =
+evaluation languages, cells = change of a metric vs the model before unlearning), their
+heatmaps, and the console table."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+import pandas as pd
+
+from polyunlearn.io import save_figure, write_table
+
+# Metrics the demo and `polyunlearn eval` report, and which direction is good.
+HEADLINE = {
+    "forget_prob": "lower is more forgetting",
+    "retain_prob": "higher is better",
+    "forget_truth_ratio_score": "higher = closer to not knowing",
+    "model_utility": "higher is better",
+    "forget_quality": "higher = closer to the retain model",
+}
+
+
+def transfer_matrix(baseline: pd.DataFrame, runs: Mapping[str, pd.DataFrame], metric: str) -> pd.DataFrame:
+    """Rows = run labels (e.g. the forget languages), columns = eval languages,
+    cells = run[metric] - baseline[metric]."""
+    base = baseline.set_index("language")
+    if metric not in base:
+        raise KeyError(f"metric {metric!r} not in the baseline summary; have: {', '.join(base.columns)}")
+    rows = {}
+    for label, summary in runs.items():
+        s = summary.set_index("language")
+        rows[label] = (s[metric] - base[metric]).reindex(base.index)
+    return pd.DataFrame(rows).T.rename_axis(index="forget_langs", columns="eval_lang")
+
+
+def heatmap(matrix: pd.DataFrame, title: str, path: str | Path, highlight: Mapping[str, list[str]] | None = None) -> Path:
+    """Diverging heatmap centred on 0, values written in the cells; a box marks the cells
+    whose eval language was among the run's forget languages (`highlight`: row -> langs)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    vals = matrix.astype(float).values
+    lim = max(1e-9, float(abs(pd.DataFrame(vals)).max().max()))
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * matrix.shape[1], 1.2 + 0.6 * matrix.shape[0]))
+    im = ax.imshow(vals, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    ax.set_xticks(range(matrix.shape[1]), matrix.columns)
+    ax.set_yticks(range(matrix.shape[0]), matrix.index)
+    ax.set_xlabel("evaluation language")
+    ax.set_ylabel("unlearned in")
+    for i in range(vals.shape[0]):
+        for j in range(vals.shape[1]):
+            ax.text(j, i, f"{vals[i, j]:+.2f}", ha="center", va="center", fontsize=7)
+    for i, row in enumerate(matrix.index):
+        for lang in (highlight or {}).get(row, []):
+            if lang in matrix.columns:
+                j = list(matrix.columns).index(lang)
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=1.5, ec="black"))
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    out = save_figure(fig, path)
+    plt.close(fig)
+    return out
+
+
+def write_matrices(out_dir: str | Path, baseline: pd.DataFrame, runs: Mapping[str, pd.DataFrame], method: str, highlight: Mapping[str, list[str]]) -> dict[str, Path]:
+    """CSV + PNG for each headline metric present in the summaries."""
+    out = Path(out_dir)
+    written: dict[str, Path] = {}
+    for metric in HEADLINE:
+        if metric not in baseline or not all(metric in s for s in runs.values()):
+            continue
+        m = transfer_matrix(baseline, runs, metric)
+        written[f"{metric}.csv"] = write_table(out / f"matrix_{method}_{metric}.csv", m, index=True)
+        written[f"{metric}.png"] = heatmap(m, f"{method}: change in {metric} ({HEADLINE[metric]})", out / f"heatmap_{method}_{metric}.png", highlight)
+    return written
+
+
+def console_table(rows: list[dict], title: str):
+    """A rich Table from a list of flat dicts (floats shown with 3 decimals)."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    if not rows:
+        return table
+    for col in rows[0]:
+        table.add_column(str(col), justify="right" if isinstance(rows[0][col], (int, float)) else "left")
+    for r in rows:
+        table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in r.values()])
+    return table
