@@ -26,16 +26,27 @@ def test_learned_fixture_knows_the_facts(learned, tokenizer, items):
     assert f > 0.5 and r > 0.5, (f, r)
 
 
-@pytest.mark.parametrize("method", ["grad_ascent", "grad_diff", "grad_diff_kl", "npo"])
+# Per-method settings that unlearn the tiny fixture model in a few steps (found by a small
+# sweep; the fixture has only 20 retain facts per language, so the retain term needs weight).
+SETTINGS = {  # method: (lr, epochs, alpha)
+    "grad_ascent": (5e-4, 3, 1.0),
+    "grad_diff": (1e-3, 8, 5.0),
+    "grad_diff_kl": (1e-3, 5, 5.0),
+    "npo": (1e-3, 5, 5.0),
+}
+
+
+@pytest.mark.parametrize("method", sorted(SETTINGS))
 def test_method_forgets_and_keeps(method, learned, tokenizer, items):
+    lr, epochs, alpha = SETTINGS[method]
     f0, r0 = probs(learned, tokenizer, items)
-    cfg = UnlearnConfig(method=method, forget_langs="en", train=TrainConfig(lr=1e-3, epochs=3, batch_size=5))
+    cfg = UnlearnConfig(method=method, forget_langs="en", alpha=alpha, train=TrainConfig(lr=lr, epochs=epochs, batch_size=5))
     model, hist = unlearn(learned, tokenizer, items, cfg, progress=False)
     f1, r1 = probs(model, tokenizer, items)
-    assert len(hist) == 6  # 10 forget items / batch 5 = 2 steps x 3 epochs
+    assert len(hist) == 2 * epochs  # 10 forget items / batch 5 = 2 steps per epoch
     assert f1 < 0.5 * f0, f"{method}: forget Prob {f0:.3f} -> {f1:.3f}"
     if method != "grad_ascent":  # GradAscent has no retain term; it is allowed to damage retain
-        assert r1 > r0 - 0.25, f"{method}: retain Prob {r0:.3f} -> {r1:.3f}"
+        assert r1 > r0 - 0.15, f"{method}: retain Prob {r0:.3f} -> {r1:.3f}"
 
 
 def test_registry_and_unknown_method():

@@ -17,6 +17,9 @@ IGNORE = -100  # label value the loss skips (prompt and padding positions)
 class Encoded:
     prompt: tuple[int, ...]
     answer: tuple[int, ...]
+    # Named second encodings that travel with this one through shuffling, e.g. (("idk", the same
+    # question with an "I don't know" answer),); collate adds them as "<name>_input_ids", ...
+    extra: tuple[tuple[str, "Encoded"], ...] = ()
 
     @property
     def length(self) -> int:
@@ -66,7 +69,8 @@ class Encoder:
 
 
 def collate(encoded: Sequence[Encoded], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-padded batch: input_ids/attention_mask (B, T) and labels with prompt+pad = IGNORE."""
+    """Right-padded batch: input_ids/attention_mask (B, T) and labels with prompt+pad = IGNORE,
+    plus "<name>_input_ids/_attention_mask/_labels" (B, T') for each second encoding in `extra`."""
     T = max(e.length for e in encoded)
     B = len(encoded)
     input_ids = torch.full((B, T), pad_id, dtype=torch.long)
@@ -77,7 +81,11 @@ def collate(encoded: Sequence[Encoded], pad_id: int) -> dict[str, torch.Tensor]:
         input_ids[i, : len(ids)] = torch.tensor(ids)
         attention[i, : len(ids)] = 1
         labels[i, len(e.prompt) : len(ids)] = torch.tensor(e.answer)
-    return {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
+    batch = {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
+    for name, _ in encoded[0].extra:
+        sub = collate([dict(e.extra)[name] for e in encoded], pad_id)
+        batch.update({f"{name}_{k}": v for k, v in sub.items()})
+    return batch
 
 
 def length_buckets(lengths: Sequence[int], max_tokens: int, max_batch: int) -> list[list[int]]:

@@ -19,6 +19,15 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Multilingual
 console = Console()
 
 
+@app.callback()
+def _quiet_libraries() -> None:
+    """Keep the console for polyunlearn's own progress: no per-shard bars or info logs from HF."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def friendly_errors(fn):
     """Turn the project's input errors into one red line naming the culprit, exit code 2."""
 
@@ -70,9 +79,9 @@ def demo(
     methods: str = typer.Option("grad_diff_kl,npo", help="Unlearning methods, comma list."),
     forget_sets: str = typer.Option("en;all", help="Forget-language sets separated by ';' (each a comma list or 'all')."),
     arch: str = typer.Option("llama", help="Tiny model architecture: llama or cohere."),
-    learn_epochs: int = typer.Option(30, help="Epochs to learn the facts."),
-    unlearn_epochs: int = typer.Option(5, help="Unlearning epochs."),
-    unlearn_lr: float = typer.Option(5e-4, help="Unlearning learning rate (tiny model)."),
+    learn_epochs: int = typer.Option(15, help="Epochs to learn the facts."),
+    unlearn_epochs: int = typer.Option(10, help="Unlearning epochs."),
+    unlearn_lr: float = typer.Option(3e-4, help="Unlearning learning rate (tiny model)."),
     threads: int = typer.Option(1, help="torch CPU threads."),
 ):
     """Run the whole study on the embedded default (bundled data + tiny model) and write results."""
@@ -146,7 +155,7 @@ def learn(
 def unlearn(
     model: str = typer.Option(..., help="The learned model: a folder written by `learn` (OUT/model) or any HF id/path."),
     out: Path = typer.Option(..., help="Output folder: model/ (or LoRA adapter), eval/, history.json."),
-    method: str = typer.Option("npo", help="grad_ascent, grad_diff, grad_diff_kl, npo (see `polyunlearn methods`)."),
+    method: str = typer.Option("npo", help="grad_ascent, grad_diff, grad_diff_kl, npo, simnpo, idkdpo, rmu (see `polyunlearn methods`)."),
     forget_langs: str = typer.Option("en", help="Languages whose forget split is unlearned: comma list or 'all'."),
     retain_langs: str = typer.Option("same", help="Retain-set languages: 'same' (= forget languages), a comma list, or 'all'."),
     data: str = typer.Option("bundled", help="'bundled', a local file, or a HF dataset id."),
@@ -157,8 +166,11 @@ def unlearn(
     grad_accum: int = typer.Option(1),
     gamma: float = typer.Option(1.0, help="Forget-term weight."),
     alpha: float = typer.Option(1.0, help="Retain-term weight."),
-    beta: float = typer.Option(0.1, help="NPO temperature."),
-    retain_loss: str = typer.Option("nll", help="Retain term where it is a choice (NPO): nll or kl."),
+    beta: Optional[float] = typer.Option(None, help="Temperature; default per method: NPO/IdkDPO 0.1, SimNPO 4.5."),
+    retain_loss: str = typer.Option("nll", help="Retain term where it is a choice (NPO, SimNPO, IdkDPO): nll or kl."),
+    delta: float = typer.Option(0.0, help="SimNPO reward margin."),
+    rmu_layer: Optional[int] = typer.Option(None, help="RMU: decoder layer to steer (0-based, negative from the end); default the middle one."),
+    rmu_coeff: float = typer.Option(6.5, help="RMU steering coefficient c (scale with the layer's activation norm)."),
     lora: bool = typer.Option(False, help="Unlearn with LoRA adapters; the reference is the base with adapters off."),
     lora_r: int = typer.Option(8),
     bf16: bool = typer.Option(False),
@@ -179,6 +191,7 @@ def unlearn(
     items = _load_data(data, langs)
     cfg = UnlearnConfig(
         method=method, forget_langs=forget_langs, retain_langs=retain_langs, gamma=gamma, alpha=alpha, beta=beta, retain_loss=retain_loss,
+        delta=delta, rmu_layer=rmu_layer, rmu_coeff=rmu_coeff,
         train=TrainConfig(lr=lr or (1e-4 if lora else 1e-5), epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, mixed_precision="bf16" if bf16 else "no"),
     )
     unlearn_sets(items, cfg)  # validate languages / empty forget set before loading a big model
@@ -193,7 +206,7 @@ def unlearn(
     from polyunlearn.io import write_json
 
     write_json(out / "history.json", hist)
-    console.print(f"unlearned with {method} in [{forget_langs}]: {len(hist)} steps -> {out / 'model'}")
+    console.print(f"unlearned with {method} in ({forget_langs}): {len(hist)} steps -> {out / 'model'}")
     if evaluate:
         _eval_and_report(net, tok, items, out / "eval", retain_eval, baseline, forget_langs)
 
@@ -268,6 +281,9 @@ def languages():
     rows = [{"code": l.code, "name": l.name, "script": l.script, "family": l.family, "resource": l.resource, "uriel": l.uriel, "study": ("A" if l.code in STUDY_A else "") + ("B" if l.code in STUDY_B else "")} for l in LANGUAGES.values()]
     console.print(console_table(rows, "languages"))
 
+
+# Feature-area commands (study-a, bench, grid, report, translate, ...) register themselves here.
+import polyunlearn.commands  # noqa: E402,F401
 
 if __name__ == "__main__":
     sys.exit(app())

@@ -14,7 +14,7 @@ from polyunlearn import metrics
 from polyunlearn.batching import Encoder
 from polyunlearn.data.schema import QAItem
 from polyunlearn.languages import get_language
-from polyunlearn.scoring import generate_answers, score_pairs
+from polyunlearn.scoring import Score, generate_answers, score_pairs
 
 
 @dataclass
@@ -24,16 +24,25 @@ class EvalConfig:
     max_batch: int = 128
     max_tokens: int = 16384  # padded tokens per scoring batch
     max_length: int = 256
+    # Score each question's prompt once and reuse its keys/values for all its answers
+    # (scoring.py). None = wherever the model supports it; False = simple batching.
+    prefix_sharing: bool | None = None
 
 
-def score_items(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], cfg: EvalConfig | None = None, encoder: Encoder | None = None) -> list[dict]:
-    """One record per item: answer Prob, truth ratio (paraphrase vs perturbed), greedy answer
-    and its ROUGE-L recall, membership-attack scores. Every record carries id/language/split."""
-    cfg = cfg or EvalConfig()
-    enc = encoder or Encoder(tokenizer, cfg.max_length)
-    # All sequences of all items in one pass, so length bucketing packs them across languages.
+@dataclass(frozen=True)
+class Slots:
+    """Where an item's sequences sit in the flat list of scored pairs."""
+
+    answer: int
+    paraphrase: int  # -1 when the item has no paraphrase
+    first_perturbed: int
+    n_perturbed: int
+
+
+def item_pairs(items: Sequence[QAItem]) -> tuple[list[tuple[str, str]], list[Slots]]:
+    """Every (question, continuation) pair the metrics need: answer, paraphrase, perturbed."""
     pairs: list[tuple[str, str]] = []
-    slots: list[tuple[int, int, int]] = []  # per item: (answer idx, paraphrase idx or -1, first perturbed idx)
+    slots: list[Slots] = []
     for it in items:
         a = len(pairs)
         pairs.append((it.question, it.answer))
@@ -43,13 +52,27 @@ def score_items(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], cfg:
             pairs.append((it.question, it.paraphrased_answer))
         first = len(pairs)
         pairs.extend((it.question, w) for w in it.perturbed_answer)
-        slots.append((a, p, first))
-    scores = score_pairs(model, enc, pairs, cfg.max_tokens, cfg.max_batch)
-    answers = generate_answers(model, enc, [it.question for it in items], cfg.max_new_tokens, min(cfg.max_batch, 64)) if cfg.generate else None
+        slots.append(Slots(a, p, first, len(it.perturbed_answer)))
+    return pairs, slots
 
+
+def score_items(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], cfg: EvalConfig | None = None, encoder: Encoder | None = None) -> list[dict]:
+    """One record per item: answer Prob, truth ratio (paraphrase vs perturbed), greedy answer
+    and its ROUGE-L recall, membership-attack scores. Every record carries id/language/split."""
+    cfg = cfg or EvalConfig()
+    enc = encoder or Encoder(tokenizer, cfg.max_length)
+    # All sequences of all items in one call, so batches are packed across languages.
+    pairs, slots = item_pairs(items)
+    scores = score_pairs(model, enc, pairs, cfg.max_tokens, cfg.max_batch, share_prefix=cfg.prefix_sharing)
+    answers = generate_answers(model, enc, [it.question for it in items], cfg.max_new_tokens, min(cfg.max_batch, 64)) if cfg.generate else None
+    return build_records(items, scores, slots, answers)
+
+
+def build_records(items: Sequence[QAItem], scores: Sequence[Score], slots: Sequence[Slots], answers: Sequence[str] | None) -> list[dict]:
+    """Per-item metric records from the pair scores (and greedy answers, when generated)."""
     records: list[dict] = []
-    for k, (it, (a, p, first)) in enumerate(zip(items, slots)):
-        s = scores[a]
+    for k, (it, sl) in enumerate(zip(items, slots)):
+        s = scores[sl.answer]
         rec: dict = {
             "id": it.id,
             "language": it.language,
@@ -60,10 +83,10 @@ def score_items(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], cfg:
             "min_k": metrics.min_k_percent(s.token_logps, 0.2) if s.n_tokens else None,
             "zlib": metrics.zlib_ratio(-s.sum_logp, it.answer),
         }
-        wrong = [scores[i].mean_nll for i in range(first, first + len(it.perturbed_answer))]
+        wrong = [scores[i].mean_nll for i in range(sl.first_perturbed, sl.first_perturbed + sl.n_perturbed)]
         if wrong:
             # Spec: on forget/retain sets the "correct" answer of the truth ratio is the paraphrase.
-            correct = scores[p].mean_nll if p >= 0 else s.mean_nll
+            correct = scores[sl.paraphrase].mean_nll if sl.paraphrase >= 0 else s.mean_nll
             tr = metrics.truth_ratio(correct, wrong)
             rec["truth_ratio"] = tr
             rec["truth_ratio_score"] = metrics.truth_ratio_score(tr, on_forget=it.split == "forget")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 
@@ -14,13 +14,21 @@ def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp{os.getpid()}")
 
 
+def _replace_from(tmp: Path, path: Path, write: Callable[[Path], object]) -> Path:
+    """write(tmp), then rename onto path; an interrupted write (Ctrl-C) removes its temp file."""
+    try:
+        write(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+    return path
+
+
 def write_text(path: str | Path, text: str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return _replace_from(_tmp(path), path, lambda t: t.write_text(text, encoding="utf-8"))
 
 
 def write_json(path: str | Path, obj: Any) -> Path:
@@ -44,13 +52,9 @@ def write_table(path: str | Path, df: pd.DataFrame, index: bool = False) -> Path
     """CSV, or Parquet when the suffix says so."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
     if path.suffix == ".parquet":
-        df.to_parquet(tmp, index=index)
-    else:
-        df.to_csv(tmp, index=index)
-    os.replace(tmp, path)
-    return path
+        return _replace_from(_tmp(path), path, lambda t: df.to_parquet(t, index=index))
+    return _replace_from(_tmp(path), path, lambda t: df.to_csv(t, index=index))
 
 
 def save_figure(fig, path: str | Path) -> Path:

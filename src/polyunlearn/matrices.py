@@ -26,14 +26,17 @@ def transfer_matrix(baseline: pd.DataFrame, runs: Mapping[str, pd.DataFrame], me
     base = baseline.set_index("language")
     if metric not in base:
         raise KeyError(f"metric {metric!r} not in the baseline summary; have: {', '.join(base.columns)}")
+    # Columns: the baseline's languages that some run was evaluated in (baseline order).
+    evaluated = set().union(*(set(s["language"]) for s in runs.values())) if runs else set()
+    langs = [lang for lang in base.index if lang in evaluated]
     rows = {}
     for label, summary in runs.items():
         s = summary.set_index("language")
-        rows[label] = (s[metric] - base[metric]).reindex(base.index)
+        rows[label] = (s[metric] - base[metric]).reindex(langs)
     return pd.DataFrame(rows).T.rename_axis(index="forget_langs", columns="eval_lang")
 
 
-def heatmap(matrix: pd.DataFrame, title: str, path: str | Path, highlight: Mapping[str, list[str]] | None = None) -> Path:
+def heatmap(matrix: pd.DataFrame, title: str, path: str | Path, highlight: Mapping[str, list[str]] | None = None, ylabel: str = "unlearned in") -> Path:
     """Diverging heatmap centred on 0, values written in the cells; a box marks the cells
     whose eval language was among the run's forget languages (`highlight`: row -> langs)."""
     import matplotlib
@@ -49,7 +52,7 @@ def heatmap(matrix: pd.DataFrame, title: str, path: str | Path, highlight: Mappi
     ax.set_xticks(range(matrix.shape[1]), matrix.columns)
     ax.set_yticks(range(matrix.shape[0]), matrix.index)
     ax.set_xlabel("evaluation language")
-    ax.set_ylabel("unlearned in")
+    ax.set_ylabel(ylabel)
     for i in range(vals.shape[0]):
         for j in range(vals.shape[1]):
             ax.text(j, i, f"{vals[i, j]:+.2f}", ha="center", va="center", fontsize=7)

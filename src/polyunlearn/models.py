@@ -23,7 +23,8 @@ SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>"]
 # minute on 2 CPU cores; "small" (~30M parameters with a 32k vocab) is for benchmarks.
 TINY_SIZES: dict[str, dict[str, int]] = {
     "tiny": dict(hidden_size=128, intermediate_size=384, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
-    "small": dict(hidden_size=512, intermediate_size=1536, num_hidden_layers=6, num_attention_heads=8, num_key_value_heads=4),
+    # 28.2M parameters with the vocab padded to 32k (Llama, untied): 2 x 8.2M embeddings + 12 x 1M.
+    "small": dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=12, num_attention_heads=4, num_key_value_heads=2),
 }
 
 
@@ -69,8 +70,11 @@ def build_tiny_model(tokenizer: PreTrainedTokenizerFast, arch: str = "llama", si
     if arch == "llama":
         config = LlamaConfig(tie_word_embeddings=False, **common)
     elif arch == "cohere":
-        # Cohere (Aya-Expanse) ties embeddings and scales logits; keep its defaults.
-        config = CohereConfig(**common)
+        # Cohere (Aya-Expanse) ties embeddings and multiplies the logits by logit_scale. Its
+        # default (0.0625; Aya-Expanse-8B uses 0.125) suits 4096-8192-wide hidden states; at
+        # width 128 it shrinks the logits so much that the tiny model learns the facts ~5x
+        # slower than the Llama one, so the tiny model uses 1.0. Everything else stays Cohere.
+        config = CohereConfig(logit_scale=1.0, **common)
     else:
         raise ModelLoadError(f"unknown tiny architecture {arch!r}; choose 'llama' or 'cohere'")
     torch.manual_seed(seed)
@@ -92,6 +96,8 @@ def _looks_like_path(name: str) -> bool:
 
 
 def load_tokenizer(name_or_path: str, trust_remote_code: bool = False) -> PreTrainedTokenizerFast:
+    if _looks_like_path(name_or_path) and not Path(name_or_path).expanduser().exists():
+        raise ModelLoadError(f"model path not found: {name_or_path}")
     try:
         tok = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
     except Exception as e:  # noqa: BLE001 - re-raised with the path named
@@ -160,8 +166,13 @@ def save_model(model: torch.nn.Module, tokenizer, path: str | Path, merge_lora: 
     if tmp.exists():
         shutil.rmtree(tmp)
     to_save = model.merge_and_unload() if (merge_lora and is_peft(model)) else model
-    to_save.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
+    try:
+        to_save.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+    except BaseException:
+        # Ctrl-C / full disk mid-save: leave nothing half-written behind (an old `path` stays).
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if path.exists():
         shutil.rmtree(path)
     os.replace(tmp, path)

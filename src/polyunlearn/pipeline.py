@@ -3,19 +3,21 @@ learn (fine-tune until the facts are known), unlearn (a registered method on the
 chosen languages), evaluate (records + per-language summary written atomically)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import zlib
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
 import torch
 
-from polyunlearn.batching import Encoder
+from polyunlearn.batching import Encoded, Encoder
+from polyunlearn.data.idk import idk_answer
 from polyunlearn.data.schema import DataError, QAItem
 from polyunlearn.evaluate import EvalConfig, score_items, summarize
 from polyunlearn.io import read_jsonl, write_json, write_jsonl, write_table
 from polyunlearn.languages import parse_langs
 from polyunlearn.logprobs import mean_nll
-from polyunlearn.methods import Context, Reference, forward_logits, get_method, needs_reference
+from polyunlearn.methods import DEFAULT_BETA, NEEDS_IDK, Context, Reference, forward_logits, get_method, needs_reference
 from polyunlearn.train import TrainConfig, train
 
 
@@ -46,7 +48,8 @@ def learn(
     def loss_fn(m, batch, _):
         return mean_nll(forward_logits(m, batch), batch["labels"]), {}
 
-    return train(model, loss_fn, data, cfg, tokenizer.pad_token_id, checkpoint_dir=checkpoint_dir, desc=desc, progress=progress)
+    result = train(model, loss_fn, data, cfg, tokenizer.pad_token_id, checkpoint_dir=checkpoint_dir, desc=desc, progress=progress)
+    return main_process_continues(result)
 
 
 @dataclass
@@ -56,9 +59,21 @@ class UnlearnConfig:
     retain_langs: str = "same"  # "same" = the forget languages; or a comma list / "all"
     gamma: float = 1.0  # weight of the forget term
     alpha: float = 1.0  # weight of the retain term
-    beta: float = 0.1  # NPO temperature
-    retain_loss: str = "nll"  # retain term for methods where it is a choice (NPO): nll or kl
+    beta: float | None = None  # temperature; None = the method's default (NPO/IdkDPO 0.1, SimNPO 4.5)
+    retain_loss: str = "nll"  # retain term for methods where it is a choice (NPO, SimNPO, IdkDPO): nll or kl
+    delta: float = 0.0  # SimNPO reward margin
+    rmu_layer: int | None = None  # RMU: decoder layer to steer (0-based, negative from the end); None = middle
+    rmu_coeff: float = 6.5  # RMU steering coefficient c (WMDP: 6.5 for Zephyr-7B; scale with activation norms)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=1e-5, epochs=5))
+
+    def __post_init__(self) -> None:
+        # Record the effective temperature, so a saved config says which beta was used.
+        if self.beta is None:
+            self.beta = DEFAULT_BETA.get(self.method)
+        if self.beta is not None and self.beta <= 0:
+            raise ValueError(f"beta must be > 0, got {self.beta}")
+        if self.rmu_coeff <= 0:
+            raise ValueError(f"rmu_coeff must be > 0, got {self.rmu_coeff}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,6 +92,21 @@ def unlearn_sets(items: Sequence[QAItem], cfg: UnlearnConfig) -> tuple[list[QAIt
     return forget, retain, forget_langs
 
 
+def idk_for(item: QAItem) -> str:
+    """The "I don't know" answer of a forget item, in its own language. Picked by a stable hash of
+    the id (crc32, not Python's salted hash()) so reruns and resumed runs train on the same text."""
+    return idk_answer(item.language, zlib.crc32(item.id.encode("utf-8")))
+
+
+def encode_forget(enc: Encoder, forget: Sequence[QAItem], method: str) -> list[Encoded]:
+    """Forget items as (question, answer) encodings; for NEEDS_IDK methods each also carries the
+    same question with its "I don't know" answer as extra "idk" (collated to idk_input_ids, ...)."""
+    data = [enc.encode(it.question, it.answer) for it in forget]
+    if method in NEEDS_IDK:
+        data = [replace(e, extra=(("idk", enc.encode(it.question, idk_for(it))),)) for e, it in zip(data, forget)]
+    return data
+
+
 def unlearn(
     model: torch.nn.Module,
     tokenizer,
@@ -88,18 +118,39 @@ def unlearn(
     method = get_method(cfg.method)
     forget, retain, langs = unlearn_sets(items, cfg)
     enc = Encoder(tokenizer)
-    f_data = [enc.encode(it.question, it.answer) for it in forget]
+    f_data = encode_forget(enc, forget, cfg.method)
     r_data = [enc.encode(it.question, it.answer) for it in retain] or None
     # The reference is made before the first update: a frozen copy, or (LoRA) the adapters off.
     ref = Reference(model) if needs_reference(cfg.method, cfg.retain_loss) else None
-    ctx = Context(model=model, reference=ref, gamma=cfg.gamma, alpha=cfg.alpha, beta=cfg.beta, retain_loss=cfg.retain_loss)
+    ctx = Context(
+        model=model, reference=ref, gamma=cfg.gamma, alpha=cfg.alpha, beta=cfg.beta, retain_loss=cfg.retain_loss,
+        delta=cfg.delta, rmu_layer=cfg.rmu_layer, rmu_coeff=cfg.rmu_coeff, rmu_seed=cfg.train.seed,
+    )
 
     def loss_fn(m, forget_batch, retain_batch):
         ctx.model = m
         return method(ctx, forget_batch, retain_batch)
 
-    desc = f"unlearn {cfg.method} [{','.join(langs)}]"
-    return train(model, loss_fn, f_data, cfg.train, tokenizer.pad_token_id, paired=r_data, checkpoint_dir=checkpoint_dir, desc=desc, progress=progress)
+    # Parentheses, not brackets: rich (progress bar, CLI error line) reads "[en]" as markup and drops it.
+    desc = f"unlearn {cfg.method} ({','.join(langs)})"
+    result = train(model, loss_fn, f_data, cfg.train, tokenizer.pad_token_id, paired=r_data, checkpoint_dir=checkpoint_dir, desc=desc, progress=progress)
+    return main_process_continues(result)
+
+
+def main_process_continues(result):
+    """In a multi-process launch (`accelerate launch` / torchrun), training is the only part
+    that needs every process; what callers do next - save the model, evaluate, write results -
+    is the main process's job, and the others would race on the same files. So the other
+    processes leave here (exit code 0) once all have finished training; the main one returns."""
+    from accelerate import PartialState
+
+    state = PartialState()
+    if state.num_processes > 1:
+        state.wait_for_everyone()
+        if not state.is_main_process:
+            state.destroy_process_group()
+            raise SystemExit(0)
+    return result
 
 
 def evaluate_to(

@@ -16,7 +16,8 @@ from typing import Callable, Iterator, Sequence
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, set_seed
+from accelerate.state import AcceleratorState
+from accelerate.utils import DataLoaderConfiguration, DistributedType, set_seed
 from torch.utils.data import DataLoader
 
 from polyunlearn.batching import Encoded, collate
@@ -84,6 +85,12 @@ def train(
     if len(data) == 0:
         raise ValueError(f"{desc}: no training examples")
     set_seed(cfg.seed)
+    if accelerator is None:
+        # AcceleratorState is a process-wide singleton that refuses a mixed_precision other than
+        # the first Accelerator's ("already initialized"); every train() call builds its own
+        # Accelerator, so forget the previous settings. The distributed setup (PartialState,
+        # the process group) is kept.
+        AcceleratorState._reset_state(reset_partial_state=False)
     acc = accelerator or Accelerator(
         gradient_accumulation_steps=cfg.grad_accum,
         mixed_precision=cfg.mixed_precision,
@@ -108,7 +115,15 @@ def train(
         return 1.0
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
+    sharded = acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+    if sharded and hasattr(model, "peft_config"):
+        # The LoRA reference runs the unwrapped model with adapters off, which cannot see
+        # sharded weights; LoRA needs no sharding anyway (an 8B model fits one GPU).
+        raise ValueError("LoRA runs use one GPU or data parallelism (configs/accelerate/ddp.yaml); FSDP / DeepSpeed configs are for full fine-tuning")
     model, optimizer, loader, scheduler = acc.prepare(model, optimizer, loader, scheduler)
+    # FSDP replaces the parameters while wrapping; clipping must see the wrapped model's own
+    # list, or Accelerate falls back to clipping stale tensors.
+    params = [p for p in model.parameters() if p.requires_grad]
     if paired_loader is not None:
         paired_loader = acc.prepare(paired_loader)
     paired_iter = _cycle(paired_loader) if paired_loader is not None else None
@@ -116,10 +131,12 @@ def train(
     history: list[dict] = []
     start_epoch = 0
     ckpt = Path(checkpoint_dir) if checkpoint_dir else None
-    if ckpt and not (ckpt / "state").exists() and (ckpt / "state.old").exists():
+    if ckpt and acc.is_main_process and not (ckpt / "state").exists() and (ckpt / "state.old").exists():
         (ckpt / "state.old").rename(ckpt / "state")  # crashed between the two renames of a save
+    acc.wait_for_everyone()
     if ckpt and (ckpt / "state" / "trainer_state.json").exists():
         state = read_json(ckpt / "state" / "trainer_state.json")
+        _check_same_config(ckpt / "state", state.get("config", {}), cfg)
         acc.load_state(str(ckpt / "state"))
         start_epoch, history = state["epoch"], state["history"]
         if paired_iter is not None:  # keep the retain stream aligned with an uninterrupted run
@@ -136,7 +153,10 @@ def train(
                 other = next(paired_iter) if paired_iter is not None else None
                 with acc.accumulate(model):
                     loss, logs = loss_fn(model, batch, other)
-                    value = float(loss.detach())
+                    # Mean over processes: every process sees the same value, so a divergence
+                    # stops all of them together (one process raising alone would leave the
+                    # others waiting in the gradient all-reduce).
+                    value = float(acc.reduce(loss.detach(), reduction="mean"))
                     if not math.isfinite(value) or abs(value) > cfg.loss_limit:
                         where = f"last good checkpoint: {ckpt / 'state'}" if ckpt and (ckpt / "state").exists() else "no checkpoint was written yet"
                         raise TrainingDiverged(
@@ -154,33 +174,77 @@ def train(
                     history.append({"epoch": epoch + 1, "step": step, "loss": value, "lr": scheduler.get_last_lr()[0], **logs})
                     if bar is not None:
                         bar[0].update(bar[1], advance=1, description=f"{desc} loss {value:.3f}")
-            if ckpt and acc.is_main_process:
+            if ckpt:
                 _save_checkpoint(acc, ckpt, epoch + 1, history, cfg)
-            acc.wait_for_everyone()
     finally:
         if bar is not None:
             bar[0].stop()
-    model = acc.unwrap_model(model)
+    model = _gathered(acc, model) if sharded else acc.unwrap_model(model)
     model.eval()
     return model, history
 
 
+def _gathered(acc: Accelerator, model: torch.nn.Module) -> torch.nn.Module:
+    """FSDP and ZeRO-3 keep every weight in pieces across the processes. What callers do next -
+    save, evaluate - runs on the main process alone (pipeline.main_process_continues), so gather
+    the whole weights there into a plain model on its device. Every process takes part in the
+    gather (ZeRO-3 needs zero3_save_16bit_model: true for it); the others get the shell back."""
+    full = acc.get_state_dict(model)  # collective; the full weights land on the main process (CPU)
+    inner = acc.unwrap_model(model)
+    if not acc.is_main_process:
+        return inner
+    plain = rebuild(inner, full).to(acc.device)
+    acc.free_memory()  # drop the sharded model and optimizer state before evaluation
+    return plain
+
+
+def rebuild(like: torch.nn.Module, state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
+    """A fresh model of `like`'s class and config holding `state_dict` (no random init of the
+    big weights; transformers also restores tied weights and non-persistent buffers)."""
+    dtype = next(iter(state_dict.values())).dtype
+    return type(like).from_pretrained(None, config=like.config, state_dict=state_dict, dtype=dtype)
+
+
+def _check_same_config(where: Path, saved: dict, cfg: TrainConfig) -> None:
+    """Resuming a checkpoint written with other settings would silently mix two runs."""
+    now = asdict(cfg)
+    diff = {k: (saved[k], now[k]) for k in now if k != "loss_limit" and k in saved and saved[k] != now[k]}
+    if diff:
+        shown = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in diff.items())
+        raise ValueError(f"checkpoint {where} was written with other training settings ({shown}); delete it or use another output folder")
+
+
 def _save_checkpoint(acc: Accelerator, ckpt: Path, epoch: int, history: list[dict], cfg: TrainConfig) -> None:
     """Atomic: the new state (with its trainer_state.json) is written to state.tmp, then swapped
-    in by rename, so `state/` is always one complete epoch."""
-    ckpt.mkdir(parents=True, exist_ok=True)
+    in by rename, so `state/` is always one complete epoch.
+
+    Called on every process: Accelerate writes the weights/optimizer from the main process but
+    each process's RNG state from that process, and FSDP/ZeRO-3 gather shards collectively. The
+    folder moves are the main process's job alone."""
     tmp = ckpt / "state.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    acc.save_state(str(tmp), safe_serialization=True)
-    write_json(tmp / "trainer_state.json", {"epoch": epoch, "history": history, "config": asdict(cfg)})
-    final = ckpt / "state"
-    old = ckpt / "state.old"
-    if final.exists():
-        final.rename(old)
-    tmp.rename(final)
-    if old.exists():
-        shutil.rmtree(old)
+    if acc.is_main_process:
+        ckpt.mkdir(parents=True, exist_ok=True)
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    acc.wait_for_everyone()
+    try:
+        acc.save_state(str(tmp), safe_serialization=True)
+        acc.wait_for_everyone()
+        if acc.is_main_process:
+            write_json(tmp / "trainer_state.json", {"epoch": epoch, "history": history, "config": asdict(cfg)})
+            final = ckpt / "state"
+            old = ckpt / "state.old"
+            if final.exists():
+                final.rename(old)
+            tmp.rename(final)
+            if old.exists():
+                shutil.rmtree(old)
+    except BaseException:
+        # Ctrl-C or a full disk mid-save: drop the partial folder; the previous state/ stays.
+        if acc.is_main_process and tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    acc.wait_for_everyone()
 
 
 def _progress(enabled: bool, desc: str, total: int, done: int):

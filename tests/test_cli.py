@@ -1,0 +1,105 @@
+"""What users do: the CLI end to end on a reduced demo, and bad input giving a clear error that
+names the culprit (unknown language, missing field, empty forget set, missing model path)."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from polyunlearn.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "run"
+    res = run("demo", "--out", str(out), "--languages", "en,fr,ja", "--methods", "npo", "--forget-sets", "en;all", "--learn-epochs", "25", "--unlearn-epochs", "5", "--unlearn-lr", "1e-3")
+    assert res.exit_code == 0, res.output
+    return out, res.output
+
+
+def test_demo_writes_results_and_shows_forgetting(demo_dir):
+    out, output = demo_dir
+    assert "forgetting shown: yes" in output
+    assert str(out.resolve()) in output.replace("\n", "")
+    result = json.loads((out / "demo_result.json").read_text())
+    assert result["forgetting_shown"] is True
+    for check in result["checks"]:
+        assert check["forget_prob_after"] < 0.5 * check["forget_prob_before"]
+    before = pd.read_csv(out / "eval" / "before" / "summary.csv")
+    assert set(before["language"]) == {"en", "fr", "ja"}
+    assert {"forget_prob", "retain_prob", "retain_rouge_l", "forget_truth_ratio_score", "model_utility", "forget_quality"} <= set(before.columns)
+    matrix = pd.read_csv(out / "matrices" / "matrix_npo_forget_prob.csv", index_col=0)
+    assert list(matrix.index) == ["en", "all"] and list(matrix.columns) == ["en", "fr", "ja"]
+    assert matrix.loc["en", "en"] < 0  # forget Prob fell in the unlearned language
+    assert (out / "matrices" / "heatmap_npo_forget_prob.png").stat().st_size > 1000
+    records = [json.loads(l) for l in (out / "unlearn" / "npo__en" / "eval" / "items.jsonl").open()]
+    assert {r["language"] for r in records} == {"en", "fr", "ja"}
+    assert not list(out.rglob("*.tmp*")), "no temporary files may remain"
+
+
+def test_demo_rerun_resumes_without_retraining(demo_dir):
+    out, _ = demo_dir
+    mtime = (out / "models" / "learned" / "model.safetensors").stat().st_mtime
+    res = run("demo", "--out", str(out), "--languages", "en,fr,ja", "--methods", "npo", "--forget-sets", "en;all", "--learn-epochs", "25", "--unlearn-epochs", "5", "--unlearn-lr", "1e-3")
+    assert res.exit_code == 0, res.output
+    assert "skipping training" in res.output
+    assert (out / "models" / "learned" / "model.safetensors").stat().st_mtime == mtime
+
+
+def test_eval_command_with_baseline(demo_dir, tmp_path):
+    out, _ = demo_dir
+    data = out / "data" / "benchmark.jsonl"
+    res = run("eval", "--model", str(out / "models" / "learned"), "--data", str(data), "--langs", "en,ja", "--out", str(tmp_path / "ev"), "--no-generate", "--baseline", str(out / "eval" / "before"))
+    assert res.exit_code == 0, res.output
+    summary = pd.read_csv(tmp_path / "ev" / "summary.csv")
+    assert list(summary["language"]) == ["en", "ja"]
+    change = pd.read_csv(tmp_path / "ev" / "change_forget_prob.csv", index_col=0)
+    assert abs(change.values).max() < 1e-4  # same model as the baseline: no change
+
+
+def test_unknown_language_is_named():
+    res = run("demo", "--languages", "en,xx")
+    assert res.exit_code == 2
+    assert "unknown language code 'xx'" in res.output
+
+
+def test_unknown_forget_language_in_unlearn(tmp_path):
+    res = run("unlearn", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o"), "--forget-langs", "klingon", "--langs", "en")
+    assert res.exit_code == 2
+    assert "klingon" in res.output
+
+
+def test_missing_field_is_named(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "1", "language": "en", "question": "Q?", "split": "forget"}) + "\n")
+    res = run("learn", "--data", str(bad), "--out", str(tmp_path / "o"))
+    assert res.exit_code == 2
+    assert "'answer'" in res.output and "bad.jsonl" in res.output
+
+
+def test_empty_forget_set_is_named(tmp_path):
+    only_retain = tmp_path / "retain.jsonl"
+    only_retain.write_text(json.dumps({"id": "1", "language": "en", "question": "Q?", "answer": "A.", "split": "retain"}) + "\n")
+    res = run("unlearn", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o"), "--data", str(only_retain))
+    assert res.exit_code == 2
+    assert "empty forget set" in res.output and "en" in res.output
+
+
+def test_missing_model_path_is_named(tmp_path):
+    res = run("unlearn", "--model", str(tmp_path / "no_such_model"), "--out", str(tmp_path / "o"), "--langs", "en")
+    assert res.exit_code == 2
+    assert "model path not found" in res.output or "no_such_model" in res.output
+
+
+def test_unknown_method_is_named(tmp_path):
+    res = run("unlearn", "--model", str(tmp_path / "m"), "--out", str(tmp_path / "o"), "--method", "forgetall")
+    assert res.exit_code == 2
+    assert "unknown unlearning method 'forgetall'" in res.output
