@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Sequence
 
 import pandas as pd
 import torch
@@ -20,6 +21,7 @@ from rich.console import Console
 
 from polyunlearn.data.fictitious import bundled_benchmark
 from polyunlearn.data.loaders import load_items, save_items
+from polyunlearn.data.schema import QAItem
 from polyunlearn.evaluate import EvalConfig
 from polyunlearn.io import read_json, write_json
 from polyunlearn.languages import STUDY_B, parse_langs
@@ -65,18 +67,27 @@ def _rm(path: Path) -> None:
         shutil.rmtree(path)
 
 
-def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict:
-    console = console or Console()
-    torch.set_num_threads(cfg.threads)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
-    save_config(out / "config.json", asdict(cfg))
+@dataclass
+class Base:
+    """What every unlearning run starts from: the benchmark, its tokenizer, the learned model's
+    folder, the retain model's eval records (for Forget Quality) and the summary before unlearning."""
 
-    # 1. data (bundled, written once so every later step and the user read the same file)
+    items: list[QAItem]
+    langs: list[str]
+    tokenizer: Any
+    learned_path: Path
+    retain_records: list[dict]
+    before: pd.DataFrame
+
+
+def prepare_base(out: Path, cfg: DemoConfig, console: Console, items: Sequence[QAItem] | None = None, ecfg: EvalConfig | None = None) -> Base:
+    """Steps 1-3 of the demo, shared with `polyunlearn grid`: benchmark file (`items`, default the
+    bundled one in cfg.languages), tokenizer, learned + retain tiny models, their evaluations.
+    Each step is skipped when its output exists under `out`."""
+    # 1. data (bundled unless given; written once so every later step and the user read the same file)
     data_path = out / "data" / "benchmark.jsonl"
     if not data_path.exists():
-        save_items(bundled_benchmark(parse_langs(cfg.languages)), data_path)
+        save_items(list(items) if items is not None else bundled_benchmark(parse_langs(cfg.languages)), data_path)
     items = load_items(str(data_path))
     langs = list(dict.fromkeys(it.language for it in items))
     console.print(f"benchmark: {len(items)} items in {len(langs)} languages ({', '.join(langs)}) -> {data_path}")
@@ -97,14 +108,27 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict:
     retain_items = select(items, ["retain", "general"])
     retain_model = _train_or_load(out / "models" / "retain", build, retain_items, cfg.learn, tok, console, "learn (retain model)")
 
-    ecfg = EvalConfig()
+    ecfg = ecfg or EvalConfig()
     if not eval_done(out / "eval" / "retain_model"):
         evaluate_to(out / "eval" / "retain_model", retain_model, tok, items, ecfg)
     retain_records, _ = load_eval(out / "eval" / "retain_model")
     if not eval_done(out / "eval" / "before"):
         evaluate_to(out / "eval" / "before", learned, tok, items, ecfg, retain_records)
     _, before = load_eval(out / "eval" / "before")
-    del retain_model
+    return Base(items, langs, tok, out / "models" / "learned", retain_records, before)
+
+
+def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict:
+    console = console or Console()
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    save_config(out / "config.json", asdict(cfg))
+
+    base = prepare_base(out, cfg, console)
+    items, langs, tok, retain_records, before = base.items, base.langs, base.tokenizer, base.retain_records, base.before
+    ecfg = EvalConfig()
 
     # 4. unlearning runs, each from the learned weights
     summaries: dict[str, dict[str, pd.DataFrame]] = {}
@@ -135,12 +159,20 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict:
         written += list(write_matrices(out / "matrices", before, runs, method, highlight).values())
     result = {
         "out": str(out.resolve()),
-        "minutes": round((time.time() - t0) / 60, 2),
+        "minutes_this_invocation": round((time.time() - t0) / 60, 2),
         "checks": checks,
         "forgetting_shown": all(c["forgot"] and c["kept"] for c in checks),
     }
     write_json(out / "demo_result.json", result)
-    console.print(console_table(checks, "Forget-language results (mean over the unlearned languages)"))
+    headers = {
+        "forget_langs": "langs",
+        "forget_prob_before": "forget P before",
+        "forget_prob_after": "forget P after",
+        "retain_prob_before": "retain P before",
+        "retain_prob_after": "retain P after",
+        "forget_prob_other_langs": "forget P other langs",
+    }
+    console.print(console_table(checks, "Mean over the unlearned languages (other langs: the rest)", headers))
     console.print(
         f"forgetting shown: {'yes' if result['forgetting_shown'] else 'NO'} "
         f"(forget Prob below {cfg.forget_target:.0%} of before; retain Prob within {cfg.retain_tolerance:.2f})"
@@ -161,8 +193,8 @@ def _check(method: str, label: str, forget_langs: list[str], before: pd.DataFram
         "retain_prob_after": float(a["retain_prob"].mean()),
     }
     others = after.set_index("language").drop(index=forget_langs, errors="ignore")
-    if len(others):
-        row["forget_prob_other_langs"] = float(others["forget_prob"].mean())
+    # Transfer to the languages that were not unlearned (None when the run covered them all).
+    row["forget_prob_other_langs"] = float(others["forget_prob"].mean()) if len(others) else None
     row["forgot"] = row["forget_prob_after"] < cfg.forget_target * row["forget_prob_before"]
     row["kept"] = row["retain_prob_before"] - row["retain_prob_after"] <= cfg.retain_tolerance
     return row

@@ -55,7 +55,9 @@ def heatmap(matrix: pd.DataFrame, title: str, path: str | Path, highlight: Mappi
     ax.set_ylabel(ylabel)
     for i in range(vals.shape[0]):
         for j in range(vals.shape[1]):
-            ax.text(j, i, f"{vals[i, j]:+.2f}", ha="center", va="center", fontsize=7)
+            # White text on the dark ends of the colour map, black in the pale middle.
+            colour = "white" if abs(vals[i, j]) > 0.6 * lim else "black"
+            ax.text(j, i, f"{vals[i, j]:+.2f}", ha="center", va="center", fontsize=7, color=colour)
     for i, row in enumerate(matrix.index):
         for lang in (highlight or {}).get(row, []):
             if lang in matrix.columns:
@@ -81,15 +83,16 @@ def write_matrices(out_dir: str | Path, baseline: pd.DataFrame, runs: Mapping[st
     return written
 
 
-def console_table(rows: list[dict], title: str):
-    """A rich Table from a list of flat dicts (floats shown with 3 decimals)."""
+def console_table(rows: list[dict], title: str, headers: Mapping[str, str] | None = None):
+    """A rich Table from flat dicts: columns are the union of keys (first-seen order), a key a
+    row lacks shows as '-', floats with 3 decimals; `headers` renames columns for display."""
     from rich.table import Table
 
     table = Table(title=title)
-    if not rows:
-        return table
-    for col in rows[0]:
-        table.add_column(str(col), justify="right" if isinstance(rows[0][col], (int, float)) else "left")
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    for col in columns:
+        numeric = any(isinstance(r.get(col), (int, float)) and not isinstance(r.get(col), bool) for r in rows)
+        table.add_column((headers or {}).get(col, str(col)), justify="right" if numeric else "left")
     for r in rows:
-        table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in r.values()])
+        table.add_row(*[("-" if r.get(col) is None else f"{r[col]:.3f}" if isinstance(r[col], float) else str(r[col])) for col in columns])
     return table

@@ -108,7 +108,13 @@ def load_tokenizer(name_or_path: str, trust_remote_code: bool = False) -> PreTra
     return tok
 
 
-def load_model(name_or_path: str, dtype: str = "float32", trust_remote_code: bool = False, device: str | None = None) -> torch.nn.Module:
+def default_device() -> str:
+    """Where single-process evaluation runs: the GPU when there is one (training placement is
+    Accelerate's job)."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_model(name_or_path: str, dtype: str = "float32", trust_remote_code: bool = False, device: str | None = "auto") -> torch.nn.Module:
     """Load a causal LM from a hub id or local folder, safetensors weights only.
 
     A peft adapter folder (adapter_config.json) is loaded on top of its base model.
@@ -127,7 +133,7 @@ def load_model(name_or_path: str, dtype: str = "float32", trust_remote_code: boo
     except Exception as e:  # noqa: BLE001
         raise ModelLoadError(f"could not load model from {name_or_path!r}: {e}") from e
     if device:
-        model.to(device)
+        model.to(default_device() if device == "auto" else device)
     return model
 
 
