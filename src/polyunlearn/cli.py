@@ -14,6 +14,9 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+from polyunlearn.data.resolve import DATA_HELP
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Multilingual machine unlearning: learn, unlearn in chosen languages, measure in every language.")
 console = Console()
@@ -40,28 +43,19 @@ def friendly_errors(fn):
         try:
             return fn(*args, **kwargs)
         except (DataError, ModelLoadError, ValueError, KeyError, FileNotFoundError) as e:
-            console.print(f"[bold red]error:[/bold red] {e}")
+            console.print(f"[bold red]error:[/bold red] {escape(str(e))}")
             raise typer.Exit(2)
         except TrainingDiverged as e:
-            console.print(f"[bold red]training stopped:[/bold red] {e}")
+            console.print(f"[bold red]training stopped:[/bold red] {escape(str(e))}")
             raise typer.Exit(3)
 
     return wrapper
 
 
 def _load_data(data: str, langs: str | None):
-    from polyunlearn.data.fictitious import bundled_benchmark
-    from polyunlearn.data.loaders import load_items
-    from polyunlearn.languages import parse_langs
+    from polyunlearn.data.resolve import resolve_data
 
-    if data == "bundled":
-        return bundled_benchmark(parse_langs(langs) if langs else None)
-    items = load_items(data)
-    if langs:
-        available = list(dict.fromkeys(it.language for it in items))
-        keep = set(parse_langs(langs, available))
-        items = [it for it in items if it.language in keep]
-    return items
+    return resolve_data(data, langs)  # syntax: polyunlearn.data.resolve (DATA_HELP)
 
 
 def _threads(n: int | None) -> None:
@@ -106,7 +100,7 @@ def demo(
 def learn(
     out: Path = typer.Option(..., help="Output folder: model (safetensors) + tokenizer + eval/."),
     model: str = typer.Option("tiny", help="HF model id or local path, or 'tiny' / 'tiny-cohere' (built in-process)."),
-    data: str = typer.Option("bundled", help="'bundled', a local JSONL/CSV/Parquet file, or a HF dataset id (TOFU schema)."),
+    data: str = typer.Option("bundled", help=DATA_HELP),
     langs: Optional[str] = typer.Option(None, help="Languages to train on (comma list or 'all'); default all in the data."),
     retain_only: bool = typer.Option(False, help="Train the retain model: skip the forget split (needed for Forget Quality)."),
     epochs: int = typer.Option(5, help="Epochs."),
@@ -156,9 +150,10 @@ def unlearn(
     model: str = typer.Option(..., help="The learned model: a folder written by `learn` (OUT/model) or any HF id/path."),
     out: Path = typer.Option(..., help="Output folder: model/ (or LoRA adapter), eval/, history.json."),
     method: str = typer.Option("npo", help="grad_ascent, grad_diff, grad_diff_kl, npo, simnpo, idkdpo, rmu (see `polyunlearn methods`)."),
+    task: str = typer.Option("data", help="'data': unlearn the forget split (facts); 'concept': unlearn stereotype associations (forget = stereotype items, 'bundled' data = stereotypes + facts) and report the biased-answer rate per language."),
     forget_langs: str = typer.Option("en", help="Languages whose forget split is unlearned: comma list or 'all'."),
     retain_langs: str = typer.Option("same", help="Retain-set languages: 'same' (= forget languages), a comma list, or 'all'."),
-    data: str = typer.Option("bundled", help="'bundled', a local file, or a HF dataset id."),
+    data: str = typer.Option("bundled", help=DATA_HELP),
     langs: Optional[str] = typer.Option(None, help="Languages of the data to load and evaluate (default all in the data)."),
     epochs: int = typer.Option(5),
     lr: Optional[float] = typer.Option(None, help="Default 1e-5 (full) / 1e-4 (LoRA)."),
@@ -188,7 +183,14 @@ def unlearn(
 
     _threads(threads)
     get_method(method)
-    items = _load_data(data, langs)
+    if task not in ("data", "concept"):
+        raise ValueError(f"--task is {task!r}; expected 'data' or 'concept'")
+    if task == "concept":
+        from polyunlearn.concept_task import concept_data
+
+        items = concept_data(data, langs)
+    else:
+        items = _load_data(data, langs)
     cfg = UnlearnConfig(
         method=method, forget_langs=forget_langs, retain_langs=retain_langs, gamma=gamma, alpha=alpha, beta=beta, retain_loss=retain_loss,
         delta=delta, rmu_layer=rmu_layer, rmu_coeff=rmu_coeff,
@@ -209,6 +211,10 @@ def unlearn(
     console.print(f"unlearned with {method} in ({forget_langs}): {len(hist)} steps -> {out / 'model'}")
     if evaluate:
         _eval_and_report(net, tok, items, out / "eval", retain_eval, baseline, forget_langs)
+        if task == "concept":
+            from polyunlearn.concept_task import write_concept_eval
+
+            write_concept_eval(out / "eval", net, tok, items, console)
 
 
 @app.command("eval")
@@ -216,7 +222,7 @@ def unlearn(
 def eval_cmd(
     model: str = typer.Option(..., help="Model folder or HF id (a LoRA adapter folder works too)."),
     out: Path = typer.Option(..., help="Output folder: items.jsonl, summary.csv (and matrix files with --baseline)."),
-    data: str = typer.Option("bundled"),
+    data: str = typer.Option("bundled", help=DATA_HELP),
     langs: Optional[str] = typer.Option(None, help="Evaluation languages (default all in the data)."),
     retain_eval: Optional[Path] = typer.Option(None, help="Eval folder of the retain model (for Forget Quality)."),
     baseline: Optional[Path] = typer.Option(None, help="Eval folder of the model before unlearning (for the change matrix)."),

@@ -134,14 +134,17 @@ def unlearn(
     # Parentheses, not brackets: rich (progress bar, CLI error line) reads "[en]" as markup and drops it.
     desc = f"unlearn {cfg.method} ({','.join(langs)})"
     result = train(model, loss_fn, f_data, cfg.train, tokenizer.pad_token_id, paired=r_data, checkpoint_dir=checkpoint_dir, desc=desc, progress=progress)
+    ctx.model = ctx.reference = ref = None  # free the reference copy (GPU memory) before what follows
     return main_process_continues(result)
 
 
-def main_process_continues(result):
+def main_process_continues(result: tuple[torch.nn.Module, list[dict]]) -> tuple[torch.nn.Module, list[dict]]:
     """In a multi-process launch (`accelerate launch` / torchrun), training is the only part
     that needs every process; what callers do next - save the model, evaluate, write results -
     is the main process's job, and the others would race on the same files. So the other
-    processes leave here (exit code 0) once all have finished training; the main one returns."""
+    processes leave here (exit code 0) once all have finished training; the main one returns,
+    with the model on its device (after FSDP / ZeRO-3, train() hands back gathered CPU weights).
+    A single process returns `result` as it is."""
     from accelerate import PartialState
 
     state = PartialState()
@@ -150,6 +153,8 @@ def main_process_continues(result):
         if not state.is_main_process:
             state.destroy_process_group()
             raise SystemExit(0)
+        model, history = result
+        return model.to(state.device), history
     return result
 
 

@@ -81,7 +81,9 @@ def train(
     accelerator: Accelerator | None = None,
 ) -> tuple[torch.nn.Module, list[dict]]:
     """Run `cfg.epochs` passes over `data`; each batch is paired with the next batch of `paired`
-    (cycled) when given. Returns the unwrapped trained model and the per-step history."""
+    (cycled) when given. Returns the unwrapped trained model and the per-step history (losses
+    averaged over processes). In a multi-process run `cfg.batch_size` is per process; under
+    FSDP / ZeRO-3 the main process gets a plain model with the gathered weights."""
     if len(data) == 0:
         raise ValueError(f"{desc}: no training examples")
     set_seed(cfg.seed)
@@ -179,23 +181,21 @@ def train(
     finally:
         if bar is not None:
             bar[0].stop()
-    model = _gathered(acc, model) if sharded else acc.unwrap_model(model)
+    if sharded:
+        # FSDP and ZeRO-3 keep every weight in pieces across the processes, but what callers do
+        # next (save, evaluate) runs on the main process alone (pipeline.main_process_continues).
+        # So gather the whole weights (every process takes part; ZeRO-3 needs
+        # zero3_save_16bit_model: true) into a plain CPU model on the main process, after
+        # dropping the optimizer state to make room. The pipeline moves it to the GPU.
+        full = acc.get_state_dict(model)
+        like = acc.unwrap_model(model)
+        del optimizer, scheduler, params
+        acc.free_memory()
+        model = rebuild(like, full) if acc.is_main_process else like
+    else:
+        model = acc.unwrap_model(model)
     model.eval()
     return model, history
-
-
-def _gathered(acc: Accelerator, model: torch.nn.Module) -> torch.nn.Module:
-    """FSDP and ZeRO-3 keep every weight in pieces across the processes. What callers do next -
-    save, evaluate - runs on the main process alone (pipeline.main_process_continues), so gather
-    the whole weights there into a plain model on its device. Every process takes part in the
-    gather (ZeRO-3 needs zero3_save_16bit_model: true for it); the others get the shell back."""
-    full = acc.get_state_dict(model)  # collective; the full weights land on the main process (CPU)
-    inner = acc.unwrap_model(model)
-    if not acc.is_main_process:
-        return inner
-    plain = rebuild(inner, full).to(acc.device)
-    acc.free_memory()  # drop the sharded model and optimizer state before evaluation
-    return plain
 
 
 def rebuild(like: torch.nn.Module, state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
