@@ -1,0 +1,200 @@
+"""`polyunlearn analyze` and `polyunlearn report` on a small demo-shaped folder whose numbers are
+chosen by hand (no model: summaries, configs and heatmaps written by the project's own
+functions), and the report rendered in headless Chromium: every embedded figure decodes."""
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from polyunlearn.analyze import analyze_dir
+from polyunlearn.cli import app
+from polyunlearn.demo import DemoConfig
+from polyunlearn.io import write_jsonl, write_table
+from polyunlearn.matrices import write_matrices
+from polyunlearn.pipeline import UnlearnConfig, save_config
+from polyunlearn.report import build_report
+from polyunlearn.results import collect_results
+
+LANGS = ["en", "fr", "hi"]  # two high-resource, one low-resource
+BEFORE = {"en": 0.90, "fr": 0.80, "hi": 0.70}
+# DROP[f][e]: how much forget Prob fell in eval language e after unlearning in f (before - after).
+DROP = {
+    "en": {"en": 0.50, "fr": 0.20, "hi": 0.05},
+    "fr": {"en": 0.30, "fr": 0.60, "hi": 0.02},
+    "hi": {"en": 0.04, "fr": 0.03, "hi": 0.40},
+    "all": {"en": 0.60, "fr": 0.65, "hi": 0.50},
+}
+RETAIN_BEFORE = 0.85
+RETAIN_LOSS = {"en": 0.02, "fr": 0.03, "hi": 0.10}  # in-language retain Prob loss of the single runs
+
+
+def summary(forget: dict[str, float], retain: dict[str, float]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "language": lang, "resource": "low" if lang == "hi" else "high", "forget_n": 10, "retain_n": 20,
+        "forget_prob": forget[lang], "retain_prob": retain[lang], "forget_truth_ratio_score": 0.5 + (BEFORE[lang] - forget[lang]) / 2,
+        "model_utility": retain[lang] / 2,
+    } for lang in LANGS])
+
+
+def make_demo_folder(root: Path) -> Path:
+    """The layout run_demo writes: config.json, eval/before, unlearn/<method>__<set>/, matrices/."""
+    save_config(root / "config.json", asdict(DemoConfig(out=str(root), languages=",".join(LANGS), methods=("npo",), forget_sets=("en", "fr", "hi", "all"))))
+    before = summary(BEFORE, dict.fromkeys(LANGS, RETAIN_BEFORE))
+    write_table(root / "eval" / "before" / "summary.csv", before)
+    write_jsonl(root / "eval" / "before" / "items.jsonl", [{"id": "fact-090", "language": "en", "split": "forget", "prob": 0.9}])
+    runs = {}
+    for fset, drops in DROP.items():
+        run = root / "unlearn" / f"npo__{fset}"
+        save_config(run / "config.json", UnlearnConfig(method="npo", forget_langs=fset).to_dict())
+        retain = {lang: RETAIN_BEFORE - (RETAIN_LOSS[lang] if lang == fset else 0.0) for lang in LANGS}
+        runs[fset] = summary({lang: BEFORE[lang] - drops[lang] for lang in LANGS}, retain)
+        write_table(run / "eval" / "summary.csv", runs[fset])
+        write_jsonl(run / "eval" / "items.jsonl", [{"id": "fact-090", "language": "en", "split": "forget", "prob": 0.1}])
+    write_matrices(root / "matrices", before, runs, "npo", {f: (LANGS if f == "all" else [f]) for f in runs})
+    return root
+
+
+@pytest.fixture()
+def demo_folder(tmp_path) -> Path:
+    return make_demo_folder(tmp_path / "demo")
+
+
+def test_collect_results_of_a_demo_folder(demo_folder):
+    df, configs = collect_results(demo_folder)
+    assert sorted(configs) == ["npo__all", "npo__en", "npo__fr", "npo__hi"]
+    row = df[(df["run_id"] == "npo__en") & (df["language"] == "fr") & (df["metric"] == "forget_prob")].iloc[0]
+    assert (row["forget_langs"], row["seed"], row["resource"]) == ("en", 0, "high")
+    assert row["before"] == pytest.approx(0.80) and row["value"] == pytest.approx(0.60) and row["delta"] == pytest.approx(-0.20)
+
+
+def test_analyze_writes_the_hand_worked_effect(demo_folder):
+    manifest = analyze_dir(demo_folder, n_permutations=99)
+    out = demo_folder / "analysis"
+    effect = pd.read_csv(out / "effect_npo.csv", index_col=0)
+    assert list(effect.index) == LANGS and list(effect.columns) == LANGS  # 'all' has no single source language
+    for f in LANGS:
+        for e in LANGS:
+            assert effect.loc[f, e] == pytest.approx(DROP[f][e])
+    corr = pd.read_csv(out / "correlations_npo.csv")
+    assert set(corr["kind"]) == {"syntactic", "genetic", "geographic", "phonological", "inventory", "featural"}
+    assert (corr["n_pairs"] == 6).all() and corr["rank"].min() == 1  # 3 x 3 matrix: 6 off-diagonal cells
+    asym = pd.read_csv(out / "asymmetry_npo.csv").set_index(["lang1", "lang2"])
+    assert asym.loc[("en", "fr"), "asymmetry"] == pytest.approx(0.20 - 0.30)  # en->fr minus fr->en
+    assert asym.loc[("en", "hi"), "asymmetry"] == pytest.approx(0.05 - 0.04)
+    res = pd.read_csv(out / "resource_npo.csv").set_index(["quantity", "resource"])
+    assert res.loc[("in_language_drop", "high"), "mean"] == pytest.approx((0.50 + 0.60) / 2)
+    assert res.loc[("in_language_drop", "low"), "mean"] == pytest.approx(0.40)
+    assert res.loc[("cross_lingual_drop_received", "low"), "mean"] == pytest.approx((0.05 + 0.02) / 2)  # into hi
+    assert res.loc[("retain_prob_change_in_language", "low"), "mean"] == pytest.approx(-0.10)
+    ranking = pd.read_csv(out / "ranking.csv")
+    assert list(ranking["kind"]) == list(corr["kind"]) and set(ranking["group"]) == {"npo"}
+    assert manifest["groups"]["npo"]["top_kind"] == corr.iloc[0]["kind"]
+    for kind in corr["kind"]:
+        assert (out / f"scatter_npo_{kind}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_analyze_without_single_language_runs_says_why(demo_folder):
+    for fset in LANGS:
+        shutil.rmtree(demo_folder / "unlearn" / f"npo__{fset}")
+    with pytest.raises(ValueError, match="forget_sets: \\[each\\]"):
+        analyze_dir(demo_folder)
+
+
+def image_sources(page: str) -> list[str]:
+    return re.findall(r'<img src="([^"]*)"', page)
+
+
+def test_report_is_one_self_contained_page(demo_folder):
+    path = build_report(demo_folder)
+    assert path == demo_folder / "report.html"
+    page = path.read_text(encoding="utf-8")
+    srcs = image_sources(page)
+    heatmaps = len(list((demo_folder / "matrices").glob("heatmap_*.png")))
+    assert heatmaps == 4  # forget_prob, retain_prob, forget_truth_ratio_score, model_utility
+    assert len(srcs) == heatmaps + 4 + 6  # + one bar chart per run + one scatter per distance kind
+    for src in srcs:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not re.search(r'(src|href)="(https?:|//|file:)', page) and "<script" not in page and "<link" not in page
+    assert "Computed for this report" in page and "syntactic" in page
+    assert "npo__en" in page and "&quot;forget_langs&quot;: &quot;en&quot;" in page  # run configs, escaped
+    assert not list(demo_folder.rglob("*.tmp*")) and not (demo_folder / "analysis").exists()  # report writes only its page
+
+
+def test_report_and_analyze_commands(demo_folder, tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["analyze", str(demo_folder), "--permutations", "99"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "syntactic" in res.output and (demo_folder / "analysis" / "analysis.json").exists()
+    res = runner.invoke(app, ["report", str(demo_folder), "--out", str(tmp_path / "r.html")], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert str((tmp_path / "r.html").resolve()) in res.output.replace("\n", "")
+    assert "written by <code>polyunlearn analyze</code>" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    res = runner.invoke(app, ["report", str(tmp_path / "nothing_here")], catch_exceptions=False)
+    assert res.exit_code == 2 and "neither a grid folder" in res.output.replace("\n", "")
+
+
+# ----------------------------------------------------------------------------- headless Chromium
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium; installed with apt-get when missing (as .ci/run does)."""
+    exe = shutil.which("chromium")
+    if exe:
+        return exe
+    if not shutil.which("apt-get"):
+        pytest.skip("chromium is not installed and apt-get is not available to install it")
+    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=os.environ | {"DEBIAN_FRONTEND": "noninteractive"})
+        assert done.returncode == 0, f"{' '.join(cmd)} failed: {done.stderr[-2000:]}"
+    exe = shutil.which("chromium")
+    assert exe, "apt-get installed chromium but it is not on PATH"
+    return exe
+
+
+# Runs at the load event (after every image decoded or failed) and writes a marker the DOM dump shows.
+CHECK = """<script>window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  const ok = imgs.filter(i => i.complete && i.naturalWidth > 0 && i.naturalHeight > 0).length;
+  const d = document.createElement('div'); d.id = 'render-check';
+  d.textContent = 'images-ok ' + ok + '/' + imgs.length + ' h2 ' + document.querySelectorAll('h2').length;
+  document.body.appendChild(d);
+});</script>"""
+
+
+def render(chromium: str, page: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'chromium-profile'}", *extra, page.resolve().as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_report_renders_in_headless_chromium(demo_folder, chromium, tmp_path):
+    page = build_report(demo_folder).read_text(encoding="utf-8")
+    n = len(image_sources(page))
+    checked = tmp_path / "checked.html"
+    checked.write_text(page.replace("</body>", CHECK + "</body>"), encoding="utf-8")
+    done = render(chromium, checked, tmp_path, "--dump-dom")
+    assert done.returncode == 0, done.stderr[-2000:]
+    marker = re.search(r'<div id="render-check">([^<]*)</div>', done.stdout)
+    assert marker, "the check script did not run: " + done.stdout[-500:]
+    assert marker.group(1) == f"images-ok {n}/{n} h2 {page.count('<h2>')}"
+    # The check itself can fail: a corrupt image is counted as not rendered.
+    broken = tmp_path / "broken.html"
+    broken.write_text(page.replace("data:image/png;base64,", "data:image/png;base64,AAAA", 1).replace("</body>", CHECK + "</body>"), encoding="utf-8")
+    marker = re.search(r'<div id="render-check">([^<]*)</div>', render(chromium, broken, tmp_path, "--dump-dom").stdout)
+    assert marker and marker.group(1).startswith(f"images-ok {n - 1}/{n}")
+    shot = tmp_path / "page.png"
+    done = render(chromium, checked, tmp_path, f"--screenshot={shot}", "--window-size=1280,2000")
+    assert done.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
