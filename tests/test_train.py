@@ -2,7 +2,6 @@
 resumes from its checkpoint and ends with the same weights as an uninterrupted run."""
 from __future__ import annotations
 
-import copy
 
 import pytest
 import torch

@@ -116,7 +116,7 @@ def learn(
 ):
     """Fine-tune a model on the benchmark until it knows the facts."""
     from polyunlearn.models import LoraSettings, add_lora, build_tiny_model, load_model, load_tokenizer, save_model, train_tokenizer
-    from polyunlearn.pipeline import evaluate_to, learn as learn_phase, save_config, select
+    from polyunlearn.pipeline import evaluate_to, item_texts, learn as learn_phase, save_config, select
     from polyunlearn.train import TrainConfig
 
     _threads(threads)
@@ -125,7 +125,7 @@ def learn(
     train_items = select(items, splits)
     tiny = model in ("tiny", "tiny-cohere")
     if tiny:
-        tok = train_tokenizer([t for it in items for t in (it.question, it.answer, it.paraphrased_answer, *it.perturbed_answer)])
+        tok = train_tokenizer(item_texts(items))
         net = build_tiny_model(tok, "cohere" if model == "tiny-cohere" else "llama")
     else:
         tok = load_tokenizer(model, trust_remote_code)

@@ -203,8 +203,8 @@ def run_concept_study(cfg: ConceptConfig, console: Console | None = None) -> dic
     """learn (stereotypes + facts) -> before -> unlearn per forget set -> after; writes
     OUT/biased_answer_rate.csv|png and returns {"table": rows, "out": ...}."""
     from polyunlearn.data.loaders import load_items, save_items
-    from polyunlearn.models import build_tiny_model, load_model, load_tokenizer, save_model, train_tokenizer
-    from polyunlearn.pipeline import UnlearnConfig, learn, save_config, unlearn
+    from polyunlearn.models import build_tiny_model, load_model
+    from polyunlearn.pipeline import UnlearnConfig, learn_or_load, save_config, tokenizer_for, unlearn
 
     console = console or Console()
     torch.set_num_threads(cfg.threads)
@@ -222,23 +222,11 @@ def run_concept_study(cfg: ConceptConfig, console: Console | None = None) -> dic
     n_stereo = sum(it.split == "forget" for it in items)
     console.print(f"concept data: {n_stereo} stereotype items + {len(items) - n_stereo} facts in {len(langs)} languages -> {data_path}")
 
-    tok_path = out / "tokenizer"
-    if not (tok_path / "tokenizer.json").exists():
-        tok = train_tokenizer([t for it in items for t in (it.question, it.answer, it.paraphrased_answer, *it.perturbed_answer)], cfg.vocab_size)
-        tok.save_pretrained(tok_path.with_name("tokenizer.tmp"))
-        tok_path.with_name("tokenizer.tmp").rename(tok_path)
-    tok = load_tokenizer(str(tok_path))
+    tok = tokenizer_for(items, out / "tokenizer", cfg.vocab_size)
 
     # Learn: the stereotypes are planted exactly as facts are learned (question -> answer).
     learned_path = out / "models" / "learned"
-    if (learned_path / "config.json").exists():
-        console.print(f"[dim]learn: found {learned_path}, skipping training[/dim]")
-    else:
-        t = time.time()
-        model, hist = learn(build_tiny_model(tok, cfg.arch, seed=cfg.seed), tok, items, cfg.learn, checkpoint_dir=out / "models" / "learned.ckpt", desc="learn (stereotypes + facts)")
-        save_model(model, tok, learned_path)
-        shutil.rmtree(out / "models" / "learned.ckpt", ignore_errors=True)
-        console.print(f"learn: {len(items)} items, {cfg.learn.epochs} epochs, final loss {hist[-1]['loss']:.3f} ({time.time() - t:.0f}s)")
+    learn_or_load(learned_path, lambda: build_tiny_model(tok, cfg.arch, seed=cfg.seed), items, cfg.learn, tok, console, "learn (stereotypes + facts)")
 
     ecfg = EvalConfig(generate=cfg.generate)
     tables: dict[str, pd.DataFrame] = {}

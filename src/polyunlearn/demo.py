@@ -23,11 +23,11 @@ from polyunlearn.data.fictitious import bundled_benchmark
 from polyunlearn.data.loaders import load_items, save_items
 from polyunlearn.data.schema import QAItem
 from polyunlearn.evaluate import EvalConfig
-from polyunlearn.io import read_json, write_json
+from polyunlearn.io import write_json
 from polyunlearn.languages import STUDY_B, parse_langs
 from polyunlearn.matrices import console_table, write_matrices
-from polyunlearn.models import build_tiny_model, load_model, load_tokenizer, save_model, train_tokenizer
-from polyunlearn.pipeline import UnlearnConfig, eval_done, evaluate_to, learn, load_eval, save_config, select, unlearn
+from polyunlearn.models import build_tiny_model, load_model
+from polyunlearn.pipeline import UnlearnConfig, eval_done, evaluate_to, learn_or_load, load_eval, save_config, select, tokenizer_for, unlearn
 from polyunlearn.train import TrainConfig
 
 
@@ -46,18 +46,6 @@ class DemoConfig:
     forget_target: float = 0.5  # forget Prob must fall below this fraction of its value before
     threads: int = 1  # torch threads; tiny models gain nothing from more, and lose a lot when cores are busy
     seed: int = 0
-
-
-def _train_or_load(path: Path, build, items, cfg: TrainConfig, tok, console: Console, what: str):
-    if (path / "config.json").exists():
-        console.print(f"[dim]{what}: found {path}, skipping training[/dim]")
-        return load_model(str(path))
-    t = time.time()
-    model, hist = learn(build(), tok, items, cfg, checkpoint_dir=path.with_name(path.name + ".ckpt"), desc=what)
-    save_model(model, tok, path)
-    _rm(path.with_name(path.name + ".ckpt"))
-    console.print(f"{what}: {len(items)} items, {cfg.epochs} epochs, final loss {hist[-1]['loss']:.3f} ({time.time() - t:.0f}s)")
-    return model
 
 
 def _rm(path: Path) -> None:
@@ -93,20 +81,13 @@ def prepare_base(out: Path, cfg: DemoConfig, console: Console, items: Sequence[Q
     console.print(f"benchmark: {len(items)} items in {len(langs)} languages ({', '.join(langs)}) -> {data_path}")
 
     # 2. tokenizer trained on all benchmark text
-    tok_path = out / "tokenizer"
-    if not (tok_path / "tokenizer.json").exists():
-        texts = [t for it in items for t in (it.question, it.answer, it.paraphrased_answer, *it.perturbed_answer)]
-        tok = train_tokenizer(texts, cfg.vocab_size)
-        tmp = tok_path.with_name("tokenizer.tmp")
-        tok.save_pretrained(tmp)
-        tmp.rename(tok_path)
-    tok = load_tokenizer(str(tok_path))
+    tok = tokenizer_for(items, out / "tokenizer", cfg.vocab_size)
 
     # 3. the learned model (all splits) and the retain model (never sees the forget split)
     build = lambda: build_tiny_model(tok, cfg.arch, seed=cfg.seed)  # noqa: E731
-    learned = _train_or_load(out / "models" / "learned", build, items, cfg.learn, tok, console, "learn (all facts)")
+    learned = learn_or_load(out / "models" / "learned", build, items, cfg.learn, tok, console, "learn (all facts)")
     retain_items = select(items, ["retain", "general"])
-    retain_model = _train_or_load(out / "models" / "retain", build, retain_items, cfg.learn, tok, console, "learn (retain model)")
+    retain_model = learn_or_load(out / "models" / "retain", build, retain_items, cfg.learn, tok, console, "learn (retain model)")
 
     ecfg = ecfg or EvalConfig()
     if not eval_done(out / "eval" / "retain_model"):

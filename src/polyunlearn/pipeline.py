@@ -195,3 +195,43 @@ def save_config(path: str | Path, config: dict) -> None:
 
     env = {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__, "platform": platform.platform()}
     write_json(path, {"config": config, "environment": env})
+
+
+def item_texts(items: Sequence[QAItem]) -> list[str]:
+    """Every string of the benchmark (what a tokenizer for it is trained on)."""
+    return [t for it in items for t in (it.question, it.answer, it.paraphrased_answer, *it.perturbed_answer) if t]
+
+
+def tokenizer_for(items: Sequence[QAItem], path: str | Path, vocab_size: int):
+    """The run's tokenizer: loaded from `path` when a finished one is there, else a byte-level
+    BPE trained on the items and saved atomically (temp folder + rename)."""
+    from polyunlearn.models import load_tokenizer, train_tokenizer
+
+    path = Path(path)
+    if not (path / "tokenizer.json").exists():
+        tmp = path.with_name(path.name + ".tmp")
+        train_tokenizer(item_texts(items), vocab_size).save_pretrained(tmp)
+        tmp.rename(path)
+    return load_tokenizer(str(path))
+
+
+def learn_or_load(path: str | Path, build, items: Sequence[QAItem], cfg: TrainConfig, tokenizer, console, what: str) -> torch.nn.Module:
+    """Load the model saved at `path`, or train `build()` on `items` (resuming from
+    `path`.ckpt after an interruption), save it there and drop the checkpoint."""
+    import shutil
+    import time
+
+    from polyunlearn.models import load_model, save_model
+
+    path = Path(path)
+    if (path / "config.json").exists():
+        console.print(f"[dim]{what}: found {path}, skipping training[/dim]")
+        return load_model(str(path))
+    ckpt = path.with_name(path.name + ".ckpt")
+    t = time.time()
+    model, hist = learn(build(), tokenizer, items, cfg, checkpoint_dir=ckpt, desc=what)
+    save_model(model, tokenizer, path)
+    shutil.rmtree(ckpt, ignore_errors=True)
+    console.print(f"{what}: {len(items)} items, {cfg.epochs} epochs, final loss {hist[-1]['loss']:.3f} ({time.time() - t:.0f}s)")
+    return model
+
