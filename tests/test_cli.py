@@ -42,6 +42,7 @@ def test_demo_writes_results_and_shows_forgetting(demo_dir):
     assert (out / "matrices" / "heatmap_npo_forget_prob.png").stat().st_size > 1000
     records = [json.loads(l) for l in (out / "unlearn" / "npo__en" / "eval" / "items.jsonl").open()]
     assert {r["language"] for r in records} == {"en", "fr", "ja"}
+    assert "<img" in (out / "report.html").read_text()  # the HTML report is written too
     assert not list(out.rglob("*.tmp*")), "no temporary files may remain"
 
 

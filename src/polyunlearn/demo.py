@@ -158,7 +158,11 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict:
         f"forgetting shown: {'yes' if result['forgetting_shown'] else 'NO'} "
         f"(forget Prob below {cfg.forget_target:.0%} of before; retain Prob within {cfg.retain_tolerance:.2f})"
     )
+    from polyunlearn.report import build_report
+
+    report = build_report(out)
     console.print(f"results written under [bold]{out.resolve()}[/bold]: eval/*/summary.csv, unlearn/*/eval/items.jsonl, matrices/*.csv|png")
+    console.print(f"open the report: [bold]{report.resolve()}[/bold]")
     return result
 
 
