@@ -110,6 +110,14 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict:
     base = prepare_base(out, cfg, console)
     items, langs, tok, retain_records, before = base.items, base.langs, base.tokenizer, base.retain_records, base.before
     ecfg = EvalConfig()
+    known = float(before["forget_prob"].min())
+    console.print(
+        f"before unlearning: forget Prob {before['forget_prob'].mean():.3f} (lowest language {known:.3f}), "
+        f"retain Prob {before['retain_prob'].mean():.3f}"
+    )
+    if known < 0.5:
+        # Unlearning facts the model never learned measures nothing; say so loudly.
+        console.print(f"[bold yellow]warning:[/bold yellow] the facts are not learned in every language (forget Prob {known:.3f} < 0.5); raise --learn-epochs")
 
     # 4. unlearning runs, each from the learned weights
     summaries: dict[str, dict[str, pd.DataFrame]] = {}
