@@ -204,14 +204,14 @@ def run_concept_study(cfg: ConceptConfig, console: Console | None = None) -> dic
     OUT/biased_answer_rate.csv|png and returns {"table": rows, "out": ...}."""
     from polyunlearn.data.loaders import load_items, save_items
     from polyunlearn.models import build_tiny_model, load_model
-    from polyunlearn.pipeline import UnlearnConfig, learn_or_load, save_config, tokenizer_for, unlearn
+    from polyunlearn.pipeline import UnlearnConfig, check_rerun, item_texts, learn_or_load, save_config, tokenizer_for, unlearn
 
     console = console or Console()
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    _check_rerun(out / "config.json", asdict(cfg))
+    check_rerun(out / "config.json", asdict(cfg), _RERUN_FREE)
     save_config(out / "config.json", asdict(cfg))
 
     data_path = out / "data" / "concept.jsonl"
@@ -222,7 +222,7 @@ def run_concept_study(cfg: ConceptConfig, console: Console | None = None) -> dic
     n_stereo = sum(it.split == "forget" for it in items)
     console.print(f"concept data: {n_stereo} stereotype items + {len(items) - n_stereo} facts in {len(langs)} languages -> {data_path}")
 
-    tok = tokenizer_for(items, out / "tokenizer", cfg.vocab_size)
+    tok = tokenizer_for(item_texts(items), out / "tokenizer", cfg.vocab_size)
 
     # Learn: the stereotypes are planted exactly as facts are learned (question -> answer).
     learned_path = out / "models" / "learned"
@@ -259,20 +259,6 @@ def run_concept_study(cfg: ConceptConfig, console: Console | None = None) -> dic
     write_json(out / "concept_result.json", result)
     console.print(f"results written under [bold]{out.resolve()}[/bold]: biased_answer_rate.csv|png, eval/*/concept.csv, unlearn/*/eval/")
     return result
-
-
-def _check_rerun(path: Path, config: dict) -> None:
-    """Refuse to resume a folder made with other settings: its saved model and evaluations would
-    be reused as if they came from these ones."""
-    import json
-
-    if not path.exists():
-        return
-    old = json.loads(path.read_text(encoding="utf-8"))["config"]
-    new = json.loads(json.dumps(config, default=str))
-    changed = sorted(k for k in set(old) | set(new) if k not in _RERUN_FREE and old.get(k) != new.get(k))
-    if changed:
-        raise ValueError(f"{path.parent} was made with other {', '.join(changed)}; use a new --out (or remove it) to run with these settings")
 
 
 def _print_tables(console: Console, table: pd.DataFrame) -> None:

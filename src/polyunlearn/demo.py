@@ -10,6 +10,7 @@ interrupted demo resumes where it stopped (training itself resumes from its epoc
 """
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from polyunlearn.io import write_json
 from polyunlearn.languages import STUDY_B, parse_langs
 from polyunlearn.matrices import console_table, write_matrices
 from polyunlearn.models import build_tiny_model, load_model
-from polyunlearn.pipeline import UnlearnConfig, eval_done, evaluate_to, learn_or_load, load_eval, save_config, select, tokenizer_for, unlearn
+from polyunlearn.pipeline import UnlearnConfig, eval_done, evaluate_to, item_texts, learn_or_load, load_eval, save_config, select, tokenizer_for, unlearn
 from polyunlearn.train import TrainConfig
 
 
@@ -46,13 +47,6 @@ class DemoConfig:
     forget_target: float = 0.5  # forget Prob must fall below this fraction of its value before
     threads: int = 1  # torch threads; tiny models gain nothing from more, and lose a lot when cores are busy
     seed: int = 0
-
-
-def _rm(path: Path) -> None:
-    import shutil
-
-    if path.exists():
-        shutil.rmtree(path)
 
 
 @dataclass
@@ -81,7 +75,7 @@ def prepare_base(out: Path, cfg: DemoConfig, console: Console, items: Sequence[Q
     console.print(f"benchmark: {len(items)} items in {len(langs)} languages ({', '.join(langs)}) -> {data_path}")
 
     # 2. tokenizer trained on all benchmark text
-    tok = tokenizer_for(items, out / "tokenizer", cfg.vocab_size)
+    tok = tokenizer_for(item_texts(items), out / "tokenizer", cfg.vocab_size)
 
     # 3. the learned model (all splits) and the retain model (never sees the forget split)
     build = lambda: build_tiny_model(tok, cfg.arch, seed=cfg.seed)  # noqa: E731
@@ -135,7 +129,7 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict:
                 model, hist = unlearn(model, tok, items, ucfg, checkpoint_dir=run_dir / "ckpt")
                 evaluate_to(run_dir / "eval", model, tok, items, ecfg, retain_records)
                 write_json(run_dir / "history.json", hist)
-                _rm(run_dir / "ckpt")
+                shutil.rmtree(run_dir / "ckpt", ignore_errors=True)
                 console.print(f"unlearn {method} in ({label}): {len(hist)} steps ({time.time() - t:.0f}s)")
             _, after = load_eval(run_dir / "eval")
             summaries.setdefault(method, {})[label] = after

@@ -14,7 +14,7 @@ from polyunlearn.batching import Encoded, Encoder
 from polyunlearn.data.idk import idk_answer
 from polyunlearn.data.schema import DataError, QAItem
 from polyunlearn.evaluate import EvalConfig, score_items, summarize
-from polyunlearn.io import read_jsonl, write_json, write_jsonl, write_table
+from polyunlearn.io import read_json, read_jsonl, write_json, write_jsonl, write_table
 from polyunlearn.languages import parse_langs
 from polyunlearn.logprobs import mean_nll
 from polyunlearn.methods import DEFAULT_BETA, NEEDS_IDK, Context, Reference, forward_logits, get_method, needs_reference
@@ -202,17 +202,36 @@ def item_texts(items: Sequence[QAItem]) -> list[str]:
     return [t for it in items for t in (it.question, it.answer, it.paraphrased_answer, *it.perturbed_answer) if t]
 
 
-def tokenizer_for(items: Sequence[QAItem], path: str | Path, vocab_size: int):
+def tokenizer_for(texts: Sequence[str], path: str | Path, vocab_size: int):
     """The run's tokenizer: loaded from `path` when a finished one is there, else a byte-level
-    BPE trained on the items and saved atomically (temp folder + rename)."""
+    BPE trained on `texts` (e.g. item_texts(items)) and saved atomically (temp folder + rename)."""
     from polyunlearn.models import load_tokenizer, train_tokenizer
 
     path = Path(path)
     if not (path / "tokenizer.json").exists():
         tmp = path.with_name(path.name + ".tmp")
-        train_tokenizer(item_texts(items), vocab_size).save_pretrained(tmp)
+        train_tokenizer(texts, vocab_size).save_pretrained(tmp)
         tmp.rename(path)
     return load_tokenizer(str(path))
+
+
+def check_rerun(config_path: str | Path, config: dict, free: Sequence[str] = ()) -> None:
+    """Refuse to resume a folder whose saved config (save_config) differs from `config` in a key
+    outside `free`: its saved models and evaluations would be reused as if they came from these
+    settings. Keys in `free` (e.g. the list of runs) may change between reruns."""
+    import json
+
+    path = Path(config_path)
+    if not path.exists():
+        return
+    old = read_json(path).get("config", {})
+    new = json.loads(json.dumps(config, default=str))  # tuples -> lists, as saved
+    changed = sorted(k for k in set(old) | set(new) if k not in free and old.get(k) != new.get(k))
+    if changed:
+        raise ValueError(
+            f"{path.parent} was made with other {', '.join(changed)}: refusing to mix in results of other settings; "
+            "use another --out (or remove it)"
+        )
 
 
 def learn_or_load(path: str | Path, build, items: Sequence[QAItem], cfg: TrainConfig, tokenizer, console, what: str) -> torch.nn.Module:

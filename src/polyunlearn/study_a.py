@@ -41,14 +41,14 @@ from rich.console import Console
 from polyunlearn.batching import Encoded, Encoder
 from polyunlearn.data.news import NewsQA, NewsStory, bundled_news, contaminated_corpus, load_news_file, qa_to_item, save_news_file
 from polyunlearn.data.schema import DataError, QAItem
-from polyunlearn.io import read_json, read_jsonl, write_json, write_jsonl, write_table
+from polyunlearn.io import read_jsonl, write_json, write_jsonl, write_table
 from polyunlearn.judge import Judge, HFJudge, OpenAIJudge, combined_verdict, judge_answer, of_rate, qr_score
 from polyunlearn.languages import get_language, parse_langs
 from polyunlearn.logprobs import mean_nll
 from polyunlearn.matrices import console_table, heatmap, transfer_matrix
 from polyunlearn.methods import forward_logits, get_method
-from polyunlearn.models import LoraSettings, add_lora, build_tiny_model, is_peft, load_model, load_tokenizer, save_model, train_tokenizer
-from polyunlearn.pipeline import UnlearnConfig, learn, save_config, unlearn
+from polyunlearn.models import LoraSettings, add_lora, build_tiny_model, is_peft, load_model, load_tokenizer, save_model
+from polyunlearn.pipeline import UnlearnConfig, check_rerun, learn, save_config, tokenizer_for, unlearn
 from polyunlearn.scoring import generate_answers, score_pairs
 from polyunlearn.train import TrainConfig, train
 
@@ -276,16 +276,6 @@ def unlearn_items(qas: Sequence[NewsQA], instruct_on: str = "real-only") -> list
 
 
 # --- The study -------------------------------------------------------------------------------
-def _check_rerun(out: Path, config: dict) -> None:
-    """Refuse to mix results of other settings into an existing OUT folder (stale reuse)."""
-    if not (out / "config.json").exists():
-        return
-    old = read_json(out / "config.json").get("config", {})
-    diff = sorted(k for k in config if k not in _RERUN_FREE and k in old and old[k] != config[k])
-    if diff:
-        raise ValueError(f"{out} holds a Study A run with other settings ({', '.join(diff)}); use another --out or delete it")
-
-
 def _write_matrix(m: pd.DataFrame, d: Path, name: str, title: str, ylabel: str, highlight: dict | None = None) -> None:
     write_table(d / f"{name}.csv", m, index=True)
     heatmap(m, title, d / f"{name}.png", highlight, ylabel=ylabel)
@@ -305,7 +295,7 @@ def run_study_a(cfg: StudyAConfig, console: Console | None = None) -> dict:
     fake_langs = parse_langs(list(cfg.fake_langs), langs)  # names a fake language outside the study
     sets = {fl: forget_sets(cfg.forget_sets, fl, langs) for fl in fake_langs}
     judge = parse_judge(cfg.judge)  # fails now, not after an hour of training
-    _check_rerun(out, asdict(cfg))
+    check_rerun(out / "config.json", asdict(cfg), _RERUN_FREE)
     save_config(out / "config.json", asdict(cfg))
 
     # 1. data and tokenizer
@@ -316,14 +306,12 @@ def run_study_a(cfg: StudyAConfig, console: Console | None = None) -> dict:
         os.replace(tmp, data_path)
     stories, qas = load_news_file(data_path)
     console.print(f"news: {len(stories)} stories, {len(qas)} questions in {len(langs)} languages ({', '.join(langs)}) -> {data_path}")
-    tok_path = out / "tokenizer"
-    if cfg.model in TINY and not (tok_path / "tokenizer.json").exists():
+    if cfg.model in TINY:
         texts = [t for s in stories for t in (s.real_doc, s.fake_doc) if t] + \
                 [t for q in qas for t in (q.question, q.real_answer, q.fake_answer) if t]
-        tmp = tok_path.with_name("tokenizer.tmp")
-        train_tokenizer(texts, cfg.vocab_size).save_pretrained(tmp)
-        os.replace(tmp, tok_path)
-    tok = load_tokenizer(str(tok_path) if cfg.model in TINY else cfg.model)
+        tok = tokenizer_for(texts, out / "tokenizer", cfg.vocab_size)
+    else:
+        tok = load_tokenizer(cfg.model)
 
     # 2-3. clean and contaminated models, evaluated in every query language
     before: dict[str, pd.DataFrame] = {}
