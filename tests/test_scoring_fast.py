@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import time
+
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -194,8 +196,21 @@ def test_reference_memo_is_exact_and_runs_each_sequence_once(data):
 def test_peak_memory_sees_a_64mib_tensor():
     with PeakMemory() as mem:
         x = torch.ones(16 * 2**20)  # 64 MiB, pages touched
+        if not mem.exact:
+            time.sleep(0.05)  # the sampling fallback needs the tensor alive for a few samples
         del x
-    assert mem.peak_mib >= 60
+    # Allocator and page rounding can shave a little off 64 MiB; 56 still proves it was seen.
+    assert mem.peak_mib >= 56
+
+
+def test_peak_memory_high_water_mark_catches_a_short_lived_tensor():
+    with PeakMemory() as probe:
+        pass
+    if not probe.exact:
+        pytest.skip("kernel does not allow resetting VmHWM here; sampling fallback in use")
+    with PeakMemory() as mem:
+        torch.ones(32 * 2**20).sum()  # 128 MiB, freed at once: too brief for a sampler
+    assert mem.peak_mib >= 120
 
 
 def test_bench_cli_writes_ratios(tmp_path):

@@ -141,17 +141,38 @@ def _malloc_trim() -> None:
 
 class PeakMemory:
     """Peak memory growth inside a `with` block, in MiB: CUDA peak allocated on a GPU; on CPU the
-    process RSS sampled every 2 ms (torch's CPU allocator is invisible to tracemalloc), after
-    handing freed heap back to the OS, so memory freed by an earlier phase is not reused unseen."""
+    kernel's RSS high-water mark (VmHWM), reset on entry through /proc/self/clear_refs, so even a
+    tensor that lives for a microsecond is counted (torch's CPU allocator is invisible to
+    tracemalloc). Where the reset is not allowed, RSS is sampled every 2 ms instead, which can
+    miss short peaks. Freed heap is handed back to the OS first, so memory freed by an earlier
+    phase is not reused unseen."""
 
     def __init__(self, device: str = "cpu"):
         self.cuda = device.startswith("cuda")
         self.peak_mib = 0.0
+        self.exact = False  # True when the kernel high-water mark was used
 
     @staticmethod
     def _rss() -> int:
         with open("/proc/self/statm") as f:
             return int(f.read().split()[1]) * 4096
+
+    @staticmethod
+    def _hwm() -> int:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        raise OSError("no VmHWM in /proc/self/status")
+
+    @classmethod
+    def _reset_hwm(cls) -> bool:
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")  # 5 = reset the peak RSS to the current RSS (Linux >= 4.0)
+            return cls._hwm() <= cls._rss() + 2**20
+        except OSError:
+            return False
 
     def __enter__(self) -> "PeakMemory":
         if self.cuda:
@@ -160,10 +181,13 @@ class PeakMemory:
             self._start = torch.cuda.memory_allocated()
             return self
         _malloc_trim()
+        self.exact = self._reset_hwm()
         self._start = self._peak = self._rss()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
+        self._thread = None
+        if not self.exact:
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
         return self
 
     def _sample(self) -> None:
@@ -176,8 +200,10 @@ class PeakMemory:
             self.peak_mib = (torch.cuda.max_memory_allocated() - self._start) / 2**20
             return
         self._stop.set()
-        self._thread.join()
-        self.peak_mib = (max(self._peak, self._rss()) - self._start) / 2**20
+        if self._thread is not None:
+            self._thread.join()
+        peak = self._hwm() if self.exact else max(self._peak, self._rss())
+        self.peak_mib = (peak - self._start) / 2**20
 
 
 def _timed(fn: Callable[[], object], cfg: BenchConfig) -> tuple[object, float, float]:
