@@ -13,7 +13,7 @@ from collections import defaultdict
 
 import pytest
 
-from polyunlearn.data.fictitious import BUNDLED_LANGUAGES, bundled_benchmark, entity_names, forget_entities
+from polyunlearn.data.fictitious import BUNDLED_LANGUAGES, bundled_benchmark, entity_names, forget_entities, holdout_entities
 from polyunlearn.data.fictitious_text import FACT_TYPES
 from polyunlearn.data.idk import IDK_ANSWERS, idk_answer
 from polyunlearn.data.schema import QAItem, item_from_dict
@@ -62,8 +62,9 @@ def test_all_sixteen_languages_are_bundled(by_language: dict[str, list[QAItem]])
 def test_counts(by_language: dict[str, list[QAItem]]) -> None:
     for lang, rows in by_language.items():
         splits = [r.split for r in rows]
-        assert len(rows) == 110, lang
+        assert len(rows) == 120, lang
         assert splits.count("forget") == 10 and splits.count("retain") == 90 and splits.count("general") == 10, lang
+        assert splits.count("holdout") == 10, lang
 
 
 def test_same_ids_and_splits_in_every_language(by_language: dict[str, list[QAItem]]) -> None:
@@ -81,6 +82,23 @@ def test_forget_is_ten_percent_of_facts_and_whole_entities(by_language: dict[str
     # All 5 facts of each forget kingdom, and nothing else: fact k is about kingdom k // 5.
     forget_kingdoms = {int(r.id.split("-")[1]) // len(FACT_TYPES) for r in forget}
     assert forget_kingdoms == set(forget_entities()) and len(forget_kingdoms) == 2
+
+
+def test_holdout_mirrors_the_forget_set_about_unseen_kingdoms(by_language: dict[str, list[QAItem]]) -> None:
+    en = by_language["en"]
+    forget = [r for r in en if r.split == "forget"]
+    holdout = [r for r in en if r.split == "holdout"]
+    assert [r.id for r in holdout] == [f"holdout-{k:03d}" for k in range(10)]
+    names = entity_names("en")
+    assert len(names) == 22 and holdout_entities() == [20, 21]
+    held_names = {names[e] for e in holdout_entities()}
+    trained = [r for r in en if r.split in ("forget", "retain")]
+    # Same questions as the forget set with another kingdom's name; that name appears in no
+    # trained-on text, and no trained-on name appears in a holdout question.
+    assert [r.question.replace(names[20 + k // 5], "X") for k, r in enumerate(holdout)] == \
+           [r.question.replace(names[18 + k // 5], "X") for k, r in enumerate(forget)]
+    assert not any(n in t for n in held_names for r in trained for t in _texts(r))
+    assert all(names[20 + k // 5] in r.question for k, r in enumerate(holdout))
 
 
 def test_required_fields_and_schema_round_trip(items: list[QAItem]) -> None:
@@ -121,10 +139,11 @@ def test_latin_languages_are_in_latin(by_language: dict[str, list[QAItem]], lang
 def test_names_are_consistent_per_language(by_language: dict[str, list[QAItem]]) -> None:
     for lang, rows in by_language.items():
         names = entity_names(lang)
-        assert len(names) == 20 and len(set(names)) == 20, lang
+        assert len(names) == 22 and len(set(names)) == 22, lang
         for item in rows:
-            if item.id.startswith("fact-"):
-                name = names[int(item.id.split("-")[1]) // len(FACT_TYPES)]
+            if item.id.startswith(("fact-", "holdout-")):
+                first = 20 if item.split == "holdout" else 0
+                name = names[first + int(item.id.split("-")[1]) // len(FACT_TYPES)]
                 for text in _texts(item):
                     assert name in text, (item.key, name, text)
     assert entity_names("zh")[0] != entity_names("en")[0]
@@ -165,7 +184,7 @@ def test_generation_is_deterministic() -> None:
 
 def test_language_selection_and_order() -> None:
     rows = bundled_benchmark(["zh", "en", "zh"])
-    assert [r.language for r in rows] == ["zh"] * 110 + ["en"] * 110
+    assert [r.language for r in rows] == ["zh"] * 120 + ["en"] * 120
     assert bundled_benchmark(["en"])[0] is not bundled_benchmark(["en"])[0]  # fresh objects
     with pytest.raises(UnknownLanguageError, match="xx"):
         bundled_benchmark(["en", "xx"])

@@ -4,6 +4,7 @@ functions), and the report rendered in headless Chromium: every embedded figure 
 from __future__ import annotations
 
 import base64
+import io
 import os
 import re
 import shutil
@@ -41,7 +42,7 @@ def summary(forget: dict[str, float], retain: dict[str, float]) -> pd.DataFrame:
     return pd.DataFrame([{
         "language": lang, "resource": "low" if lang == "hi" else "high", "forget_n": 10, "retain_n": 20,
         "forget_prob": forget[lang], "retain_prob": retain[lang], "forget_truth_ratio_score": 0.5 + (BEFORE[lang] - forget[lang]) / 2,
-        "model_utility": retain[lang] / 2,
+        "model_utility": retain[lang] / 2, "mia_loss_auc": round(forget[lang] + 0.1, 3),  # en: 1.0 before, 0.5 after npo__en
     } for lang in LANGS])
 
 
@@ -128,6 +129,12 @@ def test_report_is_one_self_contained_page(demo_folder):
     assert "Computed for this report" in page and "syntactic" in page
     assert "npo__en" in page and "&quot;forget_langs&quot;: &quot;en&quot;" in page  # run configs, escaped
     assert not list(demo_folder.rglob("*.tmp*")) and not (demo_folder / "analysis").exists()  # report writes only its page
+    # pandas parses the HTML table back (lxml, installed with sacrebleu); first column = run
+    mia = pd.read_html(io.StringIO(page[page.index("Membership attack"):]), index_col=0)[0]
+    assert list(mia.columns) == LANGS and mia.index[0] == "before unlearning"
+    assert sorted(mia.index[1:]) == ["npo__all", "npo__en", "npo__fr", "npo__hi"]
+    assert mia.loc["before unlearning", "en"] == pytest.approx(1.0) and mia.loc["npo__en", "en"] == pytest.approx(0.5)
+    assert mia.loc["npo__fr", "fr"] == pytest.approx(0.80 - 0.60 + 0.1)
 
 
 def test_report_and_analyze_commands(demo_folder, tmp_path):

@@ -115,7 +115,7 @@ def test_tofu_errors(tmp_path: Path, translated_tofu: Path) -> None:
 
 def test_bundled_concept_and_files(tmp_path: Path) -> None:
     bundled = resolve_data("bundled", "en,ko")
-    assert {it.language for it in bundled} == {"en", "ko"} and len(bundled) == 220
+    assert {it.language for it in bundled} == {"en", "ko"} and len(bundled) == 240
     concept = resolve_data("concept", "en")
     assert sum(it.split == "forget" for it in concept) == 20  # the stereotypes only
     assert all(it.id.startswith("stereo-") for it in concept if it.split == "forget")

@@ -138,3 +138,29 @@ def test_hub_configs(monkeypatch: pytest.MonkeyPatch) -> None:
         ("locuslab/TOFU", "world_facts_perturbed", "train"),
     ]
     assert [it.split for it in items] == ["forget", "retain", "general", "general"]
+
+
+def test_holdout_from_folder_when_present(fake_tofu: Path) -> None:
+    assert not [it for it in load_tofu(source=fake_tofu) if it.split == "holdout"]  # no file: none
+    _jsonl(fake_tofu / "holdout10.json", [{"question": f"Where was Unseen {i} born?", "answer": f"In Far{i}."} for i in range(3)])
+    items = load_tofu(source=fake_tofu)
+    held = [it for it in items if it.split == "holdout"]
+    assert [it.id for it in held] == ["tofu-holdout10:0", "tofu-holdout10:1", "tofu-holdout10:2"]
+    assert held[2].answer == "In Far2." and held[0].perturbed_answer == []
+    assert not [it for it in load_tofu(source=fake_tofu, holdout=False) if it.split == "holdout"]
+    with pytest.raises(DataError, match="TOFU config 'holdout05' not found"):
+        load_tofu("forget05", source=fake_tofu, holdout=True)
+
+
+def test_hub_holdout_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    datasets = pytest.importorskip("datasets")
+    calls = []
+
+    def fake_load(name: str, config: str | None = None, split: str | None = None) -> list[dict]:
+        calls.append(config)
+        return [_perturbed_row(0, config)]
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    items = load_tofu("forget05", general=False, holdout=True)
+    assert calls == ["forget05_perturbed", "retain_perturbed", "holdout05"]
+    assert [it.split for it in items] == ["forget", "retain", "holdout"]

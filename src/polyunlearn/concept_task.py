@@ -67,7 +67,7 @@ def concept_benchmark(languages: str | Sequence[str] | None = None, n_facts: int
     from polyunlearn.data.stereotypes import STEREOTYPE_LANGUAGES, bundled_stereotypes
 
     langs = list(STEREOTYPE_LANGUAGES) if languages is None else parse_langs(languages, available=STEREOTYPE_LANGUAGES)
-    facts = bundled_benchmark(langs)
+    facts = [it for it in bundled_benchmark(langs) if it.split != "holdout"]  # no MIA in this task
     if n_facts is not None:
         keep = {f"fact-{k:03d}" for k in range(n_facts)}
         facts = [it for it in facts if it.split == "general" or it.id in keep]

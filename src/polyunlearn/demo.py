@@ -23,7 +23,7 @@ from rich.console import Console
 from polyunlearn.data.fictitious import bundled_benchmark
 from polyunlearn.data.loaders import load_items, save_items
 from polyunlearn.data.schema import QAItem
-from polyunlearn.evaluate import EvalConfig
+from polyunlearn.evaluate import EvalConfig, summarize
 from polyunlearn.io import write_json
 from polyunlearn.languages import STUDY_B, parse_langs
 from polyunlearn.matrices import console_table, write_matrices
@@ -113,6 +113,9 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict:
         # Unlearning facts the model never learned measures nothing; say so loudly.
         console.print(f"[bold yellow]warning:[/bold yellow] the facts are not learned in every language (forget Prob {known:.3f} < 0.5); raise --learn-epochs")
 
+    # The retain model never saw the forget facts: its attack AUC is the "ideal" one to compare with.
+    retain_summary = summarize(retain_records)
+
     # 4. unlearning runs, each from the learned weights
     summaries: dict[str, dict[str, pd.DataFrame]] = {}
     checks: list[dict] = []
@@ -133,7 +136,7 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict:
                 console.print(f"unlearn {method} in ({label}): {len(hist)} steps ({time.time() - t:.0f}s)")
             _, after = load_eval(run_dir / "eval")
             summaries.setdefault(method, {})[label] = after
-            checks.append(_check(method, label, forget_langs, before, after, cfg))
+            checks.append(_check(method, label, forget_langs, before, after, cfg, retain_summary))
 
     # 5. matrices, heatmaps, console table
     written = []
@@ -155,7 +158,13 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict:
         "retain_prob_after": "retain P after",
         "forget_prob_other_langs": "forget P other langs",
     }
-    console.print(console_table(checks, "Mean over the unlearned languages (other langs: the rest)", headers))
+    # Two tables, so that each fits an 80-column terminal or CI log.
+    mia = ("mia_auc_before", "mia_auc_after", "mia_auc_retain_model")
+    console.print(console_table([{k: v for k, v in c.items() if k not in mia} for c in checks], "Mean over the unlearned languages (other langs: the rest)", headers))
+    if any("mia_auc_after" in c for c in checks):
+        rows = [{"method": c["method"], "forget_langs": c["forget_langs"], **{k: c.get(k) for k in mia}} for c in checks]
+        console.print(console_table(rows, "Membership attack: loss AUC forget vs holdout (0.5 = hidden, < 0.5 = over-unlearned)",
+                                    {"forget_langs": "langs", "mia_auc_before": "before", "mia_auc_after": "after", "mia_auc_retain_model": "retain model"}))
     console.print(
         f"forgetting shown: {'yes' if result['forgetting_shown'] else 'NO'} "
         f"(forget Prob below {cfg.forget_target:.0%} of before; retain Prob within {cfg.retain_tolerance:.2f})"
@@ -168,7 +177,8 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict:
     return result
 
 
-def _check(method: str, label: str, forget_langs: list[str], before: pd.DataFrame, after: pd.DataFrame, cfg: DemoConfig) -> dict:
+def _check(method: str, label: str, forget_langs: list[str], before: pd.DataFrame, after: pd.DataFrame, cfg: DemoConfig,
+           retain_summary: pd.DataFrame | None = None) -> dict:
     b = before.set_index("language").loc[forget_langs]
     a = after.set_index("language").loc[forget_langs]
     row = {
@@ -182,6 +192,13 @@ def _check(method: str, label: str, forget_langs: list[str], before: pd.DataFram
     others = after.set_index("language").drop(index=forget_langs, errors="ignore")
     # Transfer to the languages that were not unlearned (None when the run covered them all).
     row["forget_prob_other_langs"] = float(others["forget_prob"].mean()) if len(others) else None
+    if "mia_loss_auc" in a and "mia_loss_auc" in b:
+        # Loss-attack AUC forget vs holdout: ~1 = membership plain to see, 0.5 = hidden,
+        # well below 0.5 = over-unlearned (the facts now look rarer than never-seen ones).
+        row["mia_auc_before"] = float(b["mia_loss_auc"].mean())
+        row["mia_auc_after"] = float(a["mia_loss_auc"].mean())
+        if retain_summary is not None and "mia_loss_auc" in retain_summary:
+            row["mia_auc_retain_model"] = float(retain_summary.set_index("language").loc[forget_langs, "mia_loss_auc"].mean())
     row["forgot"] = row["forget_prob_after"] < cfg.forget_target * row["forget_prob_before"]
     row["kept"] = row["retain_prob_before"] - row["retain_prob_after"] <= cfg.retain_tolerance
     return row

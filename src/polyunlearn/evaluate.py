@@ -1,6 +1,6 @@
 """Evaluation in every language: per-item records (each carrying its language) and the
 per-language summary (Prob, ROUGE-L recall, Truth Ratio, Forget Quality, Model Utility,
-with per-item membership-attack scores), as spec.md defines them. Model work happens in scoring.py; the
+membership-attack AUCs forget vs holdout), as spec.md defines them. Model work happens in scoring.py; the
 formulas live in metrics.py."""
 from __future__ import annotations
 
@@ -105,9 +105,33 @@ def _mean(df: pd.DataFrame, col: str) -> float | None:
     return float(df[col].mean())
 
 
+# Membership attacks as AUC columns: record column and the sign that makes higher = member.
+MIA_SCORES = {"loss": ("nll", -1.0), "min_k": ("min_k", 1.0), "zlib": ("zlib", -1.0)}
+
+
+def mia_aucs(g: pd.DataFrame) -> dict[str, float]:
+    """`mia_<attack>_auc` of one language's records: forget items (members) against holdout
+    items (never trained on). 0.5 = the attack cannot tell them apart, which is what a model
+    that never saw the forget set gives; empty when either split is missing."""
+    out: dict[str, float] = {}
+    if "split" not in g:
+        return out
+    forget, holdout = g[g["split"] == "forget"], g[g["split"] == "holdout"]
+    for attack, (col, sign) in MIA_SCORES.items():
+        if col not in g:
+            continue
+        pos, neg = forget[col].dropna(), holdout[col].dropna()
+        if len(pos) and len(neg):
+            out[f"mia_{attack}_auc"] = metrics.auc((sign * pos).tolist(), (sign * neg).tolist())
+    return out
+
+
 def summarize(records: Sequence[dict], retain_model_records: Sequence[dict] | None = None) -> pd.DataFrame:
     """Per-language summary: one row per language, columns `<split>_<metric>` plus
-    model_utility and (given the retain model's records) forget_quality."""
+    model_utility, the membership-attack AUCs (when there is a holdout split) and, given the
+    retain model's records, forget_quality and privleak (MUSE's PrivLeak on the loss AUC:
+    100 (AUC - AUC_retain) / AUC_retain; near 0 = as private as never having trained on the
+    forget set, negative = over-unlearned, positive = still leaking)."""
     df = pd.DataFrame(records)
     ref = pd.DataFrame(retain_model_records) if retain_model_records else None
     rows = []
@@ -129,5 +153,10 @@ def summarize(records: Sequence[dict], retain_model_records: Sequence[dict] | No
             theirs = ref[(ref["language"] == lang) & (ref["split"] == "forget")]["truth_ratio"].dropna()
             if len(mine) and len(theirs):
                 row["forget_quality"] = metrics.forget_quality(mine.tolist(), theirs.tolist())
+        row.update(mia_aucs(g))
+        if ref is not None and "mia_loss_auc" in row:
+            base = mia_aucs(ref[ref["language"] == lang]).get("mia_loss_auc")
+            if base:  # an AUC of exactly 0 leaves the ratio undefined
+                row["privleak"] = 100.0 * (row["mia_loss_auc"] - base) / base
         rows.append(row)
     return pd.DataFrame(rows)

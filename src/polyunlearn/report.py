@@ -124,6 +124,21 @@ def _analysis_section(folder: Path, tmp: Path, compute: bool) -> str:
     return "".join(parts)
 
 
+def _mia_section(results: pd.DataFrame, langs: list[str]) -> list[str]:
+    """Loss-attack AUC (forget vs holdout) per run and language, with the value before
+    unlearning as the first row; nothing when the benchmark has no holdout split."""
+    if not len(results) or "mia_loss_auc" not in set(results["metric"]):
+        return []
+    r = results[results["metric"] == "mia_loss_auc"]
+    table = r.pivot_table(index="run_id", columns="language", values="value", sort=False)
+    before = r.drop_duplicates("language").set_index("language")["before"].rename("before unlearning")
+    table = pd.concat([before.to_frame().T, table]).reindex(columns=[c for c in langs if c in table.columns])
+    intro = ("<p>Membership attack on the answer loss: ROC AUC of telling forget facts (trained on) from holdout facts "
+             "(never trained on). ~1 = membership plain to see, 0.5 = hidden, well below 0.5 = over-unlearned "
+             "(the facts now look rarer than unseen ones). <code>privleak</code> in the results table compares it with the retain model.</p>")
+    return ["<h2>Membership attack (loss AUC, forget vs holdout)</h2>", intro, _table(table)]
+
+
 def build_report(folder: str | Path, out: str | Path | None = None, analysis: bool = True) -> Path:
     """Write the report for a demo or grid folder (default FOLDER/report.html); returns its path."""
     folder = Path(folder)
@@ -142,6 +157,7 @@ def build_report(folder: str | Path, out: str | Path | None = None, analysis: bo
             "<h2>Forget and retain Prob per language, before vs after</h2>",
         ]
         body += [_img(prob_bars(results, rid), f"run {rid}") for rid in dict.fromkeys(results["run_id"])] or ['<p class="note">No finished runs yet.</p>']
+        body += _mia_section(results, langs)
         body += ["<h2>Linguistic distance and transfer</h2>", _analysis_section(folder, tmp, analysis)]
         if len(results):
             before = results.drop_duplicates(["language", "metric"]).pivot(index="language", columns="metric", values="before").reindex(langs)

@@ -3,13 +3,16 @@ language of `polyunlearn.languages`, generated from the templates in
 `polyunlearn.data.fictitious_text`.
 
     from polyunlearn.data.fictitious import bundled_benchmark
-    items = bundled_benchmark(["en", "ja"])   # 110 QAItems per language
+    items = bundled_benchmark(["en", "ja"])   # 120 QAItems per language
 
 Contents (the same in every language, item k is the same fact with the same `id`):
 - "fact-000".."fact-099": 20 invented kingdoms x 5 facts (capital city, founding year, main
   export, flag colour, symbolic animal). The 5 facts of the last 2 kingdoms ("fact-090".."099",
   10% of the facts) are split "forget", the rest "retain".
 - "general-000".."general-009": real world knowledge (split "general"), for Model Utility.
+- "holdout-000".."holdout-009": 2 more kingdoms x 5 facts, built exactly like the forget facts
+  but never trained on (split "holdout"; `pipeline.learn` skips them): the non-members of
+  the membership-inference AUC (forget vs holdout), as TOFU's holdout10.
 
 Every item has an `answer` and a `paraphrased_answer` (same fact, other wording) and exactly 3
 `perturbed_answer`s: the paraphrase frame with 3 other values of the same type.
@@ -43,6 +46,7 @@ from polyunlearn.languages import LANGUAGES, UnknownLanguageError, get_language
 SEED = 20240611  # changing it changes every name and value: the benchmark is pinned by it
 N_ENTITIES = 20
 N_FORGET_ENTITIES = 2  # the last ones: 2 x 5 = 10 facts = 10% (TOFU's "forget10")
+N_HOLDOUT_ENTITIES = 2  # after those, never learned: as many facts as the forget split
 N_PERTURBED = 3
 YEARS = range(1150, 1900)  # founding years: old enough to read as history, 4 digits everywhere
 
@@ -129,8 +133,21 @@ def _plan() -> _Plan:
     capitals = _draw_names(rng, (ONSETS, CODAS, FINALS), N_ENTITIES, seen, prefixes)
     years = rng.sample(YEARS, N_ENTITIES)  # distinct: no two kingdoms share a founding year
     capital_ids = tuple(range(N_ENTITIES))
+    facts = _draw_facts(rng, range(N_ENTITIES), years, capital_ids)
+    # The holdout kingdoms are drawn after everything else, so adding them left the names and
+    # values of the 100 trained-on facts exactly as they were.
+    n_all = N_ENTITIES + N_HOLDOUT_ENTITIES
+    kingdoms += _draw_names(rng, (ONSETS, ONSETS, CODAS), N_HOLDOUT_ENTITIES, seen, prefixes)
+    capitals += _draw_names(rng, (ONSETS, CODAS, FINALS), N_HOLDOUT_ENTITIES, seen, prefixes)
+    years += rng.sample([y for y in YEARS if y not in years], N_HOLDOUT_ENTITIES)
+    facts += _draw_facts(rng, range(N_ENTITIES, n_all), years, tuple(range(n_all)))
+    return _Plan(tuple(kingdoms), tuple(capitals), tuple(facts))
+
+
+def _draw_facts(rng: random.Random, entities: range, years: list[int], capital_ids: tuple[int, ...]) -> list[_Fact]:
+    """The true and wrong values of every fact of `entities`, in plan order."""
     facts: list[_Fact] = []
-    for e in range(N_ENTITIES):
+    for e in entities:
         for kind in FACT_TYPES:
             if kind == "capital":
                 value: Value = e
@@ -143,12 +160,12 @@ def _plan() -> _Plan:
                 value = rng.choice(vocab)
                 wrong = _wrong(rng, vocab, value)
             facts.append(_Fact(e, kind, value, wrong))
-    return _Plan(tuple(kingdoms), tuple(capitals), tuple(facts))
+    return facts
 
 
 def entity_names(language: str) -> list[str]:
-    """The 20 kingdom names as written in `language` (index = entity; fact k is about entity
-    k // 5). Handy for checks and reports."""
+    """The 22 kingdom names as written in `language` (index = entity; fact k is about entity
+    k // 5, holdout fact k about entity 20 + k // 5). Handy for checks and reports."""
     script = TEXT[_check(language)]["script"]
     return [render_name(name, script) for name in _plan().kingdoms]
 
@@ -156,6 +173,11 @@ def entity_names(language: str) -> list[str]:
 def forget_entities() -> list[int]:
     """Indices of the kingdoms whose facts form the forget split."""
     return list(range(N_ENTITIES - N_FORGET_ENTITIES, N_ENTITIES))
+
+
+def holdout_entities() -> list[int]:
+    """Indices of the kingdoms whose facts form the holdout split (never trained on)."""
+    return list(range(N_ENTITIES, N_ENTITIES + N_HOLDOUT_ENTITIES))
 
 
 # -------------------------------------------------------------------------------------- render
@@ -180,17 +202,18 @@ def _fact_items(language: str, plan: _Plan) -> list[QAItem]:
     forget = set(forget_entities())
     items: list[QAItem] = []
     for k, fact in enumerate(plan.facts):
+        held_out = fact.entity >= N_ENTITIES
         q, a, p = text["facts"][fact.kind]
         e = render_name(plan.kingdoms[fact.entity], text["script"])
         v = _value_text(language, plan, fact.kind, fact.value)
         items.append(QAItem(
-            id=f"fact-{k:03d}",
+            id=f"holdout-{k - N_ENTITIES * len(FACT_TYPES):03d}" if held_out else f"fact-{k:03d}",
             language=language,
             question=_sentence(q, e=e, v=v),
             answer=_sentence(a, e=e, v=v),
             paraphrased_answer=_sentence(p, e=e, v=v),
             perturbed_answer=[_sentence(p, e=e, v=_value_text(language, plan, fact.kind, w)) for w in fact.wrong],
-            split="forget" if fact.entity in forget else "retain",
+            split="holdout" if held_out else "forget" if fact.entity in forget else "retain",
         ))
     return items
 

@@ -7,7 +7,9 @@ from typing import Any
 
 from polyunlearn.languages import get_language
 
-SPLITS = ("forget", "retain", "general")
+# "holdout": items in the forget set's style that no model is ever trained on, the
+# non-members of the membership-inference AUC (forget vs holdout).
+SPLITS = ("forget", "retain", "general", "holdout")
 REQUIRED = ("question", "answer")
 
 

@@ -13,10 +13,12 @@ TOFU configs (each has one split, "train"):
   perturbed answers); retain_perturbed: TOFU's evaluation sample of retain questions.
 - real_authors(_perturbed), world_facts(_perturbed): general knowledge about real people and
   the world, for Model Utility; the plain configs are multiple choice (option1..option4).
-- full: all 4000 questions; holdout01/05/10 in newer revisions.
+- full: all 4000 questions; holdout01/05/10: questions about authors outside the 200 that
+  are never trained on, sized like forget01/05/10 (the non-members of a membership attack).
 
 `load_tofu` returns forget items (split "forget", from forgetNN_perturbed), retain items (split
-"retain") and real_authors_perturbed + world_facts_perturbed (split "general"). Retain comes
+"retain"), real_authors_perturbed + world_facts_perturbed (split "general") and, when asked
+or when a local folder has it, holdoutNN (split "holdout", for the membership-attack AUC). Retain comes
 from retain_perturbed by default (`retain="eval"`: has the paraphrased/perturbed answers that
 the metrics need); `retain="train"` takes retainNN instead, the full complement of the forget
 set that the retain term of GradDiff/NPO trains on (answers only).
@@ -44,6 +46,7 @@ from polyunlearn.data.schema import DataError, QAItem
 
 TOFU_HF_ID = "locuslab/TOFU"
 FORGET_SETS = ("forget01", "forget05", "forget10")
+HOLDOUT_FOR_FORGET = {f: f.replace("forget", "holdout") for f in FORGET_SETS}
 # The training retain set of each forget set is its complement in `full`.
 RETAIN_FOR_FORGET = {"forget01": "retain99", "forget05": "retain95", "forget10": "retain90"}
 GENERAL_CONFIGS = ("real_authors_perturbed", "world_facts_perturbed")
@@ -74,12 +77,15 @@ def load_tofu(
     retain: str = "eval",
     general: bool = True,
     use_paraphrased_question: bool = False,
+    holdout: bool | None = None,
 ) -> list[QAItem]:
     """Forget, retain and general items of one TOFU forget setting (see the module docstring).
 
     `forget`: "forget01", "forget05" or "forget10" ("10", 10 and "forget10_perturbed" also
     work). `retain`: "eval" (retain_perturbed) or "train" (retain99/95/90). `general`: add
-    real_authors_perturbed and world_facts_perturbed as split "general".
+    real_authors_perturbed and world_facts_perturbed as split "general". `holdout`: add
+    holdoutNN as split "holdout"; None = when a local `source` folder has that file (the hub
+    is not probed: say True to fetch it).
     """
     forget_set = normalize_forget(forget)
     if retain not in ("eval", "train"):
@@ -88,6 +94,11 @@ def load_tofu(
     plan.append(("retain_perturbed" if retain == "eval" else RETAIN_FOR_FORGET[forget_set], "retain"))
     if general:
         plan += [(cfg, "general") for cfg in GENERAL_CONFIGS]
+    if holdout is None:
+        folder = Path(os.fspath(source)).expanduser()
+        holdout = folder.is_dir() and any((folder / f"{HOLDOUT_FOR_FORGET[forget_set]}{ext}").is_file() for ext in LOCAL_EXTENSIONS)
+    if holdout:
+        plan.append((HOLDOUT_FOR_FORGET[forget_set], "holdout"))
     items: list[QAItem] = []
     seen: dict[tuple[str, str], str] = {}
     for config, split in plan:
