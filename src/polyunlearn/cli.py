@@ -109,13 +109,14 @@ def learn(
     grad_accum: int = typer.Option(1, help="Gradient accumulation steps."),
     lora: bool = typer.Option(False, help="Train LoRA adapters (peft), saved merged into the weights."),
     lora_r: int = typer.Option(8),
-    bf16: bool = typer.Option(False, help="bf16 mixed precision (GPU)."),
+    bf16: bool = typer.Option(False, help="bf16 compute (autocast); see --dtype for the weights."),
+    dtype: str = typer.Option("auto", help="Weights dtype: auto (bfloat16 with --bf16, but float32 master weights when full weights are trained), float32, bfloat16, float16."),
     evaluate: bool = typer.Option(True, help="Evaluate after training (writes OUT/eval)."),
     trust_remote_code: bool = typer.Option(False, help="Allow model code from the hub (off by default)."),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
 ):
     """Fine-tune a model on the benchmark until it knows the facts."""
-    from polyunlearn.models import LoraSettings, add_lora, build_tiny_model, load_model, load_tokenizer, save_model, train_tokenizer
+    from polyunlearn.models import LoraSettings, add_lora, build_tiny_model, load_model, load_tokenizer, save_model, train_tokenizer, weights_dtype
     from polyunlearn.pipeline import evaluate_to, item_texts, learn as learn_phase, save_config, select
     from polyunlearn.train import TrainConfig
 
@@ -129,13 +130,14 @@ def learn(
         net = build_tiny_model(tok, "cohere" if model == "tiny-cohere" else "llama")
     else:
         tok = load_tokenizer(model, trust_remote_code)
-        net = load_model(model, "bfloat16" if bf16 else "float32", trust_remote_code)
+        net = load_model(model, weights_dtype(bf16, not lora, dtype), trust_remote_code)
     if lora:
         net = add_lora(net, LoraSettings(r=lora_r))
     lr = lr or (3e-3 if tiny else 1e-4 if lora else 1e-5)
     cfg = TrainConfig(lr=lr, epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, mixed_precision="bf16" if bf16 else "no", schedule="linear", warmup_ratio=0.05)
     out.mkdir(parents=True, exist_ok=True)
-    save_config(out / "run_config.json", {"command": "learn", "model": model, "data": data, "langs": langs, "retain_only": retain_only, "lora": lora, "train": cfg.__dict__})
+    save_config(out / "run_config.json", {"command": "learn", "model": model, "data": data, "langs": langs, "retain_only": retain_only, "lora": lora,
+                                               "weights_dtype": str(next(net.parameters()).dtype).removeprefix("torch."), "train": cfg.__dict__})
     net, hist = learn_phase(net, tok, train_items, cfg, checkpoint_dir=out / "ckpt")
     save_model(net, tok, out / "model", merge_lora=True)
     console.print(f"learned {len(train_items)} items, final loss {hist[-1]['loss']:.3f} -> {out / 'model'}")
@@ -168,7 +170,8 @@ def unlearn(
     rmu_coeff: float = typer.Option(6.5, help="RMU steering coefficient c (scale with the layer's activation norm)."),
     lora: bool = typer.Option(False, help="Unlearn with LoRA adapters; the reference is the base with adapters off."),
     lora_r: int = typer.Option(8),
-    bf16: bool = typer.Option(False),
+    bf16: bool = typer.Option(False, help="bf16 compute (autocast); see --dtype for the weights."),
+    dtype: str = typer.Option("auto", help="Weights dtype: auto (bfloat16 with --bf16, but float32 master weights when full weights are trained), float32, bfloat16, float16."),
     evaluate: bool = typer.Option(True, help="Evaluate in every language after unlearning."),
     retain_eval: Optional[Path] = typer.Option(None, help="Eval folder of the retain model (for Forget Quality)."),
     baseline: Optional[Path] = typer.Option(None, help="Eval folder of the model before unlearning (for the change matrix)."),
@@ -177,7 +180,7 @@ def unlearn(
 ):
     """Unlearn the forget split in the chosen languages with a registered method."""
     from polyunlearn.methods import get_method
-    from polyunlearn.models import LoraSettings, add_lora, load_model, load_tokenizer, save_model
+    from polyunlearn.models import LoraSettings, add_lora, load_model, load_tokenizer, save_model, weights_dtype
     from polyunlearn.pipeline import UnlearnConfig, save_config, unlearn as unlearn_phase, unlearn_sets
     from polyunlearn.train import TrainConfig
 
@@ -198,11 +201,12 @@ def unlearn(
     )
     unlearn_sets(items, cfg)  # validate languages / empty forget set before loading a big model
     tok = load_tokenizer(model, trust_remote_code)
-    net = load_model(model, "bfloat16" if bf16 else "float32", trust_remote_code)
+    net = load_model(model, weights_dtype(bf16, not lora, dtype), trust_remote_code)
     if lora:
         net = add_lora(net, LoraSettings(r=lora_r))
     out.mkdir(parents=True, exist_ok=True)
-    save_config(out / "run_config.json", {"command": "unlearn", "model": model, "data": data, **cfg.to_dict(), "lora": lora})
+    save_config(out / "run_config.json", {"command": "unlearn", "model": model, "data": data, **cfg.to_dict(), "lora": lora,
+                                          "weights_dtype": str(next(net.parameters()).dtype).removeprefix("torch.")})
     net, hist = unlearn_phase(net, tok, items, cfg, checkpoint_dir=out / "ckpt")
     save_model(net, tok, out / "model")
     from polyunlearn.io import write_json
@@ -228,7 +232,7 @@ def eval_cmd(
     baseline: Optional[Path] = typer.Option(None, help="Eval folder of the model before unlearning (for the change matrix)."),
     forget_langs: str = typer.Option("", help="Label of the forget languages for the matrix row."),
     no_generate: bool = typer.Option(False, help="Skip greedy generation (no ROUGE; much faster)."),
-    bf16: bool = typer.Option(False),
+    bf16: bool = typer.Option(False, help="Load the weights in bfloat16."),
     trust_remote_code: bool = typer.Option(False),
     threads: Optional[int] = typer.Option(None),
 ):
