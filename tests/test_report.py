@@ -51,6 +51,8 @@ def make_demo_folder(root: Path) -> Path:
     save_config(root / "config.json", asdict(DemoConfig(out=str(root), languages=",".join(LANGS), methods=("npo",), forget_sets=("en", "fr", "hi", "all"))))
     before = summary(BEFORE, dict.fromkeys(LANGS, RETAIN_BEFORE))
     write_table(root / "eval" / "before" / "summary.csv", before)
+    # The retain model: its attack AUC is the target the report shows beside the runs'.
+    write_table(root / "eval" / "retain_model" / "summary.csv", before.assign(mia_loss_auc=[0.55, 0.6, 0.45]))
     write_jsonl(root / "eval" / "before" / "items.jsonl", [{"id": "fact-090", "language": "en", "split": "forget", "prob": 0.9}])
     runs = {}
     for fset, drops in DROP.items():
@@ -131,8 +133,9 @@ def test_report_is_one_self_contained_page(demo_folder):
     assert not list(demo_folder.rglob("*.tmp*")) and not (demo_folder / "analysis").exists()  # report writes only its page
     # pandas parses the HTML table back (lxml, installed with sacrebleu); first column = run
     mia = pd.read_html(io.StringIO(page[page.index("Membership attack"):]), index_col=0)[0]
-    assert list(mia.columns) == LANGS and mia.index[0] == "before unlearning"
-    assert sorted(mia.index[1:]) == ["npo__all", "npo__en", "npo__fr", "npo__hi"]
+    assert list(mia.columns) == LANGS and list(mia.index[:2]) == ["before unlearning", "retain model (target)"]
+    assert sorted(mia.index[2:]) == ["npo__all", "npo__en", "npo__fr", "npo__hi"]
+    assert mia.loc["retain model (target)", "hi"] == pytest.approx(0.45)
     assert mia.loc["before unlearning", "en"] == pytest.approx(1.0) and mia.loc["npo__en", "en"] == pytest.approx(0.5)
     assert mia.loc["npo__fr", "fr"] == pytest.approx(0.80 - 0.60 + 0.1)
 

@@ -124,15 +124,23 @@ def _analysis_section(folder: Path, tmp: Path, compute: bool) -> str:
     return "".join(parts)
 
 
-def _mia_section(results: pd.DataFrame, langs: list[str]) -> list[str]:
+def _mia_section(results: pd.DataFrame, langs: list[str], folder: Path) -> list[str]:
     """Loss-attack AUC (forget vs holdout) per run and language, with the value before
-    unlearning as the first row; nothing when the benchmark has no holdout split."""
+    unlearning as the first row and the retain model's (the target) as the second, when the
+    folder has its evaluation; nothing when the benchmark has no holdout split."""
     if not len(results) or "mia_loss_auc" not in set(results["metric"]):
         return []
     r = results[results["metric"] == "mia_loss_auc"]
     table = r.pivot_table(index="run_id", columns="language", values="value", sort=False)
     before = r.drop_duplicates("language").set_index("language")["before"].rename("before unlearning")
-    table = pd.concat([before.to_frame().T, table]).reindex(columns=[c for c in langs if c in table.columns])
+    rows = [before.to_frame().T]
+    for where in (folder / "eval" / "retain_model", folder / "base" / "eval" / "retain_model"):  # demo, grid
+        if (where / "summary.csv").exists():
+            ref = pd.read_csv(where / "summary.csv")
+            if "mia_loss_auc" in ref:
+                rows.append(ref.set_index("language")["mia_loss_auc"].rename("retain model (target)").to_frame().T)
+            break
+    table = pd.concat([*rows, table]).reindex(columns=[c for c in langs if c in table.columns])
     intro = ("<p>Membership attack on the answer loss: ROC AUC of telling forget facts (trained on) from holdout facts "
              "(never trained on). ~1 = membership plain to see, 0.5 = hidden, well below 0.5 = over-unlearned "
              "(the facts now look rarer than unseen ones). <code>privleak</code> in the results table compares it with the retain model.</p>")
@@ -157,7 +165,7 @@ def build_report(folder: str | Path, out: str | Path | None = None, analysis: bo
             "<h2>Forget and retain Prob per language, before vs after</h2>",
         ]
         body += [_img(prob_bars(results, rid), f"run {rid}") for rid in dict.fromkeys(results["run_id"])] or ['<p class="note">No finished runs yet.</p>']
-        body += _mia_section(results, langs)
+        body += _mia_section(results, langs, folder)
         body += ["<h2>Linguistic distance and transfer</h2>", _analysis_section(folder, tmp, analysis)]
         if len(results):
             before = results.drop_duplicates(["language", "metric"]).pivot(index="language", columns="metric", values="before").reindex(langs)
