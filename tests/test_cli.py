@@ -40,6 +40,11 @@ def test_demo_writes_results_and_shows_forgetting(demo_dir):
     assert list(matrix.index) == ["en", "all"] and list(matrix.columns) == ["en", "fr", "ja"]
     assert matrix.loc["en", "en"] < 0  # forget Prob fell in the unlearned language
     assert (out / "matrices" / "heatmap_npo_forget_prob.png").stat().st_size > 1000
+    # Each cell's paired per-item test: all 10 English forget items fell, so p = 2 / 2^10.
+    p = pd.read_csv(out / "matrices" / "matrix_npo_forget_prob_p.csv", index_col=0)
+    q = pd.read_csv(out / "matrices" / "matrix_npo_forget_prob_q.csv", index_col=0)
+    assert p.shape == q.shape == matrix.shape and p.loc["en", "en"] == pytest.approx(2 / 2**10)
+    assert (q.values >= p.values - 1e-12).all()  # BH never lowers a p-value
     records = [json.loads(l) for l in (out / "unlearn" / "npo__en" / "eval" / "items.jsonl").open()]
     assert {r["language"] for r in records} == {"en", "fr", "ja"}
     assert "<img" in (out / "report.html").read_text()  # the HTML report is written too
@@ -64,6 +69,8 @@ def test_eval_command_with_baseline(demo_dir, tmp_path):
     assert list(summary["language"]) == ["en", "ja"]
     change = pd.read_csv(tmp_path / "ev" / "change_forget_prob.csv", index_col=0)
     assert abs(change.values).max() < 1e-4  # same model as the baseline: no change
+    p = pd.read_csv(tmp_path / "ev" / "change_forget_prob_p.csv", index_col=0)
+    assert list(p.columns) == ["en", "ja"] and (p.values > 0.05).all()  # and no significant one
 
 
 def test_unknown_language_is_named():

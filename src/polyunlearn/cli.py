@@ -255,14 +255,22 @@ def _eval_and_report(net, tok, items, out: Path, retain_eval: Path | None, basel
     from polyunlearn.pipeline import evaluate_to
 
     retain_records = read_jsonl(retain_eval / "items.jsonl") if retain_eval else None
-    _, summary = evaluate_to(out, net, tok, items, ecfg, retain_records)
+    records, summary = evaluate_to(out, net, tok, items, ecfg, retain_records)
     _print_summary(summary)
     if baseline:
+        from polyunlearn.matrices import ITEM_METRIC
+        from polyunlearn.significance import transfer_pvalues
+
         before = pd.read_csv(baseline / "summary.csv")
+        before_records = read_jsonl(baseline / "items.jsonl") if (baseline / "items.jsonl").exists() else None
         for metric in ("forget_prob", "retain_prob"):
             m = transfer_matrix(before, {label: summary}, metric)
             write_table(out / f"change_{metric}.csv", m, index=True)
-            heatmap(m, f"change in {metric}", out / f"change_{metric}.png")
+            q = None
+            if before_records:  # paired per-item test of each cell (significance.py)
+                p, q = transfer_pvalues(before_records, {label: records}, *ITEM_METRIC[metric], languages=list(m.columns))
+                write_table(out / f"change_{metric}_p.csv", p, index=True)
+            heatmap(m, f"change in {metric}", out / f"change_{metric}.png", qvalues=q)
     console.print(f"results written under [bold]{out.resolve()}[/bold]")
 
 

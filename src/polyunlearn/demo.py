@@ -52,7 +52,8 @@ class DemoConfig:
 @dataclass
 class Base:
     """What every unlearning run starts from: the benchmark, its tokenizer, the learned model's
-    folder, the retain model's eval records (for Forget Quality) and the summary before unlearning."""
+    folder, the retain model's eval records (for Forget Quality) and the summary (and per-item
+    records, for paired tests) before unlearning."""
 
     items: list[QAItem]
     langs: list[str]
@@ -60,6 +61,7 @@ class Base:
     learned_path: Path
     retain_records: list[dict]
     before: pd.DataFrame
+    before_records: list[dict] = field(default_factory=list)
 
 
 def prepare_base(out: Path, cfg: DemoConfig, console: Console, items: Sequence[QAItem] | None = None, ecfg: EvalConfig | None = None) -> Base:
@@ -89,8 +91,8 @@ def prepare_base(out: Path, cfg: DemoConfig, console: Console, items: Sequence[Q
     retain_records, _ = load_eval(out / "eval" / "retain_model")
     if not eval_done(out / "eval" / "before"):
         evaluate_to(out / "eval" / "before", learned, tok, items, ecfg, retain_records)
-    _, before = load_eval(out / "eval" / "before")
-    return Base(items, langs, tok, out / "models" / "learned", retain_records, before)
+    before_records, before = load_eval(out / "eval" / "before")
+    return Base(items, langs, tok, out / "models" / "learned", retain_records, before, before_records)
 
 
 def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict:
@@ -118,6 +120,7 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict:
 
     # 4. unlearning runs, each from the learned weights
     summaries: dict[str, dict[str, pd.DataFrame]] = {}
+    item_records: dict[str, dict[str, list[dict]]] = {}  # per-item records, for the paired tests
     checks: list[dict] = []
     for method in cfg.methods:
         for fset in cfg.forget_sets:
@@ -134,15 +137,17 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict:
                 write_json(run_dir / "history.json", hist)
                 shutil.rmtree(run_dir / "ckpt", ignore_errors=True)
                 console.print(f"unlearn {method} in ({label}): {len(hist)} steps ({time.time() - t:.0f}s)")
-            _, after = load_eval(run_dir / "eval")
+            after_records, after = load_eval(run_dir / "eval")
             summaries.setdefault(method, {})[label] = after
+            item_records.setdefault(method, {})[label] = after_records
             checks.append(_check(method, label, forget_langs, before, after, cfg, retain_summary))
 
     # 5. matrices, heatmaps, console table
     written = []
     for method, runs in summaries.items():
         highlight = {label: (langs if label == "all" else label.split(",")) for label in runs}
-        written += list(write_matrices(out / "matrices", before, runs, method, highlight).values())
+        records = (base.before_records, item_records[method])
+        written += list(write_matrices(out / "matrices", before, runs, method, highlight, records).values())
     result = {
         "out": str(out.resolve()),
         "minutes_this_invocation": round((time.time() - t0) / 60, 2),

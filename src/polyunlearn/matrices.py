@@ -36,9 +36,21 @@ def transfer_matrix(baseline: pd.DataFrame, runs: Mapping[str, pd.DataFrame], me
     return pd.DataFrame(rows).T.rename_axis(index="forget_langs", columns="eval_lang")
 
 
-def heatmap(matrix: pd.DataFrame, title: str, path: str | Path, highlight: Mapping[str, list[str]] | None = None, ylabel: str = "unlearned in") -> Path:
+# Per-item metric behind each summary column that a paired test can check (significance.py).
+ITEM_METRIC = {
+    "forget_prob": ("prob", "forget"),
+    "retain_prob": ("prob", "retain"),
+    "forget_truth_ratio_score": ("truth_ratio_score", "forget"),
+}
+
+
+def heatmap(matrix: pd.DataFrame, title: str, path: str | Path, highlight: Mapping[str, list[str]] | None = None, ylabel: str = "unlearned in",
+            qvalues: pd.DataFrame | None = None) -> Path:
     """Diverging heatmap centred on 0, values written in the cells; a box marks the cells
-    whose eval language was among the run's forget languages (`highlight`: row -> langs)."""
+    whose eval language was among the run's forget languages (`highlight`: row -> langs);
+    given `qvalues` (same shape), a star marks the cells with q < 0.05."""
+    from polyunlearn.significance import ALPHA
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -46,6 +58,7 @@ def heatmap(matrix: pd.DataFrame, title: str, path: str | Path, highlight: Mappi
     from matplotlib.patches import Rectangle
 
     vals = matrix.astype(float).values
+    qv = qvalues.reindex(index=matrix.index, columns=matrix.columns).to_numpy(dtype=float) if qvalues is not None else None
     lim = max(1e-9, float(abs(pd.DataFrame(vals)).max().max()))
     fig, ax = plt.subplots(figsize=(1.0 + 0.75 * matrix.shape[1], 1.2 + 0.6 * matrix.shape[0]))
     im = ax.imshow(vals, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
@@ -57,12 +70,15 @@ def heatmap(matrix: pd.DataFrame, title: str, path: str | Path, highlight: Mappi
         for j in range(vals.shape[1]):
             # White text on the dark ends of the colour map, black in the pale middle.
             colour = "white" if abs(vals[i, j]) > 0.6 * lim else "black"
-            ax.text(j, i, f"{vals[i, j]:+.2f}", ha="center", va="center", fontsize=7, color=colour)
+            star = "*" if qv is not None and qv[i, j] < ALPHA else ""
+            ax.text(j, i, f"{vals[i, j]:+.2f}{star}", ha="center", va="center", fontsize=7, color=colour)
     for i, row in enumerate(matrix.index):
         for lang in (highlight or {}).get(row, []):
             if lang in matrix.columns:
                 j = list(matrix.columns).index(lang)
                 ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=1.5, ec="black"))
+    if qvalues is not None:
+        title += f"\n* = paired Wilcoxon per item, BH q < {ALPHA}"
     ax.set_title(title, fontsize=10)
     fig.colorbar(im, ax=ax, shrink=0.8)
     out = save_figure(fig, path)
@@ -70,8 +86,13 @@ def heatmap(matrix: pd.DataFrame, title: str, path: str | Path, highlight: Mappi
     return out
 
 
-def write_matrices(out_dir: str | Path, baseline: pd.DataFrame, runs: Mapping[str, pd.DataFrame], method: str, highlight: Mapping[str, list[str]]) -> dict[str, Path]:
-    """CSV + PNG for each headline metric present in the summaries."""
+def write_matrices(out_dir: str | Path, baseline: pd.DataFrame, runs: Mapping[str, pd.DataFrame], method: str, highlight: Mapping[str, list[str]],
+                   records: tuple[list[dict], Mapping[str, list[dict]]] | None = None) -> dict[str, Path]:
+    """CSV + PNG for each headline metric present in the summaries. Given the per-item
+    `records` (before, {run label: after}), the metrics with per-item values also get
+    matrix_<method>_<metric>_p.csv / _q.csv (paired Wilcoxon p, BH q) and starred cells."""
+    from polyunlearn.significance import transfer_pvalues
+
     out = Path(out_dir)
     written: dict[str, Path] = {}
     for metric in HEADLINE:
@@ -79,7 +100,12 @@ def write_matrices(out_dir: str | Path, baseline: pd.DataFrame, runs: Mapping[st
             continue
         m = transfer_matrix(baseline, runs, metric)
         written[f"{metric}.csv"] = write_table(out / f"matrix_{method}_{metric}.csv", m, index=True)
-        written[f"{metric}.png"] = heatmap(m, f"{method}: change in {metric} ({HEADLINE[metric]})", out / f"heatmap_{method}_{metric}.png", highlight)
+        q = None
+        if records is not None and metric in ITEM_METRIC:
+            p, q = transfer_pvalues(records[0], records[1], *ITEM_METRIC[metric], languages=list(m.columns))
+            written[f"{metric}_p.csv"] = write_table(out / f"matrix_{method}_{metric}_p.csv", p, index=True)
+            written[f"{metric}_q.csv"] = write_table(out / f"matrix_{method}_{metric}_q.csv", q, index=True)
+        written[f"{metric}.png"] = heatmap(m, f"{method}: change in {metric} ({HEADLINE[metric]})", out / f"heatmap_{method}_{metric}.png", highlight, qvalues=q)
     return written
 
 
