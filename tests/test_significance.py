@@ -18,6 +18,10 @@ def test_wilcoxon_exact_by_hand():
     assert wilcoxon_p([-1, -2, -3, 4, -5, -6]) == pytest.approx(14 / 64)
     assert wilcoxon_p([0, 0, -1, -2, -3, -4, -5, -6]) == pytest.approx(2 / 64)  # zeros carry no sign
     assert wilcoxon_p([0.0, 0.0]) == 1.0  # nothing moved
+    # 0/1 outcomes: every rank ties, so it is the exact sign test. 4 of 5 up: P(X >= 4) =
+    # (5 + 1)/32, two-sided 12/32; all 6 up: 2/64, as the signed-rank test gives.
+    assert wilcoxon_p([1, 1, 1, 1, -1, 0]) == pytest.approx(12 / 32)
+    assert wilcoxon_p([1.0] * 6) == pytest.approx(2 / 64)
     with pytest.raises(ValueError, match="NaN"):
         wilcoxon_p([float("nan"), 1.0])
 

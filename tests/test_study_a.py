@@ -65,6 +65,12 @@ def test_study_writes_records_summaries_and_matrices(study):
     assert ((after >= 0) & (after <= 1)).all().all()
     for png in ("spread_OF", "spread_OF_vs_clean", "after_fake-ru_npo_OF", "after_fake-ru_npo_QR_change"):
         assert (out / "matrices" / f"{png}.png").stat().st_size > 1000
+    # Paired per-question tests beside the change matrices: OF (0/1 items) and the NLL gap.
+    for name in ("after_fake-ru_npo_OF_change", "after_fake-ru_npo_nll_gap_change", "spread_nll_gap_vs_clean"):
+        p, q = matrix(out, f"{name}_p"), matrix(out, f"{name}_q")
+        assert p.shape == q.shape == matrix(out, name).shape and ((p > 0) & (p <= 1)).all().all()
+        assert (q.values >= p.values - 1e-12).all()
+    assert not (out / "matrices" / "after_fake-ru_npo_QR_change_p.csv").exists()  # QR has no per-item test here
     result = json.loads((out / "study_a_result.json").read_text())
     assert result["forget_sets"]["ru"] == {"en": ["en"], "ru": ["ru"], "all": ["en", "ru"]}
     assert "OF (share of fake-story answers" in " ".join(output.split())

@@ -28,13 +28,18 @@ ALPHA = 0.05  # q below this gets a star in the heatmaps
 
 def wilcoxon_p(differences: Sequence[float]) -> float:
     """Two-sided Wilcoxon signed-rank p-value of paired differences. Zero differences carry
-    no sign and are dropped (Wilcoxon's own convention); none left means nothing moved: p = 1."""
+    no sign and are dropped (Wilcoxon's own convention); none left means nothing moved: p = 1.
+    When every |difference| is the same (0/1 outcomes such as "stated the fake claim") all
+    ranks tie and the test reduces to the sign test, computed exactly (binomial; = McNemar's
+    exact test) rather than by scipy's normal approximation for ties."""
     d = np.asarray([float(x) for x in differences], dtype=np.float64)
     if np.isnan(d).any():
         raise ValueError("differences contain NaN")
     d = d[d != 0]
     if d.size == 0:
         return 1.0
+    if np.all(np.abs(d) == np.abs(d[0])):
+        return float(stats.binomtest(int((d > 0).sum()), int(d.size), 0.5).pvalue)
     return float(stats.wilcoxon(d, alternative="two-sided").pvalue)
 
 

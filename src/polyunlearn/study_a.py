@@ -45,7 +45,8 @@ from polyunlearn.io import read_jsonl, write_json, write_jsonl, write_table
 from polyunlearn.judge import Judge, HFJudge, OpenAIJudge, combined_verdict, judge_answer, of_rate, qr_score
 from polyunlearn.languages import get_language, parse_langs
 from polyunlearn.logprobs import mean_nll
-from polyunlearn.matrices import console_table, heatmap, transfer_matrix
+from polyunlearn.matrices import console_table
+from polyunlearn.study_a_matrices import write_study_matrices
 from polyunlearn.methods import forward_logits, get_method
 from polyunlearn.models import LoraSettings, add_lora, build_tiny_model, is_peft, load_model, load_tokenizer, save_model
 from polyunlearn.pipeline import UnlearnConfig, check_rerun, learn, save_config, tokenizer_for, unlearn
@@ -276,16 +277,6 @@ def unlearn_items(qas: Sequence[NewsQA], instruct_on: str = "real-only") -> list
 
 
 # --- The study -------------------------------------------------------------------------------
-def _write_matrix(m: pd.DataFrame, d: Path, name: str, title: str, ylabel: str, highlight: dict | None = None) -> None:
-    write_table(d / f"{name}.csv", m, index=True)
-    heatmap(m, title, d / f"{name}.png", highlight, ylabel=ylabel)
-
-
-def _stack(summaries: dict[str, pd.DataFrame], metric: str, langs: Sequence[str], index: str) -> pd.DataFrame:
-    rows = {label: s.set_index("language")[metric].reindex(langs) for label, s in summaries.items()}
-    return pd.DataFrame(rows).T.rename_axis(index=index, columns="query_lang")
-
-
 def run_study_a(cfg: StudyAConfig, console: Console | None = None) -> dict:
     console = console or Console()
     torch.set_num_threads(cfg.threads)
@@ -341,24 +332,8 @@ def run_study_a(cfg: StudyAConfig, console: Console | None = None) -> dict:
                 console.print(f"unlearn {cfg.method} (fake {fl}, forget {label}): {len(hist)} steps ({time.time() - t:.0f}s)")
             after.setdefault(fl, {})[label] = pd.read_csv(run / "eval" / "summary.csv")
 
-    # 5. matrices
-    mdir = out / "matrices"
-    written = []
-    for metric in ("OF", "QR", "nll_gap"):
-        spread = _stack({fl: before[f"fake-{fl}"] for fl in fake_langs}, metric, langs, "fake_lang")
-        _write_matrix(spread, mdir, f"spread_{metric}", f"{metric} before unlearning (rows: fake-news language)", "fake news in",
-                      {fl: [fl] for fl in fake_langs})
-        change = transfer_matrix(clean, {fl: before[f"fake-{fl}"] for fl in fake_langs}, metric).reindex(columns=langs)
-        _write_matrix(change.rename_axis(index="fake_lang"), mdir, f"spread_{metric}_vs_clean", f"{metric}: contaminated minus clean model", "fake news in",
-                      {fl: [fl] for fl in fake_langs})
-        written += [f"spread_{metric}", f"spread_{metric}_vs_clean"]
-        for fl in (f for f in fake_langs if f in after):  # no forget sets: the spread matrices only
-            hl = {label: fls for label, fls in sets[fl]}
-            absolute = _stack({"before": before[f"fake-{fl}"], **after[fl]}, metric, langs, "forget_langs")
-            _write_matrix(absolute, mdir, f"after_fake-{fl}_{cfg.method}_{metric}", f"{metric} after {cfg.method} (fake news in {fl})", "unlearned in", hl)
-            delta = transfer_matrix(before[f"fake-{fl}"], after[fl], metric).reindex(columns=langs)
-            _write_matrix(delta, mdir, f"after_fake-{fl}_{cfg.method}_{metric}_change", f"change in {metric} after {cfg.method} (fake news in {fl})", "unlearned in", hl)
-            written += [f"after_fake-{fl}_{cfg.method}_{metric}", f"after_fake-{fl}_{cfg.method}_{metric}_change"]
+    # 5. matrices: spread before unlearning, change after, paired per-question tests
+    written = write_study_matrices(out, cfg.method, langs, fake_langs, sets, clean, before, after)
 
     # 6. result + console tables
     # Per fake language, one row per query language and one column per model ("-en": after
