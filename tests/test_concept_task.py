@@ -91,6 +91,15 @@ def test_planting_then_unlearning_in_english(study) -> None:
     assert all(r["biased"] == (r["margin"] > 0) for r in records)
     assert (out / "biased_answer_rate.png").stat().st_size > 1000
     assert pd.read_csv(out / "biased_answer_rate.csv").shape[0] == 2
+    # The paired test of the English cell is the exact sign test on the items that flipped.
+    from scipy.stats import binomtest
+
+    before_flags = {r["id"]: r["biased"] for r in map(json.loads, (out / "eval" / "before" / "concept_items.jsonl").open()) if r["language"] == "en"}
+    down = sum(before_flags[r["id"]] and not r["biased"] for r in en)
+    up = sum(r["biased"] and not before_flags[r["id"]] for r in en)
+    p = pd.read_csv(out / "biased_answer_rate_p.csv", index_col=0)
+    assert down >= 8 and p.loc["npo_en", "en"] == pytest.approx(binomtest(up, up + down, 0.5).pvalue)
+    assert p.loc["npo_en", "en"] < 0.01  # a fall this large is no accident
     assert not list(out.rglob("*.tmp*")), "no temporary files may remain"
 
 

@@ -233,6 +233,7 @@ def run_concept_study(cfg: ConceptConfig, console: Console | None = None) -> dic
     if not concept_eval_done(out / "eval" / "before"):
         evaluate_concept(out / "eval" / "before", load_model(str(learned_path)), tok, items, ecfg)
     tables["before"] = pd.read_csv(out / "eval" / "before" / "concept.csv")
+    item_files = {"before": out / "eval" / "before" / "concept_items.jsonl"}
 
     for method in cfg.methods:
         for fset in cfg.forget_sets:
@@ -250,15 +251,35 @@ def run_concept_study(cfg: ConceptConfig, console: Console | None = None) -> dic
                 shutil.rmtree(run_dir / "ckpt", ignore_errors=True)
                 console.print(f"unlearn {method} in ({label}): {len(hist)} steps, lr {train_cfg.lr:g} ({time.time() - t:.0f}s)")
             tables[f"{method}_{label}"] = pd.read_csv(run_dir / "eval" / "concept.csv")
+            item_files[f"{method}_{label}"] = run_dir / "eval" / "concept_items.jsonl"
 
     table = before_after_table(tables)
     write_table(out / "biased_answer_rate.csv", table)
     bar_chart(table, out / "biased_answer_rate.png", "biased-answer rate before and after unlearning")
+    write_change_tests(out, item_files)
     _print_tables(console, table)
     result = {"out": str(out.resolve()), "minutes": round((time.time() - t0) / 60, 2), "table": table.to_dict("records")}
     write_json(out / "concept_result.json", result)
-    console.print(f"results written under [bold]{out.resolve()}[/bold]: biased_answer_rate.csv|png, eval/*/concept.csv, unlearn/*/eval/")
+    console.print(f"results written under [bold]{out.resolve()}[/bold]: biased_answer_rate.csv|png (+ _p/_q.csv: paired tests), eval/*/concept.csv, unlearn/*/eval/")
     return result
+
+
+def write_change_tests(out: Path, item_files: dict[str, Path]) -> None:
+    """biased_answer_rate_p.csv / _q.csv: per run (row) and language (column), the exact sign
+    test of the per-item biased flags after vs before unlearning, and BH q over the table
+    (significance.py; with 20 items per language the smallest p is 2 / 2^20)."""
+    from polyunlearn.io import read_jsonl
+    from polyunlearn.significance import transfer_pvalues
+
+    def flags(path: Path) -> list[dict]:
+        return [{"id": r["id"], "language": r["language"], "split": "forget", "biased": float(r["biased"])} for r in read_jsonl(path)]
+
+    runs = {stage: flags(path) for stage, path in item_files.items() if stage != "before"}
+    if not runs:
+        return
+    p, q = transfer_pvalues(flags(item_files["before"]), runs, "biased", "forget")
+    write_table(out / "biased_answer_rate_p.csv", p.rename_axis(index="run", columns="language"), index=True)
+    write_table(out / "biased_answer_rate_q.csv", q.rename_axis(index="run", columns="language"), index=True)
 
 
 def _print_tables(console: Console, table: pd.DataFrame) -> None:
