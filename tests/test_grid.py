@@ -93,6 +93,15 @@ def test_results_table(grid_dir):
     assert list(matrix.index) == ["en", "fr"] and list(matrix.columns) == ["en", "fr"]
     assert matrix.loc["en", "en"] == pytest.approx(fp[("en", "en")])
     assert (out / "matrices" / "heatmap_npo_forget_prob.png").stat().st_size > 1000
+    # Paired per-item tests beside the matrix, from the runs' and the base's items.jsonl.
+    from polyunlearn.io import read_jsonl
+    from polyunlearn.significance import paired_change
+
+    p = pd.read_csv(out / "matrices" / "matrix_npo_forget_prob_p.csv", index_col=0)
+    en_run = df[(df["forget_langs"] == "en")]["run_id"].iloc[0]
+    direct = paired_change(read_jsonl(out / "base" / "eval" / "before" / "items.jsonl"), read_jsonl(out / "runs" / en_run / "eval" / "items.jsonl"))
+    assert p.loc["en", "en"] == pytest.approx(direct.set_index("language").loc["en", "p_value"])
+    assert (out / "matrices" / "matrix_npo_forget_prob_q.csv").exists()
     assert not list(out.rglob("*.tmp*"))
 
 
@@ -245,3 +254,20 @@ def test_report_on_the_grid_folder(grid_dir, tmp_path):
     n_runs = pd.read_csv(out / "results.csv")["run_id"].nunique()
     assert page.count('<img src="data:image/png;base64,') == len(list((out / "matrices").glob("heatmap_*.png"))) + n_runs
     assert "need at least 3 to correlate" in page and "grid.json" in page
+
+
+def test_group_pvalues_average_seeds_per_item(tmp_path):
+    """Two seeds of one forget set: each item's after-value is the mean over seeds, so the
+    test sees 6 paired items, not 12 draws. Seed 0 lowers item k by 0.1 (k + 1), seed 1 raises
+    it by 0.05 (k + 1): means -0.025 (k + 1), all down, so p = 2/64 (exact signed-rank)."""
+    from polyunlearn.io import write_jsonl
+    from polyunlearn.results import group_pvalues
+
+    def recs(values):
+        return [{"id": f"f{k}", "language": "en", "split": "forget", "prob": v} for k, v in enumerate(values)]
+
+    write_jsonl(tmp_path / "runs" / "r0" / "eval" / "items.jsonl", recs([0.9 - 0.1 * (k + 1) for k in range(6)]))
+    write_jsonl(tmp_path / "runs" / "r1" / "eval" / "items.jsonl", recs([0.9 + 0.05 * (k + 1) for k in range(6)]))
+    group = pd.DataFrame({"run_id": ["r0", "r1"], "forget_langs": ["en", "en"], "metric": "forget_prob"})
+    p, q = group_pvalues(group, "forget_prob", tmp_path, recs([0.9] * 6), ["en"])
+    assert p.loc["en", "en"] == pytest.approx(2 / 64) and q.loc["en", "en"] == pytest.approx(2 / 64)

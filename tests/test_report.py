@@ -105,6 +105,18 @@ def test_analyze_writes_the_hand_worked_effect(demo_folder):
         assert (out / f"scatter_npo_{kind}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_analyze_minus_retain_subtracts_the_general_damage(demo_folder, tmp_path):
+    # Only the in-language retain Prob changed (RETAIN_LOSS), so only the diagonal moves.
+    manifest = analyze_dir(demo_folder, tmp_path / "sel", n_permutations=99, minus="retain_prob")
+    effect = pd.read_csv(tmp_path / "sel" / "effect_npo.csv", index_col=0)
+    for f in LANGS:
+        for e in LANGS:
+            assert effect.loc[f, e] == pytest.approx(DROP[f][e] - (RETAIN_LOSS[f] if e == f else 0.0))
+    assert manifest["minus"] == "retain_prob" and "before - after of retain_prob" in manifest["effect"]
+    with pytest.raises(ValueError, match="metric 'nope' is not in the results"):
+        analyze_dir(demo_folder, tmp_path / "bad", minus="nope")
+
+
 def test_analyze_without_single_language_runs_says_why(demo_folder):
     for fset in LANGS:
         shutil.rmtree(demo_folder / "unlearn" / f"npo__{fset}")

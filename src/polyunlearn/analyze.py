@@ -51,19 +51,29 @@ def resource_table(effect: pd.DataFrame, retain_change: pd.DataFrame | None) -> 
     return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
 
 
-def analyze_dir(folder: str | Path, out: str | Path | None = None, metric: str = "forget_prob", n_permutations: int = 999, console: Console | None = None) -> dict:
-    """Run the distance analysis on a grid or demo folder; returns the manifest (analysis.json)."""
+def analyze_dir(folder: str | Path, out: str | Path | None = None, metric: str = "forget_prob", n_permutations: int = 999, console: Console | None = None,
+                minus: str | None = None) -> dict:
+    """Run the distance analysis on a grid or demo folder; returns the manifest (analysis.json).
+    `minus` (e.g. "retain_prob"): the effect becomes drop(metric) - drop(minus), forgetting
+    beyond the general damage the run also did in that language (on the tiny model every run
+    lowers every probability a little, consistently: see the demo's q-value matrices)."""
     results, _ = collect_results(folder)
     out = Path(out) if out else Path(folder) / "analysis"
     if results.empty:
         raise ValueError(f"{folder}: no finished runs to analyze")
-    if metric not in set(results["metric"]):
-        raise ValueError(f"metric {metric!r} is not in the results; have: {', '.join(sorted(set(results['metric'])))}")
+    for m in (metric, minus):
+        if m is not None and m not in set(results["metric"]):
+            raise ValueError(f"metric {m!r} is not in the results; have: {', '.join(sorted(set(results['metric'])))}")
     order = list(dict.fromkeys(results["language"]))
-    manifest: dict = {"folder": str(Path(folder).resolve()), "metric": metric, "effect": f"before - after of {metric} (positive = forgotten), mean over seeds; rows = forget language, columns = eval language", "n_permutations": n_permutations, "groups": {}}
+    what = f"(before - after of {metric}) - (before - after of {minus})" if minus else f"before - after of {metric} (positive = forgotten)"
+    name = f"{metric} minus {minus}" if minus else metric
+    manifest: dict = {"folder": str(Path(folder).resolve()), "metric": metric, "minus": minus,
+                      "effect": f"{what}, mean over seeds; rows = forget language, columns = eval language", "n_permutations": n_permutations, "groups": {}}
     rankings = []
     for label, group in run_groups(results).items():
         effect = effect_matrix(group, metric, order)
+        if minus is not None:
+            effect = effect - effect_matrix(group, minus, order).reindex(index=effect.index, columns=effect.columns)
         entry: dict = {"files": {}}
         manifest["groups"][label] = entry
         if effect.empty:
@@ -86,7 +96,7 @@ def analyze_dir(folder: str | Path, out: str | Path | None = None, metric: str =
         rankings.append(corr.assign(group=label))
         entry["scatter"] = {}
         for kind in DISTANCE_KINDS:
-            path = scatter_distance_effect(effect, kind, out / f"scatter_{s}_{kind}.png", dists[kind], metric=f"drop of {metric}")
+            path = scatter_distance_effect(effect, kind, out / f"scatter_{s}_{kind}.png", dists[kind], metric=f"drop of {name}")
             entry["scatter"][kind] = path.name
         entry["top_kind"] = str(corr.iloc[0]["kind"])
     if not any("effect" in e["files"] for e in manifest["groups"].values()):
@@ -97,7 +107,7 @@ def analyze_dir(folder: str | Path, out: str | Path | None = None, metric: str =
         if console:  # one narrow table per group: it must fit an 80-column terminal
             for label, g in ranking.groupby("group", sort=False):
                 rows = g[["kind", "rank", "spearman_rho", "spearman_p", "permutation_p"]].astype(object).to_dict("records")
-                console.print(console_table(rows, f"{label}: distances ranked by |Spearman rho| with the drop of {metric}"))
+                console.print(console_table(rows, f"{label}: distances ranked by |Spearman rho| with the drop of {name}"))
     write_json(out / "analysis.json", manifest)
     if console:
         for label, e in manifest["groups"].items():

@@ -365,6 +365,6 @@ def run_grid(spec: GridSpec, out: str | Path, console: Console | None = None, pr
     results = gather(out)
     write_table(out / "results.parquet", results)
     write_table(out / "results.csv", results)
-    write_result_matrices(results, out / "matrices", order=spec.languages)
+    write_result_matrices(results, out / "matrices", order=spec.languages, folder=out)
     console.print(f"results: {len(results)} rows -> {(out / 'results.parquet').resolve()} (and results.csv)")
     return results

@@ -7,7 +7,8 @@ resource, metric, value, before (the model before unlearning) and delta (value -
     df[(df.metric == "forget_prob")].pivot_table(index="forget_langs", columns="language", values="delta")
 
 Also the grouping of runs that differ only in forget set and seed, and the change matrices
-(CSV + heatmap PNG) written from the table.
+(CSV + heatmap PNG) written from the table, with paired per-item tests where the grid folder
+has the per-item records.
 """
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from polyunlearn.io import read_json, write_table
+from polyunlearn.io import read_json, read_jsonl, write_table
 from polyunlearn.languages import get_language
-from polyunlearn.matrices import HEADLINE, heatmap
+from polyunlearn.matrices import HEADLINE, ITEM_METRIC, heatmap
+from polyunlearn.significance import transfer_pvalues
 from polyunlearn.pipeline import eval_done, load_eval
 
 ID_COLUMNS = ["run_id", "method", "forget_langs", "seed"]
@@ -106,17 +108,43 @@ def change_matrix(group: pd.DataFrame, metric: str, order: list[str] | None = No
     return m.reindex(index=list(dict.fromkeys(g["forget_langs"])), columns=cols).rename_axis(index="forget_langs", columns="eval_lang")
 
 
-def write_result_matrices(results: pd.DataFrame, out_dir: str | Path, order: list[str] | None = None) -> list[Path]:
+def group_pvalues(group: pd.DataFrame, metric: str, folder: Path, before_records: list[dict], languages: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Paired per-item tests (significance.py) of one group's change matrix. Each item's value
+    after unlearning is first averaged over the seeds of its forget set, so one item is one
+    paired observation however many seeds ran (pooling seeds would count an item twice)."""
+    item_metric, split = ITEM_METRIC[metric]
+    runs = {}
+    for fset, g in group.groupby("forget_langs", sort=False):
+        recs = pd.DataFrame([r for rid in dict.fromkeys(g["run_id"]) for r in read_jsonl(folder / "runs" / rid / "eval" / "items.jsonl")])
+        mean = recs[recs["split"] == split].groupby(["language", "id"], sort=False)[item_metric].mean().reset_index()
+        runs[fset] = mean.assign(split=split).to_dict("records")
+    return transfer_pvalues(before_records, runs, item_metric, split, languages=languages)
+
+
+def write_result_matrices(results: pd.DataFrame, out_dir: str | Path, order: list[str] | None = None, folder: str | Path | None = None) -> list[Path]:
     """matrix_<group>_<metric>.csv + heatmap_<group>_<metric>.png for each headline metric
-    (the demo's file names), boxes on the cells whose language was unlearned."""
+    (the demo's file names), boxes on the cells whose language was unlearned. Given the grid
+    `folder` (its grid.json names the evaluation before unlearning), metrics with per-item values
+    also get _p.csv / _q.csv and starred cells, as in the demo."""
     written = []
     all_langs = list(dict.fromkeys(results["language"]))
+    before_records = None
+    if folder is not None and (Path(folder) / "grid.json").exists():
+        before_dir = Path(read_json(Path(folder) / "grid.json")["config"]["before_eval"])
+        if (before_dir / "items.jsonl").exists():
+            before_records = read_jsonl(before_dir / "items.jsonl")
     for label, g in run_groups(results).items():
         for metric in HEADLINE:
             if metric not in set(g["metric"]):
                 continue
             m = change_matrix(g, metric, order)
             highlight = {r: (all_langs if r == "all" else r.split(",")) for r in m.index}
-            written.append(write_table(Path(out_dir) / f"matrix_{slug(label)}_{metric}.csv", m, index=True))
-            written.append(heatmap(m, f"{label}: change in {metric} ({HEADLINE[metric]})", Path(out_dir) / f"heatmap_{slug(label)}_{metric}.png", highlight))
+            name = f"{slug(label)}_{metric}"
+            written.append(write_table(Path(out_dir) / f"matrix_{name}.csv", m, index=True))
+            q = None
+            if before_records is not None and metric in ITEM_METRIC:
+                p, q = group_pvalues(g, metric, Path(folder), before_records, list(m.columns))
+                written.append(write_table(Path(out_dir) / f"matrix_{name}_p.csv", p.reindex(index=m.index), index=True))
+                written.append(write_table(Path(out_dir) / f"matrix_{name}_q.csv", q.reindex(index=m.index), index=True))
+            written.append(heatmap(m, f"{label}: change in {metric} ({HEADLINE[metric]})", Path(out_dir) / f"heatmap_{name}.png", highlight, qvalues=q))
     return written

@@ -55,8 +55,9 @@ def analyze(
     metric: str = typer.Option("forget_prob", help="Summary metric whose drop (before - after) is the effect."),
     permutations: int = typer.Option(999, help="Permutations of the Mantel-style test (exact when fewer are possible)."),
     out: Optional[Path] = typer.Option(None, help="Output folder; default FOLDER/analysis."),
+    minus: Optional[str] = typer.Option(None, help="Subtract this metric's drop (e.g. retain_prob): the effect becomes forgetting beyond general damage."),
 ):
     """Correlate URIEL+ distances with the cross-lingual effect of unlearning; rank the distances."""
     from polyunlearn.analyze import analyze_dir
 
-    analyze_dir(folder, out, metric, permutations, console)
+    analyze_dir(folder, out, metric, permutations, console, minus=minus)
