@@ -112,7 +112,8 @@ MIA_SCORES = {"loss": ("nll", -1.0), "min_k": ("min_k", 1.0), "zlib": ("zlib", -
 def mia_aucs(g: pd.DataFrame) -> dict[str, float]:
     """`mia_<attack>_auc` of one language's records: forget items (members) against holdout
     items (never trained on). 0.5 = the attack cannot tell them apart, which is what a model
-    that never saw the forget set gives; empty when either split is missing."""
+    that never saw the forget set should give, up to noise and real differences between the two
+    item sets (hence `privleak`, relative to the retain model); empty when a split is missing."""
     out: dict[str, float] = {}
     if "split" not in g:
         return out

@@ -85,7 +85,7 @@ def _matrices_section(folder: Path, results: pd.DataFrame, tmp: Path) -> str:
     pngs = sorted((folder / "matrices").glob("heatmap_*.png"))
     note = ""
     if not pngs and not results.empty:
-        pngs = sorted(p for p in write_result_matrices(results, tmp / "matrices") if p.suffix == ".png")
+        pngs = sorted(p for p in write_result_matrices(results, tmp / "matrices", folder=folder) if p.suffix == ".png")
         note = '<p class="note">Rendered for this report from the results (the folder has no matrices/).</p>'
     if not pngs:
         return '<p class="note">No finished runs yet.</p>'
