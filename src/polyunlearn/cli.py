@@ -137,7 +137,7 @@ def learn(
     cfg = TrainConfig(lr=lr, epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, mixed_precision="bf16" if bf16 else "no", schedule="linear", warmup_ratio=0.05)
     out.mkdir(parents=True, exist_ok=True)
     save_config(out / "run_config.json", {"command": "learn", "model": model, "data": data, "langs": langs, "retain_only": retain_only, "lora": lora,
-                                               "weights_dtype": str(next(net.parameters()).dtype).removeprefix("torch."), "train": cfg.__dict__})
+                                               "weights_dtype": _dtype_name(net), "train": cfg.__dict__})
     net, hist = learn_phase(net, tok, train_items, cfg, checkpoint_dir=out / "ckpt")
     save_model(net, tok, out / "model", merge_lora=True)
     console.print(f"learned {len(train_items)} items, final loss {hist[-1]['loss']:.3f} -> {out / 'model'}")
@@ -206,7 +206,7 @@ def unlearn(
         net = add_lora(net, LoraSettings(r=lora_r))
     out.mkdir(parents=True, exist_ok=True)
     save_config(out / "run_config.json", {"command": "unlearn", "model": model, "data": data, **cfg.to_dict(), "lora": lora,
-                                          "weights_dtype": str(next(net.parameters()).dtype).removeprefix("torch.")})
+                                          "weights_dtype": _dtype_name(net)})
     net, hist = unlearn_phase(net, tok, items, cfg, checkpoint_dir=out / "ckpt")
     save_model(net, tok, out / "model")
     from polyunlearn.io import write_json
@@ -259,7 +259,7 @@ def _eval_and_report(net, tok, items, out: Path, retain_eval: Path | None, basel
     _print_summary(summary)
     if baseline:
         from polyunlearn.matrices import ITEM_METRIC
-        from polyunlearn.significance import transfer_pvalues
+        from polyunlearn.significance import transfer_pvalues, write_pq
 
         before = pd.read_csv(baseline / "summary.csv")
         before_records = read_jsonl(baseline / "items.jsonl") if (baseline / "items.jsonl").exists() else None
@@ -269,9 +269,14 @@ def _eval_and_report(net, tok, items, out: Path, retain_eval: Path | None, basel
             q = None
             if before_records:  # paired per-item test of each cell (significance.py)
                 p, q = transfer_pvalues(before_records, {label: records}, *ITEM_METRIC[metric], languages=list(m.columns))
-                write_table(out / f"change_{metric}_p.csv", p, index=True)
+                write_pq(out / f"change_{metric}", p, q)
             heatmap(m, f"change in {metric}", out / f"change_{metric}.png", qvalues=q)
     console.print(f"results written under [bold]{out.resolve()}[/bold]")
+
+
+def _dtype_name(net) -> str:
+    """The loaded weights' dtype as run_config.json records it, e.g. "float32"."""
+    return str(next(net.parameters()).dtype).removeprefix("torch.")
 
 
 def _print_summary(summary) -> None:

@@ -269,7 +269,7 @@ def write_change_tests(out: Path, item_files: dict[str, Path]) -> None:
     test of the per-item biased flags after vs before unlearning, and BH q over the table
     (significance.py; with 20 items per language the smallest p is 2 / 2^20)."""
     from polyunlearn.io import read_jsonl
-    from polyunlearn.significance import transfer_pvalues
+    from polyunlearn.significance import transfer_pvalues, write_pq
 
     def flags(path: Path) -> list[dict]:
         return [{"id": r["id"], "language": r["language"], "split": "forget", "biased": float(r["biased"])} for r in read_jsonl(path)]
@@ -278,8 +278,8 @@ def write_change_tests(out: Path, item_files: dict[str, Path]) -> None:
     if not runs:
         return
     p, q = transfer_pvalues(flags(item_files["before"]), runs, "biased", "forget")
-    write_table(out / "biased_answer_rate_p.csv", p.rename_axis(index="run", columns="language"), index=True)
-    write_table(out / "biased_answer_rate_q.csv", q.rename_axis(index="run", columns="language"), index=True)
+    axes = {"index": "run", "columns": "language"}
+    write_pq(out / "biased_answer_rate", p.rename_axis(**axes), q.rename_axis(**axes))
 
 
 def _print_tables(console: Console, table: pd.DataFrame) -> None:

@@ -23,7 +23,7 @@ from rich.console import Console
 from polyunlearn.data.fictitious import bundled_benchmark
 from polyunlearn.data.loaders import load_items, save_items
 from polyunlearn.data.schema import QAItem
-from polyunlearn.evaluate import EvalConfig, summarize
+from polyunlearn.evaluate import EvalConfig
 from polyunlearn.io import write_json
 from polyunlearn.languages import STUDY_B, parse_langs
 from polyunlearn.matrices import console_table, write_matrices
@@ -52,8 +52,8 @@ class DemoConfig:
 @dataclass
 class Base:
     """What every unlearning run starts from: the benchmark, its tokenizer, the learned model's
-    folder, the retain model's eval records (for Forget Quality) and the summary (and per-item
-    records, for paired tests) before unlearning."""
+    folder, the retain model's eval records (for Forget Quality) and summary (its attack AUC is
+    the target), and the summary (and per-item records, for paired tests) before unlearning."""
 
     items: list[QAItem]
     langs: list[str]
@@ -62,6 +62,7 @@ class Base:
     retain_records: list[dict]
     before: pd.DataFrame
     before_records: list[dict] = field(default_factory=list)
+    retain_summary: pd.DataFrame | None = None
 
 
 def prepare_base(out: Path, cfg: DemoConfig, console: Console, items: Sequence[QAItem] | None = None, ecfg: EvalConfig | None = None) -> Base:
@@ -88,11 +89,11 @@ def prepare_base(out: Path, cfg: DemoConfig, console: Console, items: Sequence[Q
     ecfg = ecfg or EvalConfig()
     if not eval_done(out / "eval" / "retain_model"):
         evaluate_to(out / "eval" / "retain_model", retain_model, tok, items, ecfg)
-    retain_records, _ = load_eval(out / "eval" / "retain_model")
+    retain_records, retain_summary = load_eval(out / "eval" / "retain_model")
     if not eval_done(out / "eval" / "before"):
         evaluate_to(out / "eval" / "before", learned, tok, items, ecfg, retain_records)
     before_records, before = load_eval(out / "eval" / "before")
-    return Base(items, langs, tok, out / "models" / "learned", retain_records, before, before_records)
+    return Base(items, langs, tok, out / "models" / "learned", retain_records, before, before_records, retain_summary)
 
 
 def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict:
@@ -114,9 +115,6 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict:
     if known < 0.5:
         # Unlearning facts the model never learned measures nothing; say so loudly.
         console.print(f"[bold yellow]warning:[/bold yellow] the facts are not learned in every language (forget Prob {known:.3f} < 0.5); raise --learn-epochs")
-
-    # The retain model never saw the forget facts: its attack AUC is the "ideal" one to compare with.
-    retain_summary = summarize(retain_records)
 
     # 4. unlearning runs, each from the learned weights
     summaries: dict[str, dict[str, pd.DataFrame]] = {}
@@ -140,7 +138,7 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict:
             after_records, after = load_eval(run_dir / "eval")
             summaries.setdefault(method, {})[label] = after
             item_records.setdefault(method, {})[label] = after_records
-            checks.append(_check(method, label, forget_langs, before, after, cfg, retain_summary))
+            checks.append(_check(method, label, forget_langs, before, after, cfg, base.retain_summary))
 
     # 5. matrices, heatmaps, console table
     written = []

@@ -91,7 +91,7 @@ def write_matrices(out_dir: str | Path, baseline: pd.DataFrame, runs: Mapping[st
     """CSV + PNG for each headline metric present in the summaries. Given the per-item
     `records` (before, {run label: after}), the metrics with per-item values also get
     matrix_<method>_<metric>_p.csv / _q.csv (paired Wilcoxon p, BH q) and starred cells."""
-    from polyunlearn.significance import transfer_pvalues
+    from polyunlearn.significance import transfer_pvalues, write_pq
 
     out = Path(out_dir)
     written: dict[str, Path] = {}
@@ -103,8 +103,7 @@ def write_matrices(out_dir: str | Path, baseline: pd.DataFrame, runs: Mapping[st
         q = None
         if records is not None and metric in ITEM_METRIC:
             p, q = transfer_pvalues(records[0], records[1], *ITEM_METRIC[metric], languages=list(m.columns))
-            written[f"{metric}_p.csv"] = write_table(out / f"matrix_{method}_{metric}_p.csv", p, index=True)
-            written[f"{metric}_q.csv"] = write_table(out / f"matrix_{method}_{metric}_q.csv", q, index=True)
+            written[f"{metric}_p.csv"], written[f"{metric}_q.csv"] = write_pq(out / f"matrix_{method}_{metric}", p, q)
         written[f"{metric}.png"] = heatmap(m, f"{method}: change in {metric} ({HEADLINE[metric]})", out / f"heatmap_{method}_{metric}.png", highlight, qvalues=q)
     return written
 

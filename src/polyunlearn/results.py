@@ -20,7 +20,7 @@ import pandas as pd
 from polyunlearn.io import read_json, read_jsonl, write_table
 from polyunlearn.languages import get_language
 from polyunlearn.matrices import HEADLINE, ITEM_METRIC, heatmap
-from polyunlearn.significance import transfer_pvalues
+from polyunlearn.significance import transfer_pvalues, write_pq
 from polyunlearn.pipeline import eval_done, load_eval
 
 ID_COLUMNS = ["run_id", "method", "forget_langs", "seed"]
@@ -144,7 +144,6 @@ def write_result_matrices(results: pd.DataFrame, out_dir: str | Path, order: lis
             q = None
             if before_records is not None and metric in ITEM_METRIC:
                 p, q = group_pvalues(g, metric, Path(folder), before_records, list(m.columns))
-                written.append(write_table(Path(out_dir) / f"matrix_{name}_p.csv", p.reindex(index=m.index), index=True))
-                written.append(write_table(Path(out_dir) / f"matrix_{name}_q.csv", q.reindex(index=m.index), index=True))
+                written += write_pq(Path(out_dir) / f"matrix_{name}", p, q, m.index)
             written.append(heatmap(m, f"{label}: change in {metric} ({HEADLINE[metric]})", Path(out_dir) / f"heatmap_{name}.png", highlight, qvalues=q))
     return written

@@ -18,10 +18,13 @@ cells (scipy.stats.false_discovery_control), and the heatmaps star cells with q 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from polyunlearn.io import write_table
 
 ALPHA = 0.05  # q below this gets a star in the heatmaps
 
@@ -80,3 +83,12 @@ def transfer_pvalues(before: Sequence[dict], runs: Mapping[str, Sequence[dict]],
         q_flat[ok] = stats.false_discovery_control(flat[ok], method="bh")
     q = pd.DataFrame(q_flat.reshape(p.shape), index=p.index, columns=p.columns)
     return p, q
+
+
+def write_pq(stem: str | Path, p: pd.DataFrame, q: pd.DataFrame, rows: Sequence[str] | None = None) -> list[Path]:
+    """`<stem>_p.csv` and `<stem>_q.csv` (atomic), rows in the order of `rows` when given (that
+    of the matrix they annotate)."""
+    stem = Path(stem)
+    if rows is not None:
+        p, q = p.reindex(index=list(rows)), q.reindex(index=list(rows))
+    return [write_table(stem.with_name(f"{stem.name}_{kind}.csv"), t, index=True) for kind, t in (("p", p), ("q", q))]

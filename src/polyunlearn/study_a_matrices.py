@@ -12,7 +12,7 @@ import pandas as pd
 
 from polyunlearn.io import read_jsonl, write_table
 from polyunlearn.matrices import heatmap, transfer_matrix
-from polyunlearn.significance import transfer_pvalues
+from polyunlearn.significance import transfer_pvalues, write_pq
 
 # Summary columns with a per-item value that significance.py can pair by (language, id).
 ITEM_METRICS = {"OF": "of", "nll_gap": "nll_gap"}
@@ -40,8 +40,7 @@ def _write_matrix(m: pd.DataFrame, d: Path, name: str, title: str, ylabel: str, 
     q = None
     if paired is not None:
         p, q = transfer_pvalues(paired[0], paired[1], ITEM_METRICS[paired[2]], "fake", languages=list(m.columns))
-        write_table(d / f"{name}_p.csv", p.reindex(index=m.index), index=True)
-        write_table(d / f"{name}_q.csv", q.reindex(index=m.index), index=True)
+        write_pq(d / name, p, q, m.index)
     heatmap(m, title, d / f"{name}.png", highlight, ylabel=ylabel, qvalues=q)
 
 
