@@ -33,7 +33,7 @@ import torch
 
 from polyunlearn.batching import Encoder
 from polyunlearn.data.fictitious import bundled_benchmark
-from polyunlearn.data.schema import QAItem
+from polyunlearn.data.schema import QAItem, trainable
 from polyunlearn.evaluate import EvalConfig, build_records, item_pairs, score_items
 from polyunlearn.io import write_json, write_table
 from polyunlearn.languages import parse_langs
@@ -238,7 +238,7 @@ def bench_items(languages: Sequence[str], per_lang: int) -> list[QAItem]:
     holdout split existed (they score exactly like forget items)."""
     out: list[QAItem] = []
     for lang in languages:
-        items = [it for it in bundled_benchmark([lang]) if it.split != "holdout"]
+        items = trainable(bundled_benchmark([lang]))
         step = len(items) / min(per_lang, len(items))
         out.extend(items[int(k * step)] for k in range(min(per_lang, len(items))))
     return out

@@ -41,7 +41,7 @@ from rich.console import Console
 
 from polyunlearn.batching import Encoder
 from polyunlearn.concept import biased_flags
-from polyunlearn.data.schema import DataError, QAItem
+from polyunlearn.data.schema import DataError, QAItem, trainable
 from polyunlearn.evaluate import EvalConfig
 from polyunlearn.io import save_figure, write_json, write_jsonl, write_table
 from polyunlearn.languages import STUDY_B, get_language, parse_langs
@@ -67,7 +67,7 @@ def concept_benchmark(languages: str | Sequence[str] | None = None, n_facts: int
     from polyunlearn.data.stereotypes import STEREOTYPE_LANGUAGES, bundled_stereotypes
 
     langs = list(STEREOTYPE_LANGUAGES) if languages is None else parse_langs(languages, available=STEREOTYPE_LANGUAGES)
-    facts = [it for it in bundled_benchmark(langs) if it.split != "holdout"]  # no MIA in this task
+    facts = trainable(bundled_benchmark(langs))  # no membership attack in this task
     if n_facts is not None:
         keep = {f"fact-{k:03d}" for k in range(n_facts)}
         facts = [it for it in facts if it.split == "general" or it.id in keep]

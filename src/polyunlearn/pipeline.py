@@ -12,7 +12,7 @@ import torch
 
 from polyunlearn.batching import Encoded, Encoder
 from polyunlearn.data.idk import idk_answer
-from polyunlearn.data.schema import DataError, QAItem
+from polyunlearn.data.schema import DataError, QAItem, trainable
 from polyunlearn.evaluate import EvalConfig, score_items, summarize
 from polyunlearn.io import read_json, read_jsonl, write_json, write_jsonl, write_table
 from polyunlearn.languages import parse_langs
@@ -42,7 +42,7 @@ def learn(
     """Fine-tune on question -> answer of `items` (loss = NLL of the answer tokens only).
     Holdout items are skipped: they are the never-seen side of the membership AUC, so passing
     a whole benchmark here is safe."""
-    items = [it for it in items if it.split != "holdout"]
+    items = trainable(items)
     if not items:
         raise DataError(f"{desc}: no items to train on")
     enc = Encoder(tokenizer)
@@ -258,7 +258,6 @@ def learn_or_load(path: str | Path, build, items: Sequence[QAItem], cfg: TrainCo
     model, hist = learn(build(), tokenizer, items, cfg, checkpoint_dir=ckpt, desc=what)
     save_model(model, tokenizer, path)
     shutil.rmtree(ckpt, ignore_errors=True)
-    n = sum(it.split != "holdout" for it in items)  # what learn() trained on
-    console.print(f"{what}: {n} items, {cfg.epochs} epochs, final loss {hist[-1]['loss']:.3f} ({time.time() - t:.0f}s)")
+    console.print(f"{what}: {len(trainable(items))} items, {cfg.epochs} epochs, final loss {hist[-1]['loss']:.3f} ({time.time() - t:.0f}s)")
     return model
 

@@ -199,10 +199,10 @@ def _value_text(language: str, plan: _Plan, kind: str, value: Value) -> str:
 
 def _fact_items(language: str, plan: _Plan) -> list[QAItem]:
     text = TEXT[language]
-    forget = set(forget_entities())
+    forget, holdout = set(forget_entities()), set(holdout_entities())
     items: list[QAItem] = []
     for k, fact in enumerate(plan.facts):
-        held_out = fact.entity >= N_ENTITIES
+        held_out = fact.entity in holdout
         q, a, p = text["facts"][fact.kind]
         e = render_name(plan.kingdoms[fact.entity], text["script"])
         v = _value_text(language, plan, fact.kind, fact.value)

@@ -2,6 +2,7 @@
 `split`), and its validation. Loaders for files and hubs live in `polyunlearn.data.loaders`."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -40,6 +41,11 @@ class QAItem:
     @property
     def key(self) -> tuple[str, str]:
         return (self.id, self.language)
+
+
+def trainable(items: Sequence[QAItem]) -> list[QAItem]:
+    """The items any model may be trained on: all but the holdout split."""
+    return [it for it in items if it.split != "holdout"]
 
 
 def item_from_dict(row: dict[str, Any], where: str = "row", language: str | None = None, split: str | None = None) -> QAItem:
