@@ -1,0 +1,89 @@
+"""Pins that make refactors provably safe: the bundled data sets hash exactly as generated when
+this file was written, and the CLI keeps every command and option name. A change to either is
+then a decision (update the pin here, say why in the commit), never an accident."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+
+import typer
+
+from polyunlearn.data.fictitious import BUNDLED_LANGUAGES, bundled_benchmark
+from polyunlearn.data.news import bundled_news
+from polyunlearn.data.stereotypes import bundled_stereotypes
+
+
+def _digest(rows) -> str:
+    blob = json.dumps(rows, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def test_bundled_benchmark_is_unchanged():
+    items = bundled_benchmark(list(BUNDLED_LANGUAGES))
+    assert len(items) == 16 * 120
+    assert _digest([it.to_dict() for it in items]) == FICTITIOUS_SHA256
+
+
+def test_bundled_news_is_unchanged():
+    stories, qas = bundled_news()
+    assert _digest([asdict(s) for s in stories] + [asdict(q) for q in qas]) == NEWS_SHA256
+
+
+def test_bundled_stereotypes_are_unchanged():
+    assert _digest([it.to_dict() for it in bundled_stereotypes()]) == STEREOTYPES_SHA256
+
+
+def cli_interface() -> dict[str, list[str]]:
+    """{command name: sorted option/argument names} of the `polyunlearn` CLI."""
+    from polyunlearn.cli import app
+
+    group = typer.main.get_command(app)  # typer vendors its own click: duck-typed below
+    out = {}
+    for name, cmd in sorted(group.commands.items()):
+        names = []
+        for p in cmd.params:
+            names += (p.opts + p.secondary_opts) if p.param_type_name == "option" else [p.name]
+        out[name] = sorted(names)
+    return out
+
+
+def test_cli_interface_is_unchanged():
+    assert cli_interface() == CLI_INTERFACE
+
+
+# sha256 of the canonical JSON of every bundled item, as generated on 2026-12-01 (before the text
+# moved from Python literals to package data).
+FICTITIOUS_SHA256 = "b010c88afe8bfc93f930120d3d7320921596cc6a958eece7f501b0c205bcabe9"
+NEWS_SHA256 = "f67d896ecaa392a157d26d907570cf8376248bbe947052d569fc32603728bf7a"
+STEREOTYPES_SHA256 = "c9f351bb02a53bfd7727068595117aeb7dbc120cfbaa75d9b402be6ffee9a279"
+
+CLI_INTERFACE = {'analyze': ['--metric', '--minus', '--out', '--permutations', 'folder'],
+ 'bench': ['--arch', '--batch-size', '--device', '--items-per-lang', '--languages', '--max-new-tokens', '--out',
+           '--sizes', '--threads', '--unlearn-steps'],
+ 'concept-demo': ['--alpha', '--arch', '--forget-sets', '--generate', '--languages', '--learn-epochs', '--methods',
+                  '--n-facts', '--no-generate', '--out', '--seed', '--threads', '--unlearn-epochs', '--unlearn-lr'],
+ 'demo': ['--arch', '--forget-sets', '--languages', '--learn-epochs', '--methods', '--out', '--threads',
+          '--unlearn-epochs', '--unlearn-lr'],
+ 'eval': ['--baseline', '--bf16', '--data', '--forget-langs', '--langs', '--model', '--no-bf16', '--no-generate',
+          '--no-no-generate', '--no-trust-remote-code', '--out', '--retain-eval', '--threads',
+          '--trust-remote-code'],
+ 'grid': ['--dry-run', '--no-dry-run', '--no-progress', '--out', '--progress', '--threads', 'spec'],
+ 'languages': [],
+ 'learn': ['--batch-size', '--bf16', '--data', '--dtype', '--epochs', '--evaluate', '--grad-accum', '--langs',
+           '--lora', '--lora-r', '--lr', '--model', '--no-bf16', '--no-evaluate', '--no-lora', '--no-retain-only',
+           '--no-trust-remote-code', '--out', '--retain-only', '--threads', '--trust-remote-code'],
+ 'methods': [],
+ 'report': ['--analysis', '--no-analysis', '--out', 'folder'],
+ 'study-a': ['--batch-size', '--data', '--doc-epochs', '--fake-lang', '--fake-langs', '--forget-sets',
+             '--instruct-epochs', '--instruct-on', '--judge', '--languages', '--lora', '--lora-r', '--lr',
+             '--max-new-tokens', '--method', '--model', '--no-lora', '--no-replace-real', '--out', '--replace-real',
+             '--seed', '--threads', '--unlearn-epochs', '--unlearn-lr', '--vocab-size'],
+ 'translate': ['--batch-size', '--bf16', '--chunk-size', '--code-style', '--data', '--device', '--max-new-tokens',
+               '--model', '--no-bf16', '--no-roundtrip', '--no-trust-remote-code', '--num-beams', '--out',
+               '--revision', '--roundtrip', '--source', '--threads', '--threshold', '--to', '--trust-remote-code'],
+ 'unlearn': ['--alpha', '--baseline', '--batch-size', '--beta', '--bf16', '--data', '--delta', '--dtype', '--epochs',
+             '--evaluate', '--forget-langs', '--gamma', '--grad-accum', '--langs', '--lora', '--lora-r', '--lr',
+             '--method', '--model', '--no-bf16', '--no-evaluate', '--no-lora', '--no-trust-remote-code', '--out',
+             '--retain-eval', '--retain-langs', '--retain-loss', '--rmu-coeff', '--rmu-layer', '--task', '--threads',
+             '--trust-remote-code']}
