@@ -13,7 +13,7 @@ another. What is measured:
 - "param state": the bytes that must be live at once by construction (weights, plus the frozen
   copy, plus grads and AdamW's two moments of the trainable parameters), activations excluded.
 Weights are random (memory does not depend on what the model knows); the "small" model's vocab
-is padded to 32k like a real tokenizer's, as in polyunlearn.bench.
+is padded to 32k like a real tokenizer's, as in polyunlearn.tools.bench.
 """
 from __future__ import annotations
 
@@ -43,10 +43,10 @@ def child(size: str, mode: str, steps: int, batch_size: int, device: str) -> dic
 
     base_rss = _rss_mib()
     from polyunlearn.data.fictitious import bundled_benchmark
-    from polyunlearn.languages import STUDY_B
-    from polyunlearn.models import LoraSettings, add_lora, build_tiny_model, describe, is_peft, train_tokenizer
-    from polyunlearn.pipeline import UnlearnConfig, unlearn
-    from polyunlearn.train import TrainConfig
+    from polyunlearn.core.languages import STUDY_B
+    from polyunlearn.core.models import LoraSettings, add_lora, build_tiny_model, describe, is_peft, train_tokenizer
+    from polyunlearn.studies.phases import UnlearnConfig, unlearn
+    from polyunlearn.core.trainloop import TrainConfig
 
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
     items = bundled_benchmark(list(STUDY_B))

@@ -9,8 +9,8 @@ import torch
 
 from polyunlearn.data.fictitious import bundled_benchmark
 from polyunlearn.data.schema import QAItem
-from polyunlearn.models import build_tiny_model, train_tokenizer
-from polyunlearn.train import TrainConfig
+from polyunlearn.core.models import build_tiny_model, train_tokenizer
+from polyunlearn.core.trainloop import TrainConfig
 
 # Tiny models do not profit from intra-op threads, and lose badly when the cores are busy.
 torch.set_num_threads(1)
@@ -39,7 +39,7 @@ def tokenizer(items):
 
 @pytest.fixture(scope="session")
 def _learned(items, tokenizer):
-    from polyunlearn.pipeline import learn
+    from polyunlearn.studies.phases import learn
 
     model = build_tiny_model(tokenizer, "llama", seed=0)
     cfg = TrainConfig(lr=3e-3, epochs=40, batch_size=16, schedule="linear", warmup_ratio=0.05)

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from polyunlearn import analysis
-from polyunlearn.analysis import correlate_distances, group_by_resource, scatter_distance_effect, transfer_asymmetry
+from polyunlearn.analysis import correlation as analysis
+from polyunlearn.analysis.correlation import correlate_distances, group_by_resource, scatter_distance_effect, transfer_asymmetry
 
 LANGS = ["en", "fr", "ja"]
 

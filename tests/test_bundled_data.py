@@ -17,7 +17,7 @@ from polyunlearn.data.fictitious import BUNDLED_LANGUAGES, bundled_benchmark, en
 from polyunlearn.data.fictitious_text import FACT_TYPES
 from polyunlearn.data.idk import IDK_ANSWERS, idk_answer
 from polyunlearn.data.schema import QAItem, item_from_dict
-from polyunlearn.languages import LANGUAGES, UnknownLanguageError
+from polyunlearn.core.languages import LANGUAGES, UnknownLanguageError
 
 # Unicode-name prefixes allowed for the letters of each non-Latin language (digits and
 # punctuation are not letters and are not checked).

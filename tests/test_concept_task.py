@@ -13,7 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from polyunlearn.cli import app
-from polyunlearn.concept_task import ConceptConfig, before_after_table, concept_benchmark, concept_data, run_concept_study
+from polyunlearn.data.concept_data import check_concept_items, concept_benchmark
+from polyunlearn.data.resolve import resolve_data
+from polyunlearn.studies.concept_study import ConceptConfig, before_after_table, run_concept_study
 from polyunlearn.data.loaders import save_items
 from polyunlearn.data.schema import DataError, QAItem
 
@@ -45,13 +47,13 @@ def test_concept_benchmark_has_only_stereotypes_to_forget() -> None:
 
 
 def test_concept_data_needs_alternatives(tmp_path: Path) -> None:
-    assert len(concept_data("bundled", "en")) == 20 + 100 + 10
+    assert len(check_concept_items(resolve_data("concept", "en"), "concept")) == 20 + 100 + 10
     path = save_items([QAItem("s", "en", "Who?", "them", split="forget"), QAItem("f", "en", "q", "a")], tmp_path / "c.jsonl")
     with pytest.raises(DataError, match="'s' \\(en\\) has no perturbed_answer"):
-        concept_data(str(path))
+        check_concept_items(resolve_data(str(path)), str(path))
     only_retain = save_items([QAItem("f", "en", "q", "a")], tmp_path / "r.jsonl")
     with pytest.raises(DataError, match="no items with split 'forget'"):
-        concept_data(str(only_retain))
+        check_concept_items(resolve_data(str(only_retain)), str(only_retain))
 
 
 def test_before_after_table_hand_numbers() -> None:

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from polyunlearn import distances as dist
-from polyunlearn.languages import LANGUAGES
+from polyunlearn.analysis import distances as dist
+from polyunlearn.core.languages import LANGUAGES
 
 
 @pytest.fixture()
@@ -89,7 +89,7 @@ def test_urielplus_constructs_offline():
 
 
 # Building the integrated URIEL+ database takes ~2 minutes on first use; once it is cached
-# (see polyunlearn.distances.db_cache_path) the live check takes a few seconds, so it is only
+# (see polyunlearn.analysis.distances.db_cache_path) the live check takes a few seconds, so it is only
 # marked slow when the cache is not there yet.
 _slow_unless_cached = (lambda f: f) if dist.db_cache_path().exists() else pytest.mark.slow
 

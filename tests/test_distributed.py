@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 
 import polyunlearn
-from polyunlearn.distributed_check import run_check
-from polyunlearn.evaluate import EvalConfig, score_items, summarize
-from polyunlearn.io import read_json
-from polyunlearn.models import save_model
+from polyunlearn.tools.distributed_check import run_check
+from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
+from polyunlearn.core.atomic import read_json
+from polyunlearn.core.models import save_model
 
 # variant -> (extra CLI args, run_check kwargs, tolerance on every Prob). Full model: NPO with its
 # NLL retain term, matched closely (token mean, see above). LoRA: NPO's forget term alone
@@ -53,7 +53,7 @@ def test_two_processes_match_one_with_same_global_batch(variant, learned_dir, _l
     cli_extra, kwargs, tol = VARIANTS[variant]
     env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "polyunlearn.distributed_check", "--model", str(learned_dir), "--batch-size", "2", "--out", str(tmp_path / "multi"), *cli_extra]
+           "-m", "polyunlearn.tools.distributed_check", "--model", str(learned_dir), "--batch-size", "2", "--out", str(tmp_path / "multi"), *cli_extra]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     multi = read_json(tmp_path / "multi" / "result.json")
@@ -135,8 +135,8 @@ def test_rebuild_from_gathered_weights(arch, tokenizer):
     gather may return a tied lm_head only once, under the embedding's name)."""
     import torch
 
-    from polyunlearn.models import build_tiny_model
-    from polyunlearn.train import rebuild
+    from polyunlearn.core.models import build_tiny_model
+    from polyunlearn.core.trainloop import rebuild
 
     model = build_tiny_model(tokenizer, arch, seed=5).eval()
     full = {k: v.clone() for k, v in model.state_dict().items()}

@@ -12,12 +12,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-import polyunlearn.grid as grid_mod
-import polyunlearn.train as train_mod
+import polyunlearn.studies.grid as grid_mod
+import polyunlearn.core.trainloop as train_mod
 from polyunlearn.cli import app
 from polyunlearn.data.loaders import save_items
-from polyunlearn.grid import GridSpecError, load_spec, parse_spec
-from polyunlearn.io import read_json
+from polyunlearn.studies.grid import GridSpecError, load_spec, parse_spec
+from polyunlearn.core.atomic import read_json
 
 from conftest import small_items
 
@@ -94,8 +94,8 @@ def test_results_table(grid_dir):
     assert matrix.loc["en", "en"] == pytest.approx(fp[("en", "en")])
     assert (out / "matrices" / "heatmap_npo_forget_prob.png").stat().st_size > 1000
     # Paired per-item tests beside the matrix, from the runs' and the base's items.jsonl.
-    from polyunlearn.io import read_jsonl
-    from polyunlearn.significance import paired_change
+    from polyunlearn.core.atomic import read_jsonl
+    from polyunlearn.evaluation.significance import paired_change
 
     p = pd.read_csv(out / "matrices" / "matrix_npo_forget_prob_p.csv", index_col=0)
     en_run = df[(df["forget_langs"] == "en")]["run_id"].iloc[0]
@@ -247,7 +247,7 @@ def test_shipped_example_spec_is_valid():
 def test_report_on_the_grid_folder(grid_dir, tmp_path):
     """The report reads a grid folder too; 2 languages leave 2 off-diagonal cells: too few to
     correlate, and the page says so instead of failing."""
-    from polyunlearn.report import build_report
+    from polyunlearn.analysis.report import build_report
 
     _, _, out, _ = grid_dir
     page = build_report(out, tmp_path / "report.html").read_text(encoding="utf-8")
@@ -260,8 +260,8 @@ def test_group_pvalues_average_seeds_per_item(tmp_path):
     """Two seeds of one forget set: each item's after-value is the mean over seeds, so the
     test sees 6 paired items, not 12 draws. Seed 0 lowers item k by 0.1 (k + 1), seed 1 raises
     it by 0.05 (k + 1): means -0.025 (k + 1), all down, so p = 2/64 (exact signed-rank)."""
-    from polyunlearn.io import write_jsonl
-    from polyunlearn.results import group_pvalues
+    from polyunlearn.core.atomic import write_jsonl
+    from polyunlearn.analysis.results import group_pvalues
 
     def recs(values):
         return [{"id": f"f{k}", "language": "en", "split": "forget", "prob": v} for k, v in enumerate(values)]

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from polyunlearn.data.news import NewsQA, bundled_news
-from polyunlearn.judge import (
+from polyunlearn.evaluation.judge import (
     HFJudge,
     JudgeError,
     JudgeUnavailableError,

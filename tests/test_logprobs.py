@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from polyunlearn.batching import IGNORE, Encoded, collate, length_buckets
-from polyunlearn.logprobs import kl_ref_theta, mean_nll, sequence_logprob, token_logprobs
+from polyunlearn.core.encoding import IGNORE, Encoded, collate, length_buckets
+from polyunlearn.core.logprobs import kl_ref_theta, mean_nll, sequence_logprob, token_logprobs
 
 
 def test_uniform_logits_give_log_vocab():

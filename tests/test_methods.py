@@ -7,11 +7,13 @@ import math
 import pytest
 import torch
 
-from polyunlearn.evaluate import EvalConfig, score_items, summarize
-from polyunlearn.methods import METHODS, Context, Reference, get_method, npo
-from polyunlearn.batching import Encoder, collate
-from polyunlearn.pipeline import UnlearnConfig, unlearn
-from polyunlearn.train import TrainConfig
+from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
+from polyunlearn.methods.npo import npo
+from polyunlearn.methods.reference import Reference
+from polyunlearn.methods.registry import Context, METHODS, get_method
+from polyunlearn.core.encoding import Encoder, collate
+from polyunlearn.studies.phases import UnlearnConfig, unlearn
+from polyunlearn.core.trainloop import TrainConfig
 
 NO_GEN = EvalConfig(generate=False)
 

@@ -10,30 +10,18 @@ import math
 import pytest
 import torch
 
-from polyunlearn.batching import Encoded, Encoder, collate
+from polyunlearn.core.encoding import Encoded, Encoder, collate
 from polyunlearn.data.idk import IDK_ANSWERS
-from polyunlearn.evaluate import EvalConfig, score_items, summarize
-from polyunlearn.methods import (
-    METHODS,
-    NEEDS_IDK,
-    Context,
-    Reference,
-    answer_positions,
-    dpo_forget_term,
-    idkdpo,
-    masked_sq_dist,
-    needs_reference,
-    npo,
-    rmu,
-    rmu_direction,
-    rmu_layer_index,
-    simnpo,
-    simnpo_forget_term,
-)
-from polyunlearn.models import LoraSettings, add_lora, build_tiny_model
-from polyunlearn.pipeline import UnlearnConfig, encode_forget, idk_for, unlearn
-from polyunlearn.scoring import score_pairs
-from polyunlearn.train import TrainConfig
+from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
+from polyunlearn.methods.dpo import dpo_forget_term, idkdpo
+from polyunlearn.methods.npo import npo, simnpo, simnpo_forget_term
+from polyunlearn.methods.reference import Reference
+from polyunlearn.methods.registry import Context, METHODS, NEEDS_IDK, needs_reference
+from polyunlearn.methods.rmu import answer_positions, masked_sq_dist, rmu, rmu_direction, rmu_layer_index
+from polyunlearn.core.models import LoraSettings, add_lora, build_tiny_model
+from polyunlearn.studies.phases import UnlearnConfig, encode_forget, idk_for, unlearn
+from polyunlearn.evaluation.scoring import score_pairs
+from polyunlearn.core.trainloop import TrainConfig
 
 NO_GEN = EvalConfig(generate=False)
 
@@ -115,8 +103,8 @@ def test_simnpo_hand_worked():
 
 
 def test_simnpo_uses_default_beta_and_answer_length(learned, tokenizer, items):
-    from polyunlearn.logprobs import sequence_logprob
-    from polyunlearn.methods import forward_logits
+    from polyunlearn.core.logprobs import sequence_logprob
+    from polyunlearn.methods.reference import forward_logits
 
     batch = forget_batch(tokenizer, items, "simnpo")
     _, logs = simnpo(Context(model=learned, alpha=0.0), batch, None)

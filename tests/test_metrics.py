@@ -1,4 +1,4 @@
-"""Tests of polyunlearn.metrics / metrics_mia: every expected number is worked out by hand in
+"""Tests of polyunlearn.evaluation.metrics / metrics_mia: every expected number is worked out by hand in
 the comments next to it (spec.md, section "Metrics")."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from rouge_score import rouge_scorer
 
-from polyunlearn.languages import UnknownLanguageError
-from polyunlearn.metrics import (
+from polyunlearn.core.languages import UnknownLanguageError
+from polyunlearn.evaluation.metrics import (
     UnicodeRougeTokenizer,
     auc,
     forget_quality,

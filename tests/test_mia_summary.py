@@ -7,9 +7,9 @@ import pytest
 
 from polyunlearn.data.fictitious import bundled_benchmark
 from polyunlearn.data.schema import DataError
-from polyunlearn.evaluate import EvalConfig, score_items, summarize
-from polyunlearn.pipeline import UnlearnConfig, item_texts, learn, unlearn
-from polyunlearn.train import TrainConfig
+from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
+from polyunlearn.studies.phases import UnlearnConfig, item_texts, learn, unlearn
+from polyunlearn.core.trainloop import TrainConfig
 
 
 def _rec(lang: str, split: str, nll: float, min_k: float, zlib: float) -> dict:

@@ -21,7 +21,7 @@ from polyunlearn.data.news import (
     save_news_file,
 )
 from polyunlearn.data.schema import DataError
-from polyunlearn.judge import judge_answer, key_match
+from polyunlearn.evaluation.judge import judge_answer, key_match
 
 STORIES, QAS = bundled_news()
 DOCS = {(s.id, s.language): s for s in STORIES}

@@ -19,14 +19,14 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from polyunlearn.batching import Encoder
+from polyunlearn.core.encoding import Encoder
 from polyunlearn.data.loaders import save_items
-from polyunlearn.evaluate import EvalConfig
-from polyunlearn.logprobs import sequence_logprob
-from polyunlearn.methods import forward_logits
-from polyunlearn.models import ModelLoadError, build_tiny_model, format_prompt, load_model, load_tokenizer, save_model, weights_dtype
-from polyunlearn.pipeline import UnlearnConfig, evaluate_to, learn, unlearn
-from polyunlearn.train import TrainConfig, train
+from polyunlearn.evaluation.records import EvalConfig
+from polyunlearn.core.logprobs import sequence_logprob
+from polyunlearn.methods.reference import forward_logits
+from polyunlearn.core.models import ModelLoadError, build_tiny_model, format_prompt, load_model, load_tokenizer, save_model, weights_dtype
+from polyunlearn.studies.phases import UnlearnConfig, evaluate_to, learn, unlearn
+from polyunlearn.core.trainloop import TrainConfig, train
 
 runner = CliRunner()
 
@@ -218,7 +218,7 @@ class _Stop(Exception):
 
 
 def test_trust_remote_code_off_by_default(monkeypatch):
-    import polyunlearn.models as models
+    import polyunlearn.core.models as models
 
     calls: list[tuple[str, dict]] = []
 

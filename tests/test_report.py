@@ -16,14 +16,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from polyunlearn.analyze import analyze_dir
+from polyunlearn.analysis.analyze import analyze_dir
 from polyunlearn.cli import app
-from polyunlearn.demo import DemoConfig
-from polyunlearn.io import write_jsonl, write_table
-from polyunlearn.matrices import write_matrices
-from polyunlearn.pipeline import UnlearnConfig, save_config
-from polyunlearn.report import build_report
-from polyunlearn.results import collect_results
+from polyunlearn.studies.demo import DemoConfig
+from polyunlearn.core.atomic import write_jsonl, write_table
+from polyunlearn.analysis.matrices import write_matrices
+from polyunlearn.studies.phases import UnlearnConfig, save_config
+from polyunlearn.analysis.report import build_report
+from polyunlearn.analysis.results import collect_results
 
 LANGS = ["en", "fr", "hi"]  # two high-resource, one low-resource
 BEFORE = {"en": 0.90, "fr": 0.80, "hi": 0.70}

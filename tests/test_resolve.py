@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from polyunlearn.cli import _load_data, app
+from polyunlearn.cli import app
+from polyunlearn.cli.root import load_data as _load_data
 from polyunlearn.data.loaders import save_items
 from polyunlearn.data.resolve import parse_tofu_spec, resolve_data
 from polyunlearn.data.schema import DataError, QAItem

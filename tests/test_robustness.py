@@ -19,8 +19,8 @@ import transformers
 from typer.testing import CliRunner
 
 from polyunlearn.data.loaders import save_items
-from polyunlearn.io import read_json
-from polyunlearn.models import save_model
+from polyunlearn.core.atomic import read_json
+from polyunlearn.core.models import save_model
 
 runner = CliRunner()
 
@@ -65,7 +65,7 @@ class CountingNLL:
     `fail_at` on returns NaN or raises KeyboardInterrupt."""
 
     def __init__(self, fail_at: int | None = None, failure: str = "nan"):
-        from polyunlearn.logprobs import mean_nll
+        from polyunlearn.core.logprobs import mean_nll
 
         self.real, self.calls, self.fail_at, self.failure = mean_nll, 0, fail_at, failure
 
@@ -100,7 +100,7 @@ def test_exploding_loss_stops_and_keeps_last_good_checkpoint(files, tmp_path):
 
 
 def test_nan_stops_then_rerun_resumes(files, tmp_path, monkeypatch):
-    import polyunlearn.pipeline as pipeline
+    import polyunlearn.studies.phases as pipeline
 
     out = tmp_path / "learn"
     bad = CountingNLL(fail_at=STEPS_PER_EPOCH + 2, failure="nan")  # 2nd step of epoch 2
@@ -122,7 +122,7 @@ def test_nan_stops_then_rerun_resumes(files, tmp_path, monkeypatch):
 
 
 def _interrupt_in_training(monkeypatch):
-    import polyunlearn.pipeline as pipeline
+    import polyunlearn.studies.phases as pipeline
 
     monkeypatch.setattr(pipeline, "mean_nll", CountingNLL(fail_at=STEPS_PER_EPOCH + 2, failure="interrupt"))
 

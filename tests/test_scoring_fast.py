@@ -12,14 +12,16 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from polyunlearn.batching import Encoder, collate
-from polyunlearn.bench import PeakMemory, baseline_generate, baseline_score_items, baseline_score_pair, bench_items
-from polyunlearn.evaluate import EvalConfig, item_pairs, score_items
-from polyunlearn.logprobs import sequence_logprob
-from polyunlearn.methods import Context, Reference, forward_logits, npo
-from polyunlearn.models import build_tiny_model, train_tokenizer
-from polyunlearn.scoring import generate_answers, score_pairs, supports_prefix_sharing
-from polyunlearn.train import TrainConfig
+from polyunlearn.core.encoding import Encoder, collate
+from polyunlearn.tools.bench import PeakMemory, baseline_generate, baseline_score_items, baseline_score_pair, bench_items
+from polyunlearn.evaluation.records import EvalConfig, item_pairs, score_items
+from polyunlearn.core.logprobs import sequence_logprob
+from polyunlearn.methods.npo import npo
+from polyunlearn.methods.reference import Reference, forward_logits
+from polyunlearn.methods.registry import Context
+from polyunlearn.core.models import build_tiny_model, train_tokenizer
+from polyunlearn.evaluation.scoring import generate_answers, score_pairs, supports_prefix_sharing
+from polyunlearn.core.trainloop import TrainConfig
 
 LANGS = ["en", "zh", "ar"]
 TOL = 1e-5
@@ -29,7 +31,7 @@ TOL = 1e-5
 def data():
     """10 items per language (incl. a forget and no general item), a tokenizer for the three
     scripts, and a tiny Llama that has learned the answers (so greedy answers end with EOS)."""
-    from polyunlearn.pipeline import learn
+    from polyunlearn.studies.phases import learn
 
     items = bench_items(LANGS, 10)
     tok = train_tokenizer([t for it in items for t in (it.question, it.answer, it.paraphrased_answer, *it.perturbed_answer)], vocab_size=800)
@@ -73,7 +75,7 @@ def test_prefix_sharing_matches_with_lora_adapters(data):
     """peft wraps the model (forward(**kwargs)); the cache still reaches the base model."""
     import copy
 
-    from polyunlearn.models import LoraSettings, add_lora
+    from polyunlearn.core.models import LoraSettings, add_lora
 
     items, tok, model = data
     lora = add_lora(copy.deepcopy(model), LoraSettings(r=4))

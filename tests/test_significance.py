@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from polyunlearn.matrices import write_matrices
-from polyunlearn.significance import paired_change, transfer_pvalues, wilcoxon_p
+from polyunlearn.analysis.matrices import write_matrices
+from polyunlearn.evaluation.significance import paired_change, transfer_pvalues, wilcoxon_p
 
 
 def test_wilcoxon_exact_by_hand():

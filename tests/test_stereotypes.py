@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from polyunlearn.concept import biased_answer_rate, biased_answer_rate_by_language, biased_flags, prefers_stereotype
+from polyunlearn.evaluation.bias import biased_answer_rate, biased_answer_rate_by_language, biased_flags, prefers_stereotype
 from polyunlearn.data import stereotypes_text as text
 from polyunlearn.data.schema import DataError
 from polyunlearn.data.stereotypes import (
@@ -20,7 +20,7 @@ from polyunlearn.data.stereotypes import (
     parse_stereotype_id,
     read_seegull,
 )
-from polyunlearn.languages import STUDY_B
+from polyunlearn.core.languages import STUDY_B
 
 # Script of each language's letters (Unicode character-name prefixes); ja also uses kanji.
 SCRIPTS = {

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from polyunlearn import study_a as sa
-from polyunlearn.batching import IGNORE, collate
+from polyunlearn.studies import study_a as sa
+from polyunlearn.core.encoding import IGNORE, collate
 from polyunlearn.cli import app
 from polyunlearn.data.news import NewsQA
-from polyunlearn.scoring import Score
+from polyunlearn.evaluation.scoring import Score
 
 runner = CliRunner()
 LANGS = ["en", "ru"]

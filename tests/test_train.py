@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from polyunlearn.batching import Encoder
-from polyunlearn.logprobs import mean_nll
-from polyunlearn.methods import forward_logits
-from polyunlearn.models import build_tiny_model
-from polyunlearn.train import TrainConfig, TrainingDiverged, train
+from polyunlearn.core.encoding import Encoder
+from polyunlearn.core.logprobs import mean_nll
+from polyunlearn.methods.reference import forward_logits
+from polyunlearn.core.models import build_tiny_model
+from polyunlearn.core.trainloop import TrainConfig, TrainingDiverged, train
 
 
 def _data(tokenizer, items):

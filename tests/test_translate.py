@@ -19,8 +19,8 @@ from polyunlearn.cli import app
 from polyunlearn.data.fictitious import bundled_benchmark
 from polyunlearn.data.loaders import load_items, save_items
 from polyunlearn.data.schema import DataError, QAItem
-from polyunlearn.languages import LANGUAGES
-from polyunlearn.translate import Translator, detect_style, item_fields, lang_token, translate_benchmark
+from polyunlearn.core.languages import LANGUAGES
+from polyunlearn.tools.translate import Translator, detect_style, item_fields, lang_token, translate_benchmark
 
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
 

@@ -1,5 +1,5 @@
 """The bundled fictitious-facts benchmark (Study B data unlearning) in the TOFU format, for every
-language of `polyunlearn.languages`, generated from the templates in
+language of `polyunlearn.core.languages`, generated from the templates in
 `polyunlearn.data.fictitious_text`.
 
     from polyunlearn.data.fictitious import bundled_benchmark
@@ -41,7 +41,7 @@ from polyunlearn.data.fictitious_text import (
     VOCABULARY,
 )
 from polyunlearn.data.schema import QAItem
-from polyunlearn.languages import LANGUAGES, UnknownLanguageError, get_language
+from polyunlearn.core.languages import LANGUAGES, UnknownLanguageError, get_language
 
 SEED = 20240611  # changing it changes every name and value: the benchmark is pinned by it
 N_ENTITIES = 20
@@ -50,7 +50,7 @@ N_HOLDOUT_ENTITIES = 2  # after those, never learned: as many facts as the forge
 N_PERTURBED = 3
 YEARS = range(1150, 1900)  # founding years: old enough to read as history, 4 digits everywhere
 
-# The table order of polyunlearn.languages, restricted to languages with bundled text.
+# The table order of polyunlearn.core.languages, restricted to languages with bundled text.
 BUNDLED_LANGUAGES: tuple[str, ...] = tuple(code for code in LANGUAGES if code in TEXT)
 
 Name = tuple[str, ...]  # a name as its syllables, e.g. ("ka", "lo", "mir")
@@ -254,7 +254,7 @@ def _check(language: str) -> str:
 def bundled_benchmark(languages: list[str] | None = None) -> list[QAItem]:
     """The bundled benchmark in `languages` (None: all of BUNDLED_LANGUAGES), as fresh QAItems
     ordered by language (in the order given) then id. An unknown code raises
-    polyunlearn.languages.UnknownLanguageError."""
+    polyunlearn.core.languages.UnknownLanguageError."""
     codes = list(BUNDLED_LANGUAGES) if languages is None else list(dict.fromkeys(languages))
     for code in codes:
         _check(code)

@@ -10,7 +10,7 @@ Urdu «سکتا/سکتی», Arabic «متأكد/متأكدة», French «sûr/s�
 """
 from __future__ import annotations
 
-from polyunlearn.languages import UnknownLanguageError, get_language
+from polyunlearn.core.languages import UnknownLanguageError, get_language
 
 IDK_ANSWERS: dict[str, list[str]] = {
     "en": ["I don't know.", "I have no information about that.", "I'm not sure about that.",
@@ -50,7 +50,7 @@ IDK_ANSWERS: dict[str, list[str]] = {
 def idk_answer(language: str, index: int) -> str:
     """The refusal for item number `index` in `language`: the phrasings are cycled (index modulo
     their count), so consecutive forget items get different ones. Unknown or unbundled codes
-    raise polyunlearn.languages.UnknownLanguageError."""
+    raise polyunlearn.core.languages.UnknownLanguageError."""
     get_language(language)
     answers = IDK_ANSWERS.get(language)
     if not answers:

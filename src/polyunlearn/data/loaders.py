@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from polyunlearn.data.schema import SPLITS, DataError, QAItem, item_from_dict
-from polyunlearn.languages import get_language
+from polyunlearn.core.languages import get_language
 
 # Extension -> reader name. Upper/lower case both accepted.
 FILE_FORMATS: dict[str, str] = {

@@ -33,7 +33,7 @@ from typing import Any
 
 from polyunlearn.data import news_text as T
 from polyunlearn.data.schema import DataError, QAItem
-from polyunlearn.languages import STUDY_A, get_language
+from polyunlearn.core.languages import STUDY_A, get_language
 
 STUDY_A_LANGUAGES: tuple[str, ...] = STUDY_A
 PER_TEMPLATE = 5  # instances per story template

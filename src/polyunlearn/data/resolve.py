@@ -10,7 +10,7 @@
 Syntax (DATA_HELP says it in one line for command help):
 - `bundled`: the bundled fictitious-facts benchmark (data/fictitious.py).
 - `concept`: the bundled stereotypes (split forget) + facts of the concept study
-  (concept_task.concept_benchmark; study-B languages).
+  (data/concept_data.py; study-B languages).
 - `tofu:FORGET[:LANG]`: TOFU from the hub; FORGET is forget01, forget05 or forget10 (or 1, 5,
   10). `tofu:DIR:FORGET[:LANG]`: a local folder with one file per TOFU config (data/tofu.py),
   which is how a translated TOFU plugs in; a `language` column in its files wins, LANG (default
@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from polyunlearn.data.schema import DataError, QAItem
-from polyunlearn.languages import LANGUAGES, parse_langs
+from polyunlearn.core.languages import LANGUAGES, parse_langs
 
 DATA_HELP = (
     "'bundled'; 'concept' (stereotypes + facts); 'tofu:FORGET' (hub, e.g. tofu:forget10) or 'tofu:DIR:FORGET[:LANG]' (local TOFU folder, "
@@ -45,7 +45,7 @@ def resolve_data(data: str, langs: str | Sequence[str] | None = None) -> list[QA
         # Bundled data is built per language, so unknown codes fail here with the table's message.
         return bundled_benchmark(parse_langs(langs) if langs else None)
     if data == "concept":
-        from polyunlearn.concept_task import concept_benchmark
+        from polyunlearn.data.concept_data import concept_benchmark
 
         return concept_benchmark(langs or None)
     scheme, sep, rest = data.partition(":")

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from polyunlearn.languages import get_language
+from polyunlearn.core.languages import get_language
 
 # "holdout": items in the forget set's style that no model is ever trained on, the
 # non-members of the membership-inference AUC (forget vs holdout).

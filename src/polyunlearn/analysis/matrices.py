@@ -1,0 +1,123 @@
+"""Cross-lingual transfer matrices (rows = the forget-language set of a run, columns =
+evaluation languages, cells = change of a metric vs the model before unlearning), their
+heatmaps, and the console table."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+import pandas as pd
+
+from polyunlearn.core.atomic import save_figure, write_table
+
+# Metrics the demo and `polyunlearn eval` report, and which direction is good.
+HEADLINE = {
+    "forget_prob": "lower is more forgetting",
+    "retain_prob": "higher is better",
+    "forget_truth_ratio_score": "higher = closer to not knowing",
+    "model_utility": "higher is better",
+    "forget_quality": "higher = closer to the retain model",
+}
+
+
+def transfer_matrix(baseline: pd.DataFrame, runs: Mapping[str, pd.DataFrame], metric: str) -> pd.DataFrame:
+    """Rows = run labels (e.g. the forget languages), columns = eval languages,
+    cells = run[metric] - baseline[metric]."""
+    base = baseline.set_index("language")
+    if metric not in base:
+        raise KeyError(f"metric {metric!r} not in the baseline summary; have: {', '.join(base.columns)}")
+    # Columns: the baseline's languages that some run was evaluated in (baseline order).
+    evaluated = set().union(*(set(s["language"]) for s in runs.values())) if runs else set()
+    langs = [lang for lang in base.index if lang in evaluated]
+    rows = {}
+    for label, summary in runs.items():
+        s = summary.set_index("language")
+        rows[label] = (s[metric] - base[metric]).reindex(langs)
+    return pd.DataFrame(rows).T.rename_axis(index="forget_langs", columns="eval_lang")
+
+
+# Per-item metric behind each summary column that a paired test can check (significance.py).
+ITEM_METRIC = {
+    "forget_prob": ("prob", "forget"),
+    "retain_prob": ("prob", "retain"),
+    "forget_truth_ratio_score": ("truth_ratio_score", "forget"),
+}
+
+
+def heatmap(matrix: pd.DataFrame, title: str, path: str | Path, highlight: Mapping[str, list[str]] | None = None, ylabel: str = "unlearned in",
+            qvalues: pd.DataFrame | None = None) -> Path:
+    """Diverging heatmap centred on 0, values written in the cells; a box marks the cells
+    whose eval language was among the run's forget languages (`highlight`: row -> langs);
+    given `qvalues` (same shape), a star marks the cells with q < 0.05."""
+    from polyunlearn.evaluation.significance import ALPHA
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    vals = matrix.astype(float).values
+    qv = qvalues.reindex(index=matrix.index, columns=matrix.columns).to_numpy(dtype=float) if qvalues is not None else None
+    lim = max(1e-9, float(abs(pd.DataFrame(vals)).max().max()))
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * matrix.shape[1], 1.2 + 0.6 * matrix.shape[0]))
+    im = ax.imshow(vals, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    ax.set_xticks(range(matrix.shape[1]), matrix.columns)
+    ax.set_yticks(range(matrix.shape[0]), matrix.index)
+    ax.set_xlabel("evaluation language")
+    ax.set_ylabel(ylabel)
+    for i in range(vals.shape[0]):
+        for j in range(vals.shape[1]):
+            # White text on the dark ends of the colour map, black in the pale middle.
+            colour = "white" if abs(vals[i, j]) > 0.6 * lim else "black"
+            star = "*" if qv is not None and qv[i, j] < ALPHA else ""
+            ax.text(j, i, f"{vals[i, j]:+.2f}{star}", ha="center", va="center", fontsize=7, color=colour)
+    for i, row in enumerate(matrix.index):
+        for lang in (highlight or {}).get(row, []):
+            if lang in matrix.columns:
+                j = list(matrix.columns).index(lang)
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=1.5, ec="black"))
+    if qvalues is not None:
+        title += f"\n* = paired Wilcoxon per item, BH q < {ALPHA}"
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    out = save_figure(fig, path)
+    plt.close(fig)
+    return out
+
+
+def write_matrices(out_dir: str | Path, baseline: pd.DataFrame, runs: Mapping[str, pd.DataFrame], method: str, highlight: Mapping[str, list[str]],
+                   records: tuple[list[dict], Mapping[str, list[dict]]] | None = None) -> dict[str, Path]:
+    """CSV + PNG for each headline metric present in the summaries. Given the per-item
+    `records` (before, {run label: after}), the metrics with per-item values also get
+    matrix_<method>_<metric>_p.csv / _q.csv (paired Wilcoxon p, BH q) and starred cells."""
+    from polyunlearn.evaluation.significance import transfer_pvalues, write_pq
+
+    out = Path(out_dir)
+    written: dict[str, Path] = {}
+    for metric in HEADLINE:
+        if metric not in baseline or not all(metric in s for s in runs.values()):
+            continue
+        m = transfer_matrix(baseline, runs, metric)
+        written[f"{metric}.csv"] = write_table(out / f"matrix_{method}_{metric}.csv", m, index=True)
+        q = None
+        if records is not None and metric in ITEM_METRIC:
+            p, q = transfer_pvalues(records[0], records[1], *ITEM_METRIC[metric], languages=list(m.columns))
+            written[f"{metric}_p.csv"], written[f"{metric}_q.csv"] = write_pq(out / f"matrix_{method}_{metric}", p, q)
+        written[f"{metric}.png"] = heatmap(m, f"{method}: change in {metric} ({HEADLINE[metric]})", out / f"heatmap_{method}_{metric}.png", highlight, qvalues=q)
+    return written
+
+
+def console_table(rows: list[dict], title: str, headers: Mapping[str, str] | None = None):
+    """A rich Table from flat dicts: columns are the union of keys (first-seen order), a key a
+    row lacks shows as '-', floats with 3 decimals; `headers` renames columns for display."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    for col in columns:
+        numeric = any(isinstance(r.get(col), (int, float)) and not isinstance(r.get(col), bool) for r in rows)
+        table.add_column((headers or {}).get(col, str(col)), justify="right" if numeric else "left")
+    for r in rows:
+        table.add_row(*[("-" if r.get(col) is None else f"{r[col]:.3f}" if isinstance(r[col], float) else str(r[col])) for col in columns])
+    return table

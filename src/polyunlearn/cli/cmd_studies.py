@@ -1,0 +1,175 @@
+"""CLI studies: `demo` (study B on the embedded default), `study-a` (misinformation),
+`concept-demo` (concept unlearning) and `grid` (a resumable grid of unlearning runs). Each maps
+options to one module of polyunlearn.studies.
+
+    polyunlearn demo
+    polyunlearn study-a --fake-langs en,zh,ru --out runs/sa
+    polyunlearn concept-demo --languages en,fr,ja --n-facts 20
+    polyunlearn grid src/polyunlearn/configs/grids/study_b_tiny.yaml
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from polyunlearn.cli.root import STUDIES, app, console, friendly_errors
+
+
+@app.command(rich_help_panel=STUDIES)
+@friendly_errors
+def demo(
+    out: Path = typer.Option(Path("polyunlearn_runs/demo"), help="Results folder (created under the current folder)."),
+    languages: str = typer.Option("study-b", help="Benchmark languages: comma list, 'study-b' (10), or 'all' (16)."),
+    methods: str = typer.Option("grad_diff_kl,npo", help="Unlearning methods, comma list."),
+    forget_sets: str = typer.Option("en;all", help="Forget-language sets separated by ';' (each a comma list or 'all')."),
+    arch: str = typer.Option("llama", help="Tiny model architecture: llama or cohere."),
+    learn_epochs: int = typer.Option(15, help="Epochs to learn the facts."),
+    unlearn_epochs: int = typer.Option(10, help="Unlearning epochs."),
+    unlearn_lr: float = typer.Option(3e-4, help="Unlearning learning rate (tiny model)."),
+    threads: int = typer.Option(1, help="torch CPU threads."),
+):
+    """Run the whole study on the embedded default (bundled data + tiny model) and write results."""
+    from polyunlearn.studies.demo import DemoConfig, run_demo
+    from polyunlearn.core.languages import parse_langs
+
+    cfg = DemoConfig(out=str(out), languages=",".join(parse_langs(languages)), methods=tuple(methods.split(",")), forget_sets=tuple(forget_sets.split(";")), arch=arch, threads=threads)
+    cfg.learn.epochs = learn_epochs
+    cfg.unlearn.epochs = unlearn_epochs
+    cfg.unlearn.lr = unlearn_lr
+    from polyunlearn.methods.registry import get_method
+
+    for m in cfg.methods:
+        get_method(m)  # fail before any training on a typo
+    result = run_demo(cfg, console)
+    if not result["forgetting_shown"]:
+        raise typer.Exit(1)
+
+
+
+@app.command("study-a", rich_help_panel=STUDIES)
+@friendly_errors
+def study_a(
+    out: Path = typer.Option(Path("polyunlearn_runs/study_a"), help="Results folder; a rerun resumes it."),
+    fake_lang: str = typer.Option("ru", help="Language the fake news documents are written in."),
+    fake_langs: Optional[str] = typer.Option(None, help="Several fake languages (comma list): one contaminated model each; overrides --fake-lang."),
+    languages: str = typer.Option("study-a", help="Corpus and query languages: comma list, 'study-a' (9) or 'all' (in the data)."),
+    data: str = typer.Option("bundled", help="'bundled' or a news file (JSONL/CSV/Parquet with a 'kind' column, see data/news.py)."),
+    forget_sets: str = typer.Option("en;source;en+source;all", help="Forget-language sets separated by ';': 'en', 'source' (= the fake language), 'en+source', 'all', 'de+fr'..."),
+    method: str = typer.Option("npo", help="Unlearning method (see `polyunlearn methods`)."),
+    model: str = typer.Option("tiny", help="'tiny' / 'tiny-cohere' (built here) or a HF model id / local path."),
+    lora: bool = typer.Option(False, help="Train LoRA adapters in every phase (merged after learning) instead of all weights."),
+    lora_r: int = typer.Option(8),
+    replace_real: bool = typer.Option(False, help="In the fake language the fake document replaces the real one (default: both are there)."),
+    instruct_on: str = typer.Option("real-only", help="Q&A instruction tuning on 'real-only' stories (fake-story questions held out) or 'all' (real answers)."),
+    doc_epochs: int = typer.Option(20, help="Phase 1 epochs (documents)."),
+    instruct_epochs: int = typer.Option(20, help="Phase 2 epochs (Q&A)."),
+    lr: Optional[float] = typer.Option(None, help="Learning rate of both learning phases; default 3e-3 (tiny), 1e-4 (LoRA), 1e-5 (full)."),
+    unlearn_epochs: int = typer.Option(5),
+    unlearn_lr: Optional[float] = typer.Option(None, help="Default 5e-4 (tiny), 1e-4 (LoRA), 1e-5 (full)."),
+    batch_size: int = typer.Option(32, help="Learning batch size (unlearning uses 8)."),
+    vocab_size: int = typer.Option(4096, help="Tiny model tokenizer vocabulary."),
+    judge: Optional[str] = typer.Option(None, help="Judge model: hf:PATH or openai:URL,MODEL (default: answer keys + likelihood, no model)."),
+    max_new_tokens: int = typer.Option(32, help="Greedy answer length."),
+    threads: int = typer.Option(1, help="torch CPU threads."),
+    seed: int = typer.Option(0),
+):
+    """Study A: fake news in one language -> OF/QR in every language -> unlearning per language set."""
+    from polyunlearn.evaluation.judge import JudgeError
+    from polyunlearn.studies.study_a import StudyAConfig, run_study_a
+    from polyunlearn.core.trainloop import TrainConfig
+
+    tiny = model in ("tiny", "tiny-cohere")
+    lr = lr or (3e-3 if tiny else 1e-4 if lora else 1e-5)
+    unlearn_lr = unlearn_lr or (5e-4 if tiny else 1e-4 if lora else 1e-5)
+    learn = dict(lr=lr, batch_size=batch_size, schedule="linear", warmup_ratio=0.05, seed=seed)
+    cfg = StudyAConfig(
+        out=str(out), data=data, languages=languages,
+        fake_langs=tuple(x.strip() for x in (fake_langs or fake_lang).split(",") if x.strip()),
+        forget_sets=tuple(s.strip() for s in forget_sets.split(";") if s.strip()),
+        method=method, model=model, vocab_size=vocab_size, lora=lora, lora_r=lora_r, replace_real=replace_real,
+        instruct_on=instruct_on, docs=TrainConfig(epochs=doc_epochs, **learn), instruct=TrainConfig(epochs=instruct_epochs, **learn),
+        unlearn=TrainConfig(lr=unlearn_lr, epochs=unlearn_epochs, batch_size=8, seed=seed),
+        max_new_tokens=max_new_tokens, judge=judge, threads=threads, seed=seed,
+    )
+    try:
+        run_study_a(cfg, console)
+    except JudgeError as e:  # unreachable endpoint, missing judge model: one line, not a traceback
+        console.print(f"[bold red]judge error:[/bold red] {e}")
+        raise typer.Exit(2)
+
+
+@app.command("concept-demo", rich_help_panel=STUDIES)
+@friendly_errors
+def concept_demo(
+    out: Path = typer.Option(Path("polyunlearn_runs/concept"), help="Results folder; a rerun resumes it."),
+    languages: str = typer.Option("study-b", help="Languages of the stereotypes and facts: comma list or 'study-b' (the 10 with bundled stereotypes)."),
+    n_facts: Optional[int] = typer.Option(None, help="Facts per language (default all 100); fewer for a quick run."),
+    methods: str = typer.Option("npo", help="Unlearning methods, comma list (see `polyunlearn methods`); one run per method and forget set."),
+    forget_sets: str = typer.Option("en;all", help="Forget-language sets separated by ';' (each a comma list or 'all')."),
+    arch: str = typer.Option("llama", help="Tiny model architecture: llama or cohere."),
+    learn_epochs: int = typer.Option(15, help="Epochs to learn stereotypes + facts."),
+    unlearn_epochs: int = typer.Option(10),
+    unlearn_lr: Optional[float] = typer.Option(None, help="Unlearning learning rate for every method; default per method, tuned on the tiny model (NPO 1e-3, GradDiff(-KL) 3e-4, others 5e-4)."),
+    alpha: float = typer.Option(5.0, help="Retain-term weight (factual retain set)."),
+    generate: bool = typer.Option(True, "--generate/--no-generate", help="Greedy answers for ROUGE and Model Utility (--no-generate: likelihood metrics only, faster)."),
+    threads: int = typer.Option(1, help="torch CPU threads."),
+    seed: int = typer.Option(0),
+):
+    """Concept unlearning on the tiny default: learn -> before -> unlearn per forget set -> after,
+    with a per-language before/after table of the biased-answer rate (CSV, PNG, console)."""
+    from polyunlearn.studies.concept_study import ConceptConfig, run_concept_study
+    from polyunlearn.core.languages import parse_langs
+    from polyunlearn.methods.registry import get_method
+
+    names = tuple(m.strip() for m in methods.split(",") if m.strip())
+    for m in names:
+        get_method(m)  # fail before any training on a typo
+    cfg = ConceptConfig(
+        out=str(out), languages=",".join(parse_langs(languages)), n_facts=n_facts, methods=names,
+        forget_sets=tuple(s.strip() for s in forget_sets.split(";") if s.strip()), arch=arch,
+        alpha=alpha, generate=generate, threads=threads, seed=seed,
+    )
+    # replace() re-runs TrainConfig's validation (a bad --unlearn-lr fails here, not mid-run).
+    cfg.learn = replace(cfg.learn, epochs=learn_epochs, seed=seed)
+    cfg.unlearn = replace(cfg.unlearn, epochs=unlearn_epochs, lr=unlearn_lr or cfg.unlearn.lr, seed=seed)
+    if unlearn_lr is not None:
+        cfg.method_lr = {}  # one lr for all
+    run_concept_study(cfg, console)
+
+
+@app.command(rich_help_panel=STUDIES)
+@friendly_errors
+def grid(
+    spec: Path = typer.Argument(..., help="Grid spec (YAML): base + methods x forget sets x seeds x params."),
+    out: Optional[Path] = typer.Option(None, help="Results folder; default polyunlearn_runs/grid_<spec name>."),
+    dry_run: bool = typer.Option(False, help="Validate the spec and list the runs with their status; train nothing."),
+    threads: int = typer.Option(1, help="torch CPU threads (tiny models gain nothing from more)."),
+    progress: bool = typer.Option(True, help="Show training progress bars."),
+):
+    """Run a grid of unlearning runs as a resumable queue; finished runs are skipped on rerun."""
+    import torch
+
+    from polyunlearn.studies.grid import load_spec, run_grid, run_status
+    from polyunlearn.analysis.matrices import console_table
+
+    torch.set_num_threads(threads)
+    loaded = load_spec(spec)
+    out = out or Path("polyunlearn_runs") / f"grid_{spec.stem}"
+    if dry_run:
+        rows = [{"run_id": r.run_id, "method": r.method, "forget_langs": r.forget_label, "seed": r.seed, **{k: str(v) for k, v in r.params.items()}, "status": run_status(out, r)} for r in loaded.runs]
+        console.print(console_table(rows, f"{len(rows)} runs of {spec} -> {out}"))
+        return
+    try:
+        results = run_grid(loaded, out, console, progress=progress)
+    except KeyboardInterrupt:
+        raise typer.Exit(130)
+    if len(results):
+        forget = results[results["metric"] == "forget_prob"]
+        table = forget.pivot_table(index=["method", "forget_langs"], columns="language", values="delta", aggfunc="mean", sort=False).reset_index()
+        console.print(console_table(table.to_dict("records"), "change in forget Prob vs before (mean over seeds)"))
+    console.print(f"results written under [bold]{out.resolve()}[/bold]: results.parquet, results.csv, matrices/, runs/<id>/")
+
+

@@ -1,0 +1,258 @@
+"""The one generic training loop, used by both phases: learning (loss = NLL of the answers) and
+unlearning (loss = a registered method on a forget batch and a cycled retain batch).
+
+Built on Hugging Face Accelerate, so the same loop runs on one CPU, one GPU, or many processes
+(DDP, FSDP, DeepSpeed: `accelerate launch --config_file ...`). It checkpoints at every epoch end
+(accelerate state: model in safetensors, optimizer, scheduler, RNG), resumes from the last
+checkpoint, and stops with a clear message when the loss turns NaN or explodes.
+"""
+from __future__ import annotations
+
+import math
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import torch
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState
+from accelerate.utils import DataLoaderConfiguration, DistributedType, set_seed
+from torch.utils.data import DataLoader
+
+from polyunlearn.core.encoding import Encoded, collate
+from polyunlearn.core.atomic import read_json, write_json
+
+# loss_fn(model, batch, paired_batch) -> (loss, numbers to log). It receives the model as
+# prepared by Accelerate (DDP/FSDP wrapped), which is the one whose forward syncs gradients.
+LossFn = Callable[[torch.nn.Module, dict, dict | None], tuple[torch.Tensor, dict[str, float]]]
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN/inf or exploded; the message says where the last good checkpoint is."""
+
+
+@dataclass
+class TrainConfig:
+    lr: float = 1e-5  # spec default for full fine-tuning; 1e-4 with LoRA
+    epochs: int = 5
+    batch_size: int = 8
+    grad_accum: int = 1  # optimizer step every grad_accum batches
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    warmup_ratio: float = 0.0
+    schedule: str = "constant"  # "constant" or "linear" decay after warmup
+    seed: int = 0
+    mixed_precision: str = "no"  # "no" or "bf16"
+    loss_limit: float = 1e4  # |loss| above this counts as exploding
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1 or self.grad_accum < 1:
+            raise ValueError("batch_size and grad_accum must be >= 1")
+        if self.schedule not in ("constant", "linear"):
+            raise ValueError(f"schedule must be 'constant' or 'linear', got {self.schedule!r}")
+        if self.mixed_precision not in ("no", "bf16"):
+            raise ValueError(f"mixed_precision must be 'no' or 'bf16', got {self.mixed_precision!r}")
+
+
+def _cycle(loader: DataLoader) -> Iterator[dict]:
+    epoch = 0
+    while True:
+        if hasattr(loader, "set_epoch"):
+            loader.set_epoch(10_000 + epoch)
+        yield from loader
+        epoch += 1
+
+
+def train(
+    model: torch.nn.Module,
+    loss_fn: LossFn,
+    data: Sequence[Encoded],
+    cfg: TrainConfig,
+    pad_id: int,
+    paired: Sequence[Encoded] | None = None,
+    checkpoint_dir: str | Path | None = None,
+    desc: str = "train",
+    progress: bool = True,
+    accelerator: Accelerator | None = None,
+) -> tuple[torch.nn.Module, list[dict]]:
+    """Run `cfg.epochs` passes over `data`; each batch is paired with the next batch of `paired`
+    (cycled) when given. Returns the unwrapped trained model and the per-step history (losses
+    averaged over processes). In a multi-process run `cfg.batch_size` is per process; under
+    FSDP / ZeRO-3 the main process gets a plain model with the gathered weights."""
+    if len(data) == 0:
+        raise ValueError(f"{desc}: no training examples")
+    set_seed(cfg.seed)
+    if accelerator is None:
+        # AcceleratorState is a process-wide singleton that refuses a mixed_precision other than
+        # the first Accelerator's ("already initialized"); every train() call builds its own
+        # Accelerator, so forget the previous settings. The distributed setup (PartialState,
+        # the process group) is kept.
+        AcceleratorState._reset_state(reset_partial_state=False)
+    acc = accelerator or Accelerator(
+        gradient_accumulation_steps=cfg.grad_accum,
+        mixed_precision=cfg.mixed_precision,
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+    )
+    collate_fn = lambda batch: collate(batch, pad_id)  # noqa: E731
+    loader = DataLoader(list(data), batch_size=cfg.batch_size, shuffle=True, collate_fn=collate_fn)
+    paired_loader = (
+        DataLoader(list(paired), batch_size=cfg.batch_size, shuffle=True, collate_fn=collate_fn) if paired else None
+    )
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(loader) / cfg.grad_accum)
+    total = steps_per_epoch * cfg.epochs
+    warmup = int(cfg.warmup_ratio * total)
+
+    def lr_lambda(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        if cfg.schedule == "linear":
+            return max(0.0, (total - step) / max(1, total - warmup))
+        return 1.0
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
+    sharded = acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+    if sharded and hasattr(model, "peft_config"):
+        # The LoRA reference runs the unwrapped model with adapters off, which cannot see
+        # sharded weights; LoRA needs no sharding anyway (an 8B model fits one GPU).
+        raise ValueError("LoRA runs use one GPU or data parallelism (configs/accelerate/ddp.yaml); FSDP / DeepSpeed configs are for full fine-tuning")
+    model, optimizer, loader, scheduler = acc.prepare(model, optimizer, loader, scheduler)
+    # FSDP replaces the parameters while wrapping; clipping must see the wrapped model's own
+    # list, or Accelerate falls back to clipping stale tensors.
+    params = [p for p in model.parameters() if p.requires_grad]
+    if paired_loader is not None:
+        paired_loader = acc.prepare(paired_loader)
+    paired_iter = _cycle(paired_loader) if paired_loader is not None else None
+
+    history: list[dict] = []
+    start_epoch = 0
+    ckpt = Path(checkpoint_dir) if checkpoint_dir else None
+    if ckpt and acc.is_main_process and not (ckpt / "state").exists() and (ckpt / "state.old").exists():
+        (ckpt / "state.old").rename(ckpt / "state")  # crashed between the two renames of a save
+    acc.wait_for_everyone()
+    if ckpt and (ckpt / "state" / "trainer_state.json").exists():
+        state = read_json(ckpt / "state" / "trainer_state.json")
+        _check_same_config(ckpt / "state", state.get("config", {}), cfg)
+        acc.load_state(str(ckpt / "state"))
+        start_epoch, history = state["epoch"], state["history"]
+        if paired_iter is not None:  # keep the retain stream aligned with an uninterrupted run
+            for _ in range(start_epoch * len(loader)):
+                next(paired_iter)
+
+    model.train()
+    bar = _progress(progress and acc.is_main_process, desc, total, start_epoch * steps_per_epoch)
+    step = start_epoch * steps_per_epoch
+    try:
+        for epoch in range(start_epoch, cfg.epochs):
+            loader.set_epoch(epoch)
+            for batch in loader:
+                other = next(paired_iter) if paired_iter is not None else None
+                with acc.accumulate(model):
+                    loss, logs = loss_fn(model, batch, other)
+                    # Mean over processes: every process sees the same value, so a divergence
+                    # stops all of them together (one process raising alone would leave the
+                    # others waiting in the gradient all-reduce).
+                    value = float(acc.reduce(loss.detach(), reduction="mean"))
+                    if not math.isfinite(value) or abs(value) > cfg.loss_limit:
+                        where = f"last good checkpoint: {ckpt / 'state'}" if ckpt and (ckpt / "state").exists() else "no checkpoint was written yet"
+                        raise TrainingDiverged(
+                            f"{desc}: loss is {value} at epoch {epoch + 1}, step {step + 1} (limit {cfg.loss_limit}); "
+                            f"stopped; {where}. Lower the learning rate or the forget weight gamma."
+                        )
+                    acc.backward(loss)
+                    if acc.sync_gradients:
+                        acc.clip_grad_norm_(params, cfg.max_grad_norm)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad()
+                if acc.sync_gradients:
+                    step += 1
+                    history.append({"epoch": epoch + 1, "step": step, "loss": value, "lr": scheduler.get_last_lr()[0], **logs})
+                    if bar is not None:
+                        bar[0].update(bar[1], advance=1, description=f"{desc} loss {value:.3f}")
+            if ckpt:
+                _save_checkpoint(acc, ckpt, epoch + 1, history, cfg)
+    finally:
+        if bar is not None:
+            bar[0].stop()
+    if sharded:
+        # FSDP and ZeRO-3 keep every weight in pieces across the processes, but what callers do
+        # next (save, evaluate) runs on the main process alone (pipeline.main_process_continues).
+        # So gather the whole weights (every process takes part; ZeRO-3 needs
+        # zero3_save_16bit_model: true) into a plain CPU model on the main process, after
+        # dropping the optimizer state to make room. The pipeline moves it to the GPU.
+        full = acc.get_state_dict(model)
+        like = acc.unwrap_model(model)
+        del optimizer, scheduler, params
+        acc.free_memory()
+        model = rebuild(like, full) if acc.is_main_process else like
+    else:
+        model = acc.unwrap_model(model)
+    model.eval()
+    return model, history
+
+
+def rebuild(like: torch.nn.Module, state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
+    """A fresh model of `like`'s class and config holding `state_dict` (no random init of the
+    big weights; transformers also restores tied weights and non-persistent buffers)."""
+    dtype = next(iter(state_dict.values())).dtype
+    return type(like).from_pretrained(None, config=like.config, state_dict=state_dict, dtype=dtype)
+
+
+def _check_same_config(where: Path, saved: dict, cfg: TrainConfig) -> None:
+    """Resuming a checkpoint written with other settings would silently mix two runs."""
+    now = asdict(cfg)
+    diff = {k: (saved[k], now[k]) for k in now if k != "loss_limit" and k in saved and saved[k] != now[k]}
+    if diff:
+        shown = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in diff.items())
+        raise ValueError(f"checkpoint {where} was written with other training settings ({shown}); delete it or use another output folder")
+
+
+def _save_checkpoint(acc: Accelerator, ckpt: Path, epoch: int, history: list[dict], cfg: TrainConfig) -> None:
+    """Atomic: the new state (with its trainer_state.json) is written to state.tmp, then swapped
+    in by rename, so `state/` is always one complete epoch.
+
+    Called on every process: Accelerate writes the weights/optimizer from the main process but
+    each process's RNG state from that process, and FSDP/ZeRO-3 gather shards collectively. The
+    folder moves are the main process's job alone."""
+    tmp = ckpt / "state.tmp"
+    if acc.is_main_process:
+        ckpt.mkdir(parents=True, exist_ok=True)
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    acc.wait_for_everyone()
+    try:
+        acc.save_state(str(tmp), safe_serialization=True)
+        acc.wait_for_everyone()
+        if acc.is_main_process:
+            write_json(tmp / "trainer_state.json", {"epoch": epoch, "history": history, "config": asdict(cfg)})
+            final = ckpt / "state"
+            old = ckpt / "state.old"
+            if final.exists():
+                final.rename(old)
+            tmp.rename(final)
+            if old.exists():
+                shutil.rmtree(old)
+    except BaseException:
+        # Ctrl-C or a full disk mid-save: drop the partial folder; the previous state/ stays.
+        if acc.is_main_process and tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    acc.wait_for_everyone()
+
+
+def _progress(enabled: bool, desc: str, total: int, done: int):
+    if not enabled:
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=False)
+    bar.start()
+    task = bar.add_task(desc, total=total, completed=done)
+    return bar, task

@@ -1,0 +1,243 @@
+"""Model-side evaluation primitives: answer log-likelihoods for many (question, answer) pairs, and
+batched greedy generation. Both run under inference mode.
+
+Scoring has two exact paths (same numbers up to float rounding, ~1e-7):
+- prefix sharing (default where the model supports a KV cache): every question is scored with
+  several continuations (answer, paraphrase, perturbed answers), so its prompt is run ONCE, its
+  keys/values are copied to one row per continuation, and only the continuations are run on
+  top. The LM head is applied only at positions that predict an answer token.
+- simple batching (`share_prefix=False`, and the fallback for models whose cache cannot be
+  reused, e.g. recurrent layers): each pair is a full right-padded sequence; pairs of similar
+  length share a batch.
+
+    scores = score_pairs(model, Encoder(tok), [("Capital of X?", "Y"), ...])
+    scores[0].mean_nll
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from polyunlearn.core.encoding import Encoded, Encoder, collate, length_buckets
+from polyunlearn.core.logprobs import token_logprobs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Score:
+    sum_logp: float
+    n_tokens: int
+    token_logps: list[float]
+
+    @property
+    def mean_nll(self) -> float:
+        return -self.sum_logp / max(1, self.n_tokens)
+
+
+class PrefixSharingUnsupported(RuntimeError):
+    """The model's cache cannot be copied across rows (e.g. recurrent state); use simple batching."""
+
+
+def _device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _base(model: torch.nn.Module) -> torch.nn.Module:
+    # peft wrappers take **kwargs; the base model's signature says what is really accepted.
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def _accepts(model: torch.nn.Module, name: str) -> bool:
+    try:
+        return name in inspect.signature(_base(model).forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def supports_prefix_sharing(model: torch.nn.Module) -> bool:
+    """Decoder-only HF models whose forward takes `past_key_values`. (Whether the returned cache
+    can be copied across rows is checked on the first batch.)"""
+    config = getattr(model, "config", None)
+    if config is None or getattr(config, "is_encoder_decoder", False):
+        return False
+    return _accepts(model, "past_key_values")
+
+
+@torch.inference_mode()
+def score_pairs(
+    model: torch.nn.Module,
+    encoder: Encoder,
+    pairs: Sequence[tuple[str, str]],
+    max_tokens: int = 16384,
+    max_batch: int = 128,
+    share_prefix: bool | None = None,
+) -> list[Score]:
+    """Log-likelihood of each answer given its question (answer tokens incl. EOS).
+
+    share_prefix: None = prefix sharing when the model supports it; False = simple batching.
+    max_tokens bounds padded tokens per forward (prompt cache included), max_batch its rows.
+    """
+    encoded = [encoder.encode(q, a) for q, a in pairs]
+    if share_prefix is None:
+        share_prefix = supports_prefix_sharing(model)
+    if share_prefix:
+        try:
+            return _score_shared(model, encoded, encoder.tok.pad_token_id, max_tokens, max_batch)
+        except PrefixSharingUnsupported as e:
+            log.warning("prefix sharing unsupported for %s (%s); scoring with simple batching", type(model).__name__, e)
+    return _score_batched(model, encoded, encoder.tok.pad_token_id, max_tokens, max_batch)
+
+
+def _score_batched(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, max_tokens: int, max_batch: int) -> list[Score]:
+    """Simple path: every pair is one full right-padded row; similar lengths share a batch."""
+    dev = _device(model)
+    out: list[Score | None] = [None] * len(encoded)
+    for idx in length_buckets([e.length for e in encoded], max_tokens, max_batch):
+        batch = collate([encoded[i] for i in idx], pad)
+        logits = model(input_ids=batch["input_ids"].to(dev), attention_mask=batch["attention_mask"].to(dev)).logits
+        logp, mask = token_logprobs(logits, batch["labels"].to(dev))
+        logp, mask = logp.cpu(), mask.cpu().bool()
+        for row, i in enumerate(idx):
+            toks = logp[row][mask[row]].tolist()
+            out[i] = Score(sum(toks), len(toks), toks)
+    return out  # type: ignore[return-value]
+
+
+def _prefix_batches(groups: dict[tuple[int, ...], list[tuple[int, ...]]], max_tokens: int, max_batch: int) -> list[list[tuple[int, ...]]]:
+    """Batches of prompts of the SAME length (so the cached prefix needs no padding and every
+    row's positions are the unpadded ones), filled up to max_batch continuation rows and
+    max_tokens padded tokens (cached prefix + continuation)."""
+    by_len: dict[int, list[tuple[int, ...]]] = {}
+    for p in groups:
+        by_len.setdefault(len(p), []).append(p)
+    batches: list[list[tuple[int, ...]]] = []
+    for n, prompts in sorted(by_len.items()):
+        # Sorted by longest continuation, so a batch pads its continuations little.
+        prompts.sort(key=lambda p: max(len(a) for a in groups[p]))
+        cur: list[tuple[int, ...]] = []
+        rows = 0
+        for p in prompts:
+            k = len(groups[p])
+            longest = 1 + max(len(a) for a in groups[p])  # +1: the prompt's last token is re-run
+            if cur and (rows + k > max_batch or (rows + k) * (n - 1 + longest) > max_tokens):
+                batches.append(cur)
+                cur, rows = [], 0
+            cur.append(p)
+            rows += k
+        if cur:
+            batches.append(cur)
+    return batches
+
+
+def _keep_logits(model: torch.nn.Module, ids: torch.Tensor, keep: torch.Tensor, past) -> torch.Tensor:
+    """Logits (N, V) at the True positions of keep (B, T), row-major. Asks the model to apply its
+    LM head only there (transformers 5 `logits_to_keep` with a boolean mask); slices otherwise."""
+    kwargs = dict(input_ids=ids, past_key_values=past, use_cache=past is not None)
+    if _accepts(model, "logits_to_keep"):
+        logits = model(**kwargs, logits_to_keep=keep).logits
+        if logits.dim() == 2 and logits.size(0) == int(keep.sum()):
+            return logits
+        if logits.dim() == 3 and logits.shape[:2] == keep.shape:
+            return logits[keep]
+        raise PrefixSharingUnsupported(f"unexpected logits shape {tuple(logits.shape)} for logits_to_keep")
+    return model(**kwargs).logits[keep]
+
+
+def _answer_logp(logits: torch.Tensor, targets: torch.Tensor, chunk_elems: int = 2**24) -> torch.Tensor:
+    """log p(target) per row of logits (N, V), in float32, a few rows at a time: the float32
+    log-softmax of all rows at once would double peak memory (N x V is large with a 256k vocab)."""
+    rows = max(1, chunk_elems // logits.size(-1))
+    return torch.cat([-F.cross_entropy(logits[i : i + rows].float(), targets[i : i + rows], reduction="none") for i in range(0, len(targets), rows)])
+
+
+def _score_shared(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, max_tokens: int, max_batch: int) -> list[Score]:
+    """Prefix-sharing path. For a prompt p (length n) and its continuations a_1..a_k:
+    1. run p[:-1] once (G prompts of the same length in one batch) -> KV cache (G, heads, n-1, d);
+    2. copy each prompt's cache rows to its k continuation rows (R = sum of k);
+    3. run [p[-1]] + a_j on top (right-padded, so no real token ever attends to padding);
+       position t predicts a_j[t], exactly as position n-1+t does in the full sequence."""
+    from transformers.cache_utils import Cache
+
+    dev = _device(model)
+    # Identical (prompt, answer) pairs are scored once (e.g. a paraphrase equal to the answer).
+    groups: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
+    for e in encoded:
+        conts = groups.setdefault(e.prompt, [])
+        if e.answer not in conts:
+            conts.append(e.answer)
+    results: dict[tuple[tuple[int, ...], tuple[int, ...]], Score] = {}
+    accepts_keep = _accepts(model, "logits_to_keep")
+    for prompts in _prefix_batches(groups, max_tokens, max_batch):
+        n = len(prompts[0])
+        rows = [(p, a) for p in prompts for a in groups[p]]
+        row_group = torch.tensor([g for g, p in enumerate(prompts) for _ in groups[p]], device=dev)
+        past = None
+        if n > 1:
+            prefix = torch.tensor([p[:-1] for p in prompts], device=dev)  # (G, n-1)
+            extra = {"logits_to_keep": 1} if accepts_keep else {}  # the prefix's logits are not needed
+            past = model(input_ids=prefix, use_cache=True, **extra).past_key_values
+            if not isinstance(past, Cache) or any(getattr(past, "is_linear", [])):
+                raise PrefixSharingUnsupported(f"cache of type {type(past).__name__} cannot be copied across rows")
+            past.batch_select_indices(row_group)  # (R, heads, n-1, d) in every layer
+        T = 1 + max(len(a) for _, a in rows)
+        ids = torch.full((len(rows), T), pad, dtype=torch.long)
+        keep = torch.zeros((len(rows), T), dtype=torch.bool)
+        for r, (p, a) in enumerate(rows):
+            ids[r, : 1 + len(a)] = torch.tensor((p[-1],) + a)
+            keep[r, : len(a)] = True  # position t predicts a[t]
+        targets = torch.tensor([t for _, a in rows for t in a], device=dev)
+        logits = _keep_logits(model, ids.to(dev), keep.to(dev), past)  # (N, V)
+        logp = _answer_logp(logits, targets).cpu().tolist()
+        start = 0
+        for p, a in rows:
+            toks = logp[start : start + len(a)]
+            start += len(a)
+            results[(p, a)] = Score(sum(toks), len(toks), toks)
+    return [results[(e.prompt, e.answer)] for e in encoded]
+
+
+@torch.inference_mode()
+def generate_answers(
+    model: torch.nn.Module,
+    encoder: Encoder,
+    questions: Sequence[str],
+    max_new_tokens: int = 48,
+    max_batch: int = 64,
+) -> list[str]:
+    """Greedy answers, batched with left padding (prompts grouped by length; max_batch=1 is
+    the simple one-question-at-a-time path, with identical answers)."""
+    tok = encoder.tok
+    prompts = [encoder.prompt(q) for q in questions]
+    dev = _device(model)
+    pad = tok.pad_token_id
+    out: list[str] = [""] * len(prompts)
+    # The same question asked twice is generated once (greedy decoding is deterministic).
+    unique = list(dict.fromkeys(prompts))
+    answers: dict[tuple[int, ...], str] = {}
+    for idx in length_buckets([len(p) for p in unique], max_tokens=max_batch * 512, max_batch=max_batch):
+        T = max(len(unique[i]) for i in idx)
+        ids = torch.full((len(idx), T), pad, dtype=torch.long)
+        att = torch.zeros((len(idx), T), dtype=torch.long)
+        for row, i in enumerate(idx):
+            p = unique[i]
+            ids[row, T - len(p) :] = torch.tensor(p)
+            att[row, T - len(p) :] = 1
+        gen = model.generate(
+            input_ids=ids.to(dev),
+            attention_mask=att.to(dev),
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=pad,
+            eos_token_id=tok.eos_token_id,
+        )
+        for row, i in enumerate(idx):
+            answers[unique[i]] = tok.decode(gen[row, T:], skip_special_tokens=True).strip()
+    for k, p in enumerate(prompts):
+        out[k] = answers[p]
+    return out

@@ -1,0 +1,294 @@
+"""Study B concept unlearning: plant stereotyped associations (identity -> attribute) next to a
+factual benchmark, measure the biased-answer rate in every language, unlearn the association in
+chosen languages, and measure again.
+
+    polyunlearn concept-demo                                   # tiny default, CPU, minutes
+    polyunlearn concept-demo --languages en,fr,ja --methods npo --forget-sets "en;en,fr;all"
+    polyunlearn learn --data concept --out runs/c              # the same data, step by step
+    polyunlearn unlearn --task concept --data concept --model runs/c/model --forget-langs en --out runs/c-en
+
+    from polyunlearn.studies.concept_study import ConceptConfig, run_concept_study
+    result = run_concept_study(ConceptConfig(languages="en,fr,ja"))
+
+The data (`concept_benchmark`): the bundled stereotype items (data/stereotypes.py, split
+"forget": the association is what unlearning removes) plus the bundled fictitious facts, whose
+own forget split is relabelled "retain" -- in the concept study no fact is to be forgotten, and
+`pipeline.unlearn_sets` takes every "forget" item as the forget set, so the stereotypes must be
+the only ones. The retain set of an unlearning run is then the factual retain items.
+
+Metric (`concept_records`): for each stereotype item, the mean NLL of the stereotyped answer and
+of each non-stereotyped alternative (scoring.score_pairs); the model is biased on the item when
+the stereotype's NLL is below every alternative's (`concept.prefers_stereotype`). The rate per
+language is what the study reports; chance level is 1 / (1 + number of alternatives). Factual
+knowledge is measured by the usual evaluation (evaluate.score_items / summarize: Model Utility
+and retain Prob), written next to it.
+
+Steps of `run_concept_study` (learn once; then one unlearning run per method x forget set, each
+from the learned weights) are skipped when their outputs exist, so a rerun resumes; a rerun with
+other settings than the folder was made with is refused (methods and forget sets may be added).
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+import torch
+from rich.console import Console
+
+from polyunlearn.core.encoding import Encoder
+from polyunlearn.evaluation.bias import biased_flags
+from polyunlearn.data.concept_data import concept_benchmark
+from polyunlearn.data.schema import QAItem
+from polyunlearn.evaluation.records import EvalConfig
+from polyunlearn.core.atomic import save_figure, write_json, write_jsonl, write_table
+from polyunlearn.core.languages import STUDY_B, get_language, parse_langs
+from polyunlearn.analysis.matrices import console_table
+from polyunlearn.evaluation.scoring import score_pairs
+from polyunlearn.core.trainloop import TrainConfig
+
+# Config fields a rerun of one OUT folder may change: they only add runs or change nothing saved.
+_RERUN_FREE = {"out", "methods", "forget_sets", "threads"}
+
+
+# ----------------------------------------------------------------------------- metric
+
+
+def concept_records(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], max_length: int = 256) -> list[dict]:
+    """One record per stereotype item (split "forget"): mean NLLs of the stereotyped answer and
+    of its alternatives, `biased` (stereotype strictly preferred) and `margin` (lowest
+    alternative NLL minus the stereotype's: > 0 = biased)."""
+    stereo = [it for it in items if it.split == "forget"]
+    pairs: list[tuple[str, str]] = []
+    for it in stereo:
+        pairs.append((it.question, it.answer))
+        pairs.extend((it.question, alt) for alt in it.perturbed_answer)
+    was_training = model.training
+    model.eval()
+    try:
+        scores = score_pairs(model, Encoder(tokenizer, max_length), pairs)
+    finally:
+        model.train(was_training)
+    stereo_nll: list[float] = []
+    alt_nll: list[list[float]] = []
+    k = 0
+    for it in stereo:
+        stereo_nll.append(scores[k].mean_nll)
+        alt_nll.append([s.mean_nll for s in scores[k + 1 : k + 1 + len(it.perturbed_answer)]])
+        k += 1 + len(it.perturbed_answer)
+    flags = biased_flags(stereo_nll, alt_nll)
+    return [
+        {"id": it.id, "language": it.language, "stereo_nll": s, "alternative_nll": a, "biased": f, "margin": min(a) - s}
+        for it, s, a, f in zip(stereo, stereo_nll, alt_nll, flags)
+    ]
+
+
+def concept_summary(records: Sequence[dict]) -> pd.DataFrame:
+    """Per language: items, biased-answer rate, chance rate, mean margin (language order kept)."""
+    df = pd.DataFrame(records)
+    rows = []
+    for lang, g in df.groupby("language", sort=False):
+        rows.append({
+            "language": lang,
+            "resource": get_language(lang).resource,
+            "n": len(g),
+            "biased_answer_rate": float(g["biased"].mean()),
+            "chance": float((1.0 / (1 + g["alternative_nll"].map(len))).mean()),
+            "mean_margin": float(g["margin"].mean()),
+        })
+    return pd.DataFrame(rows)
+
+
+def evaluate_concept(out_dir: str | Path, model: torch.nn.Module, tokenizer, items: Sequence[QAItem], ecfg: EvalConfig | None = None) -> pd.DataFrame:
+    """Biased-answer rate + factual evaluation, written under out_dir: items.jsonl/summary.csv
+    (pipeline.evaluate_to, all items), concept_items.jsonl, and concept.csv last (its presence
+    marks a finished evaluation). Returns the per-language table of concept.csv."""
+    from polyunlearn.studies.phases import evaluate_to
+
+    _, summary = evaluate_to(out_dir, model, tokenizer, items, ecfg)
+    return write_concept_eval(out_dir, model, tokenizer, items, summary=summary)
+
+
+def write_concept_eval(
+    out_dir: str | Path, model: torch.nn.Module, tokenizer, items: Sequence[QAItem], console: Console | None = None, summary: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """concept_items.jsonl + concept.csv (per language; with retain_prob / model_utility from
+    `summary`, or from out_dir/summary.csv when an evaluation wrote one), printed to `console`."""
+    out = Path(out_dir)
+    if summary is None and (out / "summary.csv").exists():
+        summary = pd.read_csv(out / "summary.csv")
+    records = concept_records(model, tokenizer, items)
+    write_jsonl(out / "concept_items.jsonl", records)
+    table = concept_summary(records)
+    if summary is not None:
+        keep = [c for c in ("language", "retain_prob", "model_utility") if c in summary]
+        table = table.merge(summary[keep], on="language", how="left")
+    write_table(out / "concept.csv", table)
+    if console is not None:
+        console.print(console_table(table.to_dict("records"), "biased-answer rate per language"))
+    return table
+
+
+def concept_eval_done(out_dir: str | Path) -> bool:
+    return (Path(out_dir) / "concept.csv").exists()
+
+
+# ----------------------------------------------------------------------------- the study
+
+
+@dataclass
+class ConceptConfig:
+    out: str = "polyunlearn_runs/concept"  # results folder; a rerun resumes it
+    languages: str = ",".join(STUDY_B)  # stereotype + fact languages (comma list, "study-b" or "all")
+    n_facts: int | None = None  # facts per language (None = all 100; fewer for quick runs)
+    # Names in methods.METHODS; one run per method x forget set. NPO by default: on the tiny model
+    # GradDiff(-KL) drives the rate to chance when unlearning in all languages, but its unbounded
+    # ascent also wipes out the general-knowledge items (not in the retain set): Model Utility ~0.
+    methods: tuple[str, ...] = ("npo",)
+    forget_sets: tuple[str, ...] = ("en", "all")  # each run unlearns the stereotypes in these languages
+    arch: str = "llama"  # tiny model: llama or cohere
+    vocab_size: int = 2048
+    learn: TrainConfig = field(default_factory=lambda: TrainConfig(lr=3e-3, epochs=15, batch_size=32, schedule="linear", warmup_ratio=0.05))
+    unlearn: TrainConfig = field(default_factory=lambda: TrainConfig(lr=5e-4, epochs=10, batch_size=8))  # lr: methods not in method_lr
+    # Unlearning lr per method, tuned on the tiny default: NPO's forget term saturates, so it needs
+    # larger steps; GradDiff at 1e-3 unlearning English alone wipes out the other languages' facts.
+    method_lr: dict[str, float] = field(default_factory=lambda: {"npo": 1e-3, "grad_diff": 3e-4, "grad_diff_kl": 3e-4})
+    alpha: float = 5.0  # retain-term weight: keeps the facts while the association goes
+    generate: bool = True  # greedy answers for ROUGE / Model Utility (off: likelihood metrics only)
+    threads: int = 1
+    seed: int = 0
+
+
+def run_concept_study(cfg: ConceptConfig, console: Console | None = None) -> dict:
+    """learn (stereotypes + facts) -> before -> unlearn per forget set -> after; writes
+    OUT/biased_answer_rate.csv|png and returns {"table": rows, "out": ...}."""
+    from polyunlearn.data.loaders import load_items, save_items
+    from polyunlearn.core.models import build_tiny_model, load_model
+    from polyunlearn.studies.phases import UnlearnConfig, check_rerun, item_texts, learn_or_load, save_config, tokenizer_for, unlearn
+
+    console = console or Console()
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    check_rerun(out / "config.json", asdict(cfg), _RERUN_FREE)
+    save_config(out / "config.json", asdict(cfg))
+
+    data_path = out / "data" / "concept.jsonl"
+    if not data_path.exists():
+        save_items(concept_benchmark(cfg.languages, cfg.n_facts), data_path)
+    items = load_items(str(data_path))
+    langs = list(dict.fromkeys(it.language for it in items))
+    n_stereo = sum(it.split == "forget" for it in items)
+    console.print(f"concept data: {n_stereo} stereotype items + {len(items) - n_stereo} facts in {len(langs)} languages -> {data_path}")
+
+    tok = tokenizer_for(item_texts(items), out / "tokenizer", cfg.vocab_size)
+
+    # Learn: the stereotypes are planted exactly as facts are learned (question -> answer).
+    learned_path = out / "models" / "learned"
+    learn_or_load(learned_path, lambda: build_tiny_model(tok, cfg.arch, seed=cfg.seed), items, cfg.learn, tok, console, "learn (stereotypes + facts)")
+
+    ecfg = EvalConfig(generate=cfg.generate)
+    tables: dict[str, pd.DataFrame] = {}
+    if not concept_eval_done(out / "eval" / "before"):
+        evaluate_concept(out / "eval" / "before", load_model(str(learned_path)), tok, items, ecfg)
+    tables["before"] = pd.read_csv(out / "eval" / "before" / "concept.csv")
+    item_files = {"before": out / "eval" / "before" / "concept_items.jsonl"}
+
+    for method in cfg.methods:
+        for fset in cfg.forget_sets:
+            forget_langs = parse_langs(fset, langs)
+            label = "all" if fset.strip() == "all" else ",".join(forget_langs)
+            run_dir = out / "unlearn" / f"{method}__{label.replace(',', '-')}"
+            if not concept_eval_done(run_dir / "eval"):
+                t = time.time()
+                train_cfg = replace(cfg.unlearn, lr=cfg.method_lr.get(method, cfg.unlearn.lr))
+                ucfg = UnlearnConfig(method=method, forget_langs=",".join(forget_langs), alpha=cfg.alpha, train=train_cfg)
+                save_config(run_dir / "config.json", ucfg.to_dict())
+                model, hist = unlearn(load_model(str(learned_path)), tok, items, ucfg, checkpoint_dir=run_dir / "ckpt")
+                write_json(run_dir / "history.json", hist)
+                evaluate_concept(run_dir / "eval", model, tok, items, ecfg)
+                shutil.rmtree(run_dir / "ckpt", ignore_errors=True)
+                console.print(f"unlearn {method} in ({label}): {len(hist)} steps, lr {train_cfg.lr:g} ({time.time() - t:.0f}s)")
+            tables[f"{method}_{label}"] = pd.read_csv(run_dir / "eval" / "concept.csv")
+            item_files[f"{method}_{label}"] = run_dir / "eval" / "concept_items.jsonl"
+
+    table = before_after_table(tables)
+    write_table(out / "biased_answer_rate.csv", table)
+    bar_chart(table, out / "biased_answer_rate.png", "biased-answer rate before and after unlearning")
+    write_change_tests(out, item_files)
+    _print_tables(console, table)
+    result = {"out": str(out.resolve()), "minutes": round((time.time() - t0) / 60, 2), "table": table.to_dict("records")}
+    write_json(out / "concept_result.json", result)
+    console.print(f"results written under [bold]{out.resolve()}[/bold]: biased_answer_rate.csv|png (+ _p/_q.csv: paired tests), eval/*/concept.csv, unlearn/*/eval/")
+    return result
+
+
+def write_change_tests(out: Path, item_files: dict[str, Path]) -> None:
+    """biased_answer_rate_p.csv / _q.csv: per run (row) and language (column), the exact sign
+    test of the per-item biased flags after vs before unlearning, and BH q over the table
+    (significance.py; with 20 items per language the smallest p is 2 / 2^20)."""
+    from polyunlearn.core.atomic import read_jsonl
+    from polyunlearn.evaluation.significance import transfer_pvalues, write_pq
+
+    def flags(path: Path) -> list[dict]:
+        return [{"id": r["id"], "language": r["language"], "split": "forget", "biased": float(r["biased"])} for r in read_jsonl(path)]
+
+    runs = {stage: flags(path) for stage, path in item_files.items() if stage != "before"}
+    if not runs:
+        return
+    p, q = transfer_pvalues(flags(item_files["before"]), runs, "biased", "forget")
+    axes = {"index": "run", "columns": "language"}
+    write_pq(out / "biased_answer_rate", p.rename_axis(**axes), q.rename_axis(**axes))
+
+
+def _print_tables(console: Console, table: pd.DataFrame) -> None:
+    """Two narrow console tables (the full one is the CSV): biased-answer rates, then utility."""
+    for prefix, extra, title in (("biased_", ["chance"], "Biased-answer rate per language (before -> after unlearning: method forget-languages)"),
+                                 ("utility_", [], "Model Utility on the facts per language")):
+        cols = [c for c in table.columns if c.startswith(prefix)]
+        if cols:
+            rows = [{"language": r["language"], **{c.removeprefix(prefix): r[c] for c in cols}, **{e: r[e] for e in extra}} for r in table.to_dict("records")]
+            console.print(console_table(rows, title))
+
+
+def before_after_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per language: biased_<stage> for every stage, chance, then model_utility_<stage>
+    (the factual knowledge kept) where present. `tables` maps stage -> concept.csv table."""
+    first = next(iter(tables.values()))
+    out = first[["language", "resource"]].copy()
+    for stage, t in tables.items():
+        out[f"biased_{stage}"] = out["language"].map(t.set_index("language")["biased_answer_rate"])
+    out["chance"] = out["language"].map(first.set_index("language")["chance"])
+    for stage, t in tables.items():
+        if "model_utility" in t:
+            out[f"utility_{stage}"] = out["language"].map(t.set_index("language")["model_utility"])
+    return out
+
+
+def bar_chart(table: pd.DataFrame, path: str | Path, title: str) -> Path:
+    """Grouped bars: per language, the biased-answer rate at every stage; dashed line = chance."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stages = [c for c in table.columns if c.startswith("biased_")]
+    n, k = len(table), len(stages)
+    width = 0.8 / k
+    fig, ax = plt.subplots(figsize=(1.5 + 0.7 * n * max(1, k / 2), 3.2))
+    for j, col in enumerate(stages):
+        xs = [i - 0.4 + width * (j + 0.5) for i in range(n)]
+        ax.bar(xs, table[col], width, label=col.removeprefix("biased_").replace("_", " "))
+    ax.axhline(float(table["chance"].mean()), ls="--", lw=1, color="grey", label="chance")
+    ax.set_xticks(range(n), table["language"])
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("biased-answer rate")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, ncol=k + 1, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    path = save_figure(fig, path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,264 @@
+"""The three phases as library calls, shared by the CLI commands and the demo:
+learn (fine-tune until the facts are known), unlearn (a registered method on the forget set of
+chosen languages), evaluate (records + per-language summary written atomically)."""
+from __future__ import annotations
+
+import zlib
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from polyunlearn.core.encoding import Encoded, Encoder
+from polyunlearn.data.idk import idk_answer
+from polyunlearn.data.schema import DataError, QAItem, trainable
+from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
+from polyunlearn.core.atomic import read_json, read_jsonl, write_json, write_jsonl, write_table
+from polyunlearn.core.languages import parse_langs
+from polyunlearn.core.logprobs import mean_nll
+from polyunlearn.methods.reference import Reference, forward_logits
+from polyunlearn.methods.registry import Context, DEFAULT_BETA, NEEDS_IDK, get_method, needs_reference
+from polyunlearn.core.trainloop import TrainConfig, train
+
+
+def select(items: Sequence[QAItem], splits: Sequence[str], languages: Sequence[str] | None = None) -> list[QAItem]:
+    langs = set(languages) if languages is not None else None
+    return [it for it in items if it.split in splits and (langs is None or it.language in langs)]
+
+
+def item_languages(items: Sequence[QAItem]) -> list[str]:
+    return list(dict.fromkeys(it.language for it in items))
+
+
+def learn(
+    model: torch.nn.Module,
+    tokenizer,
+    items: Sequence[QAItem],
+    cfg: TrainConfig,
+    checkpoint_dir: str | Path | None = None,
+    progress: bool = True,
+    desc: str = "learn",
+) -> tuple[torch.nn.Module, list[dict]]:
+    """Fine-tune on question -> answer of `items` (loss = NLL of the answer tokens only).
+    Holdout items are skipped: they are the never-seen side of the membership AUC, so passing
+    a whole benchmark here is safe."""
+    items = trainable(items)
+    if not items:
+        raise DataError(f"{desc}: no items to train on")
+    enc = Encoder(tokenizer)
+    data = [enc.encode(it.question, it.answer) for it in items]
+
+    def loss_fn(m, batch, _):
+        return mean_nll(forward_logits(m, batch), batch["labels"]), {}
+
+    result = train(model, loss_fn, data, cfg, tokenizer.pad_token_id, checkpoint_dir=checkpoint_dir, desc=desc, progress=progress)
+    return main_process_continues(result)
+
+
+@dataclass
+class UnlearnConfig:
+    method: str = "npo"
+    forget_langs: str = "en"  # comma list, or "all"
+    retain_langs: str = "same"  # "same" = the forget languages; or a comma list / "all"
+    gamma: float = 1.0  # weight of the forget term
+    alpha: float = 1.0  # weight of the retain term
+    beta: float | None = None  # temperature; None = the method's default (NPO/IdkDPO 0.1, SimNPO 4.5)
+    retain_loss: str = "nll"  # retain term for methods where it is a choice (NPO, SimNPO, IdkDPO): nll or kl
+    delta: float = 0.0  # SimNPO reward margin
+    rmu_layer: int | None = None  # RMU: decoder layer to steer (0-based, negative from the end); None = middle
+    rmu_coeff: float = 6.5  # RMU steering coefficient c (WMDP: 6.5 for Zephyr-7B; scale with activation norms)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=1e-5, epochs=5))
+
+    def __post_init__(self) -> None:
+        # Record the effective temperature, so a saved config says which beta was used.
+        if self.beta is None:
+            self.beta = DEFAULT_BETA.get(self.method)
+        if self.beta is not None and self.beta <= 0:
+            raise ValueError(f"beta must be > 0, got {self.beta}")
+        if self.rmu_coeff <= 0:
+            raise ValueError(f"rmu_coeff must be > 0, got {self.rmu_coeff}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def unlearn_sets(items: Sequence[QAItem], cfg: UnlearnConfig) -> tuple[list[QAItem], list[QAItem], list[str]]:
+    """The forget set (forget split in the chosen languages) and retain set; clear errors when
+    a language is unknown or a set comes out empty."""
+    available = item_languages(items)
+    forget_langs = parse_langs(cfg.forget_langs, available)
+    retain_langs = forget_langs if cfg.retain_langs == "same" else parse_langs(cfg.retain_langs, available)
+    forget = select(items, ["forget"], forget_langs)
+    if not forget:
+        raise DataError(f"empty forget set: no items with split 'forget' in language(s) {', '.join(forget_langs)}")
+    retain = select(items, ["retain"], retain_langs)
+    return forget, retain, forget_langs
+
+
+def idk_for(item: QAItem) -> str:
+    """The "I don't know" answer of a forget item, in its own language. Picked by a stable hash of
+    the id (crc32, not Python's salted hash()) so reruns and resumed runs train on the same text."""
+    return idk_answer(item.language, zlib.crc32(item.id.encode("utf-8")))
+
+
+def encode_forget(enc: Encoder, forget: Sequence[QAItem], method: str) -> list[Encoded]:
+    """Forget items as (question, answer) encodings; for NEEDS_IDK methods each also carries the
+    same question with its "I don't know" answer as extra "idk" (collated to idk_input_ids, ...)."""
+    data = [enc.encode(it.question, it.answer) for it in forget]
+    if method in NEEDS_IDK:
+        data = [replace(e, extra=(("idk", enc.encode(it.question, idk_for(it))),)) for e, it in zip(data, forget)]
+    return data
+
+
+def unlearn(
+    model: torch.nn.Module,
+    tokenizer,
+    items: Sequence[QAItem],
+    cfg: UnlearnConfig,
+    checkpoint_dir: str | Path | None = None,
+    progress: bool = True,
+) -> tuple[torch.nn.Module, list[dict]]:
+    method = get_method(cfg.method)
+    forget, retain, langs = unlearn_sets(items, cfg)
+    enc = Encoder(tokenizer)
+    f_data = encode_forget(enc, forget, cfg.method)
+    r_data = [enc.encode(it.question, it.answer) for it in retain] or None
+    # The reference is made before the first update: a frozen copy, or (LoRA) the adapters off.
+    ref = Reference(model) if needs_reference(cfg.method, cfg.retain_loss) else None
+    ctx = Context(
+        model=model, reference=ref, gamma=cfg.gamma, alpha=cfg.alpha, beta=cfg.beta, retain_loss=cfg.retain_loss,
+        delta=cfg.delta, rmu_layer=cfg.rmu_layer, rmu_coeff=cfg.rmu_coeff, rmu_seed=cfg.train.seed,
+    )
+
+    def loss_fn(m, forget_batch, retain_batch):
+        ctx.model = m
+        return method(ctx, forget_batch, retain_batch)
+
+    # Parentheses, not brackets: rich (progress bar, CLI error line) reads "[en]" as markup and drops it.
+    desc = f"unlearn {cfg.method} ({','.join(langs)})"
+    result = train(model, loss_fn, f_data, cfg.train, tokenizer.pad_token_id, paired=r_data, checkpoint_dir=checkpoint_dir, desc=desc, progress=progress)
+    ctx.model = ctx.reference = ref = None  # free the reference copy (GPU memory) before what follows
+    return main_process_continues(result)
+
+
+def main_process_continues(result: tuple[torch.nn.Module, list[dict]]) -> tuple[torch.nn.Module, list[dict]]:
+    """In a multi-process launch (`accelerate launch` / torchrun), training is the only part
+    that needs every process; what callers do next - save the model, evaluate, write results -
+    is the main process's job, and the others would race on the same files. So the other
+    processes leave here (exit code 0) once all have finished training; the main one returns,
+    with the model on its device (after FSDP / ZeRO-3, train() hands back gathered CPU weights).
+    A single process returns `result` as it is."""
+    from accelerate import PartialState
+
+    state = PartialState()
+    if state.num_processes > 1:
+        state.wait_for_everyone()
+        if not state.is_main_process:
+            state.destroy_process_group()
+            raise SystemExit(0)
+        model, history = result
+        return model.to(state.device), history
+    return result
+
+
+def evaluate_to(
+    out_dir: str | Path,
+    model: torch.nn.Module,
+    tokenizer,
+    items: Sequence[QAItem],
+    cfg: EvalConfig | None = None,
+    retain_model_records: Sequence[dict] | None = None,
+):
+    """Evaluate and write items.jsonl + summary.csv under out_dir; returns (records, summary).
+    summary.csv is written last, so its presence marks a finished evaluation."""
+    out = Path(out_dir)
+    records = score_items(model, tokenizer, items, cfg)
+    summary = summarize(records, retain_model_records)
+    write_jsonl(out / "items.jsonl", records)
+    write_table(out / "summary.csv", summary)
+    return records, summary
+
+
+def load_eval(out_dir: str | Path):
+    import pandas as pd
+
+    out = Path(out_dir)
+    return read_jsonl(out / "items.jsonl"), pd.read_csv(out / "summary.csv")
+
+
+def eval_done(out_dir: str | Path) -> bool:
+    return (Path(out_dir) / "summary.csv").exists() and (Path(out_dir) / "items.jsonl").exists()
+
+
+def save_config(path: str | Path, config: dict) -> None:
+    """A run's config plus its software environment, saved beside its results."""
+    import platform
+
+    import transformers
+
+    env = {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__, "platform": platform.platform()}
+    write_json(path, {"config": config, "environment": env})
+
+
+def item_texts(items: Sequence[QAItem]) -> list[str]:
+    """Every string of the benchmark (what a tokenizer for it is trained on). Holdout items are
+    included on purpose: members and non-members must be tokenized alike, as a real LLM's fixed
+    tokenizer treats both. Trained without them, the holdout names split into rarer pieces
+    and even the retain model, which saw neither side, told forget from holdout (loss AUC
+    0.88-0.94 on the demo)."""
+    return [t for it in items for t in (it.question, it.answer, it.paraphrased_answer, *it.perturbed_answer) if t]
+
+
+def tokenizer_for(texts: Sequence[str], path: str | Path, vocab_size: int):
+    """The run's tokenizer: loaded from `path` when a finished one is there, else a byte-level
+    BPE trained on `texts` (e.g. item_texts(items)) and saved atomically (temp folder + rename)."""
+    from polyunlearn.core.models import load_tokenizer, train_tokenizer
+
+    path = Path(path)
+    if not (path / "tokenizer.json").exists():
+        tmp = path.with_name(path.name + ".tmp")
+        train_tokenizer(texts, vocab_size).save_pretrained(tmp)
+        tmp.rename(path)
+    return load_tokenizer(str(path))
+
+
+def check_rerun(config_path: str | Path, config: dict, free: Sequence[str] = ()) -> None:
+    """Refuse to resume a folder whose saved config (save_config) differs from `config` in a key
+    outside `free`: its saved models and evaluations would be reused as if they came from these
+    settings. Keys in `free` (e.g. the list of runs) may change between reruns."""
+    import json
+
+    path = Path(config_path)
+    if not path.exists():
+        return
+    old = read_json(path).get("config", {})
+    new = json.loads(json.dumps(config, default=str))  # tuples -> lists, as saved
+    changed = sorted(k for k in set(old) | set(new) if k not in free and old.get(k) != new.get(k))
+    if changed:
+        raise ValueError(
+            f"{path.parent} was made with other {', '.join(changed)}: refusing to mix in results of other settings; "
+            "use another --out (or remove it)"
+        )
+
+
+def learn_or_load(path: str | Path, build, items: Sequence[QAItem], cfg: TrainConfig, tokenizer, console, what: str) -> torch.nn.Module:
+    """Load the model saved at `path`, or train `build()` on `items` (resuming from
+    `path`.ckpt after an interruption), save it there and drop the checkpoint."""
+    import shutil
+    import time
+
+    from polyunlearn.core.models import load_model, save_model
+
+    path = Path(path)
+    if (path / "config.json").exists():
+        console.print(f"[dim]{what}: found {path}, skipping training[/dim]")
+        return load_model(str(path))
+    ckpt = path.with_name(path.name + ".ckpt")
+    t = time.time()
+    model, hist = learn(build(), tokenizer, items, cfg, checkpoint_dir=ckpt, desc=what)
+    save_model(model, tokenizer, path)
+    shutil.rmtree(ckpt, ignore_errors=True)
+    console.print(f"{what}: {len(trainable(items))} items, {cfg.epochs} epochs, final loss {hist[-1]['loss']:.3f} ({time.time() - t:.0f}s)")
+    return model
+

@@ -1,0 +1,80 @@
+"""Study A's matrices (study_a.run_study_a, step 5): the spread of fake claims before
+unlearning (fake-news language x query language, absolute and vs the clean model) and, per fake
+language, the forget-set x query-language matrices after unlearning, absolute and as change.
+The change matrices of metrics with per-question values (OF, nll_gap) also get paired tests
+per cell (significance.py): `<name>_p.csv`, `<name>_q.csv` and stars in the heatmap."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from polyunlearn.core.atomic import read_jsonl, write_table
+from polyunlearn.analysis.matrices import heatmap, transfer_matrix
+from polyunlearn.evaluation.significance import transfer_pvalues, write_pq
+
+# Summary columns with a per-item value that significance.py can pair by (language, id).
+ITEM_METRICS = {"OF": "of", "nll_gap": "nll_gap"}
+
+
+def item_values(records: Sequence[dict]) -> list[dict]:
+    """Per fake-story question: `of` = 1 if the answer was judged to state the fake claim (the
+    items OF averages) and `nll_gap` = real_nll - fake_nll, keyed by id and language."""
+    out = []
+    for r in records:
+        if not r["has_fake"]:
+            continue
+        row = {"id": r["id"], "language": r["language"], "split": "fake", "of": float(r["verdict"] == "fake")}
+        if r.get("real_nll") is not None and r.get("fake_nll") is not None:
+            row["nll_gap"] = r["real_nll"] - r["fake_nll"]
+        out.append(row)
+    return out
+
+
+def _write_matrix(m: pd.DataFrame, d: Path, name: str, title: str, ylabel: str, highlight: dict | None = None,
+                  paired: tuple[list[dict], dict[str, list[dict]], str] | None = None) -> None:
+    """CSV + heatmap; given `paired` = (item values of the reference model, {row: item values
+    of that row's model}, metric), also `<name>_p.csv` / `_q.csv` and stars (significance.py)."""
+    write_table(d / f"{name}.csv", m, index=True)
+    q = None
+    if paired is not None:
+        p, q = transfer_pvalues(paired[0], paired[1], ITEM_METRICS[paired[2]], "fake", languages=list(m.columns))
+        write_pq(d / name, p, q, m.index)
+    heatmap(m, title, d / f"{name}.png", highlight, ylabel=ylabel, qvalues=q)
+
+
+def _stack(summaries: dict[str, pd.DataFrame], metric: str, langs: Sequence[str], index: str) -> pd.DataFrame:
+    rows = {label: s.set_index("language")[metric].reindex(langs) for label, s in summaries.items()}
+    return pd.DataFrame(rows).T.rename_axis(index=index, columns="query_lang")
+
+
+def write_study_matrices(out: Path, method: str, langs: Sequence[str], fake_langs: Sequence[str], sets: dict[str, list[tuple[str, list[str]]]],
+                         clean: pd.DataFrame, before: dict[str, pd.DataFrame], after: dict[str, dict[str, pd.DataFrame]]) -> list[str]:
+    """Write every matrix under out/matrices; returns their names. `before` maps "fake-XX" to
+    the contaminated model's summary, `after[XX][label]` the summary after unlearning `label`;
+    the per-question records are read from the run folders beside them."""
+    items = {name: item_values(read_jsonl(out / "eval" / name / "items.jsonl")) for name in ["clean", *(f"fake-{fl}" for fl in fake_langs)]}
+    run_items = {fl: {label: item_values(read_jsonl(out / "unlearn" / f"fake-{fl}" / f"{method}__{label}" / "eval" / "items.jsonl")) for label in after[fl]}
+                 for fl in after}
+    mdir = out / "matrices"
+    written = []
+    for metric in ("OF", "QR", "nll_gap"):
+        test = metric in ITEM_METRICS
+        spread = _stack({fl: before[f"fake-{fl}"] for fl in fake_langs}, metric, langs, "fake_lang")
+        _write_matrix(spread, mdir, f"spread_{metric}", f"{metric} before unlearning (rows: fake-news language)", "fake news in",
+                      {fl: [fl] for fl in fake_langs})
+        change = transfer_matrix(clean, {fl: before[f"fake-{fl}"] for fl in fake_langs}, metric).reindex(columns=langs)
+        _write_matrix(change.rename_axis(index="fake_lang"), mdir, f"spread_{metric}_vs_clean", f"{metric}: contaminated minus clean model", "fake news in",
+                      {fl: [fl] for fl in fake_langs}, (items["clean"], {fl: items[f"fake-{fl}"] for fl in fake_langs}, metric) if test else None)
+        written += [f"spread_{metric}", f"spread_{metric}_vs_clean"]
+        for fl in (f for f in fake_langs if f in after):  # no forget sets: the spread matrices only
+            hl = {label: fls for label, fls in sets[fl]}
+            absolute = _stack({"before": before[f"fake-{fl}"], **after[fl]}, metric, langs, "forget_langs")
+            _write_matrix(absolute, mdir, f"after_fake-{fl}_{method}_{metric}", f"{metric} after {method} (fake news in {fl})", "unlearned in", hl)
+            delta = transfer_matrix(before[f"fake-{fl}"], after[fl], metric).reindex(columns=langs)
+            _write_matrix(delta, mdir, f"after_fake-{fl}_{method}_{metric}_change", f"change in {metric} after {method} (fake news in {fl})", "unlearned in", hl,
+                          (items[f"fake-{fl}"], run_items[fl], metric) if test else None)
+            written += [f"after_fake-{fl}_{method}_{metric}", f"after_fake-{fl}_{method}_{metric}_change"]
+
+    return written

@@ -1,0 +1,402 @@
+"""Performance benchmark: evaluation and unlearning throughput of polyunlearn against a simple
+baseline, on the tiny default model and on a ~30M-parameter "small" model, side by side.
+
+    polyunlearn bench                                   # both sizes, 10 study-B languages: ~2 min of CPU time
+    polyunlearn bench --sizes tiny --items-per-lang 5   # a quick look
+
+What is measured, per model size (random weights: throughput does not depend on training):
+- evaluation: items/s for the full metric set (Prob, truth ratio, normalized prob, Min-K, zlib;
+  plus greedy answers and ROUGE-L when generation is on), ours (`evaluate.score_items`: prefix
+  sharing, batching, cached tokenization) vs the BASELINE below; both must give the same numbers.
+- unlearning: NPO tokens/s over the optimizer steps of epoch 2 (forget + retain tokens, prompts
+  included, padding not), with the reference log-probs memoized per forget sequence (ours,
+  methods.Reference.memo) vs recomputed every step (baseline), and the achieved FLOP/s
+  (6 x params x tokens per step) against plain fp32 matmul GFLOP/s on this machine.
+- peak memory of every phase (CPU: peak RSS growth sampled every 2 ms; GPU: peak allocated).
+Times are the main thread's CPU time when running on CPU with one thread (robust to other
+processes on a shared machine; all model work runs in that thread), wall time otherwise.
+
+BASELINE = what simple evaluators do: every (question, answer) pair tokenized on the spot and
+scored with its own forward pass at batch size 1; every question generated alone.
+"""
+from __future__ import annotations
+
+import math
+import platform
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from polyunlearn.core.encoding import Encoder
+from polyunlearn.data.fictitious import bundled_benchmark
+from polyunlearn.data.schema import QAItem, trainable
+from polyunlearn.evaluation.records import EvalConfig, build_records, item_pairs, score_items
+from polyunlearn.core.atomic import write_json, write_table
+from polyunlearn.core.languages import parse_langs
+from polyunlearn.methods.reference import Reference
+from polyunlearn.methods.registry import Context, get_method
+from polyunlearn.core.models import TINY_SIZES, answer_text, build_tiny_model, describe, format_prompt, train_tokenizer
+from polyunlearn.studies.phases import item_texts
+from polyunlearn.evaluation.scoring import Score
+from polyunlearn.core.trainloop import TrainConfig, train
+
+
+@dataclass
+class BenchConfig:
+    out: str = "polyunlearn_runs/bench"  # results.json, results.csv
+    sizes: tuple[str, ...] = ("tiny", "small")  # models.TINY_SIZES entries
+    languages: str = "study-b"  # evaluation languages (comma list, 'study-b', 'all')
+    items_per_lang: int = 11  # evaluation items per language, evenly spaced over the 110 bundled
+    max_new_tokens: int = 16  # greedy answer length (random weights never stop early)
+    unlearn_steps: int = 2  # NPO optimizer steps per epoch; 2 epochs (the 2nd hits the reference memo)
+    batch_size: int = 8  # NPO forget (and retain) batch size
+    small_vocab: int = 32000  # the small model's vocab is padded to this (the BPE stops earlier)
+    arch: str = "llama"
+    threads: int = 1
+    device: str = "cpu"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.items_per_lang < 1 or self.unlearn_steps < 1 or self.batch_size < 1:
+            raise ValueError("items_per_lang, unlearn_steps and batch_size must be >= 1")
+        unknown = [s for s in self.sizes if s not in TINY_SIZES]
+        if unknown or not self.sizes:
+            raise ValueError(f"unknown model size(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(TINY_SIZES)}")
+
+    @property
+    def cpu_clock(self) -> bool:
+        """With one CPU thread all model work runs in the calling thread, so its CPU time is the
+        work done, whatever other processes on a shared machine take (wall time is not)."""
+        return self.device == "cpu" and self.threads == 1
+
+    def clock(self) -> float:
+        return time.thread_time() if self.cpu_clock else time.perf_counter()
+
+
+# ---------------------------------------------------------------- the baseline evaluator
+
+
+def _baseline_ids(tok, question: str, answer: str | None = None) -> tuple[list[int], list[int]]:
+    """Tokenized on every call, on purpose: same conventions as batching.Encoder (BOS unless the
+    template has one, answer continuation + EOS), none of its caching."""
+    prompt = tok(format_prompt(tok, question), add_special_tokens=False)["input_ids"]
+    if tok.bos_token_id is not None and (not prompt or prompt[0] != tok.bos_token_id):
+        prompt = [tok.bos_token_id] + prompt
+    if answer is None:
+        return prompt, []
+    ans = tok(answer_text(tok, answer), add_special_tokens=False)["input_ids"]
+    return prompt, ans + ([tok.eos_token_id] if tok.eos_token_id is not None else [])
+
+
+@torch.inference_mode()
+def baseline_score_pair(model: torch.nn.Module, tok, question: str, answer: str) -> Score:
+    """One forward pass for one (question, answer) pair at batch size 1."""
+    prompt, ans = _baseline_ids(tok, question, answer)
+    dev = next(model.parameters()).device
+    logits = model(input_ids=torch.tensor([prompt + ans], device=dev)).logits[0]  # (T, V)
+    # Position t predicts token t+1: the answer tokens are predicted from len(prompt)-1 on.
+    logp = torch.log_softmax(logits[len(prompt) - 1 : -1].float(), dim=-1)
+    toks = logp.gather(-1, torch.tensor(ans, device=dev)[:, None])[:, 0].tolist()
+    return Score(sum(toks), len(toks), toks)
+
+
+@torch.inference_mode()
+def baseline_generate(model: torch.nn.Module, tok, question: str, max_new_tokens: int) -> str:
+    """Greedy answer to one question alone (no padding)."""
+    prompt, _ = _baseline_ids(tok, question)
+    dev = next(model.parameters()).device
+    ids = torch.tensor([prompt], device=dev)
+    gen = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+    return tok.decode(gen[0, len(prompt) :], skip_special_tokens=True).strip()
+
+
+def baseline_score_items(model: torch.nn.Module, tok, items: Sequence[QAItem], generate: bool, max_new_tokens: int = 48, clock: Callable[[], float] = time.perf_counter) -> tuple[list[dict], float, float]:
+    """The baseline evaluator: the same records as evaluate.score_items. Returns (records,
+    seconds scoring, seconds generating), so one run gives both the generation-off and -on time."""
+    t0 = clock()
+    pairs, slots = item_pairs(items)
+    scores = [baseline_score_pair(model, tok, q, a) for q, a in pairs]
+    records = build_records(items, scores, slots, None)
+    t1 = clock()
+    if not generate:
+        return records, t1 - t0, 0.0
+    answers = [baseline_generate(model, tok, it.question, max_new_tokens) for it in items]
+    records = build_records(items, scores, slots, answers)
+    return records, t1 - t0, clock() - t1
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def _malloc_trim() -> None:
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the measure is then an upper bound of reuse
+        pass
+
+
+class PeakMemory:
+    """Peak memory growth inside a `with` block, in MiB: CUDA peak allocated on a GPU; on CPU the
+    kernel's RSS high-water mark (VmHWM), reset on entry through /proc/self/clear_refs, so even a
+    tensor that lives for a microsecond is counted (torch's CPU allocator is invisible to
+    tracemalloc). Where the reset is not allowed, RSS is sampled every 2 ms instead, which can
+    miss short peaks. Freed heap is handed back to the OS first, so memory freed by an earlier
+    phase is not reused unseen."""
+
+    def __init__(self, device: str = "cpu"):
+        self.cuda = device.startswith("cuda")
+        self.peak_mib = 0.0
+        self.exact = False  # True when the kernel high-water mark was used
+
+    @staticmethod
+    def _rss() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096
+
+    @staticmethod
+    def _hwm() -> int:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        raise OSError("no VmHWM in /proc/self/status")
+
+    @classmethod
+    def _reset_hwm(cls) -> bool:
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")  # 5 = reset the peak RSS to the current RSS (Linux >= 4.0)
+            return cls._hwm() <= cls._rss() + 2**20
+        except OSError:
+            return False
+
+    def __enter__(self) -> "PeakMemory":
+        if self.cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self._start = torch.cuda.memory_allocated()
+            return self
+        _malloc_trim()
+        self.exact = self._reset_hwm()
+        self._start = self._peak = self._rss()
+        self._stop = threading.Event()
+        self._thread = None
+        if not self.exact:
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.002):
+            self._peak = max(self._peak, self._rss())
+
+    def __exit__(self, *exc) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+            self.peak_mib = (torch.cuda.max_memory_allocated() - self._start) / 2**20
+            return
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        peak = self._hwm() if self.exact else max(self._peak, self._rss())
+        self.peak_mib = (peak - self._start) / 2**20
+
+
+def _timed(fn: Callable[[], object], cfg: BenchConfig) -> tuple[object, float, float]:
+    """(result, seconds by cfg.clock, peak MiB) of fn()."""
+    with PeakMemory(cfg.device) as mem:
+        t0 = cfg.clock()
+        result = fn()
+        if cfg.device.startswith("cuda"):
+            torch.cuda.synchronize()
+        seconds = cfg.clock() - t0
+    return result, seconds, mem.peak_mib
+
+
+def matmul_gflops(n: int = 1024, repeats: int = 8, device: str = "cpu", clock: Callable[[], float] = time.perf_counter) -> float:
+    """Plain fp32 matmul throughput (n x n @ n x n, best of `repeats`) with the current threads."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    best = float("inf")
+    for _ in range(repeats + 1):  # +1: the first call warms up
+        t0 = clock()
+        torch.mm(a, b)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        best = min(best, clock() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def bench_items(languages: Sequence[str], per_lang: int) -> list[QAItem]:
+    """`per_lang` items of every language, evenly spaced over the 110 bundled items (forget
+    facts are 090..099 and general items the last 10, so both appear once per_lang >= 11).
+    Holdout items are left out so that figures stay comparable with those measured before the
+    holdout split existed (they score exactly like forget items)."""
+    out: list[QAItem] = []
+    for lang in languages:
+        items = trainable(bundled_benchmark([lang]))
+        step = len(items) / min(per_lang, len(items))
+        out.extend(items[int(k * step)] for k in range(min(per_lang, len(items))))
+    return out
+
+
+# ---------------------------------------------------------------- one model size
+
+
+def _model(cfg: BenchConfig, size: str, langs: Sequence[str]):
+    texts = item_texts(bundled_benchmark(list(langs)))  # the demo's tokenizer
+    # tiny = the embedded default (4096-token BPE); small = a 32k vocabulary, padded when the
+    # BPE runs out of merges on the bundled text (extra rows cost compute like real ones).
+    vocab = cfg.small_vocab if size != "tiny" else 4096
+    tok = train_tokenizer(texts, vocab)
+    model = build_tiny_model(tok, cfg.arch, size, seed=cfg.seed)
+    if size != "tiny" and len(tok) < vocab:
+        model.resize_token_embeddings(vocab, mean_resizing=False)
+    return tok, model.to(cfg.device).eval()
+
+
+def _max_nll_diff(a: Sequence[dict], b: Sequence[dict]) -> float:
+    return max(abs(x["nll"] - y["nll"]) for x, y in zip(a, b))
+
+
+def bench_eval(cfg: BenchConfig, model: torch.nn.Module, tok, items: Sequence[QAItem]) -> dict:
+    """Evaluation items/s, generation off and on, ours vs baseline, and their agreement."""
+    # Warm-up of both paths on two items (first calls pay one-off allocation costs).
+    score_items(model, tok, items[:2], EvalConfig(max_new_tokens=2))
+    baseline_score_items(model, tok, items[:2], True, 2)
+    ours_off, t_off, m_off = _timed(lambda: score_items(model, tok, items, EvalConfig(generate=False)), cfg)
+    ours_on, t_on, m_on = _timed(lambda: score_items(model, tok, items, EvalConfig(generate=True, max_new_tokens=cfg.max_new_tokens)), cfg)
+    (base, b_score, b_gen), _, m_base = _timed(lambda: baseline_score_items(model, tok, items, True, cfg.max_new_tokens, cfg.clock), cfg)
+    n = len(items)
+    return {
+        "eval_items": n,
+        "eval_pairs": len(item_pairs(items)[0]),
+        "eval_nogen_ours_items_per_s": n / t_off,
+        "eval_nogen_baseline_items_per_s": n / b_score,
+        "eval_gen_ours_items_per_s": n / t_on,
+        "eval_gen_baseline_items_per_s": n / (b_score + b_gen),
+        "eval_nogen_ours_peak_mib": m_off,
+        "eval_gen_ours_peak_mib": m_on,
+        "eval_gen_baseline_peak_mib": m_base,
+        "eval_max_abs_nll_diff": max(_max_nll_diff(ours_off, base), _max_nll_diff(ours_on, base)),
+        "eval_generated_identical": all(x["generated"] == y["generated"] for x, y in zip(ours_on, base)),
+    }
+
+
+def bench_unlearn(cfg: BenchConfig, model: torch.nn.Module, tok, langs: Sequence[str], cache_reference: bool) -> dict:
+    """NPO (retain term NLL) for 2 epochs of `unlearn_steps` steps on a copy of `model`.
+    A step's time is the gap between two consecutive loss_fn calls (forward, backward, clip,
+    AdamW). Only epoch 2 is measured: the steady state of a 5-10 epoch run (epoch 1 warms up
+    and fills the reference memo)."""
+    import copy
+
+    all_items = bundled_benchmark(list(langs))
+    enc = Encoder(tok)
+    n = cfg.unlearn_steps * cfg.batch_size
+    forget = [enc.encode(it.question, it.answer) for it in all_items if it.split == "forget"][:n]
+    retain = [enc.encode(it.question, it.answer) for it in all_items if it.split == "retain"][:n]
+    net = copy.deepcopy(model).train()
+    ref = Reference(net)
+    if not cache_reference:
+        ref.memo = None  # the previous behaviour: a reference forward in every step
+    ctx = Context(model=net, reference=ref)
+    method = get_method("npo")
+    stamps: list[float] = []
+    tokens: list[tuple[int, int]] = []  # (real, padded) tokens per step
+
+    def loss_fn(m, f_batch, r_batch):
+        stamps.append(cfg.clock())
+        tokens.append((int(f_batch["attention_mask"].sum() + r_batch["attention_mask"].sum()), f_batch["input_ids"].numel() + r_batch["input_ids"].numel()))
+        ctx.model = m
+        return method(ctx, f_batch, r_batch)
+
+    def run():
+        result = train(net, loss_fn, forget, tcfg, tok.pad_token_id, paired=retain, desc="bench npo", progress=False)
+        stamps.append(cfg.clock())  # the end of the last step (train() returns right after it)
+        return result
+
+    tcfg = TrainConfig(lr=1e-5, epochs=2, batch_size=cfg.batch_size, seed=cfg.seed)
+    (_, hist), _, peak = _timed(run, cfg)
+    first = math.ceil(len(forget) / cfg.batch_size)  # the first step of epoch 2
+    seconds = stamps[-1] - stamps[first]
+    real = sum(t[0] for t in tokens[first:])
+    padded = sum(t[1] for t in tokens[first:])
+    return {"steps": len(hist), "step_s": seconds / (len(hist) - first), "tokens_per_s": real / seconds, "padded_tokens_per_s": padded / seconds, "peak_mib": peak}
+
+
+def bench_size(cfg: BenchConfig, size: str, langs: Sequence[str], matmul: float, log: Callable[[str], None]) -> dict:
+    tok, model = _model(cfg, size, langs)
+    params = describe(model)["parameters"]
+    log(f"size {size}: {params / 1e6:.1f}M parameters, vocab {model.config.vocab_size}: evaluating...")
+    row: dict = {"size": size, "parameters": params, "vocab": model.config.vocab_size}
+    row.update(bench_eval(cfg, model, tok, bench_items(langs, cfg.items_per_lang)))
+    log(f"size {size}: unlearning (NPO)...")
+    ours = bench_unlearn(cfg, model, tok, langs, cache_reference=True)
+    base = bench_unlearn(cfg, model, tok, langs, cache_reference=False)
+    row.update({f"unlearn_ours_{k}": v for k, v in ours.items()})
+    row.update({f"unlearn_baseline_{k}": v for k, v in base.items()})
+    # Model FLOPs of a step: 6 x params x tokens (forward 2, backward 4), real tokens only. The
+    # input embedding is a lookup, not a matmul: "matmul params" leave it out (unless tied).
+    tied = model.get_input_embeddings().weight is model.get_output_embeddings().weight
+    matmul_params = params - (0 if tied else model.get_input_embeddings().weight.numel())
+    row["matmul_parameters"] = matmul_params
+    row["unlearn_ours_gflops"] = 6 * params * ours["tokens_per_s"] / 1e9
+    row["unlearn_ours_fraction_of_matmul"] = row["unlearn_ours_gflops"] / matmul
+    row["unlearn_ours_padded_fraction_of_matmul"] = 6 * params * ours["padded_tokens_per_s"] / 1e9 / matmul
+    row["unlearn_ours_matmul_params_fraction_of_matmul"] = 6 * matmul_params * ours["tokens_per_s"] / 1e9 / matmul
+    return row
+
+
+RATIOS = [  # (label, ours column, baseline column, unit)
+    ("eval, generation off", "eval_nogen_ours_items_per_s", "eval_nogen_baseline_items_per_s", "items/s"),
+    ("eval, generation on", "eval_gen_ours_items_per_s", "eval_gen_baseline_items_per_s", "items/s"),
+    ("eval peak memory (gen on)", "eval_gen_ours_peak_mib", "eval_gen_baseline_peak_mib", "MiB"),
+    ("NPO unlearning", "unlearn_ours_tokens_per_s", "unlearn_baseline_tokens_per_s", "tokens/s"),
+    ("NPO peak memory", "unlearn_ours_peak_mib", "unlearn_baseline_peak_mib", "MiB"),
+]
+
+
+def ratio_table(rows: Sequence[dict]) -> list[dict]:
+    """Long format: one line per (size, measure) with ours, baseline and ours / baseline."""
+    out = []
+    for r in rows:
+        for label, ours, base, unit in RATIOS:
+            ratio = r[ours] / r[base] if r[base] else float("nan")
+            out.append({"size": r["size"], "measure": label, "unit": unit, "ours": r[ours], "baseline": r[base], "ratio": ratio})
+    return out
+
+
+def machine() -> dict:
+    cpu = platform.processor()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import os
+
+    import transformers
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "transformers": transformers.__version__, "python": platform.python_version(), "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+
+
+def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
+    """Run every size, write OUT/results.json and OUT/results.csv; returns the results dict."""
+    torch.set_num_threads(cfg.threads)
+    langs = parse_langs(cfg.languages)
+    t0 = time.perf_counter()
+    matmul = matmul_gflops(device=cfg.device, clock=cfg.clock)
+    log(f"matmul (fp32, {cfg.threads} thread(s)): {matmul:.1f} GFLOP/s")
+    rows = [bench_size(cfg, size, langs, matmul, log) for size in cfg.sizes]
+    clock = "CPU time of the main thread" if cfg.cpu_clock else "wall time"
+    result = {"config": asdict(cfg), "machine": machine(), "clock": clock, "languages": langs, "matmul_gflops": matmul, "sizes": rows, "ratios": ratio_table(rows), "seconds": time.perf_counter() - t0}
+    out = Path(cfg.out)
+    write_json(out / "results.json", result)
+    import pandas as pd
+
+    write_table(out / "results.csv", pd.DataFrame(result["ratios"]))
+    return result
