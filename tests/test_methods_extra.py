@@ -16,7 +16,7 @@ from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
 from polyunlearn.methods.dpo import dpo_forget_term, idkdpo
 from polyunlearn.methods.npo import npo, simnpo, simnpo_forget_term
 from polyunlearn.methods.reference import Reference
-from polyunlearn.methods.registry import Context, METHODS, NEEDS_IDK, needs_reference
+from polyunlearn.methods.registry import METHODS
 from polyunlearn.methods.rmu import answer_positions, masked_sq_dist, rmu, rmu_direction, rmu_layer_index
 from polyunlearn.core.models import LoraSettings, add_lora, build_tiny_model
 from polyunlearn.studies.phases import UnlearnConfig, encode_forget, idk_for, unlearn
@@ -48,7 +48,7 @@ def retain_batch(tok, items, n=4):
 # so the test uses beta 0.05; RMU on a 2-layer model needs a larger retain weight (alpha 10).
 TRAIN_CASES = {
     "simnpo": (dict(), TrainConfig(lr=1e-3, epochs=5, batch_size=5)),
-    "idkdpo": (dict(beta=0.05), TrainConfig(lr=1e-3, epochs=5, batch_size=5)),
+    "idkdpo": (dict(params={"beta": 0.05}), TrainConfig(lr=1e-3, epochs=5, batch_size=5)),
     "rmu": (dict(alpha=10.0), TrainConfig(lr=3e-3, epochs=3, batch_size=5)),
 }
 
@@ -73,19 +73,24 @@ def test_method_forgets_and_keeps(method, learned, tokenizer, items):
 
 def test_registry_and_reference_needs():
     assert {"simnpo", "idkdpo", "rmu"} <= set(METHODS)
-    assert NEEDS_IDK == {"idkdpo"}
-    assert not needs_reference("simnpo") and needs_reference("simnpo", "kl")  # SimNPO: no reference
-    assert needs_reference("idkdpo") and needs_reference("rmu")
+    assert {name for name, spec in METHODS.items() if spec.needs_idk} == {"idkdpo"}
+    simnpo_spec = METHODS["simnpo"]
+    assert not simnpo_spec.needs_reference(simnpo_spec.resolve()) and simnpo_spec.needs_reference(simnpo_spec.resolve({"retain_loss": "kl"}))  # SimNPO: no reference
+    assert METHODS["idkdpo"].needs_reference({"retain_loss": "nll"}) and METHODS["rmu"].needs_reference({})
 
 
 def test_beta_defaults_per_method():
-    assert UnlearnConfig(method="npo").beta == 0.1
-    assert UnlearnConfig(method="simnpo").beta == 4.5
-    assert UnlearnConfig(method="idkdpo").beta == 0.1
-    assert UnlearnConfig(method="grad_diff").beta is None  # no temperature
-    assert UnlearnConfig(method="simnpo", beta=2.0).beta == 2.0
+    assert UnlearnConfig(method="npo").params["beta"] == 0.1
+    assert UnlearnConfig(method="simnpo").params["beta"] == 4.5
+    assert UnlearnConfig(method="idkdpo").params["beta"] == 0.1
+    assert "beta" not in UnlearnConfig(method="grad_diff").params  # no temperature
+    assert UnlearnConfig(method="simnpo", params={"beta": 2.0}).params["beta"] == 2.0
     with pytest.raises(ValueError, match="beta must be > 0"):
-        UnlearnConfig(method="npo", beta=0.0)
+        UnlearnConfig(method="npo", params={"beta": 0.0})
+    with pytest.raises(ValueError, match="delta does not apply to method 'npo'"):
+        UnlearnConfig(method="npo", params={"delta": 1.0})
+    with pytest.raises(ValueError, match="alpha does not apply to method 'grad_ascent'"):
+        UnlearnConfig(method="grad_ascent", alpha=5.0)
 
 
 # ---- hand-worked losses ----
@@ -107,7 +112,7 @@ def test_simnpo_uses_default_beta_and_answer_length(learned, tokenizer, items):
     from polyunlearn.methods.reference import forward_logits
 
     batch = forget_batch(tokenizer, items, "simnpo")
-    _, logs = simnpo(Context(model=learned, alpha=0.0), batch, None)
+    _, logs = simnpo(METHODS["simnpo"].context(learned, alpha=0.0), batch, None)
     with torch.no_grad():
         logp, n = sequence_logprob(forward_logits(learned, batch), batch["labels"])
     assert logs["forget_term"] == pytest.approx(float(simnpo_forget_term(logp, n, 4.5, 0.0)), rel=1e-5)
@@ -120,7 +125,7 @@ def test_dpo_hand_worked():
 
 def test_idkdpo_at_reference_is_2_over_beta_log2(learned, tokenizer, items):
     """theta = ref: both log-ratios are 0, so forget_term = (2/beta) ln 2; default beta 0.1 -> 13.8629."""
-    ctx = Context(model=learned, reference=Reference(learned), alpha=0.0)
+    ctx = METHODS["idkdpo"].context(learned, Reference(learned), alpha=0.0)
     loss, logs = idkdpo(ctx, forget_batch(tokenizer, items), None)
     assert logs["forget_term"] == pytest.approx(20 * math.log(2), rel=1e-5)
     assert float(loss.detach()) == pytest.approx(20 * math.log(2), rel=1e-5)
@@ -158,7 +163,7 @@ def test_rmu_on_lora_model_each_arch(arch, tokenizer, items):
     model = add_lora(build_tiny_model(tokenizer, arch), LoraSettings(r=4))
     ref = Reference(model)
     assert ref.copy is None
-    ctx = Context(model=model, reference=ref, rmu_coeff=6.5)
+    ctx = METHODS["rmu"].context(model, ref, rmu_coeff=6.5)
     loss, logs = rmu(ctx, forget_batch(tokenizer, items, "rmu"), retain_batch(tokenizer, items))
     assert logs["retain_term"] == pytest.approx(0.0, abs=1e-10) and logs["forget_term"] > 0
     loss.backward()
@@ -210,8 +215,8 @@ def test_lora_npo_same_loss_as_full_copy(learned, tokenizer, items):
     assert lora_ref.copy is None  # adapters disabled, no second copy in memory
     merged = copy.deepcopy(peft_model).merge_and_unload()
     f, r = forget_batch(tokenizer, items, "npo"), retain_batch(tokenizer, items)
-    lora_loss, lora_logs = npo(Context(model=peft_model, reference=lora_ref, retain_loss="kl"), f, r)
-    full_loss, full_logs = npo(Context(model=merged, reference=Reference(base), retain_loss="kl"), f, r)
+    lora_loss, lora_logs = npo(METHODS["npo"].context(peft_model, lora_ref, retain_loss="kl"), f, r)
+    full_loss, full_logs = npo(METHODS["npo"].context(merged, Reference(base), retain_loss="kl"), f, r)
     assert lora_logs["forget_term"] != pytest.approx(20 * math.log(2), rel=1e-3)  # theta really differs from ref
     assert lora_logs["retain_term"] > 0
     assert float(lora_loss.detach()) == pytest.approx(float(full_loss.detach()), rel=1e-4)

@@ -81,20 +81,20 @@ class CountingNLL:
 
 def test_exploding_loss_stops_and_keeps_last_good_checkpoint(files, tmp_path):
     """Gradient ascent with lr 1 makes -NLL run away quadratically; it passes the |loss| limit
-    (1e4) after a few epochs, each of which was checkpointed."""
+    (1e3) after a few epochs, each of which was checkpointed."""
     out = tmp_path / "ga"
     code, text = invoke(["unlearn", "--model", files / "learned", "--data", files / "items.jsonl", "--method", "grad_ascent",
                          "--forget-langs", "en", "--lr", 1, "--epochs", 8, "--batch-size", 4, "--out", out, "--no-evaluate"])
     assert code == 3, text
     assert "training stopped" in text and "Lower the learning rate" in text
-    m = re.search(r"loss is (\S+) at epoch (\d+), step (\d+) \(limit 10000.0\)", text)
+    m = re.search(r"loss is (\S+) at epoch (\d+), step (\d+) \(limit 1000.0\)", text)
     assert m, text
     loss, epoch = float(m.group(1)), int(m.group(2))
-    assert abs(loss) > 1e4 and epoch >= 2
+    assert abs(loss) > 1e3 and epoch >= 2
     assert f"last good checkpoint: {out / 'ckpt' / 'state'}" in text
     state = ckpt_state(out)
     assert state["epoch"] == epoch - 1  # the last complete epoch, every loss in it finite and in range
-    assert all(math.isfinite(h["loss"]) and abs(h["loss"]) <= 1e4 for h in state["history"])
+    assert all(math.isfinite(h["loss"]) and abs(h["loss"]) <= 1e3 for h in state["history"])
     assert (out / "ckpt" / "state" / "model.safetensors").exists()
     assert not (out / "model").exists() and not leftovers(out)
 

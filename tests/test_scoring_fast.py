@@ -18,7 +18,7 @@ from polyunlearn.evaluation.records import EvalConfig, item_pairs, score_items
 from polyunlearn.core.logprobs import sequence_logprob
 from polyunlearn.methods.npo import npo
 from polyunlearn.methods.reference import Reference, forward_logits
-from polyunlearn.methods.registry import Context
+from polyunlearn.methods.registry import METHODS
 from polyunlearn.core.models import build_tiny_model, train_tokenizer
 from polyunlearn.evaluation.scoring import generate_answers, score_pairs, supports_prefix_sharing
 from polyunlearn.core.trainloop import TrainConfig
@@ -190,8 +190,8 @@ def test_reference_memo_is_exact_and_runs_each_sequence_once(data):
     # The NPO loss is the same with the memo off (reference recomputed every step).
     plain = Reference(model)
     plain.memo = None
-    loss_memo, _ = npo(Context(model=model, reference=ref), batch2, None)
-    loss_plain, _ = npo(Context(model=model, reference=plain), batch2, None)
+    loss_memo, _ = npo(METHODS["npo"].context(model, ref), batch2, None)
+    loss_plain, _ = npo(METHODS["npo"].context(model, plain), batch2, None)
     assert abs(float(loss_memo.detach()) - float(loss_plain.detach())) < TOL
 
 

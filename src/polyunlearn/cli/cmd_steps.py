@@ -37,7 +37,7 @@ def learn(
 ):
     """Fine-tune a model on the benchmark until it knows the facts."""
     from polyunlearn.core.models import LoraSettings, add_lora, build_tiny_model, load_model, load_tokenizer, save_model, train_tokenizer, weights_dtype
-    from polyunlearn.studies.phases import evaluate_to, item_texts, learn as learn_phase, save_config, select
+    from polyunlearn.studies.phases import default_lr, evaluate_to, item_texts, learn as learn_phase, save_config, select
     from polyunlearn.core.trainloop import TrainConfig
 
     set_threads(threads)
@@ -53,7 +53,7 @@ def learn(
         net = load_model(model, weights_dtype(bf16, not lora, dtype), trust_remote_code)
     if lora:
         net = add_lora(net, LoraSettings(r=lora_r))
-    lr = lr or (3e-3 if tiny else 1e-4 if lora else 1e-5)
+    lr = lr if lr is not None else default_lr("learn", tiny, lora)
     cfg = TrainConfig(lr=lr, epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, mixed_precision="bf16" if bf16 else "no", schedule="linear", warmup_ratio=0.05)
     out.mkdir(parents=True, exist_ok=True)
     save_config(out / "run_config.json", {"command": "learn", "model": model, "data": data, "langs": langs, "retain_only": retain_only, "lora": lora,
@@ -82,12 +82,12 @@ def unlearn(
     batch_size: int = typer.Option(8),
     grad_accum: int = typer.Option(1),
     gamma: float = typer.Option(1.0, help="Forget-term weight."),
-    alpha: float = typer.Option(1.0, help="Retain-term weight."),
+    alpha: Optional[float] = typer.Option(None, help="Retain-term weight; default 1.0 for methods with a retain term."),
     beta: Optional[float] = typer.Option(None, help="Temperature; default per method: NPO/IdkDPO 0.1, SimNPO 4.5."),
-    retain_loss: str = typer.Option("nll", help="Retain term where it is a choice (NPO, SimNPO, IdkDPO): nll or kl."),
-    delta: float = typer.Option(0.0, help="SimNPO reward margin."),
+    retain_loss: Optional[str] = typer.Option(None, help="Retain term where it is a choice (NPO, SimNPO, IdkDPO): nll (default) or kl."),
+    delta: Optional[float] = typer.Option(None, help="SimNPO reward margin (default 0)."),
     rmu_layer: Optional[int] = typer.Option(None, help="RMU: decoder layer to steer (0-based, negative from the end); default the middle one."),
-    rmu_coeff: float = typer.Option(6.5, help="RMU steering coefficient c (scale with the layer's activation norm)."),
+    rmu_coeff: Optional[float] = typer.Option(None, help="RMU steering coefficient c (default 6.5; scale with the layer's activation norm)."),
     lora: bool = typer.Option(False, help="Unlearn with LoRA adapters; the reference is the base with adapters off."),
     lora_r: int = typer.Option(8),
     bf16: bool = typer.Option(False, help="bf16 compute (autocast); see --dtype for the weights."),
@@ -101,7 +101,7 @@ def unlearn(
     """Unlearn the forget split in the chosen languages with a registered method."""
     from polyunlearn.methods.registry import get_method
     from polyunlearn.core.models import LoraSettings, add_lora, load_model, load_tokenizer, save_model, weights_dtype
-    from polyunlearn.studies.phases import UnlearnConfig, save_config, unlearn as unlearn_phase, unlearn_sets
+    from polyunlearn.studies.phases import UnlearnConfig, default_lr, save_config, unlearn as unlearn_phase, unlearn_sets
     from polyunlearn.core.trainloop import TrainConfig
 
     set_threads(threads)
@@ -115,10 +115,10 @@ def unlearn(
         items = check_concept_items(load_data("concept" if data.strip() == "bundled" else data, langs), data)
     else:
         items = load_data(data, langs)
+    given = {"beta": beta, "retain_loss": retain_loss, "delta": delta, "rmu_layer": rmu_layer, "rmu_coeff": rmu_coeff}
     cfg = UnlearnConfig(
-        method=method, forget_langs=forget_langs, retain_langs=retain_langs, gamma=gamma, alpha=alpha, beta=beta, retain_loss=retain_loss,
-        delta=delta, rmu_layer=rmu_layer, rmu_coeff=rmu_coeff,
-        train=TrainConfig(lr=lr or (1e-4 if lora else 1e-5), epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, mixed_precision="bf16" if bf16 else "no"),
+        method=method, forget_langs=forget_langs, retain_langs=retain_langs, gamma=gamma, alpha=alpha, params={k: v for k, v in given.items() if v is not None},
+        train=TrainConfig(lr=lr if lr is not None else default_lr("unlearn", False, lora), epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, mixed_precision="bf16" if bf16 else "no"),
     )
     unlearn_sets(items, cfg)  # validate languages / empty forget set before loading a big model
     tok = load_tokenizer(model, trust_remote_code)

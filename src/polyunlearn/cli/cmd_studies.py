@@ -36,9 +36,8 @@ def demo(
     from polyunlearn.core.languages import parse_langs
 
     cfg = DemoConfig(out=str(out), languages=",".join(parse_langs(languages)), methods=tuple(methods.split(",")), forget_sets=tuple(forget_sets.split(";")), arch=arch, threads=threads)
-    cfg.learn.epochs = learn_epochs
-    cfg.unlearn.epochs = unlearn_epochs
-    cfg.unlearn.lr = unlearn_lr
+    cfg.learn = replace(cfg.learn, epochs=learn_epochs)
+    cfg.unlearn = replace(cfg.unlearn, epochs=unlearn_epochs, lr=unlearn_lr)
     from polyunlearn.methods.registry import get_method
 
     for m in cfg.methods:
@@ -78,12 +77,13 @@ def study_a(
 ):
     """Study A: fake news in one language -> OF/QR in every language -> unlearning per language set."""
     from polyunlearn.evaluation.judge import JudgeError
-    from polyunlearn.studies.study_a import StudyAConfig, run_study_a
     from polyunlearn.core.trainloop import TrainConfig
+    from polyunlearn.studies.phases import default_lr
+    from polyunlearn.studies.study_a import StudyAConfig, run_study_a
 
     tiny = model in ("tiny", "tiny-cohere")
-    lr = lr or (3e-3 if tiny else 1e-4 if lora else 1e-5)
-    unlearn_lr = unlearn_lr or (5e-4 if tiny else 1e-4 if lora else 1e-5)
+    lr = lr if lr is not None else default_lr("learn", tiny, lora)
+    unlearn_lr = unlearn_lr if unlearn_lr is not None else default_lr("unlearn", tiny, lora)
     learn = dict(lr=lr, batch_size=batch_size, schedule="linear", warmup_ratio=0.05, seed=seed)
     cfg = StudyAConfig(
         out=str(out), data=data, languages=languages,
@@ -134,7 +134,7 @@ def concept_demo(
     )
     # replace() re-runs TrainConfig's validation (a bad --unlearn-lr fails here, not mid-run).
     cfg.learn = replace(cfg.learn, epochs=learn_epochs, seed=seed)
-    cfg.unlearn = replace(cfg.unlearn, epochs=unlearn_epochs, lr=unlearn_lr or cfg.unlearn.lr, seed=seed)
+    cfg.unlearn = replace(cfg.unlearn, epochs=unlearn_epochs, lr=cfg.unlearn.lr if unlearn_lr is None else unlearn_lr, seed=seed)
     if unlearn_lr is not None:
         cfg.method_lr = {}  # one lr for all
     run_concept_study(cfg, console)

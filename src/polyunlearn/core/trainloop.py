@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 
 from polyunlearn.core.encoding import Encoded, collate
 from polyunlearn.core.atomic import read_json, write_json
+from polyunlearn.core.config import check_choice, check_number, setting
 
 # loss_fn(model, batch, paired_batch) -> (loss, numbers to log). It receives the model as
 # prepared by Accelerate (DDP/FSDP wrapped), which is the one whose forward syncs gradients.
@@ -32,31 +33,36 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN/inf or exploded; the message says where the last good checkpoint is."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    lr: float = 1e-5  # spec default for full fine-tuning; 1e-4 with LoRA
-    epochs: int = 5
-    batch_size: int = 8
-    grad_accum: int = 1  # optimizer step every grad_accum batches
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    warmup_ratio: float = 0.0
-    schedule: str = "constant"  # "constant" or "linear" decay after warmup
-    seed: int = 0
-    mixed_precision: str = "no"  # "no" or "bf16"
-    loss_limit: float = 1e4  # |loss| above this counts as exploding
+    """Settings of one training run (learning or unlearning), checked when built."""
+
+    lr: float = setting(1e-5, "learning rate (> 0); the commands default it per model kind (see studies.phases.default_lr)")
+    epochs: int = setting(5, "passes over the training (for unlearning: forget) set (>= 1)")
+    batch_size: int = setting(8, "examples per batch and process (>= 1)")
+    grad_accum: int = setting(1, "gradient accumulation: one optimizer step every N batches (>= 1)")
+    weight_decay: float = setting(0.01, "AdamW weight decay (>= 0)")
+    max_grad_norm: float = setting(1.0, "gradient clipping norm (> 0)")
+    warmup_ratio: float = setting(0.0, "share of the steps with a linear learning-rate warmup (0 to 1)")
+    schedule: str = setting("constant", "learning-rate schedule after warmup: constant or linear (decay to 0)", choices=("constant", "linear"))
+    seed: int = setting(0, "random seed (data order, initialisation of anything random)")
+    mixed_precision: str = setting("no", "compute precision: no (as the weights) or bf16 (autocast)", choices=("no", "bf16"))
+    loss_limit: float = setting(1e3, "a step whose |loss| exceeds this (or is NaN/inf) counts as diverged: the run stops and keeps the last good epoch")
 
     def __post_init__(self) -> None:
-        if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1 or self.grad_accum < 1:
-            raise ValueError("batch_size and grad_accum must be >= 1")
-        if self.schedule not in ("constant", "linear"):
-            raise ValueError(f"schedule must be 'constant' or 'linear', got {self.schedule!r}")
-        if self.mixed_precision not in ("no", "bf16"):
-            raise ValueError(f"mixed_precision must be 'no' or 'bf16', got {self.mixed_precision!r}")
+        check_number("lr", self.lr, minimum=0, strict=True)
+        check_number("epochs", self.epochs, minimum=1, integer=True)
+        check_number("batch_size", self.batch_size, minimum=1, integer=True)
+        check_number("grad_accum", self.grad_accum, minimum=1, integer=True)
+        check_number("weight_decay", self.weight_decay, minimum=0)
+        check_number("max_grad_norm", self.max_grad_norm, minimum=0, strict=True)
+        check_number("warmup_ratio", self.warmup_ratio, minimum=0)
+        if self.warmup_ratio > 1:
+            raise ValueError(f"warmup_ratio must be <= 1, got {self.warmup_ratio:g}")
+        check_choice("schedule", self.schedule, ("constant", "linear"))
+        check_number("seed", self.seed, minimum=0, integer=True)
+        check_choice("mixed_precision", self.mixed_precision, ("no", "bf16"))
+        check_number("loss_limit", self.loss_limit, minimum=0, strict=True)
 
 
 def _cycle(loader: DataLoader) -> Iterator[dict]:

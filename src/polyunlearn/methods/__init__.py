@@ -1,10 +1,11 @@
-"""Unlearning objectives, one short function each, registered by name (methods.registry).
+"""Unlearning objectives, one short function each, registered by name with their own
+hyperparameters (methods.registry).
 
 Importing this package registers every method: gradient (grad_ascent, grad_diff, grad_diff_kl),
 npo (npo, simnpo), dpo (idkdpo), rmu. The public entry points are re-exported here.
 """
 from polyunlearn.methods import dpo, gradient, npo, rmu  # noqa: F401  (registration)
 from polyunlearn.methods.reference import Reference, forward_logits
-from polyunlearn.methods.registry import DEFAULT_BETA, METHODS, NEEDS_IDK, Context, get_method, needs_reference
+from polyunlearn.methods.registry import METHODS, Context, MethodSpec, Param, get_method
 
-__all__ = ["DEFAULT_BETA", "METHODS", "NEEDS_IDK", "Context", "Reference", "forward_logits", "get_method", "needs_reference"]
+__all__ = ["METHODS", "Context", "MethodSpec", "Param", "Reference", "forward_logits", "get_method"]

@@ -5,7 +5,7 @@ import torch
 
 from polyunlearn.core.encoding import IGNORE
 from polyunlearn.methods.reference import Batch, forward_hidden, num_layers
-from polyunlearn.methods.registry import Context, combine, register
+from polyunlearn.methods.registry import Context, Param, combine, register
 
 
 def rmu_layer_index(model: torch.nn.Module, layer: int | None) -> int:
@@ -40,14 +40,25 @@ def answer_positions(labels: torch.Tensor) -> torch.Tensor:
     return mask
 
 
-@register("rmu", needs_reference=True)
+@register(
+    "rmu",
+    summary="||h_theta - c u||^2 on forget answer positions at one layer + alpha ||h_theta - h_ref||^2 on retain tokens",
+    citation="Li et al. 2024, WMDP, eq. 1-3",
+    retain="own",
+    reference=True,
+    params={
+        "rmu_layer": Param(None, "RMU: decoder layer to steer (0-based, negative from the end); none = the middle one", int, nullable=True),
+        "rmu_coeff": Param(6.5, "RMU steering coefficient c (WMDP: 6.5 for Zephyr-7B; scale with the layer's activation norm)", minimum=0, strict=True),
+        "rmu_seed": Param(None, "RMU: seed of the fixed random direction u; none = the run's seed", int, nullable=True),
+    },
+)
 def rmu(ctx: Context, forget: Batch, retain: Batch | None):
     """RMU (Li et al. 2024, WMDP, eq. 1-3): forget_term = mean_t ||h_theta(t) - c*u||^2 over forget answer
     positions at one middle layer, u a fixed random unit vector; retain_term = mean_t ||h_theta(t) - h_ref(t)||^2
     over retain tokens at that layer (both / H, as in the WMDP code)."""
-    layer = rmu_layer_index(ctx.model, ctx.rmu_layer)
+    layer = rmu_layer_index(ctx.model, ctx.params["rmu_layer"])
     h = forward_hidden(ctx.model, forget, layer)  # (B, T, H)
-    target = rmu_direction(h.size(-1), ctx.rmu_coeff, ctx.rmu_seed).to(h.device)
+    target = rmu_direction(h.size(-1), ctx.params["rmu_coeff"], ctx.params["rmu_seed"] or 0).to(h.device)
     forget_term = masked_sq_dist(h, target, answer_positions(forget["labels"]))
     if retain is None or ctx.alpha == 0:
         return combine(ctx, forget_term, torch.zeros((), device=h.device))

@@ -39,6 +39,7 @@ import itertools
 import json
 import shutil
 import time
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -52,9 +53,10 @@ from polyunlearn.studies.demo import Base, DemoConfig, prepare_base
 from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.core.atomic import read_json, read_jsonl, write_json, write_table
 from polyunlearn.core.languages import parse_langs
-from polyunlearn.methods.registry import get_method
+from polyunlearn.core.config import fields_of
+from polyunlearn.methods.registry import get_method, method_params
 from polyunlearn.core.models import LoraSettings, add_lora, load_model, load_tokenizer, save_model
-from polyunlearn.studies.phases import UnlearnConfig, eval_done, evaluate_to, item_languages, load_eval, save_config, unlearn
+from polyunlearn.studies.phases import UnlearnConfig, default_lr, eval_done, evaluate_to, item_languages, load_eval, save_config, unlearn
 from polyunlearn.analysis.results import gather, write_result_matrices
 from polyunlearn.core.trainloop import TrainConfig
 
@@ -66,10 +68,21 @@ class GridSpecError(ValueError):
 TOP_KEYS = {"name", "description", "base", "grid"}
 BASE_KEYS = {"data", "languages", "model", "retain_eval", "baseline_eval", "arch", "vocab_size", "seed", "learn", "eval", "lora", "lora_r", "bf16", "trust_remote_code", "save_models"}
 GRID_KEYS = {"methods", "forget_sets", "seeds", "params"}
-# Sweepable hyperparameters -> (type, nullable). TrainConfig's go to the unlearning TrainConfig.
-TRAIN_PARAMS = {"lr": (float, False), "epochs": (int, False), "batch_size": (int, False), "grad_accum": (int, False), "weight_decay": (float, False), "max_grad_norm": (float, False), "warmup_ratio": (float, False), "schedule": (str, False), "mixed_precision": (str, False)}
-UNLEARN_PARAMS = {"gamma": (float, False), "alpha": (float, False), "beta": (float, True), "retain_loss": (str, False), "retain_langs": (str, False), "delta": (float, False), "rmu_layer": (int, True), "rmu_coeff": (float, False)}
-PARAMS = TRAIN_PARAMS | UNLEARN_PARAMS
+
+
+def _kind(annotation: Any) -> tuple[type, bool]:
+    """(type, nullable) of a config field's annotation, e.g. `float | None` -> (float, True)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return (args[0], True) if args else (annotation, False)
+
+
+# Sweepable hyperparameters -> (type, nullable), derived from the configs and the method registry,
+# so a new setting is sweepable without an edit here. TrainConfig's go to the unlearning
+# TrainConfig (seed is the grid.seeds axis); a method's own go to the runs of that method only.
+TRAIN_PARAMS = {f.name: _kind(f.kind) for f in fields_of(TrainConfig) if f.name != "seed"}
+UNLEARN_PARAMS = {f.name: _kind(f.kind) for f in fields_of(UnlearnConfig) if f.cli and f.name not in ("method", "forget_langs")}
+METHOD_PARAMS = {name: (p.kind, p.nullable) for name, p in method_params().items()}
+PARAMS = TRAIN_PARAMS | UNLEARN_PARAMS | METHOD_PARAMS
 
 
 def _coerce(where: str, value: Any, kind: type, nullable: bool = False) -> Any:
@@ -253,6 +266,8 @@ def _expand(spec: GridSpec, grid: dict) -> list[GridRun]:
             raise GridSpecError(f"grid.params.{name}: a grid axis, not a hyperparameter (use grid.seeds / grid.methods / grid.forget_sets)")
         if name not in PARAMS:
             raise GridSpecError(f"grid.params: unknown hyperparameter {name!r}; known: {', '.join(PARAMS)}")
+        if name in METHOD_PARAMS and name not in UNLEARN_PARAMS and not any(name in get_method(m).params for m in methods):
+            raise GridSpecError(f"grid.params.{name}: none of the grid's methods ({', '.join(methods)}) has this hyperparameter")
     params = {n: [_coerce(f"grid.params.{n}", v, *PARAMS[n]) for v in (vals if isinstance(vals, list) else [vals])] for n, vals in raw_params.items()}
     for n, vals in params.items():
         if not vals:
@@ -281,14 +296,16 @@ def _unlearn_config(spec: GridSpec, method: str, langs: list[str], seed: int, p:
         train_defaults, alpha = asdict(spec.demo.unlearn), spec.demo.alpha
     else:
         train_defaults, alpha = asdict(UnlearnConfig().train), UnlearnConfig().alpha
-        train_defaults["lr"] = 1e-4 if spec.base["lora"] else train_defaults["lr"]
+        train_defaults["lr"] = default_lr("unlearn", False, spec.base["lora"])
         train_defaults["mixed_precision"] = "bf16" if spec.base["bf16"] else "no"
+    m = get_method(method)
     try:
         train = TrainConfig(**(train_defaults | {k: v for k, v in p.items() if k in TRAIN_PARAMS} | {"seed": seed}))
-        u = {"alpha": alpha} | {k: v for k, v in p.items() if k in UNLEARN_PARAMS}
-        if u.get("retain_loss", "nll") not in ("nll", "kl"):
-            raise ValueError(f"retain_loss must be 'nll' or 'kl', got {u['retain_loss']!r}")
-        return UnlearnConfig(method=method, forget_langs=",".join(langs), train=train, **u)
+        u = {k: v for k, v in p.items() if k in UNLEARN_PARAMS}
+        # alpha (the retain-term weight) and a method's own hyperparameters go to the methods that have them.
+        u["alpha"] = u.get("alpha", alpha) if m.has_retain_term else None
+        own = {k: v for k, v in p.items() if k in m.params}
+        return UnlearnConfig(method=method, forget_langs=",".join(langs), train=train, params=own, **u)
     except ValueError as e:
         raise GridSpecError(f"grid.params: {e}") from None
 

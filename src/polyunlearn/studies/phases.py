@@ -4,9 +4,9 @@ chosen languages), evaluate (records + per-language summary written atomically).
 from __future__ import annotations
 
 import zlib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 
@@ -18,7 +18,8 @@ from polyunlearn.core.atomic import read_json, read_jsonl, write_json, write_jso
 from polyunlearn.core.languages import parse_langs
 from polyunlearn.core.logprobs import mean_nll
 from polyunlearn.methods.reference import Reference, forward_logits
-from polyunlearn.methods.registry import Context, DEFAULT_BETA, NEEDS_IDK, get_method, needs_reference
+from polyunlearn.methods.registry import get_method
+from polyunlearn.core.config import check_number, setting
 from polyunlearn.core.trainloop import TrainConfig, train
 
 
@@ -56,28 +57,48 @@ def learn(
     return main_process_continues(result)
 
 
-@dataclass
+# The learning-rate defaults, in one place: tiny models trained from scratch need large steps;
+# LoRA adapters 1e-4 and full fine-tuning 1e-5 (spec.md "Defaults worth matching at real scale").
+TINY_LR = {"learn": 3e-3, "unlearn": 5e-4}
+
+
+def default_lr(phase: str, tiny: bool, lora: bool) -> float:
+    """The learning rate a command uses when none is given: tiny (3e-3 learn, 5e-4 unlearn),
+    LoRA 1e-4, full fine-tuning 1e-5."""
+    if phase not in TINY_LR:
+        raise ValueError(f"phase must be one of {', '.join(TINY_LR)}, got {phase!r}")
+    return TINY_LR[phase] if tiny else 1e-4 if lora else 1e-5
+
+
+@dataclass(frozen=True)
 class UnlearnConfig:
-    method: str = "npo"
-    forget_langs: str = "en"  # comma list, or "all"
-    retain_langs: str = "same"  # "same" = the forget languages; or a comma list / "all"
-    gamma: float = 1.0  # weight of the forget term
-    alpha: float = 1.0  # weight of the retain term
-    beta: float | None = None  # temperature; None = the method's default (NPO/IdkDPO 0.1, SimNPO 4.5)
-    retain_loss: str = "nll"  # retain term for methods where it is a choice (NPO, SimNPO, IdkDPO): nll or kl
-    delta: float = 0.0  # SimNPO reward margin
-    rmu_layer: int | None = None  # RMU: decoder layer to steer (0-based, negative from the end); None = middle
-    rmu_coeff: float = 6.5  # RMU steering coefficient c (WMDP: 6.5 for Zephyr-7B; scale with activation norms)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=1e-5, epochs=5))
+    """One unlearning run: the method, its hyperparameters, the languages and the training
+    settings. Checked when built (method known, every hyperparameter declared by the method and
+    in range, gamma and alpha finite and >= 0); the method's defaults are filled in, so the saved
+    config says exactly what ran."""
+
+    method: str = setting("npo", "unlearning method (see `polyunlearn methods`)")
+    forget_langs: str = setting("en", "languages whose forget split is unlearned: comma list or 'all'")
+    retain_langs: str = setting("same", "retain-set languages: 'same' (= the forget languages), a comma list, or 'all'")
+    gamma: float = setting(1.0, "forget-term weight (>= 0)")
+    alpha: float | None = setting(None, "retain-term weight (>= 0); default 1.0 for methods with a retain term (none for grad_ascent)")
+    params: dict[str, Any] = setting(default_factory=dict, help="the method's own hyperparameters (`polyunlearn methods`); unset ones take the method's default", cli=False)
+    train: TrainConfig = setting(default_factory=TrainConfig, help="training settings", cli=False)
 
     def __post_init__(self) -> None:
-        # Record the effective temperature, so a saved config says which beta was used.
-        if self.beta is None:
-            self.beta = DEFAULT_BETA.get(self.method)
-        if self.beta is not None and self.beta <= 0:
-            raise ValueError(f"beta must be > 0, got {self.beta}")
-        if self.rmu_coeff <= 0:
-            raise ValueError(f"rmu_coeff must be > 0, got {self.rmu_coeff}")
+        spec = get_method(self.method)
+        params = spec.resolve(self.params)
+        if params.get("rmu_seed", 0) is None:
+            params["rmu_seed"] = self.train.seed  # RMU's random direction follows the run's seed
+        object.__setattr__(self, "params", params)
+        check_number("gamma", self.gamma, minimum=0)
+        if spec.has_retain_term:
+            object.__setattr__(self, "alpha", 1.0 if self.alpha is None else self.alpha)
+            check_number("alpha", self.alpha, minimum=0)
+        elif self.alpha not in (None, 0, 0.0):
+            raise ValueError(f"alpha does not apply to method {self.method!r}: it has no retain term")
+        if not isinstance(self.train, TrainConfig):
+            raise ValueError(f"train must be a TrainConfig, got {type(self.train).__name__}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -85,7 +106,8 @@ class UnlearnConfig:
 
 def unlearn_sets(items: Sequence[QAItem], cfg: UnlearnConfig) -> tuple[list[QAItem], list[QAItem], list[str]]:
     """The forget set (forget split in the chosen languages) and retain set; clear errors when
-    a language is unknown or a set comes out empty."""
+    a language is unknown, the forget set is empty, or the method has a retain term (alpha > 0)
+    but there are no retain items: that term is never silently dropped."""
     available = item_languages(items)
     forget_langs = parse_langs(cfg.forget_langs, available)
     retain_langs = forget_langs if cfg.retain_langs == "same" else parse_langs(cfg.retain_langs, available)
@@ -93,6 +115,11 @@ def unlearn_sets(items: Sequence[QAItem], cfg: UnlearnConfig) -> tuple[list[QAIt
     if not forget:
         raise DataError(f"empty forget set: no items with split 'forget' in language(s) {', '.join(forget_langs)}")
     retain = select(items, ["retain"], retain_langs)
+    if not retain and get_method(cfg.method).has_retain_term and cfg.alpha:
+        raise DataError(
+            f"no retain items (split 'retain') in language(s) {', '.join(retain_langs)}, but {cfg.method} has a retain term with alpha {cfg.alpha:g}; "
+            "give data with a retain split, other --retain-langs, or --alpha 0 to unlearn without it"
+        )
     return forget, retain, forget_langs
 
 
@@ -103,10 +130,10 @@ def idk_for(item: QAItem) -> str:
 
 
 def encode_forget(enc: Encoder, forget: Sequence[QAItem], method: str) -> list[Encoded]:
-    """Forget items as (question, answer) encodings; for NEEDS_IDK methods each also carries the
+    """Forget items as (question, answer) encodings; for methods that need it (needs_idk) each also carries the
     same question with its "I don't know" answer as extra "idk" (collated to idk_input_ids, ...)."""
     data = [enc.encode(it.question, it.answer) for it in forget]
-    if method in NEEDS_IDK:
+    if get_method(method).needs_idk:
         data = [replace(e, extra=(("idk", enc.encode(it.question, idk_for(it))),)) for e, it in zip(data, forget)]
     return data
 
@@ -125,11 +152,8 @@ def unlearn(
     f_data = encode_forget(enc, forget, cfg.method)
     r_data = [enc.encode(it.question, it.answer) for it in retain] or None
     # The reference is made before the first update: a frozen copy, or (LoRA) the adapters off.
-    ref = Reference(model) if needs_reference(cfg.method, cfg.retain_loss) else None
-    ctx = Context(
-        model=model, reference=ref, gamma=cfg.gamma, alpha=cfg.alpha, beta=cfg.beta, retain_loss=cfg.retain_loss,
-        delta=cfg.delta, rmu_layer=cfg.rmu_layer, rmu_coeff=cfg.rmu_coeff, rmu_seed=cfg.train.seed,
-    )
+    ref = Reference(model) if method.needs_reference(cfg.params) else None
+    ctx = method.context(model, ref, gamma=cfg.gamma, alpha=cfg.alpha or 0.0, **cfg.params)
 
     def loss_fn(m, forget_batch, retain_batch):
         ctx.model = m

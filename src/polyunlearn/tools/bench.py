@@ -38,7 +38,7 @@ from polyunlearn.evaluation.records import EvalConfig, build_records, item_pairs
 from polyunlearn.core.atomic import write_json, write_table
 from polyunlearn.core.languages import parse_langs
 from polyunlearn.methods.reference import Reference
-from polyunlearn.methods.registry import Context, get_method
+from polyunlearn.methods.registry import get_method
 from polyunlearn.core.models import TINY_SIZES, answer_text, build_tiny_model, describe, format_prompt, train_tokenizer
 from polyunlearn.studies.phases import item_texts
 from polyunlearn.evaluation.scoring import Score
@@ -304,8 +304,8 @@ def bench_unlearn(cfg: BenchConfig, model: torch.nn.Module, tok, langs: Sequence
     ref = Reference(net)
     if not cache_reference:
         ref.memo = None  # the previous behaviour: a reference forward in every step
-    ctx = Context(model=net, reference=ref)
     method = get_method("npo")
+    ctx = method.context(net, ref)
     stamps: list[float] = []
     tokens: list[tuple[int, int]] = []  # (real, padded) tokens per step
 
