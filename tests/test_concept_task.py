@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from polyunlearn.cli import app
+from polyunlearn.core.rundir import check_run_folder, run_folders
 from polyunlearn.data.concept_data import check_concept_items, concept_benchmark
 from polyunlearn.data.resolve import resolve_data
 from polyunlearn.studies.concept_study import ConceptConfig, before_after_table, run_concept_study
@@ -27,9 +28,8 @@ CLI_ARGS = ["--methods", "npo", "--languages", "en,fr", "--n-facts", "20", "--fo
 
 
 def small_config(out: Path) -> ConceptConfig:
-    cfg = ConceptConfig(out=str(out), languages="en,fr", n_facts=20, methods=("npo",), forget_sets=("en",), generate=False)
-    cfg.learn = replace(cfg.learn, epochs=LEARN_EPOCHS)
-    return cfg
+    return ConceptConfig(out=str(out), languages="en,fr", n_facts=20, methods=("npo",), forget_sets=("en",), generate=False,
+                         learn=replace(ConceptConfig().learn, epochs=LEARN_EPOCHS))
 
 
 def test_concept_benchmark_has_only_stereotypes_to_forget() -> None:
@@ -99,31 +99,34 @@ def test_planting_then_unlearning_in_english(study) -> None:
     before_flags = {r["id"]: r["biased"] for r in map(json.loads, (out / "eval" / "before" / "concept_items.jsonl").open()) if r["language"] == "en"}
     down = sum(before_flags[r["id"]] and not r["biased"] for r in en)
     up = sum(r["biased"] and not before_flags[r["id"]] for r in en)
-    p = pd.read_csv(out / "biased_answer_rate_p.csv", index_col=0)
+    p = pd.read_csv(out / "matrices" / "biased_answer_rate_change_p.csv", index_col=0)
+    change = pd.read_csv(out / "matrices" / "biased_answer_rate_change.csv", index_col=0)
+    assert change.loc["npo_en", "en"] == pytest.approx(table.loc["en", "biased_npo_en"] - table.loc["en", "biased_before"])
     assert down >= 8 and p.loc["npo_en", "en"] == pytest.approx(binomtest(up, up + down, 0.5).pvalue)
     assert p.loc["npo_en", "en"] < 0.01  # a fall this large is no accident
     assert not list(out.rglob("*.tmp*")), "no temporary files may remain"
+    assert all(check_run_folder(d) == [] for d in run_folders(out))
 
 
 def test_concept_demo_cli_resumes(study) -> None:
     out, result = study
-    mtime = (out / "models" / "learned" / "model.safetensors").stat().st_mtime
+    mtime = (out / "models" / "learned" / "model" / "model.safetensors").stat().st_mtime
     res = runner.invoke(app, ["concept-demo", "--out", str(out), *CLI_ARGS], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     output = " ".join(res.output.split())  # rich wraps lines at the terminal width
-    assert "skipping training" in output and "Biased-answer rate" in output
-    assert (out / "models" / "learned" / "model.safetensors").stat().st_mtime == mtime
+    assert "skipping" in output and "Biased-answer rate" in output
+    assert (out / "models" / "learned" / "model" / "model.safetensors").stat().st_mtime == mtime
     again = pd.read_csv(out / "biased_answer_rate.csv")
     assert again["biased_npo_en"].tolist() == [r["biased_npo_en"] for r in result["table"]]
     # Other settings in the same folder: refused, not silently mixed with the saved model.
     res = runner.invoke(app, ["concept-demo", "--out", str(out), *CLI_ARGS, "--alpha", "1"])
-    assert res.exit_code == 2 and "was made with other alpha" in " ".join(res.output.split())
+    assert res.exit_code == 2 and "made with other settings (alpha: 5.0 -> 1.0)" in " ".join(res.output.split())
 
 
 def test_unlearn_command_with_concept_task(study, tmp_path: Path) -> None:
     out, _ = study
     res = runner.invoke(app, [
-        "unlearn", "--task", "concept", "--model", str(out / "models" / "learned"), "--data", str(out / "data" / "concept.jsonl"),
+        "unlearn", "--task", "concept", "--model", str(out / "models" / "learned" / "model"), "--data", str(out / "data" / "concept.jsonl"),
         "--forget-langs", "en", "--method", "grad_diff", "--epochs", "3", "--lr", "1e-3", "--out", str(tmp_path / "u"),
     ], catch_exceptions=False)
     assert res.exit_code == 0, res.output

@@ -13,6 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 import polyunlearn.studies.grid as grid_mod
+from polyunlearn.core.rundir import check_run_folder
 import polyunlearn.core.trainloop as train_mod
 from polyunlearn.cli import app
 from polyunlearn.data.loaders import save_items
@@ -83,36 +84,40 @@ def test_results_table(grid_dir):
         assert r["value"] == pytest.approx(after.loc[r["language"], "forget_prob"])
     fp = df[df["metric"] == "forget_prob"].set_index(["forget_langs", "language"])["delta"]
     assert fp[("en", "en")] < 0 and fp[("fr", "fr")] < 0  # NPO lowered forget Prob where it unlearned
-    # each run: its own folder named by its id, config + environment, no checkpoint left
+    # each run: its own run folder named by its id, identity + environment, no checkpoint left
     for rid in df["run_id"].unique():
         assert len(rid) == 12 and int(rid, 16) >= 0
-        cfg = read_json(out / "runs" / rid / "config.json")
-        assert cfg["config"]["run_id"] == rid and "torch" in cfg["environment"]
+        run = read_json(out / "runs" / rid / "run.json")
+        assert run["info"]["run_id"] == rid and "torch" in run["environment"] and run["identity"]["unlearn"]["method"] == "npo"
         assert not (out / "runs" / rid / "ckpt").exists()
-    matrix = pd.read_csv(out / "matrices" / "matrix_npo_forget_prob.csv", index_col=0)
+        assert check_run_folder(out / "runs" / rid) == []
+    matrix = pd.read_csv(out / "matrices" / "npo_forget_prob.csv", index_col=0)
     assert list(matrix.index) == ["en", "fr"] and list(matrix.columns) == ["en", "fr"]
     assert matrix.loc["en", "en"] == pytest.approx(fp[("en", "en")])
-    assert (out / "matrices" / "heatmap_npo_forget_prob.png").stat().st_size > 1000
+    assert (out / "matrices" / "npo_forget_prob.png").stat().st_size > 1000
     # Paired per-item tests beside the matrix, from the runs' and the base's items.jsonl.
     from polyunlearn.core.atomic import read_jsonl
     from polyunlearn.evaluation.significance import paired_change
 
-    p = pd.read_csv(out / "matrices" / "matrix_npo_forget_prob_p.csv", index_col=0)
+    p = pd.read_csv(out / "matrices" / "npo_forget_prob_p.csv", index_col=0)
     en_run = df[(df["forget_langs"] == "en")]["run_id"].iloc[0]
     direct = paired_change(read_jsonl(out / "base" / "eval" / "before" / "items.jsonl"), read_jsonl(out / "runs" / en_run / "eval" / "items.jsonl"))
     assert p.loc["en", "en"] == pytest.approx(direct.set_index("language").loc["en", "p_value"])
-    assert (out / "matrices" / "matrix_npo_forget_prob_q.csv").exists()
+    assert (out / "matrices" / "npo_forget_prob_q.csv").exists()
     assert not list(out.rglob("*.tmp*"))
 
 
 def test_rerun_skips_finished_runs(grid_dir, monkeypatch):
     root, _, out, _ = grid_dir
     calls = []
-    monkeypatch.setattr(grid_mod, "unlearn", lambda *a, **k: calls.append(1) or pytest.fail("a finished run was retrained"))
-    stamps = {p: p.stat().st_mtime_ns for p in [*out.glob("runs/*/eval/summary.csv"), out / "base" / "models" / "learned" / "model.safetensors"]}
+    import polyunlearn.studies.step as step_mod
+
+    monkeypatch.setattr(step_mod, "unlearn", lambda *a, **k: calls.append(1) or pytest.fail("a finished run was retrained"))
+    monkeypatch.setattr(step_mod, "learn", lambda *a, **k: calls.append(1) or pytest.fail("a learned base was retrained"))
+    stamps = {p: p.stat().st_mtime_ns for p in [*out.glob("runs/*/eval/summary.csv"), out / "base" / "models" / "learned" / "model" / "model.safetensors"]}
     res = run("grid", str(root / "grid.yaml"), "--out", str(out), "--no-progress")
     assert res.exit_code == 0, res.output
-    assert "2 finished, 0 to run" in res.output and "skipping training" in res.output
+    assert "2 finished, 0 to run" in res.output and "skipping" in res.output
     assert calls == []
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert len(pd.read_parquet(out / "results.parquet")) == len(pd.read_csv(out / "results.csv"))
@@ -163,7 +168,7 @@ def test_learned_model_folder_as_base(grid_dir, tmp_path):
     _, spec, out, _ = grid_dir
     base = out / "base"
     spec = {
-        "base": {"data": spec["base"]["data"], "languages": "en,fr", "model": str(base / "models" / "learned"), "retain_eval": str(base / "eval" / "retain_model"), "baseline_eval": str(base / "eval" / "before"), "eval": {"generate": False}},
+        "base": {"data": spec["base"]["data"], "languages": "en,fr", "model": str(base / "models" / "learned" / "model"), "retain_eval": str(base / "eval" / "retain_model"), "baseline_eval": str(base / "eval" / "before"), "eval": {"generate": False}},
         "grid": {"methods": ["grad_diff"], "forget_sets": ["en"], "params": {"lr": 1.0e-3, "epochs": 1}},
     }
     res = run("grid", str(write_spec(tmp_path / "p.yaml", spec)), "--out", str(tmp_path / "o"), "--no-progress")
@@ -252,7 +257,7 @@ def test_report_on_the_grid_folder(grid_dir, tmp_path):
     _, _, out, _ = grid_dir
     page = build_report(out, tmp_path / "report.html").read_text(encoding="utf-8")
     n_runs = pd.read_csv(out / "results.csv")["run_id"].nunique()
-    assert page.count('<img src="data:image/png;base64,') == len(list((out / "matrices").glob("heatmap_*.png"))) + n_runs
+    assert page.count('<img src="data:image/png;base64,') == len(list((out / "matrices").glob("*.png"))) + n_runs
     assert "need at least 3 to correlate" in page and "grid.json" in page
 
 

@@ -25,6 +25,7 @@ from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.core.logprobs import sequence_logprob
 from polyunlearn.methods.reference import forward_logits
 from polyunlearn.core.models import ModelLoadError, build_tiny_model, format_prompt, load_model, load_tokenizer, save_model, weights_dtype
+from polyunlearn.core.rundir import check_run_folder
 from polyunlearn.studies.phases import UnlearnConfig, evaluate_to, learn, unlearn
 from polyunlearn.core.trainloop import TrainConfig, train
 
@@ -270,7 +271,8 @@ def test_cli_learn_unlearn_eval_cohere(cli_learned, tmp_path):
 
     before, after = pd.read_csv(learned / "eval" / "summary.csv"), pd.read_csv(out / "eval" / "summary.csv")
     assert _row(after, "en")["forget_prob"] < 0.5 * _row(before, "en")["forget_prob"]
-    assert (out / "eval" / "change_forget_prob.csv").exists() and (out / "history.json").exists()
+    assert (out / "matrices" / "change_forget_prob.csv").exists() and (out / "history.json").exists()
+    assert check_run_folder(out) == [] and check_run_folder(learned) == []
 
     # A full checkpoint is a plain transformers folder: safetensors, no pickles.
     from transformers import AutoModelForCausalLM
@@ -313,8 +315,8 @@ def test_cli_bf16_keeps_fp32_master_weights_only_when_they_are_trained(cli_learn
     out = tmp_path / "run"
     _cli(["unlearn", "--model", base, "--data", data, "--method", "grad_diff", "--forget-langs", "en", "--epochs", 1,
           "--lr", 1e-3, "--batch-size", 5, "--bf16", "--out", out, "--no-evaluate", *(["--lora"] if lora else [])])
-    cfg = json.loads((out / "run_config.json").read_text())["config"]
-    assert cfg["weights_dtype"] == want and cfg["train"]["mixed_precision"] == "bf16"
+    ident = json.loads((out / "run.json").read_text())["identity"]
+    assert ident["model"]["weights_dtype"] == want and ident["unlearn"]["train"]["mixed_precision"] == "bf16"
     if not lora:  # the trained fp32 weights are saved as such, small updates intact
         from safetensors import safe_open
 

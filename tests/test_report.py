@@ -21,7 +21,8 @@ from polyunlearn.cli import app
 from polyunlearn.studies.demo import DemoConfig
 from polyunlearn.core.atomic import write_jsonl, write_table
 from polyunlearn.analysis.matrices import write_matrices
-from polyunlearn.studies.phases import UnlearnConfig, save_config
+from polyunlearn.core.rundir import RunFolder, canonical
+from polyunlearn.studies.phases import UnlearnConfig
 from polyunlearn.analysis.report import build_report
 from polyunlearn.analysis.results import collect_results
 
@@ -47,8 +48,9 @@ def summary(forget: dict[str, float], retain: dict[str, float]) -> pd.DataFrame:
 
 
 def make_demo_folder(root: Path) -> Path:
-    """The layout run_demo writes: config.json, eval/before, unlearn/<method>__<set>/, matrices/."""
-    save_config(root / "config.json", asdict(DemoConfig(out=str(root), languages=",".join(LANGS), methods=("npo",), forget_sets=("en", "fr", "hi", "all"))))
+    """The layout run_demo writes: run.json, eval/before, unlearn/<method>__<set>/ (run folders), matrices/."""
+    with RunFolder(root, DemoConfig(out=str(root), languages=",".join(LANGS), methods=("npo",), forget_sets=("en", "fr", "hi", "all")).identity(), kind="demo"):
+        pass
     before = summary(BEFORE, dict.fromkeys(LANGS, RETAIN_BEFORE))
     write_table(root / "eval" / "before" / "summary.csv", before)
     # The retain model: its attack AUC is the target the report shows beside the runs'.
@@ -57,11 +59,13 @@ def make_demo_folder(root: Path) -> Path:
     runs = {}
     for fset, drops in DROP.items():
         run = root / "unlearn" / f"npo__{fset}"
-        save_config(run / "config.json", UnlearnConfig(method="npo", forget_langs=fset).to_dict())
+        rf = RunFolder(run, {"unlearn": canonical(UnlearnConfig(method="npo", forget_langs=fset))}, kind="unlearn").__enter__()
         retain = {lang: RETAIN_BEFORE - (RETAIN_LOSS[lang] if lang == fset else 0.0) for lang in LANGS}
         runs[fset] = summary({lang: BEFORE[lang] - drops[lang] for lang in LANGS}, retain)
         write_table(run / "eval" / "summary.csv", runs[fset])
         write_jsonl(run / "eval" / "items.jsonl", [{"id": "fact-090", "language": "en", "split": "forget", "prob": 0.1}])
+        rf.finish()
+        rf.__exit__()
     write_matrices(root / "matrices", before, runs, "npo", {f: (LANGS if f == "all" else [f]) for f in runs})
     return root
 
@@ -133,7 +137,7 @@ def test_report_is_one_self_contained_page(demo_folder):
     assert path == demo_folder / "report.html"
     page = path.read_text(encoding="utf-8")
     srcs = image_sources(page)
-    heatmaps = len(list((demo_folder / "matrices").glob("heatmap_*.png")))
+    heatmaps = len(list((demo_folder / "matrices").glob("*.png")))
     assert heatmaps == 4  # forget_prob, retain_prob, forget_truth_ratio_score, model_utility
     assert len(srcs) == heatmaps + 4 + 6  # + one bar chart per run + one scatter per distance kind
     for src in srcs:

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from polyunlearn.data.loaders import save_items
 from polyunlearn.core.atomic import read_json
 from polyunlearn.core.models import save_model
+from polyunlearn.core.rundir import check_run_folder
 
 runner = CliRunner()
 
@@ -81,22 +82,26 @@ class CountingNLL:
 
 def test_exploding_loss_stops_and_keeps_last_good_checkpoint(files, tmp_path):
     """Gradient ascent with lr 1 makes -NLL run away quadratically; it passes the |loss| limit
-    (1e3) after a few epochs, each of which was checkpointed."""
+    (1e3) after a few epochs, each of which was checkpointed. The last good epoch is kept as a
+    loadable model folder, not only as an Accelerate state."""
     out = tmp_path / "ga"
     code, text = invoke(["unlearn", "--model", files / "learned", "--data", files / "items.jsonl", "--method", "grad_ascent",
                          "--forget-langs", "en", "--lr", 1, "--epochs", 8, "--batch-size", 4, "--out", out, "--no-evaluate"])
     assert code == 3, text
     assert "training stopped" in text and "Lower the learning rate" in text
-    m = re.search(r"loss is (\S+) at epoch (\d+), step (\d+) \(limit 1000.0\)", text)
+    m = re.search(r"loss is (\S+) at epoch (\d+), step (\d+) \(limit \|loss\| <= 1000\)", text)
     assert m, text
     loss, epoch = float(m.group(1)), int(m.group(2))
     assert abs(loss) > 1e3 and epoch >= 2
-    assert f"last good checkpoint: {out / 'ckpt' / 'state'}" in text
+    assert f"last good epoch: {epoch - 1}" in text and f"saved as a loadable model: {out / 'diverged' / 'model'}" in text
     state = ckpt_state(out)
     assert state["epoch"] == epoch - 1  # the last complete epoch, every loss in it finite and in range
     assert all(math.isfinite(h["loss"]) and abs(h["loss"]) <= 1e3 for h in state["history"])
-    assert (out / "ckpt" / "state" / "model.safetensors").exists()
-    assert not (out / "model").exists() and not leftovers(out)
+    assert read_json(out / "diverged" / "diverged.json")["last_good_epoch"] == epoch - 1
+    kept = transformers.AutoModelForCausalLM.from_pretrained(out / "diverged" / "model", use_safetensors=True)
+    assert kept is not None and not (out / "model").exists() and not leftovers(out)
+    code, text = invoke(["eval", "--model", out / "diverged" / "model", "--data", files / "items.jsonl", "--no-generate", "--out", tmp_path / "ev"])
+    assert code == 0, text
 
 
 def test_nan_stops_then_rerun_resumes(files, tmp_path, monkeypatch):
@@ -116,9 +121,10 @@ def test_nan_stops_then_rerun_resumes(files, tmp_path, monkeypatch):
     code, text = invoke(learn_args(files, out, 3, "--no-evaluate"))
     assert code == 0, text
     assert good.calls == 2 * STEPS_PER_EPOCH
-    state = ckpt_state(out)
-    assert state["epoch"] == 3 and [h["step"] for h in state["history"]] == list(range(1, 3 * STEPS_PER_EPOCH + 1))
+    history = read_json(out / "history.json")
+    assert [h["step"] for h in history] == list(range(1, 3 * STEPS_PER_EPOCH + 1)) and {h["epoch"] for h in history} == {1, 2, 3}
     assert (out / "model" / "model.safetensors").exists() and not leftovers(out)
+    assert not (out / "ckpt").exists() and check_run_folder(out) == []  # done: the checkpoint is gone
 
 
 def _interrupt_in_training(monkeypatch):
@@ -173,4 +179,4 @@ def test_rerun_refuses_checkpoint_with_other_settings(files, tmp_path):
     assert code == 0, text
     code, text = invoke(learn_args(files, out, 1, "--no-evaluate", "--lr", 0.01))
     assert code == 2
-    assert "was written with other training settings (lr 0.003 -> 0.01)" in text
+    assert "made with other settings (train.lr: 0.003 -> 0.01)" in text and "--overwrite" in text

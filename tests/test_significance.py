@@ -61,6 +61,6 @@ def test_write_matrices_with_records_writes_p_and_q(tmp_path):
         return df[df.split == "forget"].groupby("language", sort=False)["prob"].mean().rename("forget_prob").reset_index()
 
     written = write_matrices(tmp_path, summary(BEFORE), {"en": summary(AFTER_EN)}, "npo", {"en": ["en"]}, (BEFORE, {"en": AFTER_EN}))
-    assert {"forget_prob.csv", "forget_prob_p.csv", "forget_prob_q.csv", "forget_prob.png"} <= set(written)
-    p = pd.read_csv(written["forget_prob_p.csv"], index_col=0)
+    assert {"npo_forget_prob.csv", "npo_forget_prob_p.csv", "npo_forget_prob_q.csv", "npo_forget_prob.png"} <= {w.name for w in written}
+    p = pd.read_csv(tmp_path / "npo_forget_prob_p.csv", index_col=0)
     assert p.loc["en", "en"] == pytest.approx(2 / 64) and p.loc["en", "fr"] == 1.0

@@ -95,15 +95,15 @@ def test_fake_claims_appear_in_the_fake_language(study):
 
 def test_rerun_resumes_and_refuses_other_settings(study):
     out, _ = study
-    mtime = (out / "models" / "fake-ru" / "model.safetensors").stat().st_mtime
+    mtime = (out / "models" / "fake-ru" / "model" / "model.safetensors").stat().st_mtime
     before = (out / "matrices" / "after_fake-ru_npo_OF.csv").read_text()
     res = run(*REDUCED, "--out", str(out))
     assert res.exit_code == 0, res.output
     assert "Q&A (loss" not in res.output and "steps (" not in res.output  # nothing retrained
-    assert (out / "models" / "fake-ru" / "model.safetensors").stat().st_mtime == mtime
+    assert (out / "models" / "fake-ru" / "model" / "model.safetensors").stat().st_mtime == mtime
     assert (out / "matrices" / "after_fake-ru_npo_OF.csv").read_text() == before
     res = run(*[a if a != "20" else "21" for a in REDUCED], "--out", str(out))
-    assert res.exit_code == 2 and "other settings" in res.flat and "docs" in res.flat
+    assert res.exit_code == 2 and "other settings" in res.flat and "docs.epochs: 20 -> 21" in res.flat
 
 
 # --- Aggregation and verdicts ------------------------------------------------------------------

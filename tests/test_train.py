@@ -32,7 +32,7 @@ def test_nan_loss_stops_with_message(tokenizer, items, tmp_path):
         return (loss * float("nan") if calls["n"] > 3 else loss), logs
 
     cfg = TrainConfig(lr=1e-3, epochs=3, batch_size=4)
-    with pytest.raises(TrainingDiverged, match=r"loss is nan at epoch 2, step 4.*last good checkpoint"):
+    with pytest.raises(TrainingDiverged, match=r"loss is nan at epoch 2, step 4.*last good epoch: 1"):
         train(model, bad_loss, _data(tokenizer, items), cfg, tokenizer.pad_token_id, checkpoint_dir=tmp_path / "ck", progress=False)
     assert (tmp_path / "ck" / "state" / "trainer_state.json").exists()
 

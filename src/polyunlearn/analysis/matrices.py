@@ -86,25 +86,47 @@ def heatmap(matrix: pd.DataFrame, title: str, path: str | Path, highlight: Mappi
     return out
 
 
-def write_matrices(out_dir: str | Path, baseline: pd.DataFrame, runs: Mapping[str, pd.DataFrame], method: str, highlight: Mapping[str, list[str]],
-                   records: tuple[list[dict], Mapping[str, list[dict]]] | None = None) -> dict[str, Path]:
-    """CSV + PNG for each headline metric present in the summaries. Given the per-item
-    `records` (before, {run label: after}), the metrics with per-item values also get
-    matrix_<method>_<metric>_p.csv / _q.csv (paired Wilcoxon p, BH q) and starred cells."""
-    from polyunlearn.evaluation.significance import transfer_pvalues, write_pq
+def write_matrix(folder: str | Path, name: str, matrix: pd.DataFrame, title: str, *, highlight: Mapping[str, list[str]] | None = None,
+                 ylabel: str = "unlearned in", pq: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> list[Path]:
+    """The one matrix writer, one naming scheme for every matrix polyunlearn writes:
+    <folder>/<name>.csv (the values), <name>_p.csv and <name>_q.csv (paired per-item tests, when
+    `pq` is given; rows in the matrix's order) and <name>.png (heatmap, significant cells starred)."""
+    from polyunlearn.evaluation.significance import write_pq
 
-    out = Path(out_dir)
-    written: dict[str, Path] = {}
+    folder = Path(folder)
+    written = [write_table(folder / f"{name}.csv", matrix, index=True)]
+    q = None
+    if pq is not None:
+        written += write_pq(folder / name, pq[0], pq[1], matrix.index)
+        q = pq[1]
+    written.append(heatmap(matrix, title, folder / f"{name}.png", highlight, ylabel=ylabel, qvalues=q))
+    return written
+
+
+def write_change_matrix(folder: str | Path, name: str, baseline: pd.DataFrame, runs: Mapping[str, pd.DataFrame], metric: str, *,
+                        records: tuple[list[dict], Mapping[str, list[dict]]] | None = None, highlight: Mapping[str, list[str]] | None = None,
+                        title: str | None = None) -> list[Path]:
+    """The change of `metric` vs `baseline` for each run (transfer_matrix), written by
+    write_matrix; with the per-item `records` (before, {run label: after}) and a metric that has
+    per-item values, each cell's paired test too."""
+    from polyunlearn.evaluation.significance import transfer_pvalues
+
+    m = transfer_matrix(baseline, runs, metric)
+    pq = None
+    if records is not None and metric in ITEM_METRIC:
+        pq = transfer_pvalues(records[0], records[1], *ITEM_METRIC[metric], languages=list(m.columns))
+    return write_matrix(folder, name, m, title or f"change in {metric} ({HEADLINE.get(metric, 'vs before')})", highlight=highlight, pq=pq)
+
+
+def write_matrices(out_dir: str | Path, baseline: pd.DataFrame, runs: Mapping[str, pd.DataFrame], method: str, highlight: Mapping[str, list[str]],
+                   records: tuple[list[dict], Mapping[str, list[dict]]] | None = None) -> list[Path]:
+    """<method>_<metric> change matrices (write_change_matrix) for each headline metric present
+    in every summary."""
+    written: list[Path] = []
     for metric in HEADLINE:
-        if metric not in baseline or not all(metric in s for s in runs.values()):
-            continue
-        m = transfer_matrix(baseline, runs, metric)
-        written[f"{metric}.csv"] = write_table(out / f"matrix_{method}_{metric}.csv", m, index=True)
-        q = None
-        if records is not None and metric in ITEM_METRIC:
-            p, q = transfer_pvalues(records[0], records[1], *ITEM_METRIC[metric], languages=list(m.columns))
-            written[f"{metric}_p.csv"], written[f"{metric}_q.csv"] = write_pq(out / f"matrix_{method}_{metric}", p, q)
-        written[f"{metric}.png"] = heatmap(m, f"{method}: change in {metric} ({HEADLINE[metric]})", out / f"heatmap_{method}_{metric}.png", highlight, qvalues=q)
+        if metric in baseline and all(metric in s for s in runs.values()):
+            written += write_change_matrix(out_dir, f"{method}_{metric}", baseline, runs, metric, records=records, highlight=highlight,
+                                           title=f"{method}: change in {metric} ({HEADLINE[metric]})")
     return written
 
 

@@ -2,7 +2,7 @@
 
     polyunlearn report polyunlearn_runs/demo          # -> polyunlearn_runs/demo/report.html
 
-The page holds: the transfer matrices as heatmaps (matrices/heatmap_*.png, rendered from the
+The page holds: the transfer matrices as heatmaps (matrices/*.png, rendered from the
 results when the folder has none), per-run bar charts of forget/retain Prob before vs after in
 every language, the distance-correlation tables and scatter plots (from DIR/analysis when
 `polyunlearn analyze` ran, else computed on the fly when the runs allow it), the per-language
@@ -82,7 +82,7 @@ def prob_bars(results: pd.DataFrame, run_id: str) -> bytes:
 
 
 def _matrices_section(folder: Path, results: pd.DataFrame, tmp: Path) -> str:
-    pngs = sorted((folder / "matrices").glob("heatmap_*.png"))
+    pngs = sorted((folder / "matrices").glob("*.png"))
     note = ""
     if not pngs and not results.empty:
         pngs = sorted(p for p in write_result_matrices(results, tmp / "matrices", folder=folder) if p.suffix == ".png")
@@ -90,7 +90,7 @@ def _matrices_section(folder: Path, results: pd.DataFrame, tmp: Path) -> str:
     if not pngs:
         return '<p class="note">No finished runs yet.</p>'
     intro = "<p>Rows = forget-language set of a run, columns = evaluation language, cells = change vs the model before unlearning; boxes mark the unlearned languages.</p>"
-    return intro + note + "".join(_img(p.read_bytes(), p.stem.removeprefix("heatmap_")) for p in pngs)
+    return intro + note + "".join(_img(p.read_bytes(), p.stem) for p in pngs)
 
 
 def _analysis_section(folder: Path, tmp: Path, compute: bool) -> str:
@@ -152,7 +152,7 @@ def build_report(folder: str | Path, out: str | Path | None = None, analysis: bo
     folder = Path(folder)
     results, configs = collect_results(folder)
     kind = "grid" if (folder / "grid.json").exists() else "demo"
-    top = folder / ("grid.json" if kind == "grid" else "config.json")
+    top = folder / ("grid.json" if kind == "grid" else "run.json")
     out = Path(out) if out else folder / "report.html"
     langs = list(dict.fromkeys(results["language"])) if len(results) else []
     with tempfile.TemporaryDirectory(prefix="polyunlearn-report-") as t:

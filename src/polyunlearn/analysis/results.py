@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from polyunlearn.core.atomic import read_json, read_jsonl, write_table
+from polyunlearn.core.atomic import read_json, read_jsonl
 from polyunlearn.core.languages import get_language
-from polyunlearn.analysis.matrices import HEADLINE, ITEM_METRIC, heatmap
-from polyunlearn.evaluation.significance import transfer_pvalues, write_pq
-from polyunlearn.studies.phases import eval_done, load_eval
+from polyunlearn.analysis.matrices import HEADLINE, ITEM_METRIC, write_matrix
+from polyunlearn.evaluation.significance import transfer_pvalues
+from polyunlearn.core.rundir import DONE_FILE, RUN_FILE, eval_done, load_eval
 
 ID_COLUMNS = ["run_id", "method", "forget_langs", "seed"]
 ROW_COLUMNS = ["language", "resource", "metric", "value", "before", "delta"]
@@ -56,24 +56,24 @@ def gather(out: str | Path) -> pd.DataFrame:
     """The tidy table of a grid folder from its finished runs (works on an unfinished grid too)."""
     info = read_json(Path(out) / "grid.json")["config"]
     runs = info["runs"]
-    summaries = {r["run_id"]: load_eval(Path(out) / "runs" / r["run_id"] / "eval")[1] for r in runs if eval_done(Path(out) / "runs" / r["run_id"] / "eval")}
+    summaries = {r["run_id"]: load_eval(Path(out) / "runs" / r["run_id"] / "eval")[1] for r in runs if (Path(out) / "runs" / r["run_id"] / DONE_FILE).exists()}
     return tidy(runs, summaries, pd.read_csv(Path(info["before_eval"]) / "summary.csv"), info["params"])
 
 
 def collect_results(folder: str | Path) -> tuple[pd.DataFrame, dict[str, dict]]:
-    """Tidy results and run configs (run_id -> config.json) of a grid folder or a demo folder."""
+    """Tidy results and run records (run_id -> run.json) of a grid folder or a demo folder."""
     folder = Path(folder)
     if (folder / "grid.json").exists():
         info = read_json(folder / "grid.json")["config"]
-        configs = {r["run_id"]: read_json(p) for r in info["runs"] if (p := folder / "runs" / r["run_id"] / "config.json").exists()}
+        configs = {r["run_id"]: read_json(p) for r in info["runs"] if (p := folder / "runs" / r["run_id"] / RUN_FILE).exists()}
         return gather(folder), configs
     if eval_done(folder / "eval" / "before") and (folder / "unlearn").is_dir():
         runs, summaries, configs = [], {}, {}
-        for d in sorted(p for p in (folder / "unlearn").iterdir() if eval_done(p / "eval") and (p / "config.json").exists()):
-            cfg = read_json(d / "config.json")
-            configs[d.name] = cfg
-            c = cfg["config"]
-            runs.append({"run_id": d.name, "method": c["method"], "forget_langs": c["forget_langs"], "seed": c["train"]["seed"], "params": {}})
+        for d in sorted(p for p in (folder / "unlearn").iterdir() if (p / DONE_FILE).exists()):
+            run = read_json(d / RUN_FILE)
+            configs[d.name] = run
+            u = run["identity"]["unlearn"]
+            runs.append({"run_id": d.name, "method": u["method"], "forget_langs": u["forget_langs"], "seed": u["train"]["seed"], "params": {}})
             summaries[d.name] = load_eval(d / "eval")[1]
         return tidy(runs, summaries, load_eval(folder / "eval" / "before")[1], []), configs
     raise FileNotFoundError(f"{folder} is neither a grid folder (grid.json) nor a demo folder (eval/before + unlearn/)")
@@ -122,10 +122,10 @@ def group_pvalues(group: pd.DataFrame, metric: str, folder: Path, before_records
 
 
 def write_result_matrices(results: pd.DataFrame, out_dir: str | Path, order: list[str] | None = None, folder: str | Path | None = None) -> list[Path]:
-    """matrix_<group>_<metric>.csv + heatmap_<group>_<metric>.png for each headline metric
-    (the demo's file names), boxes on the cells whose language was unlearned. Given the grid
-    `folder` (its grid.json names the evaluation before unlearning), metrics with per-item values
-    also get _p.csv / _q.csv and starred cells, as in the demo."""
+    """<group>_<metric> matrices (analysis.matrices.write_matrix, the demo's names) for each
+    headline metric, boxes on the cells whose language was unlearned. Given the grid `folder`
+    (its grid.json names the evaluation before unlearning), metrics with per-item values also get
+    their paired tests (_p.csv / _q.csv) and starred cells, as in the demo."""
     written = []
     all_langs = list(dict.fromkeys(results["language"]))
     before_records = None
@@ -139,11 +139,6 @@ def write_result_matrices(results: pd.DataFrame, out_dir: str | Path, order: lis
                 continue
             m = change_matrix(g, metric, order)
             highlight = {r: (all_langs if r == "all" else r.split(",")) for r in m.index}
-            name = f"{slug(label)}_{metric}"
-            written.append(write_table(Path(out_dir) / f"matrix_{name}.csv", m, index=True))
-            q = None
-            if before_records is not None and metric in ITEM_METRIC:
-                p, q = group_pvalues(g, metric, Path(folder), before_records, list(m.columns))
-                written += write_pq(Path(out_dir) / f"matrix_{name}", p, q, m.index)
-            written.append(heatmap(m, f"{label}: change in {metric} ({HEADLINE[metric]})", Path(out_dir) / f"heatmap_{name}.png", highlight, qvalues=q))
+            pq = group_pvalues(g, metric, Path(folder), before_records, list(m.columns)) if before_records is not None and metric in ITEM_METRIC else None
+            written += write_matrix(out_dir, f"{slug(label)}_{metric}", m, f"{label}: change in {metric} ({HEADLINE[metric]})", highlight=highlight, pq=pq)
     return written

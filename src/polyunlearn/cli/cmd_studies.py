@@ -15,37 +15,41 @@ from typing import Optional
 
 import typer
 
+from polyunlearn.cli.options import config_options, with_options
 from polyunlearn.cli.root import STUDIES, app, console, friendly_errors
+from polyunlearn.studies.demo import DemoConfig
+
+
+OVERWRITE = typer.Option(False, "--overwrite", help="Redo everything in OUT, even runs made with the same settings.")
+
+
+def _sets(text: str, sep: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(sep) if x.strip())
 
 
 @app.command(rich_help_panel=STUDIES)
 @friendly_errors
+@with_options(demo=config_options(DemoConfig, overrides={"languages": ("study-b", "benchmark languages: comma list, 'study-b' (10), or 'all' (16)")}))
 def demo(
     out: Path = typer.Option(Path("polyunlearn_runs/demo"), help="Results folder (created under the current folder)."),
-    languages: str = typer.Option("study-b", help="Benchmark languages: comma list, 'study-b' (10), or 'all' (16)."),
     methods: str = typer.Option("grad_diff_kl,npo", help="Unlearning methods, comma list."),
     forget_sets: str = typer.Option("en;all", help="Forget-language sets separated by ';' (each a comma list or 'all')."),
-    arch: str = typer.Option("llama", help="Tiny model architecture: llama or cohere."),
     learn_epochs: int = typer.Option(15, help="Epochs to learn the facts."),
     unlearn_epochs: int = typer.Option(10, help="Unlearning epochs."),
     unlearn_lr: float = typer.Option(3e-4, help="Unlearning learning rate (tiny model)."),
-    threads: int = typer.Option(1, help="torch CPU threads."),
+    overwrite: bool = OVERWRITE,
+    demo: dict = None,
 ):
     """Run the whole study on the embedded default (bundled data + tiny model) and write results."""
-    from polyunlearn.studies.demo import DemoConfig, run_demo
     from polyunlearn.core.languages import parse_langs
+    from polyunlearn.studies.demo import run_demo
 
-    cfg = DemoConfig(out=str(out), languages=",".join(parse_langs(languages)), methods=tuple(methods.split(",")), forget_sets=tuple(forget_sets.split(";")), arch=arch, threads=threads)
-    cfg.learn = replace(cfg.learn, epochs=learn_epochs)
-    cfg.unlearn = replace(cfg.unlearn, epochs=unlearn_epochs, lr=unlearn_lr)
-    from polyunlearn.methods.registry import get_method
-
-    for m in cfg.methods:
-        get_method(m)  # fail before any training on a typo
-    result = run_demo(cfg, console)
+    d = DemoConfig()
+    cfg = DemoConfig(out=str(out), methods=_sets(methods, ","), forget_sets=_sets(forget_sets, ";"), **(demo | {"languages": ",".join(parse_langs(demo["languages"]))}),
+                     learn=replace(d.learn, epochs=learn_epochs), unlearn=replace(d.unlearn, epochs=unlearn_epochs, lr=unlearn_lr))
+    result = run_demo(cfg, console, overwrite=overwrite)
     if not result["forgetting_shown"]:
         raise typer.Exit(1)
-
 
 
 @app.command("study-a", rich_help_panel=STUDIES)
@@ -73,7 +77,8 @@ def study_a(
     judge: Optional[str] = typer.Option(None, help="Judge model: hf:PATH or openai:URL,MODEL (default: answer keys + likelihood, no model)."),
     max_new_tokens: int = typer.Option(32, help="Greedy answer length."),
     threads: int = typer.Option(1, help="torch CPU threads."),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, help="Seed of the tiny model and of every training run."),
+    overwrite: bool = OVERWRITE,
 ):
     """Study A: fake news in one language -> OF/QR in every language -> unlearning per language set."""
     from polyunlearn.evaluation.judge import JudgeError
@@ -95,7 +100,7 @@ def study_a(
         max_new_tokens=max_new_tokens, judge=judge, threads=threads, seed=seed,
     )
     try:
-        run_study_a(cfg, console)
+        run_study_a(cfg, console, overwrite=overwrite)
     except JudgeError as e:  # unreachable endpoint, missing judge model: one line, not a traceback
         console.print(f"[bold red]judge error:[/bold red] {e}")
         raise typer.Exit(2)
@@ -116,28 +121,23 @@ def concept_demo(
     alpha: float = typer.Option(5.0, help="Retain-term weight (factual retain set)."),
     generate: bool = typer.Option(True, "--generate/--no-generate", help="Greedy answers for ROUGE and Model Utility (--no-generate: likelihood metrics only, faster)."),
     threads: int = typer.Option(1, help="torch CPU threads."),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, help="Seed of the tiny model and of every unlearning run."),
+    overwrite: bool = OVERWRITE,
 ):
     """Concept unlearning on the tiny default: learn -> before -> unlearn per forget set -> after,
     with a per-language before/after table of the biased-answer rate (CSV, PNG, console)."""
-    from polyunlearn.studies.concept_study import ConceptConfig, run_concept_study
     from polyunlearn.core.languages import parse_langs
-    from polyunlearn.methods.registry import get_method
+    from polyunlearn.studies.concept_study import ConceptConfig, run_concept_study
 
-    names = tuple(m.strip() for m in methods.split(",") if m.strip())
-    for m in names:
-        get_method(m)  # fail before any training on a typo
+    d = ConceptConfig()
     cfg = ConceptConfig(
-        out=str(out), languages=",".join(parse_langs(languages)), n_facts=n_facts, methods=names,
-        forget_sets=tuple(s.strip() for s in forget_sets.split(";") if s.strip()), arch=arch,
-        alpha=alpha, generate=generate, threads=threads, seed=seed,
+        out=str(out), languages=",".join(parse_langs(languages)), n_facts=n_facts, methods=_sets(methods, ","),
+        forget_sets=_sets(forget_sets, ";"), arch=arch, alpha=alpha, generate=generate, threads=threads, seed=seed,
+        learn=replace(d.learn, epochs=learn_epochs, seed=seed),
+        unlearn=replace(d.unlearn, epochs=unlearn_epochs, lr=d.unlearn.lr if unlearn_lr is None else unlearn_lr, seed=seed),
+        method_lr=d.method_lr if unlearn_lr is None else {},  # one lr for all when given
     )
-    # replace() re-runs TrainConfig's validation (a bad --unlearn-lr fails here, not mid-run).
-    cfg.learn = replace(cfg.learn, epochs=learn_epochs, seed=seed)
-    cfg.unlearn = replace(cfg.unlearn, epochs=unlearn_epochs, lr=cfg.unlearn.lr if unlearn_lr is None else unlearn_lr, seed=seed)
-    if unlearn_lr is not None:
-        cfg.method_lr = {}  # one lr for all
-    run_concept_study(cfg, console)
+    run_concept_study(cfg, console, overwrite=overwrite)
 
 
 @app.command(rich_help_panel=STUDIES)
@@ -148,6 +148,7 @@ def grid(
     dry_run: bool = typer.Option(False, help="Validate the spec and list the runs with their status; train nothing."),
     threads: int = typer.Option(1, help="torch CPU threads (tiny models gain nothing from more)."),
     progress: bool = typer.Option(True, help="Show training progress bars."),
+    overwrite: bool = OVERWRITE,
 ):
     """Run a grid of unlearning runs as a resumable queue; finished runs are skipped on rerun."""
     import torch
@@ -163,7 +164,7 @@ def grid(
         console.print(console_table(rows, f"{len(rows)} runs of {spec} -> {out}"))
         return
     try:
-        results = run_grid(loaded, out, console, progress=progress)
+        results = run_grid(loaded, out, console, progress=progress, overwrite=overwrite)
     except KeyboardInterrupt:
         raise typer.Exit(130)
     if len(results):

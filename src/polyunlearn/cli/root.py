@@ -36,8 +36,11 @@ def friendly_errors(fn):
 
         try:
             return fn(*args, **kwargs)
-        except (DataError, ModelLoadError, ValueError, KeyError, FileNotFoundError) as e:
-            console.print(f"[bold red]error:[/bold red] {escape(str(e))}")
+        except (DataError, ModelLoadError, ValueError, KeyError, OSError) as e:
+            # OSError: a read-only or full output folder, a missing file (WriteError, ReadError and
+            # the OS's own errors all name the path). One line, never a traceback.
+            text = str(e).strip("'\"") if isinstance(e, KeyError) else str(e)
+            console.print(f"[bold red]error:[/bold red] {escape(' '.join(text.split()))}", soft_wrap=True)
             raise typer.Exit(2)
         except TrainingDiverged as e:
             console.print(f"[bold red]training stopped:[/bold red] {escape(str(e))}")

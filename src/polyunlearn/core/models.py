@@ -155,6 +155,15 @@ def load_model(name_or_path: str, dtype: str = "float32", trust_remote_code: boo
     return model
 
 
+def check_vocab(model: torch.nn.Module, tokenizer, name: str) -> None:
+    """A tokenizer with more tokens than the model has embedding rows would index past the
+    embedding table (an IndexError deep in the forward pass): refuse it with one line."""
+    emb = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    rows = getattr(emb, "num_embeddings", None)
+    if rows is not None and len(tokenizer) > rows:
+        raise ModelLoadError(f"{name}: the tokenizer has {len(tokenizer)} tokens but the model's embedding has {rows} rows (tokenizer and weights do not belong together)")
+
+
 @dataclass
 class LoraSettings:
     """LoRA adapter settings (peft). target_modules 'all-linear' works for Llama and Cohere."""
@@ -185,21 +194,26 @@ def is_peft(model: torch.nn.Module) -> bool:
 def save_model(model: torch.nn.Module, tokenizer, path: str | Path, merge_lora: bool = False) -> Path:
     """Save in standard HF / peft format (safetensors), atomically: write to a temp folder,
     then rename, so an interrupted save never leaves a half-written model behind."""
+    from polyunlearn.core.atomic import WriteError
+
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
     to_save = model.merge_and_unload() if (merge_lora and is_peft(model)) else model
     try:
+        if tmp.exists():
+            shutil.rmtree(tmp)
         to_save.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except OSError as e:  # read-only folder, full disk: one line naming the folder
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise WriteError(f"could not save the model to {path}: {e.strerror or e}") from None
     except BaseException:
-        # Ctrl-C / full disk mid-save: leave nothing half-written behind (an old `path` stays).
+        # Ctrl-C mid-save: leave nothing half-written behind (an old `path` stays).
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if path.exists():
-        shutil.rmtree(path)
-    os.replace(tmp, path)
     return path
 
 

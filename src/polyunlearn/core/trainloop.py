@@ -30,7 +30,17 @@ LossFn = Callable[[torch.nn.Module, dict, dict | None], tuple[torch.Tensor, dict
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN/inf or exploded; the message says where the last good checkpoint is."""
+    """The loss became NaN/inf or exploded. The message says which epoch was the last good one;
+    `model` holds that epoch's weights (None when no epoch had finished, or under FSDP/ZeRO-3)."""
+
+    def __init__(self, message: str, model: torch.nn.Module | None = None, epoch: int | None = None):
+        super().__init__(message)
+        self.model = model
+        self.epoch = epoch
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be resumed from; the message names it (CLI: exit 2)."""
 
 
 @dataclass(frozen=True)
@@ -85,14 +95,64 @@ def train(
     desc: str = "train",
     progress: bool = True,
     accelerator: Accelerator | None = None,
+    on_epoch_end: EpochHook | None = None,
 ) -> tuple[torch.nn.Module, list[dict]]:
     """Run `cfg.epochs` passes over `data`; each batch is paired with the next batch of `paired`
     (cycled) when given. Returns the unwrapped trained model and the per-step history (losses
     averaged over processes). In a multi-process run `cfg.batch_size` is per process; under
-    FSDP / ZeRO-3 the main process gets a plain model with the gathered weights."""
+    FSDP / ZeRO-3 the main process gets a plain model with the gathered weights.
+
+    `on_epoch_end(epoch, model)` runs on the main process after each epoch's checkpoint (e.g. an
+    evaluation during unlearning), with the unwrapped model in eval mode; training resumes after.
+    A diverging loss raises TrainingDiverged carrying the last good epoch's weights."""
     if len(data) == 0:
         raise ValueError(f"{desc}: no training examples")
     set_seed(cfg.seed)
+    run = _prepare(model, data, cfg, pad_id, paired, accelerator)
+    ckpt = Path(checkpoint_dir) if checkpoint_dir else None
+    start_epoch, history = _resume(run, ckpt, cfg)
+    run.model.train()
+    bar = _progress(progress and run.acc.is_main_process, desc, run.total_steps, start_epoch * run.steps_per_epoch)
+    try:
+        for epoch in range(start_epoch, cfg.epochs):
+            _run_epoch(run, loss_fn, cfg, epoch, history, ckpt, desc, bar)
+            if ckpt:
+                _save_checkpoint(run.acc, ckpt, epoch + 1, history, cfg)
+            if on_epoch_end is not None and run.acc.is_main_process:
+                inner = run.acc.unwrap_model(run.model)
+                inner.eval()
+                on_epoch_end(epoch + 1, inner)
+                run.model.train()
+    finally:
+        if bar is not None:
+            bar[0].stop()
+    model = _finish(run)
+    model.eval()
+    return model, history
+
+
+EpochHook = Callable[[int, torch.nn.Module], None]
+
+
+@dataclass
+class _Run:
+    """The prepared pieces of one training run (what Accelerate wrapped)."""
+
+    acc: Accelerator
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    loader: DataLoader
+    paired: Iterator[dict] | None
+    params: list[torch.nn.Parameter]
+    steps_per_epoch: int
+    total_steps: int
+    sharded: bool
+
+
+def _prepare(model: torch.nn.Module, data: Sequence[Encoded], cfg: TrainConfig, pad_id: int,
+             paired: Sequence[Encoded] | None, accelerator: Accelerator | None) -> _Run:
+    """Accelerator, loaders, AdamW and the warmup/decay schedule, all prepared by Accelerate."""
     if accelerator is None:
         # AcceleratorState is a process-wide singleton that refuses a mixed_precision other than
         # the first Accelerator's ("already initialized"); every train() call builds its own
@@ -106,23 +166,12 @@ def train(
     )
     collate_fn = lambda batch: collate(batch, pad_id)  # noqa: E731
     loader = DataLoader(list(data), batch_size=cfg.batch_size, shuffle=True, collate_fn=collate_fn)
-    paired_loader = (
-        DataLoader(list(paired), batch_size=cfg.batch_size, shuffle=True, collate_fn=collate_fn) if paired else None
-    )
+    paired_loader = DataLoader(list(paired), batch_size=cfg.batch_size, shuffle=True, collate_fn=collate_fn) if paired else None
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(loader) / cfg.grad_accum)
     total = steps_per_epoch * cfg.epochs
-    warmup = int(cfg.warmup_ratio * total)
-
-    def lr_lambda(step: int) -> float:
-        if warmup and step < warmup:
-            return (step + 1) / warmup
-        if cfg.schedule == "linear":
-            return max(0.0, (total - step) / max(1, total - warmup))
-        return 1.0
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg, total))
     sharded = acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
     if sharded and hasattr(model, "peft_config"):
         # The LoRA reference runs the unwrapped model with adapters off, which cannot see
@@ -132,76 +181,104 @@ def train(
     # FSDP replaces the parameters while wrapping; clipping must see the wrapped model's own
     # list, or Accelerate falls back to clipping stale tensors.
     params = [p for p in model.parameters() if p.requires_grad]
-    if paired_loader is not None:
-        paired_loader = acc.prepare(paired_loader)
-    paired_iter = _cycle(paired_loader) if paired_loader is not None else None
+    paired_iter = _cycle(acc.prepare(paired_loader)) if paired_loader is not None else None
+    return _Run(acc, model, optimizer, scheduler, loader, paired_iter, params, steps_per_epoch, total, sharded)
 
-    history: list[dict] = []
-    start_epoch = 0
-    ckpt = Path(checkpoint_dir) if checkpoint_dir else None
+
+def _lr_lambda(cfg: TrainConfig, total: int) -> Callable[[int], float]:
+    warmup = int(cfg.warmup_ratio * total)
+
+    def lr_lambda(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        if cfg.schedule == "linear":
+            return max(0.0, (total - step) / max(1, total - warmup))
+        return 1.0
+
+    return lr_lambda
+
+
+def _resume(run: _Run, ckpt: Path | None, cfg: TrainConfig) -> tuple[int, list[dict]]:
+    """(first epoch to run, history so far): from the checkpoint's last complete epoch, if any."""
+    acc = run.acc
     if ckpt and acc.is_main_process and not (ckpt / "state").exists() and (ckpt / "state.old").exists():
         (ckpt / "state.old").rename(ckpt / "state")  # crashed between the two renames of a save
     acc.wait_for_everyone()
-    if ckpt and (ckpt / "state" / "trainer_state.json").exists():
-        state = read_json(ckpt / "state" / "trainer_state.json")
-        _check_same_config(ckpt / "state", state.get("config", {}), cfg)
-        acc.load_state(str(ckpt / "state"))
-        start_epoch, history = state["epoch"], state["history"]
-        if paired_iter is not None:  # keep the retain stream aligned with an uninterrupted run
-            for _ in range(start_epoch * len(loader)):
-                next(paired_iter)
-
-    model.train()
-    bar = _progress(progress and acc.is_main_process, desc, total, start_epoch * steps_per_epoch)
-    step = start_epoch * steps_per_epoch
+    if not (ckpt and (ckpt / "state" / "trainer_state.json").exists()):
+        return 0, []
+    state = read_json(ckpt / "state" / "trainer_state.json")
+    _check_same_config(ckpt / "state", state.get("config", {}), cfg)
     try:
-        for epoch in range(start_epoch, cfg.epochs):
-            loader.set_epoch(epoch)
-            for batch in loader:
-                other = next(paired_iter) if paired_iter is not None else None
-                with acc.accumulate(model):
-                    loss, logs = loss_fn(model, batch, other)
-                    # Mean over processes: every process sees the same value, so a divergence
-                    # stops all of them together (one process raising alone would leave the
-                    # others waiting in the gradient all-reduce).
-                    value = float(acc.reduce(loss.detach(), reduction="mean"))
-                    if not math.isfinite(value) or abs(value) > cfg.loss_limit:
-                        where = f"last good checkpoint: {ckpt / 'state'}" if ckpt and (ckpt / "state").exists() else "no checkpoint was written yet"
-                        raise TrainingDiverged(
-                            f"{desc}: loss is {value} at epoch {epoch + 1}, step {step + 1} (limit {cfg.loss_limit}); "
-                            f"stopped; {where}. Lower the learning rate or the forget weight gamma."
-                        )
-                    acc.backward(loss)
-                    if acc.sync_gradients:
-                        acc.clip_grad_norm_(params, cfg.max_grad_norm)
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad()
-                if acc.sync_gradients:
-                    step += 1
-                    history.append({"epoch": epoch + 1, "step": step, "loss": value, "lr": scheduler.get_last_lr()[0], **logs})
-                    if bar is not None:
-                        bar[0].update(bar[1], advance=1, description=f"{desc} loss {value:.3f}")
-            if ckpt:
-                _save_checkpoint(acc, ckpt, epoch + 1, history, cfg)
-    finally:
-        if bar is not None:
-            bar[0].stop()
-    if sharded:
-        # FSDP and ZeRO-3 keep every weight in pieces across the processes, but what callers do
-        # next (save, evaluate) runs on the main process alone (pipeline.main_process_continues).
-        # So gather the whole weights (every process takes part; ZeRO-3 needs
-        # zero3_save_16bit_model: true) into a plain CPU model on the main process, after
-        # dropping the optimizer state to make room. The pipeline moves it to the GPU.
-        full = acc.get_state_dict(model)
-        like = acc.unwrap_model(model)
-        del optimizer, scheduler, params
-        acc.free_memory()
-        model = rebuild(like, full) if acc.is_main_process else like
-    else:
-        model = acc.unwrap_model(model)
-    model.eval()
-    return model, history
+        acc.load_state(str(ckpt / "state"))
+    except Exception as e:  # noqa: BLE001 - a corrupt or foreign checkpoint: one line naming it
+        raise CheckpointError(f"checkpoint {ckpt / 'state'} cannot be loaded ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+                              "remove it (or rerun with --overwrite) to start the run afresh") from None
+    start_epoch, history = state["epoch"], state["history"]
+    if run.paired is not None:  # keep the retain stream aligned with an uninterrupted run
+        for _ in range(start_epoch * len(run.loader)):
+            next(run.paired)
+    return start_epoch, history
+
+
+def _run_epoch(run: _Run, loss_fn: LossFn, cfg: TrainConfig, epoch: int, history: list[dict], ckpt: Path | None, desc: str, bar) -> None:
+    acc, model = run.acc, run.model
+    run.loader.set_epoch(epoch)
+    for batch in run.loader:
+        other = next(run.paired) if run.paired is not None else None
+        with acc.accumulate(model):
+            loss, logs = loss_fn(model, batch, other)
+            # Mean over processes: every process sees the same value, so a divergence stops all of
+            # them together (one process raising alone would leave the others waiting in the
+            # gradient all-reduce).
+            value = float(acc.reduce(loss.detach(), reduction="mean"))
+            if not math.isfinite(value) or abs(value) > cfg.loss_limit:
+                _diverged(run, ckpt, desc, value, epoch, len(history), cfg)
+            acc.backward(loss)
+            if acc.sync_gradients:
+                acc.clip_grad_norm_(run.params, cfg.max_grad_norm)
+            run.optimizer.step()
+            run.scheduler.step()
+            run.optimizer.zero_grad()
+        if acc.sync_gradients:
+            history.append({"epoch": epoch + 1, "step": len(history) + 1, "loss": value, "lr": run.scheduler.get_last_lr()[0], **logs})
+            if bar is not None:
+                bar[0].update(bar[1], advance=1, description=f"{desc} loss {value:.3f}")
+
+
+def _diverged(run: _Run, ckpt: Path | None, desc: str, value: float, epoch: int, step: int, cfg: TrainConfig) -> None:
+    """Stop: restore the last checkpointed epoch (every loss in it was finite and within
+    cfg.loss_limit) into the model, and raise TrainingDiverged carrying it, so the caller can
+    save it as a loadable model folder."""
+    good = ckpt is not None and (ckpt / "state" / "trainer_state.json").exists()
+    last_epoch = None
+    model = None
+    if good:
+        run.acc.load_state(str(ckpt / "state"))
+        last_epoch = read_json(ckpt / "state" / "trainer_state.json")["epoch"]
+        model = run.acc.unwrap_model(run.model) if not run.sharded else None
+    where = f"last good epoch: {last_epoch} (checkpoint {ckpt / 'state'})" if good else "no epoch finished before it"
+    raise TrainingDiverged(
+        f"{desc}: loss is {value} at epoch {epoch + 1}, step {step + 1} (limit |loss| <= {cfg.loss_limit:g}); stopped; {where}. "
+        "Lower the learning rate or the forget weight gamma.",
+        model=model, epoch=last_epoch,
+    )
+
+
+def _finish(run: _Run) -> torch.nn.Module:
+    """The trained model as a plain module on the main process."""
+    acc = run.acc
+    if not run.sharded:
+        return acc.unwrap_model(run.model)
+    # FSDP and ZeRO-3 keep every weight in pieces across the processes, but what callers do next
+    # (save, evaluate) runs on the main process alone (studies.phases.main_process_continues).
+    # So gather the whole weights (every process takes part; ZeRO-3 needs
+    # zero3_save_16bit_model: true) into a plain CPU model on the main process, after dropping the
+    # optimizer state to make room. The caller moves it to the GPU.
+    full = acc.get_state_dict(run.model)
+    like = acc.unwrap_model(run.model)
+    run.optimizer = run.scheduler = run.params = None  # type: ignore[assignment]
+    acc.free_memory()
+    return rebuild(like, full) if acc.is_main_process else like
 
 
 def rebuild(like: torch.nn.Module, state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:

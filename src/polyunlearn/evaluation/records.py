@@ -10,6 +10,7 @@ from typing import Sequence
 import pandas as pd
 import torch
 
+from polyunlearn.core.config import check_number, setting
 from polyunlearn.evaluation import metrics
 from polyunlearn.core.encoding import Encoder
 from polyunlearn.data.schema import QAItem
@@ -17,16 +18,22 @@ from polyunlearn.core.languages import get_language
 from polyunlearn.evaluation.scoring import Score, generate_answers, score_pairs
 
 
-@dataclass
+@dataclass(frozen=True)
 class EvalConfig:
-    generate: bool = True  # greedy answers for ROUGE (the slowest part; off = likelihood metrics only)
-    max_new_tokens: int = 48
-    max_batch: int = 128
-    max_tokens: int = 16384  # padded tokens per scoring batch
-    max_length: int = 256
+    """How a model is evaluated (part of every run's identity: other settings, other numbers)."""
+
+    generate: bool = setting(True, "greedy answers for ROUGE and Model Utility (the slowest part; off = likelihood metrics only)")
+    max_new_tokens: int = setting(48, "greedy answer length in tokens")
+    max_batch: int = setting(128, "rows per scoring batch")
+    max_tokens: int = setting(16384, "padded tokens per scoring batch (caps evaluation memory)")
+    max_length: int = setting(256, "longest prompt + answer in tokens (the prompt is cut from the left, never the answer)")
     # Score each question's prompt once and reuse its keys/values for all its answers
     # (scoring.py). None = wherever the model supports it; False = simple batching.
-    prefix_sharing: bool | None = None
+    prefix_sharing: bool | None = setting(None, "score a question's prompt once for all its answers (default: where the model supports it)")
+
+    def __post_init__(self) -> None:
+        for name in ("max_new_tokens", "max_batch", "max_tokens", "max_length"):
+            check_number(name, getattr(self, name), minimum=1, integer=True)
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,8 @@ other settings than the folder was made with is refused (methods and forget sets
 """
 from __future__ import annotations
 
-import shutil
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -48,10 +47,14 @@ from polyunlearn.core.atomic import save_figure, write_json, write_jsonl, write_
 from polyunlearn.core.languages import STUDY_B, get_language, parse_langs
 from polyunlearn.analysis.matrices import console_table
 from polyunlearn.evaluation.scoring import score_pairs
+from polyunlearn.core.config import check_number, setting
+from polyunlearn.core.rundir import RunFolder, canonical, data_fingerprint, model_fingerprint
 from polyunlearn.core.trainloop import TrainConfig
+from polyunlearn.methods.registry import get_method
+from polyunlearn.studies.step import Evaluation, evaluation_step, learn_step, standard_learning, unlearn_step
 
 # Config fields a rerun of one OUT folder may change: they only add runs or change nothing saved.
-_RERUN_FREE = {"out", "methods", "forget_sets", "threads"}
+RERUN_FREE = ("out", "methods", "forget_sets", "threads")
 
 
 # ----------------------------------------------------------------------------- metric
@@ -139,100 +142,121 @@ def concept_eval_done(out_dir: str | Path) -> bool:
 # ----------------------------------------------------------------------------- the study
 
 
-@dataclass
+@dataclass(frozen=True)
 class ConceptConfig:
-    out: str = "polyunlearn_runs/concept"  # results folder; a rerun resumes it
-    languages: str = ",".join(STUDY_B)  # stereotype + fact languages (comma list, "study-b" or "all")
-    n_facts: int | None = None  # facts per language (None = all 100; fewer for quick runs)
+    """Settings of the concept study (every one is part of the folder's identity but RERUN_FREE)."""
+
+    out: str = setting("polyunlearn_runs/concept", "results folder; a rerun resumes it", cli=False)
+    languages: str = setting(",".join(STUDY_B), "stereotype + fact languages (comma list, 'study-b' or 'all')")
+    n_facts: int | None = setting(None, "facts per language (none = all 100; fewer for quick runs)")
     # Names in methods.METHODS; one run per method x forget set. NPO by default: on the tiny model
     # GradDiff(-KL) drives the rate to chance when unlearning in all languages, but its unbounded
     # ascent also wipes out the general-knowledge items (not in the retain set): Model Utility ~0.
-    methods: tuple[str, ...] = ("npo",)
-    forget_sets: tuple[str, ...] = ("en", "all")  # each run unlearns the stereotypes in these languages
-    arch: str = "llama"  # tiny model: llama or cohere
-    vocab_size: int = 2048
-    learn: TrainConfig = field(default_factory=lambda: TrainConfig(lr=3e-3, epochs=15, batch_size=32, schedule="linear", warmup_ratio=0.05))
-    unlearn: TrainConfig = field(default_factory=lambda: TrainConfig(lr=5e-4, epochs=10, batch_size=8))  # lr: methods not in method_lr
+    methods: tuple[str, ...] = setting(("npo",), "unlearning methods; one run per method and forget set", cli=False)
+    forget_sets: tuple[str, ...] = setting(("en", "all"), "each run unlearns the stereotypes in these languages", cli=False)
+    arch: str = setting("llama", "tiny model architecture", choices=("llama", "cohere"))
+    vocab_size: int = setting(2048, "BPE vocabulary of the tokenizer trained on the data")
+    learn: TrainConfig = setting(default_factory=lambda: TrainConfig(lr=3e-3, epochs=15, batch_size=32, schedule="linear", warmup_ratio=0.05),
+                                 help="learning stereotypes + facts", cli=False)
+    unlearn: TrainConfig = setting(default_factory=lambda: TrainConfig(lr=5e-4, epochs=10, batch_size=8), help="each unlearning run (lr: methods not in method_lr)", cli=False)
     # Unlearning lr per method, tuned on the tiny default: NPO's forget term saturates, so it needs
     # larger steps; GradDiff at 1e-3 unlearning English alone wipes out the other languages' facts.
-    method_lr: dict[str, float] = field(default_factory=lambda: {"npo": 1e-3, "grad_diff": 3e-4, "grad_diff_kl": 3e-4})
-    alpha: float = 5.0  # retain-term weight: keeps the facts while the association goes
-    generate: bool = True  # greedy answers for ROUGE / Model Utility (off: likelihood metrics only)
-    threads: int = 1
-    seed: int = 0
+    method_lr: dict[str, float] = setting(default_factory=lambda: {"npo": 1e-3, "grad_diff": 3e-4, "grad_diff_kl": 3e-4}, help="unlearning lr per method", cli=False)
+    alpha: float = setting(5.0, "retain-term weight: keeps the facts while the association goes")
+    generate: bool = setting(True, "greedy answers for ROUGE / Model Utility (off: likelihood metrics only)")
+    threads: int = setting(1, "torch CPU threads")
+    seed: int = setting(0, "seed of the tiny model and of every unlearning run")
+
+    def __post_init__(self) -> None:
+        if self.n_facts is not None:
+            check_number("n_facts", self.n_facts, minimum=1, integer=True)
+        check_number("alpha", self.alpha, minimum=0)
+        for m in self.methods:
+            get_method(m)
+        for m, lr in self.method_lr.items():
+            check_number(f"method_lr.{m}", lr, minimum=0, strict=True)
+
+    def identity(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k not in RERUN_FREE}
 
 
-def run_concept_study(cfg: ConceptConfig, console: Console | None = None) -> dict:
+def concept_evaluation(items: Sequence[QAItem], ecfg: EvalConfig) -> Evaluation:
+    """The factual evaluation (items.jsonl, summary.csv) plus the biased-answer rate
+    (concept_items.jsonl, concept.csv) of the same model."""
+
+    def run(model, tokenizer, folder: Path) -> pd.DataFrame:
+        evaluate_concept(folder, model, tokenizer, items, ecfg)
+        return pd.read_csv(folder / "summary.csv")
+
+    return Evaluation({"eval": canonical(ecfg), "concept": True}, run)
+
+
+def run_concept_study(cfg: ConceptConfig, console: Console | None = None, overwrite: bool = False) -> dict:
     """learn (stereotypes + facts) -> before -> unlearn per forget set -> after; writes
     OUT/biased_answer_rate.csv|png and returns {"table": rows, "out": ...}."""
-    from polyunlearn.data.loaders import load_items, save_items
     from polyunlearn.core.models import build_tiny_model, load_model
-    from polyunlearn.studies.phases import UnlearnConfig, check_rerun, item_texts, learn_or_load, save_config, tokenizer_for, unlearn
+    from polyunlearn.data.loaders import load_items, save_items
+    from polyunlearn.studies.phases import UnlearnConfig, item_texts, tokenizer_for
 
     console = console or Console()
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    check_rerun(out / "config.json", asdict(cfg), _RERUN_FREE)
-    save_config(out / "config.json", asdict(cfg))
+    with RunFolder(out, cfg.identity(), kind="concept-study", info={"methods": cfg.methods, "forget_sets": cfg.forget_sets}, overwrite=overwrite) as top:
+        data_path = out / "data" / "concept.jsonl"
+        if not data_path.exists():
+            save_items(concept_benchmark(cfg.languages, cfg.n_facts), data_path)
+        items = load_items(str(data_path))
+        langs = list(dict.fromkeys(it.language for it in items))
+        n_stereo = sum(it.split == "forget" for it in items)
+        console.print(f"concept data: {n_stereo} stereotype items + {len(items) - n_stereo} facts in {len(langs)} languages -> {data_path}")
+        tok = tokenizer_for(item_texts(items), out / "tokenizer", cfg.vocab_size)
 
-    data_path = out / "data" / "concept.jsonl"
-    if not data_path.exists():
-        save_items(concept_benchmark(cfg.languages, cfg.n_facts), data_path)
-    items = load_items(str(data_path))
-    langs = list(dict.fromkeys(it.language for it in items))
-    n_stereo = sum(it.split == "forget" for it in items)
-    console.print(f"concept data: {n_stereo} stereotype items + {len(items) - n_stereo} facts in {len(langs)} languages -> {data_path}")
+        # Learn: the stereotypes are planted exactly as facts are learned (question -> answer).
+        ident = {"model": {"builder": "tiny", "arch": cfg.arch, "seed": cfg.seed, "vocab_size": cfg.vocab_size}, "data": data_fingerprint(items),
+                 "languages": langs, "train": cfg.learn, "retain_only": False}
+        what = "learn (stereotypes + facts)"
+        learn_step(out / "models" / "learned", build=lambda: build_tiny_model(tok, cfg.arch, seed=cfg.seed),
+                   train_fn=standard_learning(tok, items, cfg.learn, what), identity=ident, tokenizer=tok, what=what, console=console, overwrite=overwrite)
+        learned = out / "models" / "learned" / "model"
+        model_ident = {"model": model_fingerprint(str(learned)), "data": data_fingerprint(items)}
+        evaluation = concept_evaluation(items, EvalConfig(generate=cfg.generate))
+        evaluation_step(out / "eval" / "before", load=lambda: load_model(str(learned)), identity=model_ident, tokenizer=tok, evaluation=evaluation,
+                        what="eval (before)", console=console, overwrite=overwrite)
+        tables = {"before": pd.read_csv(out / "eval" / "before" / "concept.csv")}
+        item_files = {"before": out / "eval" / "before" / "concept_items.jsonl"}
+        for method in cfg.methods:
+            for fset in cfg.forget_sets:
+                forget_langs = parse_langs(fset, langs)
+                label = "all" if fset.strip() == "all" else ",".join(forget_langs)
+                run_dir = out / "unlearn" / f"{method}__{label.replace(',', '-')}"
+                train_cfg = replace(cfg.unlearn, lr=cfg.method_lr.get(method, cfg.unlearn.lr), seed=cfg.seed)
+                ucfg = UnlearnConfig(method=method, forget_langs=",".join(forget_langs), alpha=cfg.alpha if get_method(method).has_retain_term else None, train=train_cfg)
+                unlearn_step(run_dir, load=lambda: load_model(str(learned)), identity=model_ident, tokenizer=tok, items=items, cfg=ucfg, evaluation=evaluation,
+                             console=console, overwrite=overwrite, what=f"unlearn {method} in ({label}), lr {train_cfg.lr:g}")
+                tables[f"{method}_{label}"] = pd.read_csv(run_dir / "eval" / "concept.csv")
+                item_files[f"{method}_{label}"] = run_dir / "eval" / "concept_items.jsonl"
 
-    tok = tokenizer_for(item_texts(items), out / "tokenizer", cfg.vocab_size)
-
-    # Learn: the stereotypes are planted exactly as facts are learned (question -> answer).
-    learned_path = out / "models" / "learned"
-    learn_or_load(learned_path, lambda: build_tiny_model(tok, cfg.arch, seed=cfg.seed), items, cfg.learn, tok, console, "learn (stereotypes + facts)")
-
-    ecfg = EvalConfig(generate=cfg.generate)
-    tables: dict[str, pd.DataFrame] = {}
-    if not concept_eval_done(out / "eval" / "before"):
-        evaluate_concept(out / "eval" / "before", load_model(str(learned_path)), tok, items, ecfg)
-    tables["before"] = pd.read_csv(out / "eval" / "before" / "concept.csv")
-    item_files = {"before": out / "eval" / "before" / "concept_items.jsonl"}
-
-    for method in cfg.methods:
-        for fset in cfg.forget_sets:
-            forget_langs = parse_langs(fset, langs)
-            label = "all" if fset.strip() == "all" else ",".join(forget_langs)
-            run_dir = out / "unlearn" / f"{method}__{label.replace(',', '-')}"
-            if not concept_eval_done(run_dir / "eval"):
-                t = time.time()
-                train_cfg = replace(cfg.unlearn, lr=cfg.method_lr.get(method, cfg.unlearn.lr))
-                ucfg = UnlearnConfig(method=method, forget_langs=",".join(forget_langs), alpha=cfg.alpha, train=train_cfg)
-                save_config(run_dir / "config.json", ucfg.to_dict())
-                model, hist = unlearn(load_model(str(learned_path)), tok, items, ucfg, checkpoint_dir=run_dir / "ckpt")
-                write_json(run_dir / "history.json", hist)
-                evaluate_concept(run_dir / "eval", model, tok, items, ecfg)
-                shutil.rmtree(run_dir / "ckpt", ignore_errors=True)
-                console.print(f"unlearn {method} in ({label}): {len(hist)} steps, lr {train_cfg.lr:g} ({time.time() - t:.0f}s)")
-            tables[f"{method}_{label}"] = pd.read_csv(run_dir / "eval" / "concept.csv")
-            item_files[f"{method}_{label}"] = run_dir / "eval" / "concept_items.jsonl"
-
-    table = before_after_table(tables)
-    write_table(out / "biased_answer_rate.csv", table)
-    bar_chart(table, out / "biased_answer_rate.png", "biased-answer rate before and after unlearning")
-    write_change_tests(out, item_files)
-    _print_tables(console, table)
-    result = {"out": str(out.resolve()), "minutes": round((time.time() - t0) / 60, 2), "table": table.to_dict("records")}
-    write_json(out / "concept_result.json", result)
-    console.print(f"results written under [bold]{out.resolve()}[/bold]: biased_answer_rate.csv|png (+ _p/_q.csv: paired tests), eval/*/concept.csv, unlearn/*/eval/")
+        table = before_after_table(tables)
+        write_table(out / "biased_answer_rate.csv", table)
+        bar_chart(table, out / "biased_answer_rate.png", "biased-answer rate before and after unlearning")
+        write_change_tests(out, item_files, tables)
+        _print_tables(console, table)
+        result = {"out": str(out.resolve()), "minutes": round((time.time() - t0) / 60, 2), "table": table.to_dict("records")}
+        write_json(out / "concept_result.json", result)
+        top.finish({"runs": len(tables) - 1})
+    console.print(f"results written under [bold]{out.resolve()}[/bold]: biased_answer_rate.csv|png, matrices/ (paired tests), eval/*/concept.csv, unlearn/*/eval/")
     return result
 
 
-def write_change_tests(out: Path, item_files: dict[str, Path]) -> None:
-    """biased_answer_rate_p.csv / _q.csv: per run (row) and language (column), the exact sign
-    test of the per-item biased flags after vs before unlearning, and BH q over the table
-    (significance.py; with 20 items per language the smallest p is 2 / 2^20)."""
+def write_change_tests(out: Path, item_files: dict[str, Path], tables: dict[str, pd.DataFrame]) -> None:
+    """matrices/biased_answer_rate_change: per run (row) and language (column) the change of the
+    biased-answer rate vs before, with the exact sign test of the per-item biased flags after vs
+    before and BH q over the table (significance.py; with 20 items per language the smallest p is
+    2 / 2^20), written by the one matrix writer."""
+    from polyunlearn.analysis.matrices import write_matrix
     from polyunlearn.core.atomic import read_jsonl
-    from polyunlearn.evaluation.significance import transfer_pvalues, write_pq
+    from polyunlearn.evaluation.significance import transfer_pvalues
 
     def flags(path: Path) -> list[dict]:
         return [{"id": r["id"], "language": r["language"], "split": "forget", "biased": float(r["biased"])} for r in read_jsonl(path)]
@@ -240,9 +264,13 @@ def write_change_tests(out: Path, item_files: dict[str, Path]) -> None:
     runs = {stage: flags(path) for stage, path in item_files.items() if stage != "before"}
     if not runs:
         return
-    p, q = transfer_pvalues(flags(item_files["before"]), runs, "biased", "forget")
+    base = tables["before"].set_index("language")["biased_answer_rate"]
+    change = pd.DataFrame({stage: tables[stage].set_index("language")["biased_answer_rate"] - base for stage in runs}).T
+    change = change.rename_axis(index="run", columns="language")
+    p, q = transfer_pvalues(flags(item_files["before"]), runs, "biased", "forget", languages=list(change.columns))
     axes = {"index": "run", "columns": "language"}
-    write_pq(out / "biased_answer_rate", p.rename_axis(**axes), q.rename_axis(**axes))
+    write_matrix(out / "matrices", "biased_answer_rate_change", change, "change in the biased-answer rate vs before", ylabel="run",
+                 pq=(p.rename_axis(**axes), q.rename_axis(**axes)))
 
 
 def _print_tables(console: Console, table: pd.DataFrame) -> None:

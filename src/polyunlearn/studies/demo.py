@@ -5,12 +5,19 @@ Bundled fictitious-facts benchmark (study-B languages) -> byte-level BPE tokeniz
 unlearning with each method in each forget-language set -> evaluation in every language ->
 transfer matrices (CSV + PNG heatmaps), per-item JSONL, per-language CSV, a console table.
 
-Every step writes its outputs atomically and is skipped when they already exist, so an
-interrupted demo resumes where it stopped (training itself resumes from its epoch checkpoint).
+Every step is a run folder of its own (core/rundir.py; the shared steps of studies/step.py), so
+an interrupted demo resumes where it stopped and a rerun with other settings is refused with the
+differing settings named (--overwrite redoes it). Layout of OUT:
+
+    run.json, done.json          the demo's own identity and done-marker
+    data/benchmark.jsonl         the benchmark every step reads; tokenizer/
+    models/learned/, models/retain/    learn runs (model/ inside)
+    eval/before/, eval/retain_model/   evaluation runs (items.jsonl, summary.csv)
+    unlearn/<method>__<langs>/         unlearning runs (eval/, history.json)
+    matrices/, demo_result.json, report.html
 """
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,33 +27,58 @@ import pandas as pd
 import torch
 from rich.console import Console
 
+from polyunlearn.analysis.matrices import console_table, write_matrices
+from polyunlearn.core.atomic import write_json
+from polyunlearn.core.config import check_choice, check_number, setting
+from polyunlearn.core.languages import STUDY_B, parse_langs
+from polyunlearn.core.models import build_tiny_model, load_model
+from polyunlearn.core.rundir import RunFolder, data_fingerprint, load_eval, model_fingerprint
+from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.fictitious import bundled_benchmark
 from polyunlearn.data.loaders import load_items, save_items
 from polyunlearn.data.schema import QAItem
 from polyunlearn.evaluation.records import EvalConfig
-from polyunlearn.core.atomic import write_json
-from polyunlearn.core.languages import STUDY_B, parse_langs
-from polyunlearn.analysis.matrices import console_table, write_matrices
-from polyunlearn.core.models import build_tiny_model, load_model
-from polyunlearn.studies.phases import UnlearnConfig, eval_done, evaluate_to, item_texts, learn_or_load, load_eval, save_config, select, tokenizer_for, unlearn
-from polyunlearn.core.trainloop import TrainConfig
+from polyunlearn.methods.registry import get_method
+from polyunlearn.studies.phases import UnlearnConfig, item_texts, select, tokenizer_for
+from polyunlearn.studies.step import evaluation_step, learn_step, standard_evaluation, standard_learning, unlearn_step
+
+# Settings that may change between reruns of one OUT: they add runs or change nothing saved.
+RERUN_FREE = ("out", "methods", "forget_sets", "threads")
 
 
-@dataclass
+@dataclass(frozen=True)
 class DemoConfig:
-    out: str = "polyunlearn_runs/demo"  # results folder, under the current folder by default
-    languages: str = ",".join(STUDY_B)  # benchmark languages (comma list or "all" = all 16)
-    methods: tuple[str, ...] = ("grad_diff_kl", "npo")
-    forget_sets: tuple[str, ...] = ("en", "all")  # each run unlearns the forget split in these languages
-    arch: str = "llama"  # tiny model architecture: llama or cohere
-    vocab_size: int = 2048
-    learn: TrainConfig = field(default_factory=lambda: TrainConfig(lr=3e-3, epochs=15, batch_size=32, schedule="linear", warmup_ratio=0.05))
-    unlearn: TrainConfig = field(default_factory=lambda: TrainConfig(lr=3e-4, epochs=10, batch_size=8))
-    alpha: float = 5.0  # retain-term weight; the tiny model needs a strong retain term to stay selective
-    retain_tolerance: float = 0.15  # mean retain Prob over the unlearned languages may fall by at most this (absolute)
-    forget_target: float = 0.5  # forget Prob must fall below this fraction of its value before
-    threads: int = 1  # torch threads; tiny models gain nothing from more, and lose a lot when cores are busy
-    seed: int = 0
+    """The demo's settings (every one is part of the folder's identity but RERUN_FREE)."""
+
+    out: str = setting("polyunlearn_runs/demo", "results folder, under the current folder by default", cli=False)
+    languages: str = setting(",".join(STUDY_B), "benchmark languages (comma list or 'all' = all 16)")
+    methods: tuple[str, ...] = setting(("grad_diff_kl", "npo"), "unlearning methods", cli=False)
+    forget_sets: tuple[str, ...] = setting(("en", "all"), "forget-language sets: each run unlearns the forget split in these languages", cli=False)
+    arch: str = setting("llama", "tiny model architecture", choices=("llama", "cohere"))
+    vocab_size: int = setting(2048, "BPE vocabulary of the tokenizer trained on the benchmark")
+    learn: TrainConfig = setting(default_factory=lambda: TrainConfig(lr=3e-3, epochs=15, batch_size=32, schedule="linear", warmup_ratio=0.05),
+                                 help="learning the facts", cli=False)
+    unlearn: TrainConfig = setting(default_factory=lambda: TrainConfig(lr=3e-4, epochs=10, batch_size=8), help="each unlearning run", cli=False)
+    alpha: float = setting(5.0, "retain-term weight; the tiny model needs a strong retain term to stay selective")
+    retain_tolerance: float = setting(0.15, "mean retain Prob over the unlearned languages may fall by at most this (absolute)")
+    forget_target: float = setting(0.5, "forget Prob must fall below this fraction of its value before")
+    threads: int = setting(1, "torch threads; tiny models gain nothing from more, and lose a lot when cores are busy")
+    seed: int = setting(0, "seed of the tiny model's initialisation")
+
+    def __post_init__(self) -> None:
+        check_choice("arch", self.arch, ("llama", "cohere"))
+        check_number("vocab_size", self.vocab_size, minimum=300, integer=True)
+        check_number("alpha", self.alpha, minimum=0)
+        check_number("retain_tolerance", self.retain_tolerance, minimum=0)
+        check_number("forget_target", self.forget_target, minimum=0, strict=True)
+        check_number("threads", self.threads, minimum=1, integer=True)
+        if not self.methods or not self.forget_sets:
+            raise ValueError("the demo needs at least one method and one forget set")
+        for m in self.methods:
+            get_method(m)  # a typo fails before any training
+
+    def identity(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k not in RERUN_FREE}
 
 
 @dataclass
@@ -64,11 +96,15 @@ class Base:
     before_records: list[dict] = field(default_factory=list)
     retain_summary: pd.DataFrame | None = None
 
+    def model_identity(self) -> dict:
+        return {"model": model_fingerprint(str(self.learned_path)), "data": data_fingerprint(self.items)}
 
-def prepare_base(out: Path, cfg: DemoConfig, console: Console, items: Sequence[QAItem] | None = None, ecfg: EvalConfig | None = None) -> Base:
+
+def prepare_base(out: Path, cfg: DemoConfig, console: Console, items: Sequence[QAItem] | None = None, ecfg: EvalConfig | None = None,
+                 overwrite: bool = False) -> Base:
     """Steps 1-3 of the demo, shared with `polyunlearn grid`: benchmark file (`items`, default the
     bundled one in cfg.languages), tokenizer, learned + retain tiny models, their evaluations.
-    Each step is skipped when its output exists under `out`."""
+    Each step is a run folder under `out`, skipped when done with the same identity."""
     # 1. data (bundled unless given; written once so every later step and the user read the same file)
     data_path = out / "data" / "benchmark.jsonl"
     if not data_path.exists():
@@ -82,70 +118,70 @@ def prepare_base(out: Path, cfg: DemoConfig, console: Console, items: Sequence[Q
 
     # 3. the learned model (all splits) and the retain model (never sees the forget split)
     build = lambda: build_tiny_model(tok, cfg.arch, seed=cfg.seed)  # noqa: E731
-    learned = learn_or_load(out / "models" / "learned", build, items, cfg.learn, tok, console, "learn (all facts)")
+    ident = {"model": {"builder": "tiny", "arch": cfg.arch, "seed": cfg.seed, "vocab_size": cfg.vocab_size}, "data": data_fingerprint(items),
+             "languages": langs, "train": cfg.learn}
     retain_items = select(items, ["retain", "general"])
-    retain_model = learn_or_load(out / "models" / "retain", build, retain_items, cfg.learn, tok, console, "learn (retain model)")
+    for name, train_items, what in (("learned", items, "learn (all facts)"), ("retain", retain_items, "learn (retain model)")):
+        learn_step(out / "models" / name, build=build, train_fn=standard_learning(tok, train_items, cfg.learn, what), identity=ident | {"retain_only": name == "retain"},
+                   tokenizer=tok, what=what, console=console, overwrite=overwrite)
 
     ecfg = ecfg or EvalConfig()
-    if not eval_done(out / "eval" / "retain_model"):
-        evaluate_to(out / "eval" / "retain_model", retain_model, tok, items, ecfg)
-    retain_records, retain_summary = load_eval(out / "eval" / "retain_model")
-    if not eval_done(out / "eval" / "before"):
-        evaluate_to(out / "eval" / "before", learned, tok, items, ecfg, retain_records)
-    before_records, before = load_eval(out / "eval" / "before")
-    return Base(items, langs, tok, out / "models" / "learned", retain_records, before, before_records, retain_summary)
+    evals = {}
+    for name, model_dir, retain in (("retain_model", out / "models" / "retain" / "model", None), ("before", out / "models" / "learned" / "model", "retain_model")):
+        retain_records = evals[retain][0] if retain else None
+        evals[name] = evaluation_step(out / "eval" / name, load=lambda d=model_dir: load_model(str(d)),
+                                      identity={"model": model_fingerprint(str(model_dir)), "data": data_fingerprint(items)}, tokenizer=tok,
+                                      evaluation=standard_evaluation(items, ecfg, retain_records), what=f"eval ({name.replace('_', ' ')})",
+                                      console=console, overwrite=overwrite)
+    (retain_records, retain_summary), (before_records, before) = evals["retain_model"], evals["before"]
+    return Base(items, langs, tok, out / "models" / "learned" / "model", retain_records, before, before_records, retain_summary)
 
 
-def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict:
+def run_demo(cfg: DemoConfig, console: Console | None = None, overwrite: bool = False) -> dict:
     console = console or Console()
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    save_config(out / "config.json", asdict(cfg))
+    with RunFolder(out, cfg.identity(), kind="demo", info={"methods": cfg.methods, "forget_sets": cfg.forget_sets}, overwrite=overwrite) as top:
+        base = prepare_base(out, cfg, console, overwrite=overwrite)
+        summaries, item_records, checks = _unlearning_runs(out, cfg, base, console, overwrite)
+        result = _write_results(out, cfg, base, summaries, item_records, checks, t0, console)
+        top.finish({"forgetting_shown": result["forgetting_shown"]})
+    return result
 
-    base = prepare_base(out, cfg, console)
-    items, langs, tok, retain_records, before = base.items, base.langs, base.tokenizer, base.retain_records, base.before
-    ecfg = EvalConfig()
+
+def _unlearning_runs(out: Path, cfg: DemoConfig, base: Base, console: Console, overwrite: bool):
+    """Step 4: one unlearning run per method x forget set, each from the learned weights."""
+    before = base.before
     known = float(before["forget_prob"].min())
-    console.print(
-        f"before unlearning: forget Prob {before['forget_prob'].mean():.3f} (lowest language {known:.3f}), "
-        f"retain Prob {before['retain_prob'].mean():.3f}"
-    )
+    console.print(f"before unlearning: forget Prob {before['forget_prob'].mean():.3f} (lowest language {known:.3f}), retain Prob {before['retain_prob'].mean():.3f}")
     if known < 0.5:
         # Unlearning facts the model never learned measures nothing; say so loudly.
         console.print(f"[bold yellow]warning:[/bold yellow] the facts are not learned in every language (forget Prob {known:.3f} < 0.5); raise --learn-epochs")
-
-    # 4. unlearning runs, each from the learned weights
     summaries: dict[str, dict[str, pd.DataFrame]] = {}
     item_records: dict[str, dict[str, list[dict]]] = {}  # per-item records, for the paired tests
     checks: list[dict] = []
+    evaluation = standard_evaluation(base.items, EvalConfig(), base.retain_records)
     for method in cfg.methods:
         for fset in cfg.forget_sets:
-            forget_langs = parse_langs(fset, langs)
+            forget_langs = parse_langs(fset, base.langs)
             label = "all" if fset == "all" else ",".join(forget_langs)
+            ucfg = UnlearnConfig(method=method, forget_langs=fset, alpha=cfg.alpha if get_method(method).has_retain_term else None, train=cfg.unlearn)
             run_dir = out / "unlearn" / f"{method}__{label.replace(',', '-')}"
-            if not eval_done(run_dir / "eval"):
-                t = time.time()
-                ucfg = UnlearnConfig(method=method, forget_langs=fset, alpha=cfg.alpha, train=cfg.unlearn)
-                save_config(run_dir / "config.json", ucfg.to_dict())
-                model = load_model(str(out / "models" / "learned"))
-                model, hist = unlearn(model, tok, items, ucfg, checkpoint_dir=run_dir / "ckpt")
-                evaluate_to(run_dir / "eval", model, tok, items, ecfg, retain_records)
-                write_json(run_dir / "history.json", hist)
-                shutil.rmtree(run_dir / "ckpt", ignore_errors=True)
-                console.print(f"unlearn {method} in ({label}): {len(hist)} steps ({time.time() - t:.0f}s)")
+            unlearn_step(run_dir, load=lambda: load_model(str(base.learned_path)), identity=base.model_identity(), tokenizer=base.tokenizer,
+                               items=base.items, cfg=ucfg, evaluation=evaluation, console=console, overwrite=overwrite, what=f"unlearn {method} in ({label})")
             after_records, after = load_eval(run_dir / "eval")
             summaries.setdefault(method, {})[label] = after
             item_records.setdefault(method, {})[label] = after_records
             checks.append(_check(method, label, forget_langs, before, after, cfg, base.retain_summary))
+    return summaries, item_records, checks
 
-    # 5. matrices, heatmaps, console table
-    written = []
+
+def _write_results(out: Path, cfg: DemoConfig, base: Base, summaries, item_records, checks, t0: float, console: Console) -> dict:
+    """Step 5: matrices, heatmaps, demo_result.json, console tables, the report."""
     for method, runs in summaries.items():
-        highlight = {label: (langs if label == "all" else label.split(",")) for label in runs}
-        records = (base.before_records, item_records[method])
-        written += list(write_matrices(out / "matrices", before, runs, method, highlight, records).values())
+        highlight = {label: (base.langs if label == "all" else label.split(",")) for label in runs}
+        write_matrices(out / "matrices", base.before, runs, method, highlight, (base.before_records, item_records[method]))
     result = {
         "out": str(out.resolve()),
         "minutes_this_invocation": round((time.time() - t0) / 60, 2),

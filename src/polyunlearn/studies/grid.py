@@ -37,8 +37,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import shutil
-import time
 import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -51,12 +49,14 @@ from rich.console import Console
 from polyunlearn.data.schema import QAItem
 from polyunlearn.studies.demo import Base, DemoConfig, prepare_base
 from polyunlearn.evaluation.records import EvalConfig
-from polyunlearn.core.atomic import read_json, read_jsonl, write_json, write_table
+from polyunlearn.core.atomic import read_jsonl, write_json, write_table
 from polyunlearn.core.languages import parse_langs
 from polyunlearn.core.config import fields_of
 from polyunlearn.methods.registry import get_method, method_params
-from polyunlearn.core.models import LoraSettings, add_lora, load_model, load_tokenizer, save_model
-from polyunlearn.studies.phases import UnlearnConfig, default_lr, eval_done, evaluate_to, item_languages, load_eval, save_config, unlearn
+from polyunlearn.core.models import LoraSettings, add_lora, load_model, load_tokenizer
+from polyunlearn.core.rundir import CKPT_DIR, DONE_FILE, RunFolder, data_fingerprint, eval_done, fingerprint, load_eval, model_fingerprint
+from polyunlearn.studies.phases import UnlearnConfig, default_lr, item_languages
+from polyunlearn.studies.step import evaluation_step, standard_evaluation, unlearn_step
 from polyunlearn.analysis.results import gather, write_result_matrices
 from polyunlearn.core.trainloop import TrainConfig
 
@@ -157,8 +157,14 @@ class GridSpec:
         return self.demo is not None
 
     def identity(self) -> dict:
-        """What makes two bases the same: part of every run id, and checked against base/."""
-        ident = {k: self.base.get(k) for k in ("model", "data", "retain_eval", "baseline_eval", "lora", "lora_r", "bf16")}
+        """What makes two bases the same: part of every run id, and checked against the grid
+        folder. Data by content (an edited data file is other data wherever it lives), a path
+        model by a hash of its files, eval folders by their records."""
+        ident = {k: self.base.get(k) for k in ("lora", "lora_r", "bf16")}
+        ident["data"] = data_fingerprint(self.items)
+        ident["model"] = self.base["model"] if self.tiny else model_fingerprint(self.base["model"])
+        for key in ("retain_eval", "baseline_eval"):
+            ident[key] = fingerprint(read_jsonl(Path(self.base[key]) / "items.jsonl")) if self.base.get(key) else None
         ident["languages"] = self.languages
         if self.demo:
             ident |= {"arch": self.demo.arch, "vocab_size": self.demo.vocab_size, "seed": self.demo.seed, "learn": asdict(self.demo.learn)}
@@ -217,13 +223,18 @@ def parse_spec(raw: Any, path: str = "<spec>") -> GridSpec:
     demo = None
     if tiny:
         d = DemoConfig()
-        demo = DemoConfig(languages=",".join(languages), arch=_coerce("base.arch", base.get("arch", d.arch), str), vocab_size=_coerce("base.vocab_size", base.get("vocab_size", d.vocab_size), int), seed=_coerce("base.seed", base.get("seed", d.seed), int))
         try:
-            demo.learn = TrainConfig(**(asdict(d.learn) | _overrides("base.learn", base.get("learn"), TrainConfig)))
+            learn = TrainConfig(**(asdict(d.learn) | _overrides("base.learn", base.get("learn"), TrainConfig)))
         except (TypeError, ValueError) as e:
             raise GridSpecError(f"base.learn: {e}") from None
-        if demo.arch not in ("llama", "cohere"):
-            raise GridSpecError(f"base.arch: expected 'llama' or 'cohere', got {demo.arch!r}")
+        arch = _coerce("base.arch", base.get("arch", d.arch), str)
+        if arch not in ("llama", "cohere"):
+            raise GridSpecError(f"base.arch: expected 'llama' or 'cohere', got {arch!r}")
+        try:
+            demo = DemoConfig(languages=",".join(languages), arch=arch, vocab_size=_coerce("base.vocab_size", base.get("vocab_size", d.vocab_size), int),
+                              seed=_coerce("base.seed", base.get("seed", d.seed), int), learn=learn)
+        except ValueError as e:
+            raise GridSpecError(f"base: {e}") from None
     else:
         for key in ("arch", "vocab_size", "seed", "learn"):
             if key in base:
@@ -316,25 +327,21 @@ def _unlearn_config(spec: GridSpec, method: str, langs: list[str], seed: int, p:
 def _prepare(spec: GridSpec, out: Path, console: Console) -> Base:
     """The base: learned like the demo for 'tiny' (demo.prepare_base), else loaded/evaluated."""
     base_dir = out / "base"
-    ident = json.loads(json.dumps(spec.identity(), default=str))  # as it reads back from base.json
-    if (base_dir / "base.json").exists() and (old := read_json(base_dir / "base.json")) != ident:
-        # Reusing models learned with other settings would mix two experiments silently.
-        diff = sorted(k for k in set(old) | set(ident) if old.get(k) != ident.get(k))
-        raise GridSpecError(f"base: {base_dir} was built from another base (differs in: {', '.join(diff)}); use another output folder")
-    write_json(base_dir / "base.json", ident)
     if spec.tiny:
         return prepare_base(base_dir, spec.demo, console, items=spec.items, ecfg=spec.eval)
     model = spec.base["model"]
     tok = load_tokenizer(model, spec.base["trust_remote_code"])
     retain = read_jsonl(Path(spec.base["retain_eval"]) / "items.jsonl") if spec.base["retain_eval"] else None
-    before_dir = Path(spec.base["baseline_eval"]) if spec.base["baseline_eval"] else base_dir / "eval" / "before"
-    if not eval_done(before_dir):
-        evaluate_to(before_dir, _load(spec, model), tok, spec.items, spec.eval, retain)
-    _, before = load_eval(before_dir)
+    if spec.base["baseline_eval"]:
+        before_records, before = load_eval(spec.base["baseline_eval"])
+    else:
+        before_records, before = evaluation_step(base_dir / "eval" / "before", load=lambda: _load(spec, model),
+                                                 identity={"model": model_fingerprint(model), "data": data_fingerprint(spec.items)}, tokenizer=tok,
+                                                 evaluation=standard_evaluation(spec.items, spec.eval, retain), what="eval (before)", console=console)
     missing = sorted(set(spec.languages) - set(before["language"]))
     if missing:
-        raise GridSpecError(f"base.baseline_eval: {before_dir} has no rows for language(s) {', '.join(missing)}")
-    return Base(spec.items, spec.languages, tok, Path(model), retain or [], before[before["language"].isin(spec.languages)])
+        raise GridSpecError(f"base.baseline_eval: {spec.base['baseline_eval']} has no rows for language(s) {', '.join(missing)}")
+    return Base(spec.items, spec.languages, tok, Path(model), retain or [], before[before["language"].isin(spec.languages)], before_records)
 
 
 def _load(spec: GridSpec, path: str):
@@ -344,44 +351,41 @@ def _load(spec: GridSpec, path: str):
 
 def run_status(out: Path, run: GridRun) -> str:
     d = Path(out) / "runs" / run.run_id
-    return "done" if eval_done(d / "eval") else "partial" if (d / "ckpt").exists() else "pending"
+    return "done" if (d / DONE_FILE).exists() else "partial" if (d / CKPT_DIR).exists() else "pending"
 
 
-def run_grid(spec: GridSpec, out: str | Path, console: Console | None = None, progress: bool = True) -> pd.DataFrame:
+def run_grid(spec: GridSpec, out: str | Path, console: Console | None = None, progress: bool = True, overwrite: bool = False) -> pd.DataFrame:
     """Run every unfinished run of the spec in order, then write the results table and matrices.
-    Returns the tidy results. Ctrl-C / a crash loses at most the current epoch of one run."""
+    Returns the tidy results. Ctrl-C / a crash loses at most the current epoch of one run. The
+    grid folder is locked while a grid runs in it; its base must match (data by content)."""
     console = console or Console()
     out = Path(out)
-    base = _prepare(spec, out, console)
-    before_dir = (out / "base" / "eval" / "before") if not spec.base["baseline_eval"] else Path(spec.base["baseline_eval"])
-    save_config(out / "grid.json", {
-        "spec_path": spec.path, "spec": spec.raw, "base": spec.identity(), "before_eval": str(before_dir.resolve()),
-        "params": list(spec.runs[0].params) if spec.runs else [], "languages": spec.languages,
-        "runs": [{"run_id": r.run_id, "method": r.method, "forget_langs": r.forget_label, "seed": r.seed, "params": r.params} for r in spec.runs],
-    })
-    todo = [r for r in spec.runs if run_status(out, r) != "done"]
-    console.print(f"grid: {len(spec.runs)} runs, {len(spec.runs) - len(todo)} finished, {len(todo)} to run -> {out.resolve()}")
-    for k, run in enumerate(todo, 1):
-        run_dir = out / "runs" / run.run_id
-        what = f"[{k}/{len(todo)}] {run.run_id}: {run.method} forget ({run.forget_label}) seed {run.seed} {run.params or ''}"
-        console.print(("resuming " if run_status(out, run) == "partial" else "") + what, markup=False)
-        t = time.time()
-        try:
-            save_config(run_dir / "config.json", run.config)
-            model = _load(spec, str(base.learned_path))
-            model, hist = unlearn(model, base.tokenizer, base.items, run.unlearn, checkpoint_dir=run_dir / "ckpt", progress=progress)
-            if spec.base["save_models"]:
-                save_model(model, base.tokenizer, run_dir / "model")
-            write_json(run_dir / "history.json", hist)
-            evaluate_to(run_dir / "eval", model, base.tokenizer, base.items, spec.eval, base.retain_records or None)
-        except KeyboardInterrupt:
-            console.print(f"interrupted in run {run.run_id}: rerun the same command to resume (finished runs are kept; this one goes on from its last finished epoch)")
-            raise
-        shutil.rmtree(run_dir / "ckpt", ignore_errors=True)  # finished: the checkpoint is dead weight
-        console.print(f"  done in {time.time() - t:.0f}s")
-    results = gather(out)
-    write_table(out / "results.parquet", results)
-    write_table(out / "results.csv", results)
-    write_result_matrices(results, out / "matrices", order=spec.languages, folder=out)
+    with RunFolder(out, {"base": spec.identity(), "eval": asdict(spec.eval)}, kind="grid", info={"spec_path": spec.path}, overwrite=overwrite):
+        base = _prepare(spec, out, console)
+        before_dir = (out / "base" / "eval" / "before") if not spec.base["baseline_eval"] else Path(spec.base["baseline_eval"])
+        write_json(out / "grid.json", {"config": {
+            "spec_path": spec.path, "spec": spec.raw, "base": spec.identity(), "before_eval": str(before_dir.resolve()),
+            "params": list(spec.runs[0].params) if spec.runs else [], "languages": spec.languages,
+            "runs": [{"run_id": r.run_id, "method": r.method, "forget_langs": r.forget_label, "seed": r.seed, "params": r.params} for r in spec.runs],
+        }})
+        todo = [r for r in spec.runs if run_status(out, r) != "done"]
+        console.print(f"grid: {len(spec.runs)} runs, {len(spec.runs) - len(todo)} finished, {len(todo)} to run -> {out.resolve()}")
+        evaluation = standard_evaluation(base.items, spec.eval, base.retain_records or None)
+        identity = {"model": model_fingerprint(str(base.learned_path)), "data": data_fingerprint(base.items),
+                    "base": spec.identity(), "lora_r": spec.base["lora_r"] if spec.base["lora"] else None}
+        for k, run in enumerate(todo, 1):
+            what = f"[{k}/{len(todo)}] {run.run_id}: {run.method} forget ({run.forget_label}) seed {run.seed} {run.params or ''}"
+            console.print(("resuming " if run_status(out, run) == "partial" else "") + what, markup=False)
+            try:
+                unlearn_step(out / "runs" / run.run_id, load=lambda: _load(spec, str(base.learned_path)), identity=identity, tokenizer=base.tokenizer,
+                             items=base.items, cfg=run.unlearn, evaluation=evaluation, console=console, save=spec.base["save_models"],
+                             info={"run_id": run.run_id, "forget_label": run.forget_label, "params": run.params}, progress=progress, what=f"  {run.run_id}")
+            except KeyboardInterrupt:
+                console.print(f"interrupted in run {run.run_id}: rerun the same command to resume (finished runs are kept; this one goes on from its last finished epoch)")
+                raise
+        results = gather(out)
+        write_table(out / "results.parquet", results)
+        write_table(out / "results.csv", results)
+        write_result_matrices(results, out / "matrices", order=spec.languages, folder=out)
     console.print(f"results: {len(results)} rows -> {(out / 'results.parquet').resolve()} (and results.csv)")
     return results

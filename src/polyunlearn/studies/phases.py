@@ -1,8 +1,10 @@
-"""The three phases as library calls, shared by the CLI commands and the demo:
-learn (fine-tune until the facts are known), unlearn (a registered method on the forget set of
-chosen languages), evaluate (records + per-language summary written atomically)."""
+"""The three phases as library calls: learn (fine-tune until the facts are known), unlearn (a
+registered method on the forget set of chosen languages), evaluate (records + per-language
+summary written atomically); plus the unlearning config and the learning-rate defaults. The run
+folders around them (rerun, resume, lock) are studies/step.py's."""
 from __future__ import annotations
 
+import shutil
 import zlib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -14,7 +16,7 @@ from polyunlearn.core.encoding import Encoded, Encoder
 from polyunlearn.data.idk import idk_answer
 from polyunlearn.data.schema import DataError, QAItem, trainable
 from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
-from polyunlearn.core.atomic import read_json, read_jsonl, write_json, write_jsonl, write_table
+from polyunlearn.core.atomic import read_json, write_json, write_jsonl, write_table
 from polyunlearn.core.languages import parse_langs
 from polyunlearn.core.logprobs import mean_nll
 from polyunlearn.methods.reference import Reference, forward_logits
@@ -204,27 +206,6 @@ def evaluate_to(
     return records, summary
 
 
-def load_eval(out_dir: str | Path):
-    import pandas as pd
-
-    out = Path(out_dir)
-    return read_jsonl(out / "items.jsonl"), pd.read_csv(out / "summary.csv")
-
-
-def eval_done(out_dir: str | Path) -> bool:
-    return (Path(out_dir) / "summary.csv").exists() and (Path(out_dir) / "items.jsonl").exists()
-
-
-def save_config(path: str | Path, config: dict) -> None:
-    """A run's config plus its software environment, saved beside its results."""
-    import platform
-
-    import transformers
-
-    env = {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__, "platform": platform.platform()}
-    write_json(path, {"config": config, "environment": env})
-
-
 def item_texts(items: Sequence[QAItem]) -> list[str]:
     """Every string of the benchmark (what a tokenizer for it is trained on). Holdout items are
     included on purpose: members and non-members must be tokenized alike, as a real LLM's fixed
@@ -235,54 +216,26 @@ def item_texts(items: Sequence[QAItem]) -> list[str]:
 
 
 def tokenizer_for(texts: Sequence[str], path: str | Path, vocab_size: int):
-    """The run's tokenizer: loaded from `path` when a finished one is there, else a byte-level
-    BPE trained on `texts` (e.g. item_texts(items)) and saved atomically (temp folder + rename)."""
+    """The run's tokenizer: loaded from `path` when one trained on the same texts with the same
+    vocabulary is there, else a byte-level BPE trained on `texts` (e.g. item_texts(items)) and
+    saved atomically (temp folder + rename) with its identity (polyunlearn_tokenizer.json). A
+    tokenizer trained on other texts is refused, never silently reused."""
     from polyunlearn.core.models import load_tokenizer, train_tokenizer
+    from polyunlearn.core.rundir import RunFolderError, fingerprint, identity_diff
 
     path = Path(path)
-    if not (path / "tokenizer.json").exists():
-        tmp = path.with_name(path.name + ".tmp")
-        train_tokenizer(texts, vocab_size).save_pretrained(tmp)
-        tmp.rename(path)
+    ident = {"texts": fingerprint(list(texts)), "vocab_size": vocab_size}
+    sidecar = path / "polyunlearn_tokenizer.json"
+    if (path / "tokenizer.json").exists():
+        saved = read_json(sidecar) if sidecar.exists() else {}
+        if saved != ident:
+            raise RunFolderError(f"{path} holds a tokenizer trained on other texts or settings ({'; '.join(identity_diff(saved, ident))}); "
+                                 "rerun with --overwrite or use another --out")
+        return load_tokenizer(str(path))
+    tmp = path.with_name(path.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    train_tokenizer(texts, vocab_size).save_pretrained(tmp)
+    write_json(tmp / sidecar.name, ident)
+    tmp.rename(path)
     return load_tokenizer(str(path))
-
-
-def check_rerun(config_path: str | Path, config: dict, free: Sequence[str] = ()) -> None:
-    """Refuse to resume a folder whose saved config (save_config) differs from `config` in a key
-    outside `free`: its saved models and evaluations would be reused as if they came from these
-    settings. Keys in `free` (e.g. the list of runs) may change between reruns."""
-    import json
-
-    path = Path(config_path)
-    if not path.exists():
-        return
-    old = read_json(path).get("config", {})
-    new = json.loads(json.dumps(config, default=str))  # tuples -> lists, as saved
-    changed = sorted(k for k in set(old) | set(new) if k not in free and old.get(k) != new.get(k))
-    if changed:
-        raise ValueError(
-            f"{path.parent} was made with other {', '.join(changed)}: refusing to mix in results of other settings; "
-            "use another --out (or remove it)"
-        )
-
-
-def learn_or_load(path: str | Path, build, items: Sequence[QAItem], cfg: TrainConfig, tokenizer, console, what: str) -> torch.nn.Module:
-    """Load the model saved at `path`, or train `build()` on `items` (resuming from
-    `path`.ckpt after an interruption), save it there and drop the checkpoint."""
-    import shutil
-    import time
-
-    from polyunlearn.core.models import load_model, save_model
-
-    path = Path(path)
-    if (path / "config.json").exists():
-        console.print(f"[dim]{what}: found {path}, skipping training[/dim]")
-        return load_model(str(path))
-    ckpt = path.with_name(path.name + ".ckpt")
-    t = time.time()
-    model, hist = learn(build(), tokenizer, items, cfg, checkpoint_dir=ckpt, desc=what)
-    save_model(model, tokenizer, path)
-    shutil.rmtree(ckpt, ignore_errors=True)
-    console.print(f"{what}: {len(trainable(items))} items, {cfg.epochs} epochs, final loss {hist[-1]['loss']:.3f} ({time.time() - t:.0f}s)")
-    return model
-

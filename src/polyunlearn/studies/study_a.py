@@ -28,9 +28,8 @@ Steps (each skipped when its outputs exist, so an interrupted run resumes):
 from __future__ import annotations
 
 import os
-import shutil
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -41,7 +40,7 @@ from rich.console import Console
 from polyunlearn.core.encoding import Encoded, Encoder
 from polyunlearn.data.news import NewsQA, NewsStory, bundled_news, contaminated_corpus, load_news_file, qa_to_item, save_news_file
 from polyunlearn.data.schema import DataError, QAItem
-from polyunlearn.core.atomic import read_jsonl, write_json, write_jsonl, write_table
+from polyunlearn.core.atomic import write_json, write_jsonl, write_table
 from polyunlearn.evaluation.judge import Judge, HFJudge, OpenAIJudge, combined_verdict, judge_answer, of_rate, qr_score
 from polyunlearn.core.languages import get_language, parse_langs
 from polyunlearn.core.logprobs import mean_nll
@@ -49,47 +48,60 @@ from polyunlearn.analysis.matrices import console_table
 from polyunlearn.studies.study_a_matrices import write_study_matrices
 from polyunlearn.methods.reference import forward_logits
 from polyunlearn.methods.registry import get_method
-from polyunlearn.core.models import LoraSettings, add_lora, build_tiny_model, is_peft, load_model, load_tokenizer, save_model
-from polyunlearn.studies.phases import UnlearnConfig, check_rerun, learn, save_config, tokenizer_for, unlearn
+from polyunlearn.core.config import check_choice, check_number, setting
+from polyunlearn.core.models import LoraSettings, add_lora, build_tiny_model, is_peft, load_model, load_tokenizer
+from polyunlearn.core.rundir import RunFolder, fingerprint, model_fingerprint
+from polyunlearn.studies.phases import UnlearnConfig, learn, tokenizer_for
+from polyunlearn.studies.step import Evaluation, evaluation_step, learn_step, unlearn_step
 from polyunlearn.evaluation.scoring import generate_answers, score_pairs
 from polyunlearn.core.trainloop import TrainConfig, train
 
 FORGET_SETS = ("en", "source", "en+source", "all")  # the paper's four combinations
 TINY = {"tiny": "llama", "tiny-cohere": "cohere"}
-# Fields that may change between reruns of one OUT folder: they only add or relabel steps.
-_RERUN_FREE = {"out", "fake_langs", "forget_sets", "method", "judge", "threads"}
+# Fields that may change between reruns of one OUT folder: they only add steps (each step's own
+# folder identity still has them), or change nothing saved. `data` is identified by content.
+RERUN_FREE = ("out", "data", "fake_langs", "forget_sets", "method", "judge", "threads")
 
 
-@dataclass
+def _learn_cfg() -> TrainConfig:
+    return TrainConfig(lr=3e-3, epochs=20, batch_size=32, schedule="linear", warmup_ratio=0.05)
+
+
+@dataclass(frozen=True)
 class StudyAConfig:
-    out: str = "polyunlearn_runs/study_a"  # results folder
-    data: str = "bundled"  # "bundled" or a news file (JSONL/CSV/Parquet, see data/news.py)
-    languages: str = "study-a"  # corpus and query languages (comma list, "study-a" or "all")
-    fake_langs: tuple[str, ...] = ("ru",)  # one contaminated model per fake-news language
-    forget_sets: tuple[str, ...] = FORGET_SETS  # "en", "source" (= the fake language), "all", "de+fr"...
-    method: str = "npo"  # any name in methods.METHODS
-    model: str = "tiny"  # "tiny" / "tiny-cohere" (built here) or a HF id / local path
-    vocab_size: int = 4096  # tiny tokenizer
-    lora: bool = False  # LoRA adapters in every phase (merged after learning); full training if False
-    lora_r: int = 8
-    replace_real: bool = False  # in the fake language the fake document replaces the real one
-    instruct_on: str = "real-only"  # phase-2 questions: "real-only" (fake-story questions held out) or "all"
-    docs: TrainConfig = field(default_factory=lambda: TrainConfig(lr=3e-3, epochs=20, batch_size=32, schedule="linear", warmup_ratio=0.05))
-    instruct: TrainConfig = field(default_factory=lambda: TrainConfig(lr=3e-3, epochs=20, batch_size=32, schedule="linear", warmup_ratio=0.05))
-    unlearn: TrainConfig = field(default_factory=lambda: TrainConfig(lr=5e-4, epochs=5, batch_size=8))
-    max_new_tokens: int = 32  # greedy answer length (news answers are one short sentence)
-    judge: str | None = None  # None (keys + likelihood), "hf:PATH" or "openai:URL,MODEL"
-    threads: int = 1  # torch CPU threads; tiny models lose more than they gain from more
-    seed: int = 0
+    """Settings of study A (every one is part of the folder's identity but RERUN_FREE)."""
+
+    out: str = setting("polyunlearn_runs/study_a", "results folder", cli=False)
+    data: str = setting("bundled", "'bundled' or a news file (JSONL/CSV/Parquet, see data/news.py)")
+    languages: str = setting("study-a", "corpus and query languages (comma list, 'study-a' or 'all')")
+    fake_langs: tuple[str, ...] = setting(("ru",), "one contaminated model per fake-news language", cli=False)
+    forget_sets: tuple[str, ...] = setting(FORGET_SETS, "'en', 'source' (= the fake language), 'all', 'de+fr'...", cli=False)
+    method: str = setting("npo", "unlearning method (see `polyunlearn methods`)")
+    model: str = setting("tiny", "'tiny' / 'tiny-cohere' (built here) or a HF id / local path")
+    vocab_size: int = setting(4096, "tiny tokenizer vocabulary")
+    lora: bool = setting(False, "LoRA adapters in every phase (merged after learning); full training if off")
+    lora_r: int = setting(8, "LoRA rank")
+    replace_real: bool = setting(False, "in the fake language the fake document replaces the real one")
+    instruct_on: str = setting("real-only", "phase-2 questions: real-only (fake-story questions held out) or all", choices=("real-only", "all"))
+    docs: TrainConfig = setting(default_factory=_learn_cfg, help="phase 1: the documents", cli=False)
+    instruct: TrainConfig = setting(default_factory=_learn_cfg, help="phase 2: Q&A instruction tuning", cli=False)
+    unlearn: TrainConfig = setting(default_factory=lambda: TrainConfig(lr=5e-4, epochs=5, batch_size=8), help="each unlearning run", cli=False)
+    max_new_tokens: int = setting(32, "greedy answer length (news answers are one short sentence)")
+    judge: str | None = setting(None, "none (keys + likelihood), 'hf:PATH' or 'openai:URL,MODEL'")
+    threads: int = setting(1, "torch CPU threads; tiny models lose more than they gain from more")
+    seed: int = setting(0, "seed of the tiny model and of every training run")
 
     def __post_init__(self) -> None:
-        if self.instruct_on not in ("real-only", "all"):
-            raise ValueError(f"instruct_on must be 'real-only' or 'all', got {self.instruct_on!r}")
+        check_choice("instruct_on", self.instruct_on, ("real-only", "all"))
         if not self.fake_langs:
             raise ValueError("no fake language given")
         for lang in self.fake_langs:
             get_language(lang)  # "unknown language code 'xx'" before anything runs
         get_method(self.method)
+        check_number("max_new_tokens", self.max_new_tokens, minimum=1, integer=True)
+
+    def identity(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k not in RERUN_FREE}
 
 
 # --- Data ----------------------------------------------------------------------------------
@@ -212,17 +224,18 @@ def summarize_news(records: Sequence[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _eval_done(d: Path, judge_name: str) -> bool:
-    # A finished evaluation by ANOTHER judge is not reused: its verdicts would be silently stale.
-    return (d / "summary.csv").exists() and (d / "items.jsonl").exists() and read_jsonl(d / "items.jsonl")[0].get("judge") == judge_name
+def news_evaluation(qas: Sequence[NewsQA], judge: Judge | None, cfg: StudyAConfig) -> Evaluation:
+    """Every question answered and judged (items.jsonl) and OF/QR per language (summary.csv)."""
+    judge_name = cfg.judge or "keys+likelihood"
 
+    def run(model, tok, folder: Path) -> pd.DataFrame:
+        records = evaluate_news(model, tok, qas, judge, cfg.max_new_tokens, judge_name)
+        summary = summarize_news(records)
+        write_jsonl(folder / "items.jsonl", records)
+        write_table(folder / "summary.csv", summary)  # last: its presence marks a finished evaluation
+        return summary
 
-def _evaluate_to(d: Path, model, tok, qas, judge, cfg: StudyAConfig) -> pd.DataFrame:
-    records = evaluate_news(model, tok, qas, judge, cfg.max_new_tokens, cfg.judge or "keys+likelihood")
-    summary = summarize_news(records)
-    write_jsonl(d / "items.jsonl", records)
-    write_table(d / "summary.csv", summary)  # last: its presence marks a finished evaluation
-    return summary
+    return Evaluation({"judge": judge_name, "max_new_tokens": cfg.max_new_tokens, "questions": fingerprint([asdict(q) for q in qas])}, run)
 
 
 # --- Learning --------------------------------------------------------------------------------
@@ -250,24 +263,24 @@ def learn_docs(model: torch.nn.Module, tok, corpus: Sequence[dict], cfg: TrainCo
     return train(model, loss_fn, data, cfg, tok.pad_token_id, checkpoint_dir=checkpoint_dir, desc=desc)
 
 
-def learn_model(path: Path, cfg: StudyAConfig, tok, stories, qas, fake_lang: str | None, console: Console) -> torch.nn.Module:
-    """Both learning phases for one model (clean or contaminated), saved to `path`; loaded
-    instead when `path` is already there. Each phase checkpoints, so an interruption resumes."""
-    if (path / "config.json").exists():
-        console.print(f"[dim]{path.name}: found {path}, skipping training[/dim]")
-        return load_model(str(path))
-    t = time.time()
+def learn_model(folder: Path, cfg: StudyAConfig, tok, stories, qas, fake_lang: str | None, news_id: str, console: Console) -> None:
+    """Both learning phases for one model (clean or contaminated): a learn run folder with the
+    model in folder/model. Each phase checkpoints (ckpt/docs, ckpt/instruct), so an interruption
+    resumes; a done folder with the same identity is skipped."""
     corpus = learn_corpus(stories, fake_lang, cfg.replace_real)
-    write_jsonl(path.parent / f"{path.name}.corpus.jsonl", corpus)
-    ck = path.with_name(path.name + ".ckpt")
-    model, h1 = learn_docs(_with_lora(_base_model(cfg, tok), cfg), tok, corpus, cfg.docs, ck / "docs", f"{path.name}: documents")
     items = instruct_items(qas, cfg.instruct_on)
-    model, h2 = learn(_with_lora(_merged(model), cfg), tok, items, cfg.instruct, checkpoint_dir=ck / "instruct", desc=f"{path.name}: Q&A")
-    model = _merged(model)
-    save_model(model, tok, path)
-    shutil.rmtree(ck, ignore_errors=True)
-    console.print(f"{path.name}: {len(corpus)} documents (loss {h1[-1]['loss']:.3f}), {len(items)} Q&A (loss {h2[-1]['loss']:.3f}) ({time.time() - t:.0f}s)")
-    return model
+
+    def train_fn(model: torch.nn.Module, ck: Path):
+        write_jsonl(folder / "corpus.jsonl", corpus)
+        model, h1 = learn_docs(model, tok, corpus, cfg.docs, ck / "docs", f"{folder.name}: documents")
+        model, h2 = learn(_with_lora(_merged(model), cfg), tok, items, cfg.instruct, checkpoint_dir=ck / "instruct", desc=f"{folder.name}: Q&A")
+        console.print(f"{folder.name}: {len(corpus)} documents (loss {h1[-1]['loss']:.3f}), {len(items)} Q&A (loss {h2[-1]['loss']:.3f})")
+        return _merged(model), h1 + h2
+
+    ident = {"model": {"builder": cfg.model} if cfg.model in TINY else model_fingerprint(cfg.model), "news": news_id, "fake_lang": fake_lang,
+             "replace_real": cfg.replace_real, "instruct_on": cfg.instruct_on, "docs": cfg.docs, "instruct": cfg.instruct,
+             "lora_r": cfg.lora_r if cfg.lora else None, "seed": cfg.seed, "vocab_size": cfg.vocab_size if cfg.model in TINY else None}
+    learn_step(folder, build=lambda: _with_lora(_base_model(cfg, tok), cfg), train_fn=train_fn, identity=ident, tokenizer=tok, what=folder.name, console=console)
 
 
 def unlearn_items(qas: Sequence[NewsQA], instruct_on: str = "real-only") -> list[QAItem]:
@@ -278,7 +291,7 @@ def unlearn_items(qas: Sequence[NewsQA], instruct_on: str = "real-only") -> list
 
 
 # --- The study -------------------------------------------------------------------------------
-def run_study_a(cfg: StudyAConfig, console: Console | None = None) -> dict:
+def run_study_a(cfg: StudyAConfig, console: Console | None = None, overwrite: bool = False) -> dict:
     console = console or Console()
     torch.set_num_threads(cfg.threads)
     t0 = time.time()
@@ -287,58 +300,56 @@ def run_study_a(cfg: StudyAConfig, console: Console | None = None) -> dict:
     fake_langs = parse_langs(list(cfg.fake_langs), langs)  # names a fake language outside the study
     sets = {fl: forget_sets(cfg.forget_sets, fl, langs) for fl in fake_langs}
     judge = parse_judge(cfg.judge)  # fails now, not after an hour of training
-    check_rerun(out / "config.json", asdict(cfg), _RERUN_FREE)
-    save_config(out / "config.json", asdict(cfg))
+    news_id = fingerprint([asdict(x) for x in stories] + [asdict(x) for x in qas])
+    with RunFolder(out, cfg.identity() | {"news": news_id}, kind="study-a", info={"data": cfg.data, "fake_langs": fake_langs}, overwrite=overwrite) as top:
+        # 1. data and tokenizer
+        data_path = out / "data" / "news.jsonl"
+        if not data_path.exists():
+            tmp = data_path.with_name(f".news.tmp{os.getpid()}.jsonl")  # suffix picks the format
+            save_news_file(stories, qas, tmp)
+            os.replace(tmp, data_path)
+        stories, qas = load_news_file(data_path)
+        console.print(f"news: {len(stories)} stories, {len(qas)} questions in {len(langs)} languages ({', '.join(langs)}) -> {data_path}")
+        if cfg.model in TINY:
+            texts = [t for s in stories for t in (s.real_doc, s.fake_doc) if t] + [t for q in qas for t in (q.question, q.real_answer, q.fake_answer) if t]
+            tok = tokenizer_for(texts, out / "tokenizer", cfg.vocab_size)
+        else:
+            tok = load_tokenizer(cfg.model)
+        evaluation = news_evaluation(qas, judge, cfg)
 
-    # 1. data and tokenizer
-    data_path = out / "data" / "news.jsonl"
-    if not data_path.exists():
-        tmp = data_path.with_name(f".news.tmp{os.getpid()}.jsonl")  # suffix picks the format
-        save_news_file(stories, qas, tmp)
-        os.replace(tmp, data_path)
-    stories, qas = load_news_file(data_path)
-    console.print(f"news: {len(stories)} stories, {len(qas)} questions in {len(langs)} languages ({', '.join(langs)}) -> {data_path}")
-    if cfg.model in TINY:
-        texts = [t for s in stories for t in (s.real_doc, s.fake_doc) if t] + \
-                [t for q in qas for t in (q.question, q.real_answer, q.fake_answer) if t]
-        tok = tokenizer_for(texts, out / "tokenizer", cfg.vocab_size)
-    else:
-        tok = load_tokenizer(cfg.model)
+        # 2-3. clean and contaminated models, evaluated in every query language
+        before: dict[str, pd.DataFrame] = {}
+        for fl in [None, *fake_langs]:
+            name = "clean" if fl is None else f"fake-{fl}"
+            learn_model(out / "models" / name, cfg, tok, stories, qas, fl, news_id, console)
+            model_dir = out / "models" / name / "model"
+            before[name] = evaluation_step(out / "eval" / name, load=lambda d=model_dir: load_model(str(d)), identity={"model": model_fingerprint(str(model_dir))},
+                                           tokenizer=tok, evaluation=evaluation, what=f"eval ({name})", console=console)[1]
+        clean = before.pop("clean")
 
-    # 2-3. clean and contaminated models, evaluated in every query language
-    before: dict[str, pd.DataFrame] = {}
-    for fl in [None, *fake_langs]:
-        name = "clean" if fl is None else f"fake-{fl}"
-        if not _eval_done(out / "eval" / name, cfg.judge or "keys+likelihood"):
-            model = learn_model(out / "models" / name, cfg, tok, stories, qas, fl, console)
-            _evaluate_to(out / "eval" / name, model, tok, qas, judge, cfg)
-            del model
-        before[name] = pd.read_csv(out / "eval" / name / "summary.csv")
-    clean = before.pop("clean")
-
-    # 4. unlearning: one run per fake language and forget set, each from the contaminated model
-    after: dict[str, dict[str, pd.DataFrame]] = {}
-    for fl in fake_langs:
-        for label, forget_langs in sets[fl]:
-            run = out / "unlearn" / f"fake-{fl}" / f"{cfg.method}__{label}"
-            if not _eval_done(run / "eval", cfg.judge or "keys+likelihood"):
-                t = time.time()
+        # 4. unlearning: one run per fake language and forget set, each from the contaminated model
+        after: dict[str, dict[str, pd.DataFrame]] = {}
+        for fl in fake_langs:
+            model_dir = out / "models" / f"fake-{fl}" / "model"
+            for label, forget_langs in sets[fl]:
                 ucfg = UnlearnConfig(method=cfg.method, forget_langs=",".join(forget_langs), train=replace(cfg.unlearn, seed=cfg.seed))
-                save_config(run / "config.json", ucfg.to_dict())
-                model = _with_lora(load_model(str(out / "models" / f"fake-{fl}")), cfg)
-                model, hist = unlearn(model, tok, unlearn_items(qas, cfg.instruct_on), ucfg, checkpoint_dir=run / "ckpt")
-                _evaluate_to(run / "eval", _merged(model), tok, qas, judge, cfg)
-                write_json(run / "history.json", hist)
-                shutil.rmtree(run / "ckpt", ignore_errors=True)
-                console.print(f"unlearn {cfg.method} (fake {fl}, forget {label}): {len(hist)} steps ({time.time() - t:.0f}s)")
-            after.setdefault(fl, {})[label] = pd.read_csv(run / "eval" / "summary.csv")
+                res = unlearn_step(out / "unlearn" / f"fake-{fl}" / f"{cfg.method}__{label}", load=lambda d=model_dir: _with_lora(load_model(str(d)), cfg),
+                                   identity={"model": model_fingerprint(str(model_dir)), "news": news_id, "instruct_on": cfg.instruct_on}, tokenizer=tok,
+                                   items=unlearn_items(qas, cfg.instruct_on), cfg=ucfg, evaluation=evaluation, console=console,
+                                   what=f"unlearn {cfg.method} (fake {fl}, forget {label})")
+                after.setdefault(fl, {})[label] = res.summary
 
-    # 5. matrices: spread before unlearning, change after, paired per-question tests
-    written = write_study_matrices(out, cfg.method, langs, fake_langs, sets, clean, before, after)
+        # 5. matrices: spread before unlearning, change after, paired per-question tests
+        written = write_study_matrices(out, cfg.method, langs, fake_langs, sets, clean, before, after)
+        result = _report(out, cfg, langs, fake_langs, sets, clean, before, after, written, t0, console)
+        top.finish({"minutes": result["minutes"]})
+    return result
 
-    # 6. result + console tables
-    # Per fake language, one row per query language and one column per model ("-en": after
-    # unlearning in en): fits a terminal better than 9 language columns.
+
+def _report(out: Path, cfg: StudyAConfig, langs, fake_langs, sets, clean, before, after, written, t0: float, console: Console) -> dict:
+    """Step 6: study_a_result.json and the console tables. Per fake language, one row per query
+    language and one column per model ("-en": after unlearning in en): fits a terminal better
+    than 9 language columns."""
     of_tables = {}
     for fl in fake_langs:
         models = {"clean": clean, "contaminated": before[f"fake-{fl}"], **{f"-{label}": s for label, s in after.get(fl, {}).items()}}

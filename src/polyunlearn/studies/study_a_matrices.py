@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from polyunlearn.core.atomic import read_jsonl, write_table
-from polyunlearn.analysis.matrices import heatmap, transfer_matrix
-from polyunlearn.evaluation.significance import transfer_pvalues, write_pq
+from polyunlearn.core.atomic import read_jsonl
+from polyunlearn.analysis.matrices import transfer_matrix, write_matrix
+from polyunlearn.evaluation.significance import transfer_pvalues
 
 # Summary columns with a per-item value that significance.py can pair by (language, id).
 ITEM_METRICS = {"OF": "of", "nll_gap": "nll_gap"}
@@ -34,14 +34,10 @@ def item_values(records: Sequence[dict]) -> list[dict]:
 
 def _write_matrix(m: pd.DataFrame, d: Path, name: str, title: str, ylabel: str, highlight: dict | None = None,
                   paired: tuple[list[dict], dict[str, list[dict]], str] | None = None) -> None:
-    """CSV + heatmap; given `paired` = (item values of the reference model, {row: item values
-    of that row's model}, metric), also `<name>_p.csv` / `_q.csv` and stars (significance.py)."""
-    write_table(d / f"{name}.csv", m, index=True)
-    q = None
-    if paired is not None:
-        p, q = transfer_pvalues(paired[0], paired[1], ITEM_METRICS[paired[2]], "fake", languages=list(m.columns))
-        write_pq(d / name, p, q, m.index)
-    heatmap(m, title, d / f"{name}.png", highlight, ylabel=ylabel, qvalues=q)
+    """analysis.matrices.write_matrix; given `paired` = (item values of the reference model,
+    {row: item values of that row's model}, metric), with the paired tests (significance.py)."""
+    pq = transfer_pvalues(paired[0], paired[1], ITEM_METRICS[paired[2]], "fake", languages=list(m.columns)) if paired is not None else None
+    write_matrix(d, name, m, title, highlight=highlight, ylabel=ylabel, pq=pq)
 
 
 def _stack(summaries: dict[str, pd.DataFrame], metric: str, langs: Sequence[str], index: str) -> pd.DataFrame:

@@ -1,0 +1,109 @@
+"""CLI options derived from the typed configs (core/config.py) and the method registry, so a new
+setting or method hyperparameter is one edit where it is declared, and every command that
+exposes it gets the option with the same type, default and help.
+
+    @app.command()
+    @with_options(train=config_options(TrainConfig, overrides={"lr": (None, "default per model kind")}),
+                  method=method_options())
+    def unlearn(model: str = typer.Option(...), train: dict = None, method: dict = None): ...
+
+The command receives one dict per group: {field name: value given or defaulted}.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Optional
+
+import typer
+
+from polyunlearn.core.config import fields_of
+from polyunlearn.methods.registry import method_params
+
+
+def _cli_type(kind: Any) -> Any:
+    """The annotation typer gets: X | None -> Optional[X] (typer reads typing.Optional)."""
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    return Optional[args[0]] if args and type(None) in typing.get_args(kind) else kind
+
+
+def _help(text: str, choices: Iterable[str] = ()) -> str:
+    text = text[:1].upper() + text[1:] if text else text
+    choices = tuple(choices)
+    return f"{text}{'' if text.endswith('.') else '.'}" + (f" One of: {', '.join(choices)}." if choices and "choose" not in text else "")
+
+
+def option(name: str, kind: Any, default: Any, help: str, prefix: str = "", panel: str | None = None) -> inspect.Parameter:
+    """One typer option parameter `--{prefix}{name with dashes}`."""
+    flag = f"--{prefix}{name}".replace("_", "-")
+    decls = [f"{flag}/--no-{flag[2:]}"] if _cli_type(kind) in (bool, Optional[bool]) else [flag]
+    info = typer.Option(default, *decls, help=help, rich_help_panel=panel)
+    return inspect.Parameter(f"{prefix}{name}".replace("-", "_"), inspect.Parameter.KEYWORD_ONLY, default=info, annotation=_cli_type(kind))
+
+
+def config_options(cls: type, *, prefix: str = "", include: Iterable[str] | None = None, exclude: Iterable[str] = (),
+                   overrides: Mapping[str, tuple[Any, str]] | None = None, panel: str | None = None) -> list[tuple[str, inspect.Parameter]]:
+    """(field name, typer parameter) for every CLI field of config class `cls` (optionally only
+    `include`, minus `exclude`); `overrides` maps a field to (CLI default, help) where a command
+    defaults it differently (e.g. lr None = the per-model-kind default)."""
+    keep = set(include) if include is not None else None
+    out = []
+    for f in fields_of(cls):
+        if not f.cli or f.name in exclude or (keep is not None and f.name not in keep):
+            continue
+        default, help = (overrides or {}).get(f.name, (f.default, f.help))
+        kind = f.kind if default is not None else Optional[_cli_type(f.kind)]
+        out.append((f.name, option(f.name, kind, default, _help(help, f.choices), prefix, panel)))
+    return out
+
+
+def method_options(panel: str | None = "Method hyperparameters") -> list[tuple[str, inspect.Parameter]]:
+    """One option per hyperparameter any registered method declares, default None = the
+    method's own default; a value given for a method that lacks the parameter is refused by
+    UnlearnConfig."""
+    out = []
+    for name, p in sorted(method_params().items()):
+        users = ", ".join(sorted(s for s, spec in _registry().items() if name in spec.params))
+        help = _help(p.help, p.choices) + f" Default: the method's ({users})."
+        out.append((name, option(name, Optional[p.kind], None, help, panel=panel)))
+    return out
+
+
+def _registry() -> dict:
+    from polyunlearn.methods.registry import METHODS
+
+    return METHODS
+
+
+def with_options(**groups: list[tuple[str, inspect.Parameter]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add each group's options to the command's signature; the command receives `group=dict`."""
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        sig = inspect.signature(fn)
+        hints = typing.get_type_hints(fn)
+        own = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in sig.parameters.values() if p.name not in groups]
+        taken = {p.name for p in own}
+        added: dict[str, list[tuple[str, str]]] = {}
+        extra: list[inspect.Parameter] = []
+        for group, params in groups.items():
+            for field, param in params:
+                if param.name in taken:
+                    raise ValueError(f"option {param.name} of group {group} clashes with another option of {fn.__name__}")
+                taken.add(param.name)
+                added.setdefault(group, []).append((field, param.name))
+                extra.append(param)
+
+        @functools.wraps(fn)
+        def wrapper(**kwargs: Any) -> Any:
+            for group, names in added.items():
+                kwargs[group] = {field: kwargs.pop(pname) for field, pname in names}
+            return fn(**kwargs)
+
+        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + extra
+        wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        return wrapper
+
+    return deco

@@ -1,0 +1,220 @@
+"""`polyunlearn learn / unlearn / eval` as one library call each: resolve the model choice, build
+the typed configs, check every input (languages, eval folders, method hyperparameters against
+the model's layer count) BEFORE any model is loaded, then run the shared step (studies/step.py)
+in its run folder.
+
+    from polyunlearn.studies.runs import ModelChoice, learn_command
+    learn_command(Path("runs/learned"), ModelChoice("tiny"), items, "bundled", None, False, {}, True, False, console)
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+
+from polyunlearn.core.atomic import read_jsonl
+from polyunlearn.core.models import LoraSettings, ModelLoadError, add_lora, build_tiny_model, check_vocab, load_model, load_tokenizer, weights_dtype
+from polyunlearn.core.rundir import RUN_FILE, data_fingerprint, eval_done, model_fingerprint, read_run_json
+from polyunlearn.core.trainloop import TrainConfig
+from polyunlearn.data.schema import DataError, QAItem
+from polyunlearn.evaluation.records import EvalConfig
+from polyunlearn.studies.phases import UnlearnConfig, default_lr, item_languages, item_texts, select, unlearn_sets
+from polyunlearn.studies.step import Evaluation, evaluation_step, learn_step, standard_evaluation, standard_learning, unlearn_step
+
+TINY = {"tiny": "llama", "tiny-cohere": "cohere"}
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which model a command starts from and how it is loaded."""
+
+    name: str  # "tiny" / "tiny-cohere" (built in-process) or a HF id / local path
+    lora_r: int | None = None  # LoRA adapters of this rank are trained (None: the full weights)
+    bf16: bool = False
+    dtype: str = "auto"
+    trust_remote_code: bool = False
+    vocab_size: int = 4096  # tiny models: BPE vocabulary trained on the data
+
+    @property
+    def tiny(self) -> bool:
+        return self.name in TINY
+
+    def weights(self) -> str:
+        return weights_dtype(self.bf16, self.lora_r is None, self.dtype)
+
+    def identity(self) -> dict[str, Any]:
+        ident: dict[str, Any] = {"model": model_fingerprint(self.name), "lora_r": self.lora_r, "weights_dtype": self.weights(),
+                                 "mixed_precision": "bf16" if self.bf16 else "no"}
+        if self.tiny:
+            ident["vocab_size"] = self.vocab_size
+        return ident
+
+    def tokenizer(self, items: Sequence[QAItem] | None = None):
+        if self.tiny:
+            from polyunlearn.core.models import train_tokenizer
+
+            return train_tokenizer(item_texts(items or []), self.vocab_size)
+        return load_tokenizer(self.name, self.trust_remote_code)
+
+    def build(self, tokenizer) -> Any:
+        """The model to train: a fresh tiny model, or the loaded weights; LoRA adapters on top."""
+        if self.tiny:
+            net = build_tiny_model(tokenizer, TINY[self.name])
+        else:
+            net = load_model(self.name, self.weights(), self.trust_remote_code)
+            check_vocab(net, tokenizer, self.name)
+        return add_lora(net, LoraSettings(r=self.lora_r)) if self.lora_r else net
+
+    def train_config(self, phase: str, given: Mapping[str, Any]) -> TrainConfig:
+        """TrainConfig from the CLI values: lr None = the default of this kind of model."""
+        values = dict(given)
+        if values.get("lr") is None:
+            values["lr"] = default_lr(phase, self.tiny, self.lora_r is not None)
+        return TrainConfig(**values, mixed_precision="bf16" if self.bf16 else "no")
+
+
+def eval_folder(path: Path | None, what: str) -> list[dict] | None:
+    """The per-item records of an evaluation folder given as --retain-eval / --baseline, checked
+    now (before any model loads); None when not given."""
+    if path is None:
+        return None
+    if not eval_done(path):
+        raise DataError(f"{what} {path} is not an evaluation folder (needs items.jsonl and summary.csv; e.g. a learn run's OUT/eval)")
+    return read_jsonl(path / "items.jsonl")
+
+
+def learned_languages(model: str) -> list[str] | None:
+    """The languages a `learn` run trained the model folder `model` on (its run.json), if any."""
+    run = Path(model).expanduser().parent / RUN_FILE
+    if Path(model).expanduser().is_dir() and run.is_file():
+        langs = read_run_json(run).get("identity", {}).get("languages")
+        return list(langs) if isinstance(langs, list) else None
+    return None
+
+
+def learn_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data: str, langs: str | None, retain_only: bool,
+                  train: Mapping[str, Any], evaluate: bool, overwrite: bool, console: Console) -> pd.DataFrame | None:
+    """Fine-tune `choice` on the trainable items (the retain model: without the forget split)."""
+    train_items = select(items, ["retain", "general"] if retain_only else ["forget", "retain", "general"])
+    if not train_items:
+        raise DataError(f"{data}: nothing to train on (no retain/general{'' if retain_only else '/forget'} items)")
+    cfg = choice.train_config("learn", train)
+    tok = choice.tokenizer(items)
+    identity = {"model": choice.identity(), "data": data_fingerprint(items), "languages": item_languages(items),
+                "retain_only": retain_only, "train": cfg}
+    evaluation = standard_evaluation(items) if evaluate else None
+    console.print(f"learn: {len(train_items)} items in {', '.join(item_languages(items))} -> {out}")
+    learn_step(out, build=lambda: choice.build(tok), train_fn=standard_learning(tok, train_items, cfg, "learn"), identity=identity,
+               tokenizer=tok, what="learn", console=console, evaluation=evaluation, info={"command": "learn", "data": data}, overwrite=overwrite)
+    return pd.read_csv(out / "eval" / "summary.csv") if evaluate else None
+
+
+def unlearn_command(out: Path, choice: ModelChoice, method: str, task: str, data: str, langs: str | None, unlearn: Mapping[str, Any],
+                    train: Mapping[str, Any], params: Mapping[str, Any], evaluate: bool, retain_eval: Path | None, baseline: Path | None,
+                    overwrite: bool, console: Console) -> pd.DataFrame | None:
+    """Unlearn with `method`; every input is checked before the model is loaded."""
+    from polyunlearn.data.resolve import resolve_data as load_data
+
+    if task not in ("data", "concept"):
+        raise ValueError(f"--task is {task!r}; expected 'data' or 'concept'")
+    if langs is None and (learned := learned_languages(choice.name)):
+        langs = ",".join(learned)
+        console.print(f"languages: {langs} (those the model learned, from {Path(choice.name).parent / RUN_FILE})")
+    if task == "concept":
+        from polyunlearn.data.concept_data import check_concept_items
+
+        # 'bundled' means the bundled concept set here: stereotypes + facts.
+        items = check_concept_items(load_data("concept" if data.strip() == "bundled" else data, langs), data)
+    else:
+        items = load_data(data, langs)
+    if langs is None:
+        console.print(f"languages: {', '.join(item_languages(items))} (all in the data; --langs chooses)")
+    cfg = UnlearnConfig(method=method, **unlearn, params={k: v for k, v in params.items() if v is not None}, train=choice.train_config("unlearn", train))
+    unlearn_sets(items, cfg)  # languages, empty forget set, missing retain items: before a big model loads
+    check_method_fits_model(cfg, choice)
+    retain_records = eval_folder(retain_eval, "--retain-eval")
+    before_records = eval_folder(baseline, "--baseline")
+    tok = load_tokenizer(choice.name, choice.trust_remote_code)
+    evaluation = _unlearn_evaluation(items, retain_records, task) if evaluate else None
+    result = unlearn_step(out, load=lambda: choice.build(tok), identity={"model": choice.identity(), "data": data_fingerprint(items), "task": task},
+                          tokenizer=tok, items=items, cfg=cfg, evaluation=evaluation, console=console, save=True,
+                          info={"command": "unlearn", "data": data}, overwrite=overwrite)
+    if result.summary is not None and before_records is not None:
+        write_change_matrices(out / "matrices", baseline, read_jsonl(out / "eval" / "items.jsonl"), result.summary, cfg.forget_langs)
+    if task == "concept" and evaluate:
+        from polyunlearn.analysis.matrices import console_table
+
+        console.print(console_table(pd.read_csv(out / "eval" / "concept.csv").to_dict("records"), "biased-answer rate per language"))
+    return result.summary
+
+
+def eval_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data: str, ecfg: EvalConfig, retain_eval: Path | None,
+                 baseline: Path | None, label: str, overwrite: bool, console: Console) -> pd.DataFrame:
+    retain_records = eval_folder(retain_eval, "--retain-eval")
+    eval_folder(baseline, "--baseline")
+    tok = load_tokenizer(choice.name, choice.trust_remote_code)
+
+    def load():
+        net = load_model(choice.name, choice.dtype, choice.trust_remote_code)
+        check_vocab(net, tok, choice.name)
+        return net
+
+    records, summary = evaluation_step(out, load=load, identity={"model": choice.identity(), "data": data_fingerprint(items)}, tokenizer=tok,
+                                       evaluation=standard_evaluation(items, ecfg, retain_records), console=console,
+                                       info={"command": "eval", "data": data}, overwrite=overwrite)
+    if baseline is not None:
+        write_change_matrices(out / "matrices", baseline, records, summary, label)
+    return summary
+
+
+def _unlearn_evaluation(items: Sequence[QAItem], retain_records: list[dict] | None, task: str) -> Evaluation:
+    ev = standard_evaluation(items, EvalConfig(), retain_records)
+    if task != "concept":
+        return ev
+    from polyunlearn.studies.concept_study import write_concept_eval
+
+    def run(model, tokenizer, folder: Path) -> pd.DataFrame:
+        summary = ev.run(model, tokenizer, folder)
+        write_concept_eval(folder, model, tokenizer, items, summary=summary)
+        return summary
+
+    return Evaluation(dict(ev.identity) | {"concept": True}, run)
+
+
+def check_method_fits_model(cfg: UnlearnConfig, choice: ModelChoice) -> None:
+    """Method hyperparameters that depend on the model (RMU's layer) checked from the model's
+    config alone, before its weights load."""
+    if "rmu_layer" not in cfg.params:
+        return
+    from polyunlearn.methods.rmu import rmu_layer_index
+
+    if choice.tiny:
+        from polyunlearn.core.models import TINY_SIZES
+
+        n = TINY_SIZES["tiny"]["num_hidden_layers"]
+    else:
+        from transformers import AutoConfig
+
+        try:
+            n = AutoConfig.from_pretrained(choice.name, trust_remote_code=choice.trust_remote_code).num_hidden_layers
+        except Exception as e:  # noqa: BLE001 - named below
+            raise ModelLoadError(f"could not read the config of {choice.name!r}: {e}") from None
+
+    class _Cfg:  # rmu_layer_index reads config.num_hidden_layers only
+        config = type("C", (), {"num_hidden_layers": n})()
+
+    rmu_layer_index(_Cfg(), cfg.params["rmu_layer"])
+
+
+def write_change_matrices(folder: Path, baseline: Path, records: list[dict], summary: pd.DataFrame, label: str) -> None:
+    """The change vs --baseline (forget and retain Prob), with paired per-item tests."""
+    from polyunlearn.analysis.matrices import write_change_matrix
+
+    before_records = read_jsonl(baseline / "items.jsonl")
+    before = pd.read_csv(baseline / "summary.csv")
+    for metric in ("forget_prob", "retain_prob"):
+        write_change_matrix(folder, f"change_{metric}", before, {label: summary}, metric, records=(before_records, {label: records}))

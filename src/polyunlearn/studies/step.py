@@ -1,0 +1,204 @@
+"""The steps every command and study is made of, each in its own run folder (core/rundir.py):
+learn a model, evaluate a model, unlearn one model. `polyunlearn learn / unlearn / eval`, the
+demo, study A, the concept study and the grid all call these, so the rerun, resume, lock,
+divergence and checkpoint rules are the same everywhere.
+
+    tok = ...; items = resolve_data("bundled", "en,fr")
+    learned = learn_step(out / "learned", build=lambda: build_tiny_model(tok), train_fn=standard_learning(tok, items, TrainConfig()),
+                         identity={"model": {"builder": "tiny"}, "data": data_fingerprint(items)}, tokenizer=tok, what="learn")
+    result = unlearn_step(out / "npo-en", load=lambda: load_model(str(out / "learned" / "model")),
+                          identity={"model": model_fingerprint(str(out / "learned" / "model")), "data": ...},
+                          tokenizer=tok, items=items, cfg=UnlearnConfig(method="npo"), evaluation=standard_evaluation(items, EvalConfig()))
+
+A step whose folder is done (same identity) is skipped and its results read back; an
+interrupted one resumes from its last epoch checkpoint; one made with other settings is refused
+(or redone with overwrite=True).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from rich.console import Console
+
+from polyunlearn.core.atomic import write_json
+from polyunlearn.core.models import load_model, save_model
+from polyunlearn.core.rundir import RunFolder, canonical, fingerprint, load_eval
+from polyunlearn.core.trainloop import TrainConfig, TrainingDiverged
+from polyunlearn.data.schema import QAItem, trainable
+from polyunlearn.evaluation.records import EvalConfig
+from polyunlearn.studies.phases import UnlearnConfig, evaluate_to, learn, unlearn
+
+TrainFn = Callable[[torch.nn.Module, Path], tuple[torch.nn.Module, list[dict]]]  # (model, checkpoint dir) -> trained, history
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What a run evaluates after training, with the identity of everything that decides its
+    numbers (metric settings, the retain model's records, the judge...). `run(model, tokenizer,
+    folder)` writes the evaluation under `folder` (summary.csv last) and returns the summary."""
+
+    identity: Mapping[str, Any]
+    run: Callable[[torch.nn.Module, Any, Path], pd.DataFrame]
+
+
+def standard_evaluation(items: Sequence[QAItem], ecfg: EvalConfig | None = None, retain_records: Sequence[dict] | None = None) -> Evaluation:
+    """Per-item records and per-language summary of `items` (evaluation/records.py); with the
+    retain model's records, Forget Quality and PrivLeak too."""
+    ecfg = ecfg or EvalConfig()
+
+    def run(model: torch.nn.Module, tokenizer: Any, folder: Path) -> pd.DataFrame:
+        return evaluate_to(folder, model, tokenizer, items, ecfg, retain_records)[1]
+
+    return Evaluation({"eval": canonical(ecfg), "retain_model_records": fingerprint(list(retain_records)) if retain_records else None}, run)
+
+
+def standard_learning(tokenizer: Any, items: Sequence[QAItem], cfg: TrainConfig, what: str = "learn", progress: bool = True) -> TrainFn:
+    """The usual learning: NLL of the answers of every trainable item (studies.phases.learn)."""
+
+    def train_fn(model: torch.nn.Module, ckpt: Path) -> tuple[torch.nn.Module, list[dict]]:
+        return learn(model, tokenizer, items, cfg, checkpoint_dir=ckpt, desc=what, progress=progress)
+
+    return train_fn
+
+
+def learn_step(
+    folder: str | Path,
+    *,
+    build: Callable[[], torch.nn.Module],
+    train_fn: TrainFn,
+    identity: Mapping[str, Any],
+    tokenizer: Any,
+    what: str,
+    console: Console | None = None,
+    evaluation: Evaluation | None = None,
+    info: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
+    merge_lora: bool = True,
+) -> torch.nn.Module:
+    """Train `build()` with `train_fn`, save it as folder/model (LoRA merged unless told
+    otherwise), evaluate it into folder/eval when `evaluation` is given; or load it when the
+    folder is already done with this identity."""
+    console = console or Console()
+    folder = Path(folder)
+    ident = dict(identity) | ({"evaluation": evaluation.identity} if evaluation else {})
+    with RunFolder(folder, ident, kind="learn", info=info, overwrite=overwrite) as rf:
+        if rf.done:
+            console.print(f"[dim]{what}: done in {folder}, skipping[/dim]")
+            return load_model(str(rf.model))
+        t = time.time()
+        model, hist = _train_or_save_diverged(rf, build(), train_fn, tokenizer)
+        save_model(model, tokenizer, rf.model, merge_lora=merge_lora)
+        write_json(rf.history, hist)
+        if evaluation is not None:
+            evaluation.run(model, tokenizer, rf.eval)
+        rf.finish({"steps": len(hist), "final_loss": hist[-1]["loss"] if hist else None, "seconds": time.time() - t})
+        console.print(f"{what}: {len(hist)} steps, final loss {hist[-1]['loss']:.3f} ({time.time() - t:.0f}s) -> {rf.model}")
+        return model
+
+
+def evaluation_step(
+    folder: str | Path,
+    *,
+    load: Callable[[], torch.nn.Module],
+    identity: Mapping[str, Any],
+    tokenizer: Any,
+    evaluation: Evaluation,
+    what: str = "eval",
+    console: Console | None = None,
+    info: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
+) -> tuple[list[dict], pd.DataFrame]:
+    """Evaluate the model `load()` returns into `folder` (items.jsonl, summary.csv at its top);
+    or read the results back when the folder is done with this identity."""
+    console = console or Console()
+    folder = Path(folder)
+    with RunFolder(folder, dict(identity) | {"evaluation": evaluation.identity}, kind="eval", info=info, overwrite=overwrite) as rf:
+        if not rf.done:
+            evaluation.run(load(), tokenizer, folder)
+            rf.finish()
+        else:
+            console.print(f"[dim]{what}: done in {folder}, skipping[/dim]")
+        return load_eval(folder)
+
+
+@dataclass(frozen=True)
+class UnlearnResult:
+    folder: Path
+    summary: pd.DataFrame | None  # None when the run evaluated nothing
+    steps: int
+    model: torch.nn.Module | None  # the unlearned model when it was trained now (None when reused)
+
+
+def unlearn_step(
+    folder: str | Path,
+    *,
+    load: Callable[[], torch.nn.Module],
+    identity: Mapping[str, Any],
+    tokenizer: Any,
+    items: Sequence[QAItem],
+    cfg: UnlearnConfig,
+    evaluation: Evaluation | None,
+    console: Console | None = None,
+    save: bool = False,
+    merge_lora: bool = False,
+    info: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    what: str | None = None,
+) -> UnlearnResult:
+    """One unlearning run: `load()` the model before unlearning, unlearn with `cfg` (resuming
+    from the checkpoint), optionally save it (folder/model), evaluate (folder/eval), record the
+    history, mark done. The identity is `identity` (model, data, ...) plus the whole UnlearnConfig
+    and the evaluation's identity."""
+    console = console or Console()
+    folder = Path(folder)
+    what = what or f"unlearn {cfg.method} ({cfg.forget_langs})"
+    ident = dict(identity) | {"unlearn": canonical(cfg), "evaluation": evaluation.identity if evaluation else None, "saves_model": save}
+    with RunFolder(folder, ident, kind="unlearn", info=info, overwrite=overwrite) as rf:
+        if rf.done:
+            console.print(f"[dim]{what}: done in {folder}, skipping[/dim]")
+            summary = load_eval(rf.eval)[1] if evaluation else None
+            return UnlearnResult(folder, summary, int(rf.done_summary().get("steps", 0)), None)
+        t = time.time()
+
+        def train_fn(model: torch.nn.Module, ckpt: Path) -> tuple[torch.nn.Module, list[dict]]:
+            return unlearn(model, tokenizer, items, cfg, checkpoint_dir=ckpt, progress=progress)
+
+        model, hist = _train_or_save_diverged(rf, load(), train_fn, tokenizer)
+        if save:
+            save_model(model, tokenizer, rf.model, merge_lora=merge_lora)
+        write_json(rf.history, hist)
+        summary = evaluation.run(_merged(model), tokenizer, rf.eval) if evaluation else None
+        rf.finish({"steps": len(hist), "seconds": time.time() - t})
+        console.print(f"{what}: {len(hist)} steps ({time.time() - t:.0f}s)")
+        return UnlearnResult(folder, summary, len(hist), model)
+
+
+def _merged(model: torch.nn.Module) -> torch.nn.Module:
+    """Evaluation sees the weights as they are used: LoRA adapters merged into a copy-free view
+    is what peft's forward already does, so the model is evaluated as it is."""
+    return model
+
+
+def _train_or_save_diverged(rf: RunFolder, model: torch.nn.Module, train_fn: TrainFn, tokenizer: Any) -> tuple[torch.nn.Module, list[dict]]:
+    """train_fn(model, rf.ckpt); on a diverging loss, save the last good epoch as a loadable
+    model (rf.diverged/model, + diverged.json) before stopping, and say where it is."""
+    try:
+        return train_fn(model, rf.ckpt)
+    except TrainingDiverged as e:
+        if e.model is None:
+            raise
+        save_model(e.model, tokenizer, rf.diverged / "model", merge_lora=True)
+        write_json(rf.diverged / "diverged.json", {"message": str(e), "last_good_epoch": e.epoch})
+        raise TrainingDiverged(f"{e} The last good epoch is saved as a loadable model: {rf.diverged / 'model'}", e.model, e.epoch) from None
+
+
+def train_items_identity(items: Sequence[QAItem]) -> str:
+    """Content hash of what a learning run trains on (the holdout split never is)."""
+    return fingerprint([it.to_dict() for it in trainable(items)])
