@@ -60,6 +60,29 @@ def test_demo_rerun_resumes_without_retraining(demo_dir):
     assert (out / "models" / "learned" / "model" / "model.safetensors").stat().st_mtime == mtime
 
 
+def test_demo_rerun_with_other_settings_is_refused(demo_dir):
+    """A rerun with other settings never reuses results made with the old ones, nor rewrites the
+    report or run.json with settings the results were not made with."""
+    out, _ = demo_dir
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "run.json", out / "report.html", out / "demo_result.json")}
+    base = ["demo", "--out", str(out), "--languages", "en,fr,ja", "--methods", "npo", "--forget-sets", "en;all", "--learn-epochs", "25", "--unlearn-epochs", "5"]
+    res = runner.invoke(app, [*base, "--unlearn-lr", "2e-3"])
+    flat = " ".join(res.output.split())
+    assert res.exit_code == 2 and "unlearn.lr: 0.001 -> 0.002" in flat and "--overwrite" in flat, flat
+    res = runner.invoke(app, [*base[:4], "en,fr", *base[5:], "--unlearn-lr", "1e-3"])
+    assert res.exit_code == 2 and "languages: 'en,fr,ja' -> 'en,fr'" in " ".join(res.output.split())
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+
+def test_demo_run_folders_follow_the_layout(demo_dir):
+    from polyunlearn.core.rundir import check_run_folder, run_folders
+
+    out, _ = demo_dir
+    folders = run_folders(out)
+    assert {f.relative_to(out).as_posix() for f in folders} >= {".", "models/learned", "models/retain", "eval/before", "eval/retain_model", "unlearn/npo__en", "unlearn/npo__all"}
+    assert all(check_run_folder(f) == [] for f in folders), {f: check_run_folder(f) for f in folders}
+
+
 def test_eval_command_with_baseline(demo_dir, tmp_path):
     out, _ = demo_dir
     data = out / "data" / "benchmark.jsonl"

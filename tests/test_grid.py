@@ -4,6 +4,7 @@ its epoch checkpoint; a learned model folder works as the base; bad specs name t
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 import json
 
 import numpy as np
@@ -161,6 +162,22 @@ def test_interrupted_run_resumes(grid_dir, monkeypatch, tmp_path):
     assert len(history) == FORGET_EPOCHS * len(epoch1)
     df = pd.read_parquet(out / "results.parquet")
     assert df["run_id"].nunique() == 4 and sorted(df["seed"].unique()) == [0, 1]
+
+
+def test_edited_data_file_is_refused(grid_dir, tmp_path):
+    """A grid identifies its data by content: after the file is edited, the finished runs are
+    not reused (they were made from other data)."""
+    root, spec, out, _ = grid_dir
+    data = Path(spec["base"]["data"])
+    original = data.read_text()
+    try:
+        lines = original.splitlines()
+        first = json.loads(lines[0]) | {"answer": "An edited answer."}
+        data.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+        res = run("grid", str(root / "grid.yaml"), "--out", str(out), "--no-progress")
+        assert res.exit_code == 2 and "base.data:" in " ".join(res.output.split())
+    finally:
+        data.write_text(original)
 
 
 def test_learned_model_folder_as_base(grid_dir, tmp_path):

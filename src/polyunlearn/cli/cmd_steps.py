@@ -128,3 +128,6 @@ def _print_summary(summary) -> None:
 
     cols = [c for c in ("language", "forget_prob", "retain_prob", "forget_rouge_l", "retain_rouge_l", "forget_truth_ratio_score", "model_utility", "forget_quality") if c in summary]
     console.print(console_table(summary[cols].to_dict("records"), "per-language summary"))
+    if "unavailable" in summary:  # a metric that needs a missing field is reported, never faked
+        for _, row in summary[summary["unavailable"].notna()].iterrows():
+            console.print(f"[bold yellow]unavailable[/bold yellow] ({row['language']}): {row['unavailable']}")

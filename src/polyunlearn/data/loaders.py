@@ -269,7 +269,11 @@ def _read_csv(path: Path) -> list[Record]:
     # become part of the first column's name.
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
-        if not reader.fieldnames:
+        try:
+            fieldnames = reader.fieldnames
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8") from None
+        if not fieldnames:
             raise DataError(f"{path}: empty CSV (no header row)")
         try:
             for row in reader:
@@ -282,6 +286,8 @@ def _read_csv(path: Path) -> list[Record]:
                 records.append((where, len(records), {k.strip(): (v if v is not None else "") for k, v in row.items()}))
         except csv.Error as e:
             raise DataError(f"{path}: line {reader.line_num}: bad CSV: {e}") from None
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8") from None
     return records
 
 

@@ -57,6 +57,8 @@ def resolve_data(data: str, langs: str | Sequence[str] | None = None) -> list[QA
         from polyunlearn.data.loaders import load_items
 
         items = load_items(data)
+    if not items:
+        raise DataError(f"{data}: no items (an empty file?)")
     return filter_languages(items, langs)
 
 

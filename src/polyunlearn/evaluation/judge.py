@@ -248,8 +248,9 @@ class HFJudge:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         try:
-            self._tok = AutoTokenizer.from_pretrained(self.model_id_or_path)
-            self._model = AutoModelForCausalLM.from_pretrained(self.model_id_or_path)
+            # Safetensors only and no code from the hub, as for every model polyunlearn loads.
+            self._tok = AutoTokenizer.from_pretrained(self.model_id_or_path, trust_remote_code=False)
+            self._model = AutoModelForCausalLM.from_pretrained(self.model_id_or_path, use_safetensors=True, trust_remote_code=False)
         except Exception as e:
             raise JudgeError(f"could not load judge model {self.model_id_or_path!r}: {e}") from e
         self._model.eval()

@@ -75,6 +75,22 @@ def score_items(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], cfg:
     return build_records(items, scores, slots, answers)
 
 
+# Spec: on the forget and retain sets (and the holdout, built like forget) the "correct" answer of
+# the truth ratio is the paraphrase; general-knowledge sets without one (TOFU's real authors and
+# world facts) compare the answer itself, as TOFU does.
+PARAPHRASE_SPLITS = ("forget", "retain", "holdout")
+
+
+def truth_ratio_missing(item: QAItem) -> str | None:
+    """Why the item has no truth ratio (None when it has one): the truth ratio is never computed
+    against a stand-in for a missing field."""
+    if not item.perturbed_answer:
+        return "no perturbed_answer"
+    if not item.paraphrased_answer and item.split in PARAPHRASE_SPLITS:
+        return "no paraphrased_answer"
+    return None
+
+
 def build_records(items: Sequence[QAItem], scores: Sequence[Score], slots: Sequence[Slots], answers: Sequence[str] | None) -> list[dict]:
     """Per-item metric records from the pair scores (and greedy answers, when generated)."""
     records: list[dict] = []
@@ -91,8 +107,10 @@ def build_records(items: Sequence[QAItem], scores: Sequence[Score], slots: Seque
             "zlib": metrics.zlib_ratio(-s.sum_logp, it.answer),
         }
         wrong = [scores[i].mean_nll for i in range(sl.first_perturbed, sl.first_perturbed + sl.n_perturbed)]
-        if wrong:
-            # Spec: on forget/retain sets the "correct" answer of the truth ratio is the paraphrase.
+        missing = truth_ratio_missing(it)
+        if missing:
+            rec["truth_ratio_unavailable"] = missing
+        elif wrong:
             correct = scores[sl.paraphrase].mean_nll if sl.paraphrase >= 0 else s.mean_nll
             tr = metrics.truth_ratio(correct, wrong)
             rec["truth_ratio"] = tr
@@ -134,6 +152,19 @@ def mia_aucs(g: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def unavailable_notes(g: pd.DataFrame) -> list[str]:
+    """One note per split of a language's records where some truth ratios are unavailable, e.g.
+    'forget truth ratio: 10 of 10 items have no paraphrased_answer'."""
+    if "truth_ratio_unavailable" not in g:
+        return []
+    notes = []
+    for split, s in g.groupby("split", sort=False):
+        why = s["truth_ratio_unavailable"].dropna()
+        for reason, n in why.value_counts(sort=False).items():
+            notes.append(f"{split} truth ratio: {n} of {len(s)} items have {reason}")
+    return notes
+
+
 def summarize(records: Sequence[dict], retain_model_records: Sequence[dict] | None = None) -> pd.DataFrame:
     """Per-language summary: one row per language, columns `<split>_<metric>` plus
     model_utility, the membership-attack AUCs (when there is a holdout split) and, given the
@@ -151,6 +182,11 @@ def summarize(records: Sequence[dict], retain_model_records: Sequence[dict] | No
                 v = _mean(s, col)
                 if v is not None:
                     row[f"{split}_{col}"] = v
+        notes = unavailable_notes(g)
+        if {"retain_prob", "retain_rouge_l"} <= row.keys() and "retain_truth_ratio_score" not in row:
+            notes.append("model_utility: unavailable (no retain truth ratio)")
+        if notes:
+            row["unavailable"] = "; ".join(notes)
         if {"retain_prob", "retain_rouge_l", "retain_truth_ratio_score"} <= row.keys():
             general = None
             if {"general_normalized_prob", "general_rouge_l", "general_truth_ratio_score"} <= row.keys():
