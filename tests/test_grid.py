@@ -180,6 +180,22 @@ def test_edited_data_file_is_refused(grid_dir, tmp_path):
         data.write_text(original)
 
 
+def test_grid_folder_in_use_is_one_line(grid_dir):
+    """A second grid process on the same folder is refused before it trains anything (the lock
+    is held by another open file description, as by another process)."""
+    import os
+
+    from polyunlearn.core.rundir import lock_folder
+
+    root, _, out, _ = grid_dir
+    fd = lock_folder(out)
+    try:
+        res = run("grid", str(root / "grid.yaml"), "--out", str(out), "--no-progress")
+        assert res.exit_code == 2 and f"{out} is in use by pid {os.getpid()}" in " ".join(res.output.split())
+    finally:
+        os.close(fd)
+
+
 def test_learned_model_folder_as_base(grid_dir, tmp_path):
     """A path base (e.g. from `polyunlearn learn` or the demo) with given retain/baseline evals."""
     _, spec, out, _ = grid_dir

@@ -281,3 +281,37 @@ def test_every_run_folder_follows_the_layout(files, tmp_path):
     run = json.loads((tmp_path / "e" / "run.json").read_text())
     assert run["identity"]["kind"] == "eval" and run["identity"]["polyunlearn"] and run["environment"]["torch"]
     assert time.time() - json.loads((tmp_path / "e" / "done.json").read_text())["finished"] < 600
+
+
+def test_dry_run_checks_everything_and_says_what_would_happen(files, tmp_path, monkeypatch):
+    import polyunlearn.core.models as models
+
+    out = tmp_path / "u"
+    monkeypatch.setattr(models, "load_tokenizer", lambda *a, **k: pytest.fail("a dry run loaded the tokenizer"))
+    code, text = invoke(*unlearn_args(files, out, "--dry-run"))
+    assert code == 0 and f"dry run: every input is valid; {out}: new: would run" in text and '"method": "npo"' in text
+    assert not out.exists()
+    code, text = invoke(*unlearn_args(files, out, "--dry-run", "--lr", "nan"))
+    assert code == 2 and "lr must be a finite number" in text
+    monkeypatch.undo()
+    assert invoke(*unlearn_args(files, out))[0] == 0
+    assert "done: would be reused" in invoke(*unlearn_args(files, out, "--dry-run"))[1]
+    assert "refused (made with other settings: unlearn.train.epochs: 1 -> 2)" in invoke(*unlearn_args(files, out, "--dry-run", "--epochs", 2))[1]
+
+
+def test_hf_judge_loads_safetensors_only(monkeypatch):
+    import transformers
+
+    from polyunlearn.evaluation.judge import HFJudge
+
+    seen = {}
+
+    def capture(name, **kwargs):
+        seen.update(kwargs)
+        raise OSError("stop here")
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", capture)
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda *a, **k: object())
+    with pytest.raises(Exception, match="could not load judge model"):
+        HFJudge("some/judge")._load()
+    assert seen["use_safetensors"] is True and seen["trust_remote_code"] is False

@@ -93,6 +93,16 @@ def test_fake_claims_appear_in_the_fake_language(study):
     assert fake["QR"].min() > 0.5 and clean["QR"].min() > 0.5
 
 
+def test_results_are_strict_json_and_folders_follow_the_layout(study):
+    from polyunlearn.core.atomic import strict_json
+    from polyunlearn.core.rundir import check_run_folder, run_folders
+
+    out, _ = study
+    strict_json((out / "study_a_result.json").read_text())  # OF of a language without fake items is null, not NaN
+    folders = run_folders(out)
+    assert len(folders) >= 6 and all(check_run_folder(f) == [] for f in folders), {f: check_run_folder(f) for f in folders}
+
+
 def test_rerun_resumes_and_refuses_other_settings(study):
     out, _ = study
     mtime = (out / "models" / "fake-ru" / "model" / "model.safetensors").stat().st_mtime

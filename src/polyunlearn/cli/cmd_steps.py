@@ -23,6 +23,7 @@ from polyunlearn.studies.phases import UnlearnConfig
 _LR_HELP = "learning rate; default 3e-3 learning / 5e-4 unlearning (tiny), 1e-4 (LoRA), 1e-5 (full fine-tuning)"
 _TRAIN_SKIP = ("mixed_precision",)  # set by --bf16
 OVERWRITE = typer.Option(False, "--overwrite", help="Redo the run even if OUT holds one (made with the same or other settings).")
+DRY_RUN = typer.Option(False, "--dry-run", help="Check every input, print the run's identity and what it would do in OUT; load no model, train nothing.")
 
 
 @app.command(rich_help_panel=STEPS)
@@ -45,6 +46,7 @@ def learn(
     trust_remote_code: bool = typer.Option(False, help="Allow model code from the hub (off by default)."),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
     overwrite: bool = OVERWRITE,
+    dry_run: bool = DRY_RUN,
     train: dict = None,
 ):
     """Fine-tune a model on the benchmark until it knows the facts."""
@@ -53,7 +55,7 @@ def learn(
     set_threads(threads)
     items = load_data(data, langs)
     choice = ModelChoice(model, lora_r if lora else None, bf16, dtype, trust_remote_code, vocab_size)
-    summary = learn_command(out, choice, items, data, langs, retain_only, train, evaluate, overwrite, console)
+    summary = learn_command(out, choice, items, data, langs, retain_only, train, evaluate, overwrite, console, dry_run)
     if summary is not None:
         _print_summary(summary)
 
@@ -82,6 +84,7 @@ def unlearn(
     trust_remote_code: bool = typer.Option(False, help="Allow model code from the hub (off by default)."),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
     overwrite: bool = OVERWRITE,
+    dry_run: bool = DRY_RUN,
     unlearn: dict = None,
     train: dict = None,
     params: dict = None,
@@ -91,7 +94,7 @@ def unlearn(
 
     set_threads(threads)
     choice = ModelChoice(model, lora_r if lora else None, bf16, dtype, trust_remote_code)
-    unlearn_command(out, choice, method, task, data, langs, unlearn, train, params, evaluate, retain_eval, baseline, overwrite, console)
+    unlearn_command(out, choice, method, task, data, langs, unlearn, train, params, evaluate, retain_eval, baseline, overwrite, console, dry_run)
 
 
 @app.command("eval", rich_help_panel=STEPS)
@@ -109,6 +112,7 @@ def eval_cmd(
     trust_remote_code: bool = typer.Option(False, help="Allow model code from the hub (off by default)."),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
     overwrite: bool = OVERWRITE,
+    dry_run: bool = DRY_RUN,
     evaluation: dict = None,
 ):
     """Evaluate a model in every language: per-item JSONL + per-language summary CSV."""
@@ -118,9 +122,10 @@ def eval_cmd(
     items = load_data(data, langs)
     ecfg = EvalConfig(**evaluation)
     choice = ModelChoice(model, None, bf16, "bfloat16" if bf16 else "float32", trust_remote_code)
-    summary = eval_command(out, choice, items, data, ecfg, retain_eval, baseline, forget_langs or "run", overwrite, console)
-    _print_summary(summary)
-    console.print(f"results written under [bold]{out.resolve()}[/bold]")
+    summary = eval_command(out, choice, items, data, ecfg, retain_eval, baseline, forget_langs or "run", overwrite, console, dry_run)
+    if summary is not None:
+        _print_summary(summary)
+        console.print(f"results written under [bold]{out.resolve()}[/bold]")
 
 
 def _print_summary(summary) -> None:

@@ -107,14 +107,14 @@ def weights_dtype(bf16: bool, trains_weights: bool, dtype: str = "auto") -> str:
     return "bfloat16" if bf16 and (not trains_weights or deepspeed) else "float32"
 
 
-def _looks_like_path(name: str) -> bool:
+def looks_like_path(name: str) -> bool:
     # Hub ids are "name" or "org/name"; anything else with a slash, or starting like a path,
     # is meant as a local folder and must not silently turn into a hub download.
     return name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).exists()
 
 
 def load_tokenizer(name_or_path: str, trust_remote_code: bool = False) -> PreTrainedTokenizerFast:
-    if _looks_like_path(name_or_path) and not Path(name_or_path).expanduser().exists():
+    if looks_like_path(name_or_path) and not Path(name_or_path).expanduser().exists():
         raise ModelLoadError(f"model path not found: {name_or_path}")
     try:
         tok = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
@@ -138,7 +138,7 @@ def load_model(name_or_path: str, dtype: str = "float32", trust_remote_code: boo
     A peft adapter folder (adapter_config.json) is loaded on top of its base model.
     """
     path = Path(name_or_path).expanduser()
-    if _looks_like_path(name_or_path) and not path.exists():
+    if looks_like_path(name_or_path) and not path.exists():
         raise ModelLoadError(f"model path not found: {name_or_path}")
     kwargs = dict(dtype=_dtype(dtype), use_safetensors=True, trust_remote_code=trust_remote_code)
     try:

@@ -257,6 +257,23 @@ class RunFolder:
         return read_run_json(self.path / DONE_FILE)
 
 
+def folder_status(path: str | Path, identity: Mapping[str, Any], kind: str) -> str:
+    """What a run with `identity` would do in `path` (for --dry-run): new, done (reused),
+    partial (resumed), or refused with the differing fields."""
+    from polyunlearn import __version__
+
+    path = Path(path)
+    if not (path / RUN_FILE).is_file():
+        return "new: would run" if not path.exists() or not any(path.iterdir()) else "refused: not empty and not a run folder"
+    saved = read_run_json(path / RUN_FILE).get("identity", {})
+    diff = identity_diff(saved, canonical({**identity, "polyunlearn": __version__, "kind": kind}))
+    if diff:
+        return f"refused (made with other settings: {'; '.join(diff)}); --overwrite would redo it"
+    if (path / DONE_FILE).is_file():
+        return "done: would be reused"
+    return "partial: would resume" + (" from its checkpoint" if (path / CKPT_DIR).exists() else "")
+
+
 def read_run_json(path: Path) -> dict[str, Any]:
     """A run file, or one line naming it when it is not valid JSON."""
     try:

@@ -23,7 +23,8 @@ from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.schema import DataError, QAItem
 from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.studies.phases import UnlearnConfig, default_lr, item_languages, item_texts, select, unlearn_sets
-from polyunlearn.studies.step import Evaluation, evaluation_step, learn_step, standard_evaluation, standard_learning, unlearn_step
+from polyunlearn.studies.step import (Evaluation, eval_identity, evaluation_step, learn_identity, learn_step, standard_evaluation, standard_learning,
+                                     unlearn_identity, unlearn_step)
 
 TINY = {"tiny": "llama", "tiny-cohere": "cohere"}
 
@@ -38,6 +39,15 @@ class ModelChoice:
     dtype: str = "auto"
     trust_remote_code: bool = False
     vocab_size: int = 4096  # tiny models: BPE vocabulary trained on the data
+
+    def __post_init__(self) -> None:
+        from polyunlearn.core.models import looks_like_path, weights_dtype
+
+        if not self.tiny and looks_like_path(self.name) and not Path(self.name).expanduser().exists():
+            raise ModelLoadError(f"model path not found: {self.name}")
+        if self.lora_r is not None and self.lora_r < 1:
+            raise ValueError(f"--lora-r must be >= 1, got {self.lora_r}")
+        weights_dtype(self.bf16, self.lora_r is None, self.dtype)  # an unknown --dtype fails here
 
     @property
     def tiny(self) -> bool:
@@ -96,8 +106,17 @@ def learned_languages(model: str) -> list[str] | None:
     return None
 
 
+def dry_run_report(console: Console, out: Path, identity: Mapping[str, Any], kind: str) -> None:
+    """--dry-run: every input was checked; print the run's identity and what would happen."""
+    from polyunlearn.core.atomic import dumps
+    from polyunlearn.core.rundir import canonical, folder_status
+
+    console.print(dumps(canonical(identity), indent=2), markup=False, highlight=False)
+    console.print(f"dry run: every input is valid; {out}: {folder_status(out, identity, kind)}", markup=False)
+
+
 def learn_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data: str, langs: str | None, retain_only: bool,
-                  train: Mapping[str, Any], evaluate: bool, overwrite: bool, console: Console) -> pd.DataFrame | None:
+                  train: Mapping[str, Any], evaluate: bool, overwrite: bool, console: Console, dry_run: bool = False) -> pd.DataFrame | None:
     """Fine-tune `choice` on the trainable items (the retain model: without the forget split)."""
     train_items = select(items, ["retain", "general"] if retain_only else ["forget", "retain", "general"])
     if not train_items:
@@ -107,6 +126,8 @@ def learn_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data:
     identity = {"model": choice.identity(), "data": data_fingerprint(items), "languages": item_languages(items),
                 "retain_only": retain_only, "train": cfg}
     evaluation = standard_evaluation(items) if evaluate else None
+    if dry_run:
+        return dry_run_report(console, out, learn_identity(identity, evaluation), "learn")
     console.print(f"learn: {len(train_items)} items in {', '.join(item_languages(items))} -> {out}")
     learn_step(out, build=lambda: choice.build(tok), train_fn=standard_learning(tok, train_items, cfg, "learn"), identity=identity,
                tokenizer=tok, what="learn", console=console, evaluation=evaluation, info={"command": "learn", "data": data}, overwrite=overwrite)
@@ -115,7 +136,7 @@ def learn_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data:
 
 def unlearn_command(out: Path, choice: ModelChoice, method: str, task: str, data: str, langs: str | None, unlearn: Mapping[str, Any],
                     train: Mapping[str, Any], params: Mapping[str, Any], evaluate: bool, retain_eval: Path | None, baseline: Path | None,
-                    overwrite: bool, console: Console) -> pd.DataFrame | None:
+                    overwrite: bool, console: Console, dry_run: bool = False) -> pd.DataFrame | None:
     """Unlearn with `method`; every input is checked before the model is loaded."""
     from polyunlearn.data.resolve import resolve_data as load_data
 
@@ -138,9 +159,12 @@ def unlearn_command(out: Path, choice: ModelChoice, method: str, task: str, data
     check_method_fits_model(cfg, choice)
     retain_records = eval_folder(retain_eval, "--retain-eval")
     before_records = eval_folder(baseline, "--baseline")
-    tok = load_tokenizer(choice.name, choice.trust_remote_code)
     evaluation = _unlearn_evaluation(items, retain_records, task) if evaluate else None
-    result = unlearn_step(out, load=lambda: choice.build(tok), identity={"model": choice.identity(), "data": data_fingerprint(items), "task": task},
+    identity = {"model": choice.identity(), "data": data_fingerprint(items), "task": task}
+    if dry_run:
+        return dry_run_report(console, out, unlearn_identity(identity, cfg, evaluation, True), "unlearn")
+    tok = load_tokenizer(choice.name, choice.trust_remote_code)
+    result = unlearn_step(out, load=lambda: choice.build(tok), identity=identity,
                           tokenizer=tok, items=items, cfg=cfg, evaluation=evaluation, console=console, save=True,
                           info={"command": "unlearn", "data": data}, overwrite=overwrite)
     if result.summary is not None and before_records is not None:
@@ -153,9 +177,13 @@ def unlearn_command(out: Path, choice: ModelChoice, method: str, task: str, data
 
 
 def eval_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data: str, ecfg: EvalConfig, retain_eval: Path | None,
-                 baseline: Path | None, label: str, overwrite: bool, console: Console) -> pd.DataFrame:
+                 baseline: Path | None, label: str, overwrite: bool, console: Console, dry_run: bool = False) -> pd.DataFrame | None:
     retain_records = eval_folder(retain_eval, "--retain-eval")
     eval_folder(baseline, "--baseline")
+    identity = {"model": choice.identity(), "data": data_fingerprint(items)}
+    evaluation = standard_evaluation(items, ecfg, retain_records)
+    if dry_run:
+        return dry_run_report(console, out, eval_identity(identity, evaluation), "eval")
     tok = load_tokenizer(choice.name, choice.trust_remote_code)
 
     def load():
@@ -163,8 +191,7 @@ def eval_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data: 
         check_vocab(net, tok, choice.name)
         return net
 
-    records, summary = evaluation_step(out, load=load, identity={"model": choice.identity(), "data": data_fingerprint(items)}, tokenizer=tok,
-                                       evaluation=standard_evaluation(items, ecfg, retain_records), console=console,
+    records, summary = evaluation_step(out, load=load, identity=identity, tokenizer=tok, evaluation=evaluation, console=console,
                                        info={"command": "eval", "data": data}, overwrite=overwrite)
     if baseline is not None:
         write_change_matrices(out / "matrices", baseline, records, summary, label)

@@ -67,6 +67,20 @@ def standard_learning(tokenizer: Any, items: Sequence[QAItem], cfg: TrainConfig,
     return train_fn
 
 
+def learn_identity(identity: Mapping[str, Any], evaluation: Evaluation | None) -> dict[str, Any]:
+    return dict(identity) | ({"evaluation": evaluation.identity} if evaluation else {})
+
+
+def eval_identity(identity: Mapping[str, Any], evaluation: Evaluation) -> dict[str, Any]:
+    return dict(identity) | {"evaluation": evaluation.identity}
+
+
+def unlearn_identity(identity: Mapping[str, Any], cfg: UnlearnConfig, evaluation: Evaluation | None, save: bool) -> dict[str, Any]:
+    """Everything that decides an unlearning run's results: the caller's identity (model, data),
+    the whole UnlearnConfig, the evaluation's identity, and whether the model is saved."""
+    return dict(identity) | {"unlearn": canonical(cfg), "evaluation": evaluation.identity if evaluation else None, "saves_model": save}
+
+
 def learn_step(
     folder: str | Path,
     *,
@@ -86,8 +100,7 @@ def learn_step(
     folder is already done with this identity."""
     console = console or Console()
     folder = Path(folder)
-    ident = dict(identity) | ({"evaluation": evaluation.identity} if evaluation else {})
-    with RunFolder(folder, ident, kind="learn", info=info, overwrite=overwrite) as rf:
+    with RunFolder(folder, learn_identity(identity, evaluation), kind="learn", info=info, overwrite=overwrite) as rf:
         if rf.done:
             console.print(f"[dim]{what}: done in {folder}, skipping[/dim]")
             return load_model(str(rf.model))
@@ -118,7 +131,7 @@ def evaluation_step(
     or read the results back when the folder is done with this identity."""
     console = console or Console()
     folder = Path(folder)
-    with RunFolder(folder, dict(identity) | {"evaluation": evaluation.identity}, kind="eval", info=info, overwrite=overwrite) as rf:
+    with RunFolder(folder, eval_identity(identity, evaluation), kind="eval", info=info, overwrite=overwrite) as rf:
         if not rf.done:
             evaluation.run(load(), tokenizer, folder)
             rf.finish()
@@ -159,8 +172,7 @@ def unlearn_step(
     console = console or Console()
     folder = Path(folder)
     what = what or f"unlearn {cfg.method} ({cfg.forget_langs})"
-    ident = dict(identity) | {"unlearn": canonical(cfg), "evaluation": evaluation.identity if evaluation else None, "saves_model": save}
-    with RunFolder(folder, ident, kind="unlearn", info=info, overwrite=overwrite) as rf:
+    with RunFolder(folder, unlearn_identity(identity, cfg, evaluation, save), kind="unlearn", info=info, overwrite=overwrite) as rf:
         if rf.done:
             console.print(f"[dim]{what}: done in {folder}, skipping[/dim]")
             summary = load_eval(rf.eval)[1] if evaluation else None
@@ -174,16 +186,10 @@ def unlearn_step(
         if save:
             save_model(model, tokenizer, rf.model, merge_lora=merge_lora)
         write_json(rf.history, hist)
-        summary = evaluation.run(_merged(model), tokenizer, rf.eval) if evaluation else None
+        summary = evaluation.run(model, tokenizer, rf.eval) if evaluation else None
         rf.finish({"steps": len(hist), "seconds": time.time() - t})
         console.print(f"{what}: {len(hist)} steps ({time.time() - t:.0f}s)")
         return UnlearnResult(folder, summary, len(hist), model)
-
-
-def _merged(model: torch.nn.Module) -> torch.nn.Module:
-    """Evaluation sees the weights as they are used: LoRA adapters merged into a copy-free view
-    is what peft's forward already does, so the model is evaluated as it is."""
-    return model
 
 
 def _train_or_save_diverged(rf: RunFolder, model: torch.nn.Module, train_fn: TrainFn, tokenizer: Any) -> tuple[torch.nn.Module, list[dict]]:
