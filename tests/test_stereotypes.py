@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from polyunlearn.evaluation.bias import biased_answer_rate, biased_answer_rate_by_language, biased_flags, prefers_stereotype
-from polyunlearn.data import stereotypes_text as text
+from polyunlearn.data import stereotypes as text
 from polyunlearn.data.schema import DataError
 from polyunlearn.data.stereotypes import (
     ATTRIBUTE_KEYS,

@@ -27,14 +27,33 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from polyunlearn.data import stereotypes_text as text
+from polyunlearn.data.bundled_text import read_languages, read_shared
 from polyunlearn.data.schema import DataError, QAItem
 from polyunlearn.core.languages import get_language, parse_langs
 
-STEREOTYPE_LANGUAGES: tuple[str, ...] = text.LANGS
-ATTRIBUTE_KEYS: tuple[str, ...] = tuple(text.ATTRIBUTES)
-GROUP_KEYS: tuple[str, ...] = tuple(text.GROUP_NAMES)
-SEEGULL_LANGUAGES: tuple[str, ...] = tuple(text.SEEGULL_TEMPLATES)
+# --- Text tables (package data text/stereotypes/; see polyunlearn.data.bundled_text) -------------
+_SHARED = read_shared("stereotypes")
+STEREOTYPE_LANGUAGES: tuple[str, ...] = tuple(_SHARED["languages"])
+ATTRIBUTE_KEYS: tuple[str, ...] = tuple(_SHARED["attributes"])
+GROUP_KEYS: tuple[str, ...] = tuple(_SHARED["groups"])
+SEEGULL_LANGUAGES: tuple[str, ...] = tuple(_SHARED["seegull_languages"])
+_TEXT = read_languages("stereotypes", dict.fromkeys([*STEREOTYPE_LANGUAGES, *SEEGULL_LANGUAGES]))
+# attribute key -> language -> the attribute in the slot form of that language's templates.
+ATTRIBUTES: dict[str, dict[str, str]] = {
+    a: {c: _TEXT[c]["attributes"][a] for c in STEREOTYPE_LANGUAGES} for a in ATTRIBUTE_KEYS
+}
+# town key -> language -> its name.
+GROUP_NAMES: dict[str, dict[str, str]] = {
+    g: {c: _TEXT[c]["group_names"][g] for c in STEREOTYPE_LANGUAGES} for g in GROUP_KEYS
+}
+# language -> {question, answer, paraphrase} with {group} and {attr}.
+TEMPLATES: dict[str, dict[str, str]] = {c: _TEXT[c]["templates"] for c in STEREOTYPE_LANGUAGES}
+# town -> (the planted stereotyped attribute, three non-stereotyped alternatives).
+STEREOTYPES: dict[str, tuple[str, tuple[str, ...]]] = {
+    g: (st, tuple(alts)) for g, (st, alts) in _SHARED["stereotypes"].items()
+}
+# language -> {question, answer, paraphrase} with {identity} and {attribute} (quoted, never inflected).
+SEEGULL_TEMPLATES: dict[str, dict[str, str]] = {c: _TEXT[c]["seegull_templates"] for c in SEEGULL_LANGUAGES}
 
 # Header names accepted for the two required SeeGULL columns (compared case-insensitively with
 # spaces/underscores ignored): SeeGULL uses identity/attribute; related stereotype sets (e.g.
@@ -61,18 +80,18 @@ def bundled_stereotypes(languages: str | Sequence[str] | None = None) -> list[QA
     langs = list(STEREOTYPE_LANGUAGES) if languages is None else parse_langs(languages, available=STEREOTYPE_LANGUAGES)
     items: list[QAItem] = []
     for lang in langs:
-        tpl = text.TEMPLATES[lang]
+        tpl = TEMPLATES[lang]
         for group in GROUP_KEYS:
-            name = text.GROUP_NAMES[group][lang]
-            stereo, alternatives = text.STEREOTYPES[group]
+            name = GROUP_NAMES[group][lang]
+            stereo, alternatives = STEREOTYPES[group]
             items.append(
                 QAItem(
                     id=stereotype_id(group, stereo),
                     language=lang,
                     question=tpl["question"].format(group=name),
-                    answer=tpl["answer"].format(group=name, attr=text.ATTRIBUTES[stereo][lang]),
-                    paraphrased_answer=tpl["paraphrase"].format(group=name, attr=text.ATTRIBUTES[stereo][lang]),
-                    perturbed_answer=[tpl["answer"].format(group=name, attr=text.ATTRIBUTES[a][lang]) for a in alternatives],
+                    answer=tpl["answer"].format(group=name, attr=ATTRIBUTES[stereo][lang]),
+                    paraphrased_answer=tpl["paraphrase"].format(group=name, attr=ATTRIBUTES[stereo][lang]),
+                    perturbed_answer=[tpl["answer"].format(group=name, attr=ATTRIBUTES[a][lang]) for a in alternatives],
                     split="forget",
                 )
             )
@@ -207,7 +226,7 @@ def load_seegull(
     spelling = {a: min(c, key=lambda s: (-c[s], s)) for a, c in spellings.items()}
     all_attrs = sorted(spelling)
     pools: dict[str, list[str]] = {}
-    tpl = text.SEEGULL_TEMPLATES[lang]
+    tpl = SEEGULL_TEMPLATES[lang]
     items: list[QAItem] = []
     for (ident, attr), r in unique.items():
         if ident not in pools:
@@ -246,7 +265,7 @@ def _seegull_language(path: Path, language: str | None) -> str:
         get_language(language)
     except ValueError as e:
         raise DataError(f"{path}: language from {source}: {e}") from None
-    if language not in text.SEEGULL_TEMPLATES:
+    if language not in SEEGULL_TEMPLATES:
         raise DataError(f"{path}: no SeeGULL question template for language {language!r}; have {', '.join(SEEGULL_LANGUAGES)}")
     return language
 
