@@ -63,6 +63,7 @@ CLI_INTERFACE = {'analyze': ['--metric', '--minus', '--out', '--permutations', '
            '--sizes', '--threads', '--unlearn-steps'],
  'concept-demo': ['--alpha', '--arch', '--forget-sets', '--generate', '--languages', '--learn-epochs', '--methods',
                   '--n-facts', '--no-generate', '--out', '--seed', '--threads', '--unlearn-epochs', '--unlearn-lr'],
+ 'data': ['--json', '--langs', '--strict', 'spec'],
  'demo': ['--arch', '--forget-sets', '--languages', '--learn-epochs', '--methods', '--out', '--threads',
           '--unlearn-epochs', '--unlearn-lr'],
  'eval': ['--baseline', '--bf16', '--data', '--forget-langs', '--langs', '--model', '--no-bf16', '--no-generate',

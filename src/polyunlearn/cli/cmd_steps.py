@@ -42,7 +42,8 @@ def learn(
 
     set_threads(threads)
     items = load_data(data, langs)
-    splits = ["retain", "general"] if retain_only else ["forget", "retain", "general"]
+    # *_train: training-only copies (TOFU's forget01 / retain99, data/schema.TRAIN_SPLITS).
+    splits = ["retain", "retain_train", "general"] if retain_only else ["forget", "forget_train", "retain", "retain_train", "general"]
     train_items = select(items, splits)
     tiny = model in ("tiny", "tiny-cohere")
     if tiny:

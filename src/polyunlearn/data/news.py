@@ -249,7 +249,7 @@ def news_from_rows(rows: Iterable[Mapping[str, Any]], source: str) -> tuple[list
             if row.get(name) is None:
                 raise DataError(f"{where}: missing field {name!r} (required for kind={kind!r})")
         try:
-            get_language(row["language"])
+            row["language"] = get_language(row["language"]).code  # "iw" -> "he"
         except ValueError as e:
             raise DataError(f"{where}: field 'language': {e}") from None
         key = (kind, row["id"], row["language"])

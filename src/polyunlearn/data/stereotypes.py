@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from polyunlearn.data.bundled_text import read_languages, read_shared
-from polyunlearn.data.schema import DataError, QAItem
+from polyunlearn.data.schema import DataError, QAItem, SkippedRow, report_skipped, skip_row
 from polyunlearn.core.languages import get_language, parse_langs
 
 # --- Text tables (package data text/stereotypes/; see polyunlearn.data.bundled_text) -------------
@@ -146,9 +146,10 @@ class SeeGULLRow:
         return self.number(*_OFFENSIVENESS_COLUMNS)
 
 
-def read_seegull(path: str | os.PathLike[str]) -> list[SeeGULLRow]:
+def read_seegull(path: str | os.PathLike[str], *, strict: bool = False, skipped: list[SkippedRow] | None = None) -> list[SeeGULLRow]:
     """Rows of a SeeGULL CSV; the header is the first of the first 5 rows naming identity and
-    attribute. Blank rows are skipped; a row with only one of the two is a DataError.
+    attribute. Blank rows are skipped; a row with only one of the two is skipped and reported
+    (`skipped`, else a warning; strict: a DataError), so one empty cell never costs the file.
 
     Identity terms are stripped of stray punctuation: the US-states file has rows such as
     '.New Hampshirite' and '",New Hampshirite"' that name the same group.
@@ -157,6 +158,7 @@ def read_seegull(path: str | os.PathLike[str]) -> list[SeeGULLRow]:
     if not path.is_file():
         raise DataError(f"file not found: {path}")
     rows: list[SeeGULLRow] = []
+    mine: list[SkippedRow] = []
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f)
         header: list[str] | None = None
@@ -176,16 +178,16 @@ def read_seegull(path: str | os.PathLike[str]) -> list[SeeGULLRow]:
                 cells = cells + [""] * (len(header) - len(cells))
                 identity = cells[i_col].strip().strip('.,;"\' ').strip()
                 attribute = cells[a_col].strip()
-                if not identity:
-                    raise DataError(f"{where}: missing or empty field {header[i_col]!r}")
-                if not attribute:
-                    raise DataError(f"{where}: missing or empty field {header[a_col]!r}")
+                if not identity or not attribute:
+                    skip_row(where, f"missing or empty field {header[i_col if not identity else a_col]!r}", strict, mine)
+                    continue
                 extra = {name: cells[j] for j, name in enumerate(header) if j not in (i_col, a_col) and name}
                 rows.append(SeeGULLRow(identity, attribute, reader.line_num, extra))
         except csv.Error as e:
             raise DataError(f"{path}: line {reader.line_num}: bad CSV: {e}") from None
     if header is None:
         raise DataError(f"{path}: no header row with columns 'identity' and 'attribute' in the first {_HEADER_SEARCH_ROWS} rows")
+    report_skipped(mine, skipped)
     return rows
 
 
@@ -196,11 +198,15 @@ def load_seegull(
     seed: int = 0,
     *,
     keep: Callable[[SeeGULLRow], bool] | None = None,
+    strict: bool = False,
+    skipped: list[SkippedRow] | None = None,
 ) -> list[QAItem]:
     """SeeGULL rows as stereotype QA items (split "forget").
 
     `language`: the language of the file's identity/attribute text; default: the "(xx)" code
-    in a SeeGULL Multilingual file name ("Japanese (ja) in Japan.csv"), else "en". The
+    in a SeeGULL Multilingual file name ("Japanese (ja) in Japan.csv"), else an error (a file's
+    language is never guessed). Rows with an empty identity or attribute are skipped and
+    reported (`skipped`; strict: an error). The
     alternatives of a row are `n_alternatives` attributes stereotyped of OTHER identities in
     the same file and never of this one, drawn with a generator seeded by (seed, identity,
     attribute) from the sorted pool, so they do not depend on row order. `keep` filters rows
@@ -208,10 +214,12 @@ def load_seegull(
     attribute) slugs repeat are kept once, the first row's spelling in the answer (SeeGULL has
     near-duplicates such as "pro-life" and "pro life").
     """
+    if not Path(path).expanduser().is_file():
+        raise DataError(f"file not found: {path}")
     lang = _seegull_language(Path(path), language)
     if n_alternatives < 1:
         raise DataError(f"n_alternatives must be at least 1, got {n_alternatives}")
-    rows = [r for r in read_seegull(path) if keep is None or keep(r)]
+    rows = [r for r in read_seegull(path, strict=strict, skipped=skipped) if keep is None or keep(r)]
     # One row per slug pair; the first spelling wins.
     unique: dict[tuple[str, str], SeeGULLRow] = {}
     for r in rows:
@@ -257,12 +265,14 @@ def load_seegull(
 def _seegull_language(path: Path, language: str | None) -> str:
     if language is None:
         m = re.search(r"\(([A-Za-z]{2,3})\)", path.name)
-        language = m.group(1).lower() if m else "en"
+        if not m:
+            raise DataError(f"{path}: language unknown (no '(xx)' code in the file name); name it: seegull:{path}:LANG")
+        language = m.group(1).lower()
         source = f"the file name {path.name!r}"
     else:
         source = "the language argument"
     try:
-        get_language(language)
+        language = get_language(language).code
     except ValueError as e:
         raise DataError(f"{path}: language from {source}: {e}") from None
     if language not in SEEGULL_TEMPLATES:
