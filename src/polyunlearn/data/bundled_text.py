@@ -6,8 +6,8 @@ the language-independent tables (syllables, vocabulary keys, template slots).
     shared = read_shared("fictitious")                   # text/fictitious/shared.json
     text = read_languages("fictitious", shared["languages"])   # {"en": {...}, "de": {...}, ...}
 
-Data sets: "fictitious" (data/fictitious.py), "news" (data/news.py), "stereotypes"
-(data/stereotypes.py); `text/README.md` describes each file's fields and the linguistic choices
+Data sets: "fictitious" (data/fictitious.py), "news" (data/news.py), "stereotypes", "mcq"
+(data/stereotypes.py, data/seegull_mcq.py); `text/README.md` describes each file's fields and the linguistic choices
 behind the templates. Keys starting with "_" (`_about`, `_notes`) are documentation for
 translators and are removed here, so no generator ever sees them.
 
@@ -25,7 +25,7 @@ from typing import Any
 
 from polyunlearn.data.schema import DataError
 
-DATASETS = ("fictitious", "news", "stereotypes")
+DATASETS = ("fictitious", "news", "stereotypes", "mcq")
 
 
 @cache
