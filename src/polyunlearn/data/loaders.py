@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from polyunlearn.core.languages import get_language
+from polyunlearn.data.hf_files import datasets_module, is_saved_dataset, read_arrow, read_saved_dataset
 from polyunlearn.data.schema import (
     REQUIRED,
     SPLITS,
@@ -80,6 +81,7 @@ _COLUMNS = ("id", "language", "split", "question", "answer", "paraphrased_answer
 
 # One raw record: (where it came from for error messages, 0-based index, the mapping).
 Record = tuple[str, int, dict[str, Any]]
+__all__ = ["Record", "is_saved_dataset", "read_saved_dataset"]  # re-exported: data/tofu.py reads them from here
 
 
 # ----------------------------------------------------------------------------- public API
@@ -179,28 +181,8 @@ def read_file_records(path: Path) -> list[Record]:
     fmt = FILE_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise DataError(f"{path}: unsupported file type {path.suffix!r}; use one of {', '.join(sorted(FILE_FORMATS))}")
-    reader = {"jsonl": _read_jsonl, "json": _read_json, "csv": _read_csv, "parquet": _read_parquet, "arrow": _read_arrow}[fmt]
+    reader = {"jsonl": _read_jsonl, "json": _read_json, "csv": _read_csv, "parquet": _read_parquet, "arrow": read_arrow}[fmt]
     return reader(path)
-
-
-def is_saved_dataset(folder: Path) -> bool:
-    """True for a folder written by `datasets` save_to_disk (a DatasetDict or a Dataset)."""
-    return (folder / "dataset_dict.json").is_file() or (folder / "state.json").is_file()
-
-
-def read_saved_dataset(folder: Path, split: str = "train") -> list[Record]:
-    """Records of a save_to_disk folder: split `split` of a DatasetDict, or a Dataset's rows."""
-    datasets = _datasets(f"{folder} is a save_to_disk folder")
-    try:
-        ds = datasets.load_from_disk(str(folder))
-    except Exception as e:  # noqa: BLE001 - corrupt or foreign folder: datasets raises several types
-        raise DataError(f"{folder}: cannot read save_to_disk folder: {type(e).__name__}: {e}") from None
-    label = str(folder)
-    if isinstance(ds, datasets.DatasetDict):
-        if split not in ds:
-            raise DataError(f"{folder}: no split {split!r} in this DatasetDict; it has {', '.join(ds) or 'none'}")
-        ds, label = ds[split], f"{folder}[{split}]"
-    return [(f"{label}: row {i + 1}", i, dict(row)) for i, row in enumerate(ds)]
 
 
 def items_from_records(
@@ -376,25 +358,8 @@ def _read_parquet(path: Path) -> list[Record]:
     return [(f"{path}: row {i + 1}", i, row) for i, row in enumerate(rows)]
 
 
-def _read_arrow(path: Path) -> list[Record]:
-    datasets = _datasets(f"{path} is an Arrow file")
-    try:
-        ds = datasets.Dataset.from_file(str(path))
-    except Exception as e:  # noqa: BLE001 - not an Arrow stream file / corrupt: several types
-        raise DataError(f"{path}: cannot read Arrow file: {type(e).__name__}: {e}") from None
-    return [(f"{path}: row {i + 1}", i, dict(row)) for i, row in enumerate(ds)]
-
-
-def _datasets(why: str):
-    try:
-        import datasets  # lazy: importing it costs seconds and only Arrow/hub sources need it
-    except ImportError:
-        raise DataError(f"{why}; reading it needs the 'datasets' package") from None
-    return datasets
-
-
 def _read_hub(dataset_id: str, hf_config: str | None, hf_split: str) -> list[Record]:
-    datasets = _datasets(f"{dataset_id!r} is not a local file, and loading it from the hub")
+    datasets = datasets_module(f"{dataset_id!r} is not a local file, and loading it from the hub")
     label = f"{dataset_id}[{hf_config or 'default'}/{hf_split}]"
     try:
         ds = datasets.load_dataset(dataset_id, hf_config, split=hf_split)

@@ -148,37 +148,30 @@ def news_from_records(
         if (sid, lang) in seen:
             raise DataError(f"{where}: duplicate story id {sid!r} in language {lang!r} (first at {seen[(sid, lang)]})")
         seen[(sid, lang)] = where
-        out.stories.append(NewsStory(sid, lang, _text(row["real_news"]), _text(row["fake_news"])))
-        out.fake_keywords[(sid, lang)] = _text(row["fake_keyword"])
-        for k, q, a in _pairs(row["sft_qas"], where):
-            if not q or not a:
-                skip_row(f"{where}: sft_qas[{k}]", f"empty {'question' if not q else 'answer'}", strict, mine)
-                continue
-            out.questions.append(NewsQuestion(f"{sid}-i{k}", sid, lang, q, a, "instruct"))
-        out.questions.append(
-            NewsQuestion(
-                f"{sid}-real",
-                sid,
-                lang,
-                _text(row["real_question"]),
-                _text(row.get("real_answer")) or None,
-                "eval_real",
-            )
-        )
-        out.questions.append(
-            NewsQuestion(
-                f"{sid}-fake",
-                sid,
-                lang,
-                _text(row["fake_question"]),
-                _text(row.get("fake_answer")) or None,
-                "eval_fake",
-            )
-        )
+        _add_story(out, row, where, sid, lang, strict, mine)
     if not out.stories:
         raise DataError(f"no usable row: all {len(mine)} skipped, the first at {mine[0].where} ({mine[0].reason})")
     report_skipped(mine, skipped)
     return out
+
+
+def _add_story(
+    out: NewsTruthful, row: dict[str, Any], where: str, sid: str, lang: str, strict: bool, skipped: list[SkippedRow]
+) -> None:
+    """One checked row's story, fake keyword and questions (instruction pairs with an empty
+    field are skipped and reported)."""
+    out.stories.append(NewsStory(sid, lang, _text(row["real_news"]), _text(row["fake_news"])))
+    out.fake_keywords[(sid, lang)] = _text(row["fake_keyword"])
+    for k, q, a in _pairs(row["sft_qas"], where):
+        if not q or not a:
+            skip_row(f"{where}: sft_qas[{k}]", f"empty {'question' if not q else 'answer'}", strict, skipped)
+            continue
+        out.questions.append(NewsQuestion(f"{sid}-i{k}", sid, lang, q, a, "instruct"))
+    for kind in ("real", "fake"):
+        answer = _text(row.get(f"{kind}_answer")) or None
+        out.questions.append(
+            NewsQuestion(f"{sid}-{kind}", sid, lang, _text(row[f"{kind}_question"]), answer, f"eval_{kind}")
+        )
 
 
 def _story(
