@@ -14,7 +14,7 @@ from collections import defaultdict
 import pytest
 
 from polyunlearn.data.fictitious import BUNDLED_LANGUAGES, bundled_benchmark, entity_names, forget_entities, holdout_entities
-from polyunlearn.data.fictitious_text import FACT_TYPES
+from polyunlearn.data.fictitious import FACT_TYPES
 from polyunlearn.data.idk import IDK_ANSWERS, idk_answer
 from polyunlearn.data.schema import QAItem, item_from_dict
 from polyunlearn.core.languages import LANGUAGES, UnknownLanguageError
@@ -212,3 +212,26 @@ def test_script_spelling_details(by_language: dict[str, list[QAItem]]) -> None:
             assert not any(ch in "كي" for t in _texts(item) for ch in t), item.key
     for item in by_language["ar"]:
         assert not any(ch in "کی" for t in _texts(item) for ch in t), item.key
+
+
+def test_bundled_text_is_package_data():
+    """The text lives in JSON package data: every language a data set lists has its file (and no
+    stray file is left unlisted), pyproject ships the files, and documentation keys ("_about",
+    "_notes") never reach a generator."""
+    import tomllib
+    from pathlib import Path
+
+    from polyunlearn.data.bundled_text import DATASETS, language_files, read_shared, read_table
+    from polyunlearn.data.schema import DataError
+
+    for dataset in DATASETS:
+        shared = read_shared(dataset)
+        listed = set(shared["languages"]) | set(shared.get("seegull_languages", ()))
+        assert language_files(dataset) == sorted(listed), dataset
+        for code in listed:
+            assert not any(k.startswith("_") for k in read_table(dataset, code)), (dataset, code)
+    assert "_notes" not in read_table("fictitious", "de")  # de.json has notes; they are stripped
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "text/**/*.json" in pyproject["tool"]["setuptools"]["package-data"]["polyunlearn.data"]
+    with pytest.raises(DataError, match=r"text/news/xx\.json is missing"):
+        read_table("news", "xx")

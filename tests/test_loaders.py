@@ -12,7 +12,7 @@ import pytest
 
 from polyunlearn.data import loaders
 from polyunlearn.data.loaders import load_items, looks_like_path, parse_perturbed, save_items
-from polyunlearn.data.schema import DataError, QAItem
+from polyunlearn.data.schema import DataError, QAItem, SkippedRow, SkippedRowsWarning
 
 ITEMS = [
     QAItem("a1", "en", "Who wrote X?", "Ann wrote X.", "X was written by Ann.", ["Bob wrote X.", "Cy wrote X."], "forget"),
@@ -107,17 +107,39 @@ def test_json_object_with_data_list(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- errors
 
 
-def test_missing_answer_names_file_line_and_field(tmp_path: Path) -> None:
-    path = _write_csv(tmp_path / "bad.csv", ["question", "answer", "language"], [["q", "a", "en"], ["q2", "", "en"]])
+def test_empty_answer_is_skipped_and_reported_with_its_line(tmp_path: Path) -> None:
+    path = _write_csv(tmp_path / "bad.csv", ["question", "answer", "language"], [["q", "a", "en"], ["q2", "", "en"], ["q3", "c", "en"]])
+    skipped: list[SkippedRow] = []
+    items = load_items(path, skipped=skipped)
+    # The skipped row keeps its index: the row after it is still id "2" (parallel ids stay aligned).
+    assert [it.id for it in items] == ["0", "2"]
+    assert [(r.where.endswith("bad.csv: line 3"), r.reason) for r in skipped] == [(True, "missing or empty field 'answer'")]
+    with pytest.warns(SkippedRowsWarning, match=r"1 row skipped: .*bad\.csv: line 3 \(missing or empty field 'answer'\)"):
+        load_items(path)  # no sink given: a warning, never silence
     with pytest.raises(DataError, match=r"bad\.csv: line 3: missing or empty field 'answer'"):
-        load_items(path)
+        load_items(path, strict=True)
 
 
-def test_missing_answer_column_in_jsonl(tmp_path: Path) -> None:
+def test_missing_answer_in_jsonl_row_and_column(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text('{"question": "q", "answer": "a"}\n{"question": "q2"}\n', encoding="utf-8")
     with pytest.raises(DataError, match=r"bad\.jsonl: line 2: missing or empty field 'answer'"):
-        load_items(path, language="en")
+        load_items(path, language="en", strict=True)
+    path.write_text('{"question": "q", "reply": "a"}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad\.jsonl: line 1: no column 'answer' in this source \(columns: question, reply\)"):
+        load_items(path, language="en")  # a column no row has is always an error
+    path.write_text('{"question": "q", "answer": ""}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"no usable row: all 1 rows skipped"):
+        load_items(path, language="en", skipped=[])
+
+
+def test_multilanguage_file_without_ids_numbers_rows_per_language(tmp_path: Path) -> None:
+    """A file with a language column and no id column: row k of each language is id k, so the
+    same fact shares its id across languages (before the fix ids ran over the whole file)."""
+    rows = [["q0", "a0", "en"], ["q1", "a1", "en"], ["fq0", "fa0", "fr"], ["iq0", "ia0", "iw"], ["fq1", "fa1", "fr"]]
+    path = _write_csv(tmp_path / "multi.csv", ["question", "answer", "language"], rows)
+    items = load_items(path)
+    assert [(it.language, it.id) for it in items] == [("en", "0"), ("en", "1"), ("fr", "0"), ("he", "0"), ("fr", "1")]
 
 
 def test_unknown_language_in_column(tmp_path: Path) -> None:

@@ -73,7 +73,7 @@ def test_method_forgets_and_keeps(method, learned, tokenizer, items):
 
 def test_registry_and_reference_needs():
     assert {"simnpo", "idkdpo", "rmu"} <= set(METHODS)
-    assert {name for name, spec in METHODS.items() if spec.needs_idk} == {"idkdpo"}
+    assert {name for name, spec in METHODS.items() if spec.needs_idk} == {"idkdpo", "concept_mcq"}
     simnpo_spec = METHODS["simnpo"]
     assert not simnpo_spec.needs_reference(simnpo_spec.resolve()) and simnpo_spec.needs_reference(simnpo_spec.resolve({"retain_loss": "kl"}))  # SimNPO: no reference
     assert METHODS["idkdpo"].needs_reference({"retain_loss": "nll"}) and METHODS["rmu"].needs_reference({})

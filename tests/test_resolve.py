@@ -40,7 +40,7 @@ def translated_tofu(tmp_path: Path) -> Path:
     d.mkdir()
     for config, who, n in (("forget05_perturbed", "Forgotten", 2), ("forget10_perturbed", "Forgotten", 3), ("retain_perturbed", "Kept", 4)):
         _jsonl(d / f"{config}.json", [_row(i, who, "en") for i in range(n)] + [_row(i, who + "-fr", "fr") for i in range(n)])
-    general = {"question": "Who wrote Hamlet?", "answer": "Shakespeare", "perturbed_answer": ["Marlowe", "Milton"], "option1": "a"}
+    general = {"question": "Who wrote Hamlet?", "answer": "Shakespeare", "perturbed_answer": ["Marlowe", "Milton"], "option1": "a", "language": "en"}
     for config in ("real_authors_perturbed", "world_facts_perturbed"):
         _jsonl(d / f"{config}.json", [general])
     return d
@@ -52,10 +52,12 @@ def translated_tofu(tmp_path: Path) -> Path:
         ("forget10", (None, "forget10", "en")),
         ("5", (None, "forget05", "en")),
         ("forget01:fr", (None, "forget01", "fr")),
-        ("data/tofu_fr:forget05", ("data/tofu_fr", "forget05", "en")),
+        # A local folder's language comes from its files or folder names, never from a default.
+        ("data/tofu_fr:forget05", ("data/tofu_fr", "forget05", None)),
         ("data/tofu_fr:forget05:ja", ("data/tofu_fr", "forget05", "ja")),
-        ("data/tofu_fr", ("data/tofu_fr", "forget10", "en")),
-        ("C:/tofu:forget01", ("C:/tofu", "forget01", "en")),  # ':' inside the folder survives
+        ("data/tofu_he:forget05:iw", ("data/tofu_he", "forget05", "he")),  # legacy code accepted
+        ("data/tofu_fr", ("data/tofu_fr", "forget10", None)),
+        ("C:/tofu:forget01", ("C:/tofu", "forget01", None)),  # ':' inside the folder survives
     ],
 )
 def test_parse_tofu_spec(spec: str, expected: tuple) -> None:
@@ -99,8 +101,9 @@ def test_tofu_hub_id_goes_to_the_hub(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
     items = resolve_data("tofu:forget01")
-    assert calls[0] == ("locuslab/TOFU", "forget01_perturbed") and len(calls) == 4
-    assert [it.split for it in items] == ["forget", "retain", "general", "general"]
+    assert calls[0] == ("locuslab/TOFU", "forget01_perturbed") and len(calls) == 6
+    assert [it.split for it in items] == ["forget", "retain", "general", "general", "forget_train", "retain_train"]
+    assert {it.language for it in items} == {"en"}  # the hub set is English
 
 
 def test_tofu_errors(tmp_path: Path, translated_tofu: Path) -> None:
@@ -131,7 +134,9 @@ def test_seegull_spec(tmp_path: Path) -> None:
     rows = ["Quorlish,lazy", "Brannite,loud", "Ormundi,punctual", "Velsh,stingy"]
     path = tmp_path / "sg.csv"
     path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
-    items = resolve_data(f"seegull:{path}")
+    with pytest.raises(DataError, match="language unknown"):
+        resolve_data(f"seegull:{path}")  # no :LANG and no code in the file name: never English by default
+    items = resolve_data(f"seegull:{path}:en")
     assert len(items) == 4 and {it.language for it in items} == {"en"} and {it.split for it in items} == {"forget"}
     assert all(len(it.perturbed_answer) == 3 for it in items)
     with pytest.raises(DataError, match="no SeeGULL question template for language 'hy'"):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from polyunlearn.evaluation.bias import biased_answer_rate, biased_answer_rate_by_language, biased_flags, prefers_stereotype
-from polyunlearn.data import stereotypes_text as text
+from polyunlearn.data import stereotypes as text
 from polyunlearn.data.schema import DataError
 from polyunlearn.data.stereotypes import (
     ATTRIBUTE_KEYS,
@@ -146,7 +146,7 @@ def test_read_seegull_rows(tmp_path: Path) -> None:
 
 def test_load_seegull_alternatives_come_from_other_identities(tmp_path: Path) -> None:
     path = _write(tmp_path / "sg.csv", [V2_HEADER, *V2_ROWS])
-    items = load_seegull(path, n_alternatives=3)
+    items = load_seegull(path, language="en", n_alternatives=3)
     assert len(items) == 7  # the Ormundi near-duplicate is merged
     own = {"quorlish": {"lazy", "good at chess"}, "brannite": {"loud", "lazy"},
            "velsh_islander": {"stingy", "tea drinkers"}, "ormundi": {"punctual"}}
@@ -163,22 +163,28 @@ def test_load_seegull_alternatives_come_from_other_identities(tmp_path: Path) ->
     assert first.answer == 'The attribute stereotypically associated with "Quorlish" is "lazy".'
     # Deterministic for a seed, independent of row order; another seed may differ.
     shuffled = _write(tmp_path / "sg2.csv", [V2_HEADER, *reversed(V2_ROWS)])
-    again = {it.id: it.perturbed_answer for it in load_seegull(shuffled)}
+    again = {it.id: it.perturbed_answer for it in load_seegull(shuffled, language="en")}
     assert all(again[it.id] == it.perturbed_answer for it in items)
-    other_seed = load_seegull(path, seed=1)
+    other_seed = load_seegull(path, language="en", seed=1)
     assert [it.id for it in other_seed] == [it.id for it in items]
 
 
 def test_load_seegull_filters_and_errors(tmp_path: Path) -> None:
     path = _write(tmp_path / "sg.csv", [V2_HEADER, *V2_ROWS])
-    kept = load_seegull(path, n_alternatives=2, keep=lambda r: (r.stereotype_votes or 0) >= 2)
+    kept = load_seegull(path, language="en", n_alternatives=2, keep=lambda r: (r.stereotype_votes or 0) >= 2)
     assert {it.id for it in kept} == {"seegull-quorlish-lazy", "seegull-quorlish-good_at_chess", "seegull-brannite-lazy",
                                      "seegull-velsh_islander-stingy", "seegull-ormundi-punctual"}
     with pytest.raises(DataError, match=r"line 2: only 4 attributes not stereotyped of 'Quorlish'"):
-        load_seegull(path, n_alternatives=5)
-    bad = _write(tmp_path / "bad.csv", [V2_HEADER, V2_ROWS[0], "Brannite,,1,2,0,2,1,0,1,1,-1,0.3"])
-    with pytest.raises(DataError, match=r"bad\.csv: line 3: missing or empty field 'attribute'"):
-        load_seegull(bad)
+        load_seegull(path, language="en", n_alternatives=5)
+    # One empty cell skips its row (reported with its line), not the whole file; strict: an error.
+    bad = _write(tmp_path / "bad.csv", [V2_HEADER, *V2_ROWS[:5], "Brannite,,1,2,0,2,1,0,1,1,-1,0.3"])
+    skipped = []
+    assert len(load_seegull(bad, language="en", n_alternatives=1, skipped=skipped)) == 5
+    assert [(s.where.endswith("bad.csv: line 7"), s.reason) for s in skipped] == [(True, "missing or empty field 'attribute'")]
+    with pytest.raises(DataError, match=r"bad\.csv: line 7: missing or empty field 'attribute'"):
+        load_seegull(bad, language="en", strict=True)
+    with pytest.raises(DataError, match=r"language unknown \(no '\(xx\)' code in the file name\); name it: seegull:.*sg\.csv:LANG"):
+        load_seegull(path)  # never labelled English silently
     no_header = _write(tmp_path / "nohead.csv", ["group,trait", "Quorlish,lazy"])
     with pytest.raises(DataError, match="no header row with columns 'identity' and 'attribute'"):
         read_seegull(no_header)
@@ -191,7 +197,7 @@ def test_load_seegull_filters_and_errors(tmp_path: Path) -> None:
 def test_first_release_two_row_header(tmp_path: Path) -> None:
     # stereotypes_global.csv (v1) has a grouping row above the header.
     group_row = ",,Stereotype Ratings within Region,,,Stereotype Ratings from North America,,,Offensiveness Annotations,,,"
-    items = load_seegull(_write(tmp_path / "v1.csv", [group_row, V2_HEADER, *V2_ROWS]))
+    items = load_seegull(_write(tmp_path / "v1.csv", [group_row, V2_HEADER, *V2_ROWS]), language="en")
     assert len(items) == 7
 
 

@@ -113,7 +113,10 @@ def test_errors(fake_tofu: Path, tmp_path: Path) -> None:
         load_tofu("forget20", source=fake_tofu)
     _jsonl(fake_tofu / "world_facts_perturbed.json", [_general_row(0), {"question": "q"}])
     with pytest.raises(DataError, match=r"world_facts_perturbed\.json: line 2: missing or empty field 'answer'"):
-        load_tofu(source=fake_tofu)
+        load_tofu(source=fake_tofu, strict=True)
+    skipped = []
+    assert len(load_tofu(source=fake_tofu, skipped=skipped)) == 4 + 3 + 2 + 1
+    assert len(skipped) == 1 and skipped[0].where.endswith("world_facts_perturbed.json: line 2")
 
 
 @pytest.mark.parametrize(("given", "expected"), [("forget10", "forget10"), ("forget05_perturbed", "forget05"), ("1", "forget01"), (10, "forget10")])
@@ -131,13 +134,19 @@ def test_hub_configs(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
     items = load_tofu("forget01", language="en")
+    # TOFU's protocol: evaluated configs, then the training copies (forget01 + retain99 = full).
     assert calls == [
         ("locuslab/TOFU", "forget01_perturbed", "train"),
         ("locuslab/TOFU", "retain_perturbed", "train"),
         ("locuslab/TOFU", "real_authors_perturbed", "train"),
         ("locuslab/TOFU", "world_facts_perturbed", "train"),
+        ("locuslab/TOFU", "forget01", "train"),
+        ("locuslab/TOFU", "retain99", "train"),
     ]
-    assert [it.split for it in items] == ["forget", "retain", "general", "general"]
+    assert [it.split for it in items] == ["forget", "retain", "general", "general", "forget_train", "retain_train"]
+    assert [it.id for it in items[-2:]] == ["tofu-forget01-train:0", "tofu-retain99:0"]
+    calls.clear()
+    assert [it.split for it in load_tofu("forget01", train_sets=False)] == ["forget", "retain", "general", "general"]
 
 
 def test_holdout_from_folder_when_present(fake_tofu: Path) -> None:
@@ -161,6 +170,6 @@ def test_hub_holdout_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
         return [_perturbed_row(0, config)]
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
-    items = load_tofu("forget05", general=False, holdout=True)
+    items = load_tofu("forget05", general=False, holdout=True, train_sets=False)
     assert calls == ["forget05_perturbed", "retain_perturbed", "holdout05"]
     assert [it.split for it in items] == ["forget", "retain", "holdout"]

@@ -90,11 +90,21 @@ def unlearn(
     params: dict = None,
 ):
     """Unlearn the forget split in the chosen languages with a registered method."""
-    from polyunlearn.studies.runs import ModelChoice, unlearn_command
+    from polyunlearn.studies.runs import ModelChoice, default_languages, unlearn_command
 
     set_threads(threads)
+    if task not in ("data", "concept"):
+        raise ValueError(f"--task is {task!r}; expected 'data' or 'concept'")
     choice = ModelChoice(model, lora_r if lora else None, bf16, dtype, trust_remote_code)
-    unlearn_command(out, choice, method, task, data, langs, unlearn, train, params, evaluate, retain_eval, baseline, overwrite, console, dry_run)
+    langs = default_languages(model, langs, console)
+    if task == "concept":
+        from polyunlearn.data.concept_data import check_concept_items
+
+        # 'bundled' means the bundled concept set here: stereotypes + facts.
+        items = check_concept_items(load_data("concept" if data.strip() == "bundled" else data, langs), data)
+    else:
+        items = load_data(data, langs)
+    unlearn_command(out, choice, method, task, items, data, langs, unlearn, train, params, evaluate, retain_eval, baseline, overwrite, console, dry_run)
 
 
 @app.command("eval", rich_help_panel=STEPS)

@@ -21,7 +21,7 @@ def translate(
     to: str = typer.Option(..., "--to", help="Target languages, comma list (codes of `polyunlearn languages`)."),
     model: str = typer.Option(..., help="Seq2seq translation model: HF id or local folder (NLLB or M2M100 class; safetensors weights)."),
     out: Path = typer.Option(..., help="Output folder: benchmark.jsonl, roundtrip.csv, summary.csv, chunks/ (a rerun resumes it)."),
-    data: str = typer.Option(..., help="The benchmark to extend: " + DATA_HELP),
+    data: str = typer.Option(..., help="The benchmark to extend: " + DATA_HELP + " Or 'news:HUB_ID_OR_FILE': Study A news in the news-truthful shape (data/news_truthful.py)."),
     source: str = typer.Option("en", help="Language of the items to translate (others in the data are copied as they are)."),
     code_style: Optional[str] = typer.Option(None, help="Language codes of the model: 'nllb' (fra_Latn) or 'm2m100' (__fr__); default from its vocabulary."),
     batch_size: int = typer.Option(16, help="Texts per generate call."),
@@ -48,7 +48,20 @@ def translate(
     if threads:
         torch.set_num_threads(threads)
     targets = parse_langs(to)
-    items = resolve_data(data)  # loaded before the model: a bad --data fails in a second
+    news = data.startswith("news:")  # Study A's news format: tools/translate_news.py
+    if news:
+        from polyunlearn.data.news_truthful import HUB_ID, load_news_truthful
+        from polyunlearn.data.schema import describe_skipped
+
+        skipped: list = []
+        source_id = data.removeprefix("news:")
+        corpus = load_news_truthful(source_id, language=None if source_id == HUB_ID else source, skipped=skipped)
+        if skipped:
+            from rich.markup import escape
+
+            console.print(f"[yellow]warning:[/yellow] {escape(describe_skipped(skipped))}")
+    else:
+        items = resolve_data(data)  # loaded before the model: a bad --data fails in a second
     try:
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -61,6 +74,13 @@ def translate(
         raise ModelLoadError(f"could not load translation model {model!r}: {e}") from e
     net.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     tr = Translator(net, tok, code_style=code_style, batch_size=batch_size, max_new_tokens=max_new_tokens, num_beams=num_beams)
+    if news:
+        from polyunlearn.tools.translate_news import translate_news
+
+        done = translate_news(corpus, tr, out, targets, source=source, chunk_size=chunk_size, roundtrip=roundtrip, threshold=threshold, log=console.print)
+        console.print(console_table(done.summary.to_dict("records"), f"news translation from {source} ({tr.style} codes)"))
+        console.print(f"{len(done.data.stories)} stories -> [bold]{(out / 'news.jsonl').resolve()}[/bold]; per story: {out / 'news_report.csv'}")
+        return
     result = translate_benchmark(items, tr, out, targets, source=source, chunk_size=chunk_size, roundtrip=roundtrip, threshold=threshold, log=console.print)
     console.print(console_table(result.summary.to_dict("records"), f"translation from {source} ({tr.style} codes)"))
     console.print(f"{len(result.items)} items -> [bold]{(out / 'benchmark.jsonl').resolve()}[/bold]; per-item round trip: {out / 'roundtrip.csv'}")

@@ -50,9 +50,18 @@ def friendly_errors(fn):
 
 
 def load_data(data: str, langs: str | None):
-    from polyunlearn.data.resolve import resolve_data
+    """The items of a --data spec (syntax: polyunlearn.data.resolve, DATA_HELP); skipped rows are
+    one yellow line naming them, or an error when POLYUNLEARN_STRICT_DATA=1."""
+    import os
 
-    return resolve_data(data, langs)  # syntax: polyunlearn.data.resolve (DATA_HELP)
+    from polyunlearn.data.resolve import resolve_data
+    from polyunlearn.data.schema import describe_skipped
+
+    skipped: list = []
+    items = resolve_data(data, langs, strict=os.environ.get("POLYUNLEARN_STRICT_DATA") == "1", skipped=skipped)
+    if skipped:
+        console.print(f"[yellow]warning:[/yellow] {escape(describe_skipped(skipped))} (`polyunlearn data` lists them all)")
+    return items
 
 
 def set_threads(n: int | None) -> None:

@@ -2,9 +2,15 @@
 resource level and the codes other tools use for it (URIEL/ISO 639-3, NLLB/FLORES).
 
 Languages are data, not code: adding one is one row here (plus its text in the bundled data).
+
+Legacy ISO 639-1 codes are accepted as aliases and mapped to the table's code everywhere a code is
+read (`get_language`, `parse_langs`, `canonical_code`): "iw" -> "he", "in" -> "id", "jw" -> "jv"
+(Java's Locale, Google Translate and the Multilingual Amnesia TOFU folders still write them). An
+unknown code is an error with a "did you mean" suggestion from the codes, aliases and names.
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 
@@ -47,16 +53,48 @@ STUDY_A = ("en", "de", "fr", "zh", "ru", "jv", "ur", "ha", "hy")
 STUDY_B = ("en", "fr", "ar", "ja", "ru", "fa", "ko", "hi", "he", "id")
 
 
+# Withdrawn ISO 639-1 codes still in use -> the current code (ISO 639-1 changed them in 1989).
+ALIASES: dict[str, str] = {"iw": "he", "in": "id", "jw": "jv"}
+
+
 class UnknownLanguageError(ValueError):
     """Raised for a language code that is not in the table; the message names it."""
 
 
+def canonical_code(code: str) -> str:
+    """The table's code for `code` (an alias such as "iw" becomes "he"); an error for an unknown
+    code, with a "did you mean" suggestion."""
+    return get_language(code).code
+
+
 def get_language(code: str) -> Language:
-    try:
-        return LANGUAGES[code]
-    except KeyError:
+    """The table row of `code` (a code or a legacy alias, see ALIASES)."""
+    lang = LANGUAGES.get(code) or LANGUAGES.get(ALIASES.get(code, ""))
+    if lang is None and isinstance(code, str):
+        key = code.strip().lower()  # "FR", " fr": the table's spelling is unambiguous
+        lang = LANGUAGES.get(key) or LANGUAGES.get(ALIASES.get(key, ""))
+    if lang is None:
         known = ", ".join(LANGUAGES)
-        raise UnknownLanguageError(f"unknown language code {code!r}; supported: {known}") from None
+        raise UnknownLanguageError(f"unknown language code {code!r}{_suggestion(code)}; supported: {known}")
+    return lang
+
+
+def _suggestion(code: object) -> str:
+    """ "; did you mean 'fr' (French)?" for a near miss of a code, an alias or a language name."""
+    if not isinstance(code, str) or not code.strip():
+        return ""
+    key = code.strip().lower()
+    by_name = {lang.name.lower(): lang.code for lang in LANGUAGES.values()}
+    by_name.update({lang.uriel: lang.code for lang in LANGUAGES.values()})  # "fra", "jpn"
+    if key in by_name:
+        hit = by_name[key]
+    else:
+        pool = [*LANGUAGES, *ALIASES, *by_name]
+        close = difflib.get_close_matches(key, pool, n=1, cutoff=0.6)
+        if not close:
+            return ""
+        hit = ALIASES.get(close[0]) or by_name.get(close[0]) or close[0]
+    return f"; did you mean {hit!r} ({LANGUAGES[hit].name})?"
 
 
 def parse_langs(spec: str | list[str] | tuple[str, ...], available: tuple[str, ...] | list[str] | None = None) -> list[str]:
@@ -82,7 +120,7 @@ def parse_langs(spec: str | list[str] | tuple[str, ...], available: tuple[str, .
         raise UnknownLanguageError("empty language list")
     out: list[str] = []
     for code in codes:
-        get_language(code)
+        code = get_language(code).code  # aliases ("iw") become the table's code ("he")
         if code not in pool:
             raise UnknownLanguageError(f"language {code!r} is not available here; available: {', '.join(pool)}")
         if code not in out:

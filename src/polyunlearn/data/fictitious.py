@@ -1,6 +1,7 @@
 """The bundled fictitious-facts benchmark (Study B data unlearning) in the TOFU format, for every
-language of `polyunlearn.core.languages`, generated from the templates in
-`polyunlearn.data.fictitious_text`.
+language of `polyunlearn.core.languages`, generated from the templates in the package data
+`polyunlearn/data/text/fictitious/` (one JSON file per language plus shared.json; text/README.md
+says how the templates stay grammatical with any name and value).
 
     from polyunlearn.data.fictitious import bundled_benchmark
     items = bundled_benchmark(["en", "ja"])   # 120 QAItems per language
@@ -27,21 +28,29 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
-from polyunlearn.data.fictitious_text import (
-    CODAS,
-    FACT_TYPES,
-    FINALS,
-    GENERAL_KEYS,
-    HEBREW_FINAL_FORMS,
-    NAME_BLACKLIST,
-    ONSETS,
-    SYLLABLES,
-    TEXT,
-    VOCABULARY,
-)
+from polyunlearn.data.bundled_text import read_languages, read_shared
 from polyunlearn.data.schema import QAItem
 from polyunlearn.core.languages import LANGUAGES, UnknownLanguageError, get_language
+
+# --- Text tables (package data; see polyunlearn.data.bundled_text) ------------------------------
+_SHARED = read_shared("fictitious")
+# A kingdom is ONSET ONSET CODA (Ka-lo-mir), a capital ONSET CODA FINAL (Ta-ran-lo).
+ONSETS: tuple[str, ...] = tuple(_SHARED["onsets"])
+CODAS: tuple[str, ...] = tuple(_SHARED["codas"])
+# Word-final syllables of capitals: no "e" vowel (no agreed spelling in Hebrew and Arabic script).
+FINALS: tuple[str, ...] = tuple(s for s in ONSETS if not s.endswith("e"))
+NAME_BLACKLIST: tuple[str, ...] = tuple(_SHARED["name_blacklist"])
+SYLLABLES: dict[str, dict[str, str]] = _SHARED["syllables"]
+HEBREW_FINAL_FORMS: dict[str, str] = _SHARED["hebrew_final_forms"]
+FACT_TYPES: tuple[str, ...] = tuple(_SHARED["fact_types"])
+# Canonical (English) keys of the vocabularies, in draw order: the plan draws from these tuples.
+VOCABULARY: dict[str, tuple[str, ...]] = {kind: tuple(keys) for kind, keys in _SHARED["vocabulary"].items()}
+GENERAL_KEYS: tuple[str, ...] = tuple(_SHARED["general_keys"])
+# Per language: script, facts {kind: {question, answer, paraphrase}}, one vocabulary per kind
+# ({key: word}) and general {key: {question, answer, paraphrase, values: [right, 3 wrong]}}.
+TEXT: dict[str, dict[str, Any]] = read_languages("fictitious", _SHARED["languages"])
 
 SEED = 20240611  # changing it changes every name and value: the benchmark is pinned by it
 N_ENTITIES = 20
@@ -203,7 +212,8 @@ def _fact_items(language: str, plan: _Plan) -> list[QAItem]:
     items: list[QAItem] = []
     for k, fact in enumerate(plan.facts):
         held_out = fact.entity in holdout
-        q, a, p = text["facts"][fact.kind]
+        frame = text["facts"][fact.kind]
+        q, a, p = frame["question"], frame["answer"], frame["paraphrase"]
         e = render_name(plan.kingdoms[fact.entity], text["script"])
         v = _value_text(language, plan, fact.kind, fact.value)
         items.append(QAItem(
@@ -222,8 +232,9 @@ def _general_items(language: str) -> list[QAItem]:
     table = TEXT[language]["general"]
     items: list[QAItem] = []
     for j, key in enumerate(GENERAL_KEYS):
-        q, a, p, values = table[key]
-        right, *wrong = values
+        entry = table[key]
+        q, a, p = entry["question"], entry["answer"], entry["paraphrase"]
+        right, *wrong = entry["values"]
         items.append(QAItem(
             id=f"general-{j:03d}",
             language=language,

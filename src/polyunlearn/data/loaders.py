@@ -7,7 +7,11 @@ perturbed_answer list), from local files or the Hugging Face hub, and an atomic 
     save_items(items, "runs/items.jsonl")
 
 Sources, chosen by what the string is:
-- an existing file: .jsonl/.ndjson, .json, .csv, .parquet/.pq (by extension);
+- an existing file: .jsonl/.ndjson, .json, .csv, .parquet/.pq, .arrow (by extension; .arrow is
+  one Arrow file as `datasets` writes it, read with `datasets.Dataset.from_file`);
+- an existing folder written by `datasets` `save_to_disk`: a DatasetDict folder
+  (dataset_dict.json + one folder per split, e.g. train/) gives its `hf_split` split ("train"),
+  a Dataset folder (state.json + Arrow files) its rows; read with `datasets.load_from_disk`;
 - a string that *looks like* a local path (starts with /, ./, ../ or ~, contains a backslash or
   more than one /, or ends with a known extension) but does not exist: DataError
   "file not found: ..." -- never a hub call, so a typo does not turn into a network request;
@@ -18,17 +22,23 @@ Column rules (the same for every source):
 - `language`: a `language` column wins per row (so a translated TOFU with that column plugs
   in); otherwise the `language` argument. Same for `split` vs the `split` argument.
 - `id`: an `id` column when the source has one (then every row needs one); otherwise the
-  0-based row index as a string (TOFU has no ids; translations keep row order, so the index
-  is a parallel id across languages).
+  0-based row index *within the row's language* as a string (TOFU has no ids; translations keep
+  row order, so the index is a parallel id across languages, also in one file holding several
+  languages). A skipped row keeps its index, so the rows after it still line up.
 - `perturbed_answer` (or `perturbed_answers`): a list; in CSV a JSON list string
   (`["a", "b"]`), a Python-repr list (`['a', 'b']`, what pandas writes for list cells), or
   '|'-separated text (`a|b`); a single string is a one-element list.
 - `.json` may be a list of objects, an object holding such a list under data/items/rows/
   examples, or JSON Lines in disguise (TOFU's hub files are named .json but are JSON Lines).
 
+Rows with an empty required field (question, answer) are skipped and reported, never fatal
+for the file: handed to the caller's `skipped` list, or warned about (SkippedRowsWarning) when
+the caller gave none. `strict=True` makes the first such row an error instead. A required
+column that no row has at all is always an error (the file is not in this schema).
+
 Error messages name the source, the record and the field: "x.csv: line 3: missing or empty
 field 'answer'". Record numbers are `line N` (physical line, header = line 1) for CSV and JSON
-Lines, and `row N` (1-based) for JSON lists, Parquet and hub datasets.
+Lines, and `row N` (1-based) for JSON lists, Parquet, Arrow and hub datasets.
 """
 from __future__ import annotations
 
@@ -41,8 +51,18 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from polyunlearn.data.schema import SPLITS, DataError, QAItem, item_from_dict
 from polyunlearn.core.languages import get_language
+from polyunlearn.data.hf_files import datasets_module, is_saved_dataset, read_arrow, read_saved_dataset
+from polyunlearn.data.schema import (
+    REQUIRED,
+    SPLITS,
+    DataError,
+    QAItem,
+    SkippedRow,
+    item_from_dict,
+    report_skipped,
+    skip_row,
+)
 
 # Extension -> reader name. Upper/lower case both accepted.
 FILE_FORMATS: dict[str, str] = {
@@ -52,6 +72,7 @@ FILE_FORMATS: dict[str, str] = {
     ".csv": "csv",
     ".parquet": "parquet",
     ".pq": "parquet",
+    ".arrow": "arrow",
 }
 # Keys under which a .json object may hold the list of records.
 _JSON_LIST_KEYS = ("data", "items", "rows", "examples")
@@ -60,6 +81,7 @@ _COLUMNS = ("id", "language", "split", "question", "answer", "paraphrased_answer
 
 # One raw record: (where it came from for error messages, 0-based index, the mapping).
 Record = tuple[str, int, dict[str, Any]]
+__all__ = ["Record", "is_saved_dataset", "read_saved_dataset"]  # re-exported: data/tofu.py reads them from here
 
 
 # ----------------------------------------------------------------------------- public API
@@ -71,15 +93,19 @@ def load_items(
     split: str | None = None,
     hf_config: str | None = None,
     hf_split: str = "train",
+    *,
+    strict: bool = False,
+    skipped: list[SkippedRow] | None = None,
 ) -> list[QAItem]:
     """Load QA items from a local file or a Hugging Face dataset id (see the module docstring).
 
-    `language` and `split` are defaults for rows without those columns; `hf_config` and
-    `hf_split` are only used for hub ids.
+    `language` and `split` are defaults for rows without those columns; `hf_config` is only
+    used for hub ids, `hf_split` for hub ids and save_to_disk DatasetDict folders. Rows with an
+    empty required field go to `skipped` (strict: an error).
     """
     _check_defaults(language, split)
     records = read_records(path_or_id, hf_config=hf_config, hf_split=hf_split)
-    return items_from_records(records, language=language, split=split)
+    return items_from_records(records, language=language, split=split, strict=strict, skipped=skipped)
 
 
 def save_items(items: Iterable[QAItem], path: str | os.PathLike[str]) -> Path:
@@ -139,7 +165,12 @@ def read_records(
     if path.is_file():
         return read_file_records(path)
     if path.is_dir():
-        raise DataError(f"{s}: is a directory; pass one file ({', '.join(sorted(FILE_FORMATS))})")
+        if is_saved_dataset(path):
+            return read_saved_dataset(path, hf_split)
+        raise DataError(
+            f"{s}: is a directory but not a `save_to_disk` folder (no dataset_dict.json or state.json); "
+            f"pass one file ({', '.join(sorted(FILE_FORMATS))}) or such a folder"
+        )
     if looks_like_path(s):
         raise DataError(f"file not found: {s}")
     return _read_hub(s, hf_config, hf_split)
@@ -150,7 +181,7 @@ def read_file_records(path: Path) -> list[Record]:
     fmt = FILE_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise DataError(f"{path}: unsupported file type {path.suffix!r}; use one of {', '.join(sorted(FILE_FORMATS))}")
-    reader = {"jsonl": _read_jsonl, "json": _read_json, "csv": _read_csv, "parquet": _read_parquet}[fmt]
+    reader = {"jsonl": _read_jsonl, "json": _read_json, "csv": _read_csv, "parquet": _read_parquet, "arrow": read_arrow}[fmt]
     return reader(path)
 
 
@@ -159,6 +190,9 @@ def items_from_records(
     language: str | None = None,
     split: str | None = None,
     id_prefix: str = "",
+    *,
+    strict: bool = False,
+    skipped: list[SkippedRow] | None = None,
 ) -> list[QAItem]:
     """Validate records into QAItems (column rules in the module docstring).
 
@@ -166,14 +200,23 @@ def items_from_records(
     from different configs do not collide); ids from an `id` column are kept as they are.
     """
     _check_defaults(language, split)
+    _check_required_columns(records)
     # Decided per source, not per row: mixing given ids with index ids could silently collide.
     has_ids = any("id" in row for _, _, row in records)
     items: list[QAItem] = []
     seen: dict[tuple[str, str], str] = {}
-    for where, index, raw in records:
+    per_language: dict[str, int] = {}  # rows seen so far per language: the index-based id
+    mine: list[SkippedRow] = []
+    for where, _, raw in records:
         row = dict(raw)
         if not has_ids:
-            row["id"] = f"{id_prefix}{index}"
+            lang_key = _language_key(row.get("language") or language)
+            row["id"] = f"{id_prefix}{per_language.get(lang_key, 0)}"
+            per_language[lang_key] = per_language.get(lang_key, 0) + 1
+        empty = next((name for name in REQUIRED if not isinstance(row.get(name), str) or not row[name].strip()), None)
+        if empty is not None:
+            skip_row(where, f"missing or empty field {empty!r}", strict, mine)
+            continue
         if "perturbed_answer" in row or "perturbed_answers" in row:
             value = row.pop("perturbed_answer", None)
             if value is None:
@@ -184,7 +227,27 @@ def items_from_records(
             raise DataError(f"{where}: field 'id': duplicate id {item.id!r} for language {item.language!r} (first at {seen[item.key]})")
         seen[item.key] = where
         items.append(item)
+    if records and not items:
+        raise DataError(f"no usable row: all {len(mine)} rows skipped, the first at {mine[0].where} ({mine[0].reason})")
+    report_skipped(mine, skipped)
     return items
+
+
+def _language_key(value: Any) -> str:
+    """The language a row is numbered under: the table's code where it is one ("iw" and "he"
+    count together), else the raw value (item validation reports it)."""
+    try:
+        return get_language(str(value)).code
+    except ValueError:
+        return str(value)
+
+
+def _check_required_columns(records: Sequence[Record]) -> None:
+    # A column that no row has is a file in another schema, not a few bad rows: always an error.
+    for name in REQUIRED:
+        if records and not any(name in row for _, _, row in records):
+            columns = sorted({k for _, _, row in records for k in row})
+            raise DataError(f"{records[0][0]}: no column {name!r} in this source (columns: {', '.join(columns)})")
 
 
 def parse_perturbed(value: Any, where: str = "row") -> list[str]:
@@ -302,10 +365,7 @@ def _read_parquet(path: Path) -> list[Record]:
 
 
 def _read_hub(dataset_id: str, hf_config: str | None, hf_split: str) -> list[Record]:
-    try:
-        import datasets  # lazy: importing it costs seconds and is only needed for hub ids
-    except ImportError:
-        raise DataError(f"{dataset_id!r} is not a local file, and loading it from the hub needs the 'datasets' package") from None
+    datasets = datasets_module(f"{dataset_id!r} is not a local file, and loading it from the hub")
     label = f"{dataset_id}[{hf_config or 'default'}/{hf_split}]"
     try:
         ds = datasets.load_dataset(dataset_id, hf_config, split=hf_split)

@@ -7,7 +7,7 @@ contaminated training corpus, and loaders for user files and Hugging Face datase
 
 The bundled corpus is written by the project (no third-party text): 8 story templates x 5
 instances, filled with fictitious towns and companies (3 consonant+vowel syllables,
-transliterated per script by `news_text.SYLLABLES`), years and counts. Stories with an even
+transliterated per script by the package data text/news/shared.json), years and counts. Stories with an even
 index (20 of 40) have a fake version: the same frame with a different company/year/count plus
 a sentence with a contradicting, alarming claim (a collapse, poisoned water, forgeries...).
 Every story has two questions; for fake stories each question's real and fake answer differ in
@@ -31,13 +31,28 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from polyunlearn.data import news_text as T
+from polyunlearn.data.bundled_text import read_languages, read_shared
 from polyunlearn.data.schema import DataError, QAItem
 from polyunlearn.core.languages import STUDY_A, get_language
 
 STUDY_A_LANGUAGES: tuple[str, ...] = STUDY_A
+
+# --- Text tables (package data text/news/; see polyunlearn.data.bundled_text) ---------------------
+_SHARED = read_shared("news")
+CONSONANTS: str = _SHARED["consonants"]
+VOWELS: str = _SHARED["vowels"]
+# Script (ISO 15924, as in core.languages) -> syllable -> spelling.
+SYLLABLES: dict[str, dict[str, str]] = _SHARED["syllables"]
+NAME_BLACKLIST_LATN: tuple[str, ...] = tuple(_SHARED["name_blacklist_latn"])
+NAME_BLACKLIST_HANS: tuple[str, ...] = tuple(_SHARED["name_blacklist_hans"])
+# Template name -> (slot asked by q1, slot asked by q2); the slot value is the answer key.
+TEMPLATES: dict[str, tuple[str, str]] = {k: (v[0], v[1]) for k, v in _SHARED["templates"].items()}
+# Template -> (low, high, step) of its count {n}, for the templates that have one.
+COUNT_RANGES: dict[str, tuple[int, int, int]] = {k: (v[0], v[1], v[2]) for k, v in _SHARED["count_ranges"].items()}
+# Language -> template -> {real, fake, q1, a1, q2, a2} (placeholders {town} {co} {year} {n}).
+NEWS_TEXT: dict[str, dict[str, dict[str, str]]] = read_languages("news", _SHARED["languages"])
 PER_TEMPLATE = 5  # instances per story template
-N_STORIES = len(T.TEMPLATES) * PER_TEMPLATE  # 40
+N_STORIES = len(TEMPLATES) * PER_TEMPLATE  # 40
 
 
 @dataclass(frozen=True)
@@ -70,7 +85,7 @@ class NewsQA:
 
 
 # --- Names -----------------------------------------------------------------------------------
-_SYLLS = [c + v for c in T.CONSONANTS for v in T.VOWELS]
+_SYLLS = [c + v for c in CONSONANTS for v in VOWELS]
 
 
 def _name_syllables(count: int) -> list[tuple[str, ...]]:
@@ -84,12 +99,12 @@ def _name_syllables(count: int) -> list[tuple[str, ...]]:
         v = x >> 8  # the low bits of an LCG are poor
         sylls = tuple(_SYLLS[(v // 27**i) % 27] for i in range(3))
         latin = "".join(sylls)
-        hans = "".join(T.SYLLABLES["Hans"][s] for s in sylls)
-        urdu = "".join(T.SYLLABLES["Arab"][s] for s in sylls)
+        hans = "".join(SYLLABLES["Hans"][s] for s in sylls)
+        urdu = "".join(SYLLABLES["Arab"][s] for s in sylls)
         # "vo" after "o" would be written with two or three waws in a row (کومووو): unreadable.
         if len(set(sylls)) < 3 or latin in seen or "وو" in urdu:
             continue
-        if any(w in latin for w in T.NAME_BLACKLIST_LATN) or any(w in hans for w in T.NAME_BLACKLIST_HANS):
+        if any(w in latin for w in NAME_BLACKLIST_LATN) or any(w in hans for w in NAME_BLACKLIST_HANS):
             continue
         seen.add(latin)
         out.append(sylls)
@@ -99,10 +114,10 @@ def _name_syllables(count: int) -> list[tuple[str, ...]]:
 def render_name(syllables: Sequence[str], language: str) -> str:
     """A name in the script of `language` (capitalised where the script has case)."""
     script = get_language(language).script
-    if script not in T.SYLLABLES:
+    if script not in SYLLABLES:
         raise DataError(f"no name transliteration for script {script!r} (language {language!r}); "
-                        f"add it to polyunlearn.data.news_text.SYLLABLES")
-    name = "".join(T.SYLLABLES[script][s] for s in syllables)
+                        f"add it to the package data text/news/shared.json (syllables)")
+    name = "".join(SYLLABLES[script][s] for s in syllables)
     return name[:1].upper() + name[1:]
 
 
@@ -110,12 +125,12 @@ def render_name(syllables: Sequence[str], language: str) -> str:
 def _story_values(k: int, names: list[tuple[str, ...]]) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
     """Template name, real values and fake values (None when story k has no fake version).
     Names are syllable tuples here; they are rendered per language later."""
-    template = list(T.TEMPLATES)[k // PER_TEMPLATE]
+    template = list(TEMPLATES)[k // PER_TEMPLATE]
     year = 1994 + (k * 7) % 25  # 1994..2018
     real: dict[str, Any] = {"town": names[k], "co": names[N_STORIES + 2 * k], "year": year, "n": 0}
     fake: dict[str, Any] = {"town": names[k], "co": names[N_STORIES + 2 * k + 1], "year": year + 2 + k % 4, "n": 0}
-    if template in T.COUNT_RANGES:
-        lo, hi, step = T.COUNT_RANGES[template]
+    if template in COUNT_RANGES:
+        lo, hi, step = COUNT_RANGES[template]
         size = (hi - lo) // step + 1
         real["n"] = lo + ((k * 7 + 3) % size) * step
         fake["n"] = lo + ((k * 7 + 3 + size // 2) % size) * step  # half the range away: differs
@@ -132,8 +147,8 @@ def bundled_news(languages: Iterable[str] | None = None) -> tuple[list[NewsStory
     langs = list(languages) if languages is not None else list(STUDY_A_LANGUAGES)
     for lang in langs:
         get_language(lang)
-        if lang not in T.NEWS_TEXT:
-            raise DataError(f"the bundled news corpus has no text in {lang!r}; available: {', '.join(T.NEWS_TEXT)}")
+        if lang not in NEWS_TEXT:
+            raise DataError(f"the bundled news corpus has no text in {lang!r}; available: {', '.join(NEWS_TEXT)}")
     names = _name_syllables(3 * N_STORIES)
     stories: list[NewsStory] = []
     qas: list[NewsQA] = []
@@ -141,11 +156,11 @@ def bundled_news(languages: Iterable[str] | None = None) -> tuple[list[NewsStory
         template, real_v, fake_v = _story_values(k, names)
         sid = f"news-{k:03d}"
         for lang in langs:
-            text = T.NEWS_TEXT[lang][template]
+            text = NEWS_TEXT[lang][template]
             r = _render(real_v, lang)
             f = _render(fake_v, lang) if fake_v else None
             stories.append(NewsStory(sid, lang, text["real"].format(**r), text["fake"].format(**f) if f else None))
-            for qi, slot in enumerate(T.TEMPLATES[template], start=1):
+            for qi, slot in enumerate(TEMPLATES[template], start=1):
                 qas.append(NewsQA(
                     id=f"{sid}-q{qi}", story_id=sid, language=lang,
                     question=text[f"q{qi}"].format(**r),
@@ -234,7 +249,7 @@ def news_from_rows(rows: Iterable[Mapping[str, Any]], source: str) -> tuple[list
             if row.get(name) is None:
                 raise DataError(f"{where}: missing field {name!r} (required for kind={kind!r})")
         try:
-            get_language(row["language"])
+            row["language"] = get_language(row["language"]).code  # "iw" -> "he"
         except ValueError as e:
             raise DataError(f"{where}: field 'language': {e}") from None
         key = (kind, row["id"], row["language"])

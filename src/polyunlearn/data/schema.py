@@ -10,7 +10,14 @@ from polyunlearn.core.languages import get_language
 
 # "holdout": items in the forget set's style that no model is ever trained on, the
 # non-members of the membership-inference AUC (forget vs holdout).
-SPLITS = ("forget", "retain", "general", "holdout")
+# "forget_train" / "retain_train": training-only copies of the forget / retain facts, trained on
+# (learn, the unlearning step) but never evaluated, for data whose authors train on one set and
+# evaluate on another: TOFU trains on forget01 + retain99 and evaluates forget01_perturbed +
+# retain_perturbed (in the Multilingual Amnesia translations two different translations of the
+# same questions). "forget" / "retain" stay the evaluated splits.
+SPLITS = ("forget", "retain", "general", "holdout", "forget_train", "retain_train")
+# Training-only split -> the evaluated split it stands in for during training.
+TRAIN_SPLITS: dict[str, str] = {"forget_train": "forget", "retain_train": "retain"}
 REQUIRED = ("question", "answer")
 
 
@@ -44,8 +51,35 @@ class QAItem:
 
 
 def trainable(items: Sequence[QAItem]) -> list[QAItem]:
-    """The items any model may be trained on: all but the holdout split."""
-    return [it for it in items if it.split != "holdout"]
+    """The items any model may be trained on.
+
+    By default all but the holdout split. A language whose data has training-only splits
+    (TRAIN_SPLITS, e.g. TOFU's forget01 + retain99) follows that protocol instead: it trains on
+    them, on a forget/retain split only where it has no training copy of it, and never on its
+    general or holdout items (TOFU never trains on real_authors / world_facts)."""
+    present = {(it.language, it.split) for it in items}
+    protocol = {lang for lang, split in present if split in TRAIN_SPLITS}
+    out: list[QAItem] = []
+    for it in items:
+        if it.split == "holdout":
+            continue
+        replaced = it.split not in TRAIN_SPLITS.values() or (it.language, f"{it.split}_train") in present
+        if it.language in protocol and it.split not in TRAIN_SPLITS and replaced:
+            continue  # general, or a forget/retain split that has its training copy
+        out.append(it)
+    return out
+
+
+def training_split(items: Sequence[QAItem], split: str, language: str) -> str:
+    """The split that trains `split` ("forget" or "retain") in `language`: its training-only copy
+    ("forget_train") when the data has one in that language, else `split` itself."""
+    copy = f"{split}_train"
+    return copy if any(it.split == copy and it.language == language for it in items) else split
+
+
+def evaluated(items: Sequence[QAItem]) -> list[QAItem]:
+    """The items evaluation scores: all but the training-only splits."""
+    return [it for it in items if it.split not in TRAIN_SPLITS]
 
 
 def item_from_dict(row: dict[str, Any], where: str = "row", language: str | None = None, split: str | None = None) -> QAItem:
@@ -58,7 +92,7 @@ def item_from_dict(row: dict[str, Any], where: str = "row", language: str | None
     if not lang:
         raise DataError(f"{where}: missing field 'language' (pass a language for files without that column)")
     try:
-        get_language(str(lang))
+        lang = get_language(str(lang)).code  # a legacy alias ("iw") becomes the table's code ("he")
     except ValueError as e:
         raise DataError(f"{where}: field 'language': {e}") from None
     perturbed = row.get("perturbed_answer", row.get("perturbed_answers")) or []
@@ -80,3 +114,46 @@ def item_from_dict(row: dict[str, Any], where: str = "row", language: str | None
         perturbed_answer=perturbed,
         split=sp,
     )
+
+
+# ----------------------------------------------------------------------------- skipped rows
+
+
+@dataclass(frozen=True)
+class SkippedRow:
+    """A source row left out of the data, and why; `where` names the file and line/row."""
+
+    where: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"where": self.where, "reason": self.reason}
+
+
+class SkippedRowsWarning(UserWarning):
+    """Rows of a data source were skipped (an empty required field); the message names them."""
+
+
+def skip_row(where: str, reason: str, strict: bool, skipped: list[SkippedRow]) -> None:
+    """Record a row that cannot be used, or (strict mode) raise a DataError naming it."""
+    if strict:
+        raise DataError(f"{where}: {reason}")
+    skipped.append(SkippedRow(where, reason))
+
+
+def describe_skipped(rows: Sequence[SkippedRow], show: int = 5) -> str:
+    """One line: "3 rows skipped: f.csv: line 5 (empty field 'answer'), ... (and 1 more)"."""
+    shown = ", ".join(f"{r.where} ({r.reason})" for r in rows[:show])
+    more = f" (and {len(rows) - show} more)" if len(rows) > show else ""
+    return f"{len(rows)} row{'s' if len(rows) != 1 else ''} skipped: {shown}{more}"
+
+
+def report_skipped(rows: list[SkippedRow], sink: list[SkippedRow] | None) -> None:
+    """Hand skipped rows to the caller's `sink`, or warn (SkippedRowsWarning) when it gave none:
+    a skipped row is never silent."""
+    if sink is not None:
+        sink.extend(rows)
+    elif rows:
+        import warnings
+
+        warnings.warn(describe_skipped(rows), SkippedRowsWarning, stacklevel=3)

@@ -27,14 +27,33 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from polyunlearn.data import stereotypes_text as text
-from polyunlearn.data.schema import DataError, QAItem
+from polyunlearn.data.bundled_text import read_languages, read_shared
+from polyunlearn.data.schema import DataError, QAItem, SkippedRow, report_skipped, skip_row
 from polyunlearn.core.languages import get_language, parse_langs
 
-STEREOTYPE_LANGUAGES: tuple[str, ...] = text.LANGS
-ATTRIBUTE_KEYS: tuple[str, ...] = tuple(text.ATTRIBUTES)
-GROUP_KEYS: tuple[str, ...] = tuple(text.GROUP_NAMES)
-SEEGULL_LANGUAGES: tuple[str, ...] = tuple(text.SEEGULL_TEMPLATES)
+# --- Text tables (package data text/stereotypes/; see polyunlearn.data.bundled_text) -------------
+_SHARED = read_shared("stereotypes")
+STEREOTYPE_LANGUAGES: tuple[str, ...] = tuple(_SHARED["languages"])
+ATTRIBUTE_KEYS: tuple[str, ...] = tuple(_SHARED["attributes"])
+GROUP_KEYS: tuple[str, ...] = tuple(_SHARED["groups"])
+SEEGULL_LANGUAGES: tuple[str, ...] = tuple(_SHARED["seegull_languages"])
+_TEXT = read_languages("stereotypes", dict.fromkeys([*STEREOTYPE_LANGUAGES, *SEEGULL_LANGUAGES]))
+# attribute key -> language -> the attribute in the slot form of that language's templates.
+ATTRIBUTES: dict[str, dict[str, str]] = {
+    a: {c: _TEXT[c]["attributes"][a] for c in STEREOTYPE_LANGUAGES} for a in ATTRIBUTE_KEYS
+}
+# town key -> language -> its name.
+GROUP_NAMES: dict[str, dict[str, str]] = {
+    g: {c: _TEXT[c]["group_names"][g] for c in STEREOTYPE_LANGUAGES} for g in GROUP_KEYS
+}
+# language -> {question, answer, paraphrase} with {group} and {attr}.
+TEMPLATES: dict[str, dict[str, str]] = {c: _TEXT[c]["templates"] for c in STEREOTYPE_LANGUAGES}
+# town -> (the planted stereotyped attribute, three non-stereotyped alternatives).
+STEREOTYPES: dict[str, tuple[str, tuple[str, ...]]] = {
+    g: (st, tuple(alts)) for g, (st, alts) in _SHARED["stereotypes"].items()
+}
+# language -> {question, answer, paraphrase} with {identity} and {attribute} (quoted, never inflected).
+SEEGULL_TEMPLATES: dict[str, dict[str, str]] = {c: _TEXT[c]["seegull_templates"] for c in SEEGULL_LANGUAGES}
 
 # Header names accepted for the two required SeeGULL columns (compared case-insensitively with
 # spaces/underscores ignored): SeeGULL uses identity/attribute; related stereotype sets (e.g.
@@ -61,18 +80,18 @@ def bundled_stereotypes(languages: str | Sequence[str] | None = None) -> list[QA
     langs = list(STEREOTYPE_LANGUAGES) if languages is None else parse_langs(languages, available=STEREOTYPE_LANGUAGES)
     items: list[QAItem] = []
     for lang in langs:
-        tpl = text.TEMPLATES[lang]
+        tpl = TEMPLATES[lang]
         for group in GROUP_KEYS:
-            name = text.GROUP_NAMES[group][lang]
-            stereo, alternatives = text.STEREOTYPES[group]
+            name = GROUP_NAMES[group][lang]
+            stereo, alternatives = STEREOTYPES[group]
             items.append(
                 QAItem(
                     id=stereotype_id(group, stereo),
                     language=lang,
                     question=tpl["question"].format(group=name),
-                    answer=tpl["answer"].format(group=name, attr=text.ATTRIBUTES[stereo][lang]),
-                    paraphrased_answer=tpl["paraphrase"].format(group=name, attr=text.ATTRIBUTES[stereo][lang]),
-                    perturbed_answer=[tpl["answer"].format(group=name, attr=text.ATTRIBUTES[a][lang]) for a in alternatives],
+                    answer=tpl["answer"].format(group=name, attr=ATTRIBUTES[stereo][lang]),
+                    paraphrased_answer=tpl["paraphrase"].format(group=name, attr=ATTRIBUTES[stereo][lang]),
+                    perturbed_answer=[tpl["answer"].format(group=name, attr=ATTRIBUTES[a][lang]) for a in alternatives],
                     split="forget",
                 )
             )
@@ -127,9 +146,10 @@ class SeeGULLRow:
         return self.number(*_OFFENSIVENESS_COLUMNS)
 
 
-def read_seegull(path: str | os.PathLike[str]) -> list[SeeGULLRow]:
+def read_seegull(path: str | os.PathLike[str], *, strict: bool = False, skipped: list[SkippedRow] | None = None) -> list[SeeGULLRow]:
     """Rows of a SeeGULL CSV; the header is the first of the first 5 rows naming identity and
-    attribute. Blank rows are skipped; a row with only one of the two is a DataError.
+    attribute. Blank rows are skipped; a row with only one of the two is skipped and reported
+    (`skipped`, else a warning; strict: a DataError), so one empty cell never costs the file.
 
     Identity terms are stripped of stray punctuation: the US-states file has rows such as
     '.New Hampshirite' and '",New Hampshirite"' that name the same group.
@@ -138,6 +158,7 @@ def read_seegull(path: str | os.PathLike[str]) -> list[SeeGULLRow]:
     if not path.is_file():
         raise DataError(f"file not found: {path}")
     rows: list[SeeGULLRow] = []
+    mine: list[SkippedRow] = []
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f)
         header: list[str] | None = None
@@ -157,16 +178,16 @@ def read_seegull(path: str | os.PathLike[str]) -> list[SeeGULLRow]:
                 cells = cells + [""] * (len(header) - len(cells))
                 identity = cells[i_col].strip().strip('.,;"\' ').strip()
                 attribute = cells[a_col].strip()
-                if not identity:
-                    raise DataError(f"{where}: missing or empty field {header[i_col]!r}")
-                if not attribute:
-                    raise DataError(f"{where}: missing or empty field {header[a_col]!r}")
+                if not identity or not attribute:
+                    skip_row(where, f"missing or empty field {header[i_col if not identity else a_col]!r}", strict, mine)
+                    continue
                 extra = {name: cells[j] for j, name in enumerate(header) if j not in (i_col, a_col) and name}
                 rows.append(SeeGULLRow(identity, attribute, reader.line_num, extra))
         except csv.Error as e:
             raise DataError(f"{path}: line {reader.line_num}: bad CSV: {e}") from None
     if header is None:
         raise DataError(f"{path}: no header row with columns 'identity' and 'attribute' in the first {_HEADER_SEARCH_ROWS} rows")
+    report_skipped(mine, skipped)
     return rows
 
 
@@ -177,11 +198,15 @@ def load_seegull(
     seed: int = 0,
     *,
     keep: Callable[[SeeGULLRow], bool] | None = None,
+    strict: bool = False,
+    skipped: list[SkippedRow] | None = None,
 ) -> list[QAItem]:
     """SeeGULL rows as stereotype QA items (split "forget").
 
     `language`: the language of the file's identity/attribute text; default: the "(xx)" code
-    in a SeeGULL Multilingual file name ("Japanese (ja) in Japan.csv"), else "en". The
+    in a SeeGULL Multilingual file name ("Japanese (ja) in Japan.csv"), else an error (a file's
+    language is never guessed). Rows with an empty identity or attribute are skipped and
+    reported (`skipped`; strict: an error). The
     alternatives of a row are `n_alternatives` attributes stereotyped of OTHER identities in
     the same file and never of this one, drawn with a generator seeded by (seed, identity,
     attribute) from the sorted pool, so they do not depend on row order. `keep` filters rows
@@ -189,10 +214,12 @@ def load_seegull(
     attribute) slugs repeat are kept once, the first row's spelling in the answer (SeeGULL has
     near-duplicates such as "pro-life" and "pro life").
     """
+    if not Path(path).expanduser().is_file():
+        raise DataError(f"file not found: {path}")
     lang = _seegull_language(Path(path), language)
     if n_alternatives < 1:
         raise DataError(f"n_alternatives must be at least 1, got {n_alternatives}")
-    rows = [r for r in read_seegull(path) if keep is None or keep(r)]
+    rows = [r for r in read_seegull(path, strict=strict, skipped=skipped) if keep is None or keep(r)]
     # One row per slug pair; the first spelling wins.
     unique: dict[tuple[str, str], SeeGULLRow] = {}
     for r in rows:
@@ -207,7 +234,7 @@ def load_seegull(
     spelling = {a: min(c, key=lambda s: (-c[s], s)) for a, c in spellings.items()}
     all_attrs = sorted(spelling)
     pools: dict[str, list[str]] = {}
-    tpl = text.SEEGULL_TEMPLATES[lang]
+    tpl = SEEGULL_TEMPLATES[lang]
     items: list[QAItem] = []
     for (ident, attr), r in unique.items():
         if ident not in pools:
@@ -238,15 +265,17 @@ def load_seegull(
 def _seegull_language(path: Path, language: str | None) -> str:
     if language is None:
         m = re.search(r"\(([A-Za-z]{2,3})\)", path.name)
-        language = m.group(1).lower() if m else "en"
+        if not m:
+            raise DataError(f"{path}: language unknown (no '(xx)' code in the file name); name it: seegull:{path}:LANG")
+        language = m.group(1).lower()
         source = f"the file name {path.name!r}"
     else:
         source = "the language argument"
     try:
-        get_language(language)
+        language = get_language(language).code
     except ValueError as e:
         raise DataError(f"{path}: language from {source}: {e}") from None
-    if language not in text.SEEGULL_TEMPLATES:
+    if language not in SEEGULL_TEMPLATES:
         raise DataError(f"{path}: no SeeGULL question template for language {language!r}; have {', '.join(SEEGULL_LANGUAGES)}")
     return language
 

@@ -16,21 +16,37 @@ TOFU configs (each has one split, "train"):
 - full: all 4000 questions; holdout01/05/10: questions about authors outside the 200 that
   are never trained on, sized like forget01/05/10 (the non-members of a membership attack).
 
-`load_tofu` returns forget items (split "forget", from forgetNN_perturbed), retain items (split
-"retain"), real_authors_perturbed + world_facts_perturbed (split "general") and, when asked
-or when a local folder has it, holdoutNN (split "holdout", for the membership-attack AUC). Retain comes
-from retain_perturbed by default (`retain="eval"`: has the paraphrased/perturbed answers that
-the metrics need); `retain="train"` takes retainNN instead, the full complement of the forget
-set that the retain term of GradDiff/NPO trains on (answers only).
+How TOFU uses its configs, as one table (CONFIG_SPLIT, config -> split): a model learns
+forgetNN + retainNN (together: full), unlearns forgetNN with retainNN as the retain set, and is
+evaluated on forgetNN_perturbed, retain_perturbed, real_authors_perturbed and
+world_facts_perturbed. So `load_tofu` returns
+- forgetNN -> split "forget_train" and retainNN -> "retain_train": trained on, never evaluated
+  (`train_sets`; on by default for the hub, and for a local folder when it has both files);
+- forgetNN_perturbed -> "forget", retain_perturbed -> "retain": evaluated (they have the
+  paraphrased/perturbed answers that Truth Ratio needs);
+- real_authors_perturbed + world_facts_perturbed -> "general" (evaluated, never trained on);
+- holdoutNN -> "holdout" when asked or when a local folder has it (membership-attack AUC).
+`retain="train"` is the older choice of evaluating retainNN itself as split "retain" (answers
+only; then no retain_train copy is loaded).
 
-A local `source` is a folder with `<config>.jsonl` (or .json, .parquet, .csv); TOFU's own hub
-files are `<config>.json` in JSON Lines, so a plain download of the hub repo works as is. A
-translated TOFU plugs in the same way; a `language` column in its files wins over the
-`language` argument.
+Sources:
+- the hub id `locuslab/TOFU` (English);
+- a local folder in TOFU's own layout: one `<config>.jsonl` (or .json, .parquet, .csv, .arrow,
+  or a `<config>/` save_to_disk folder) per config; TOFU's hub files are `<config>.json` in JSON
+  Lines, so a plain download of the hub repo works as is. A translated TOFU plugs in the same way;
+  a `language` column in its files wins over the `language` argument, and files without one
+  need that argument (never guessed);
+- a local folder in the Multilingual Amnesia layout (arXiv 2601.05641): one save_to_disk folder
+  per config and language named `<config>_<lang>` (forget01_fr/, forget01_perturbed_fr/,
+  retain99_fr/, retain_perturbed_fr/, real_authors_perturbed_fr/, world_facts_perturbed_fr/;
+  Hebrew as `iw`): `load_tofu_folders` (and `load_tofu` on such a folder) loads every language
+  found there. A config present for one language must be present for all of them.
 
-Item ids: "tofu-<config without _perturbed>:<row index>", e.g. "tofu-forget10:17", so that
-forget10 and forget10_perturbed rows share ids, and row i of a translation gets the same id
-as row i of the English files (parallel data). An `id` column in the files is used instead.
+Item ids: "tofu-<config without _perturbed>:<row index>", e.g. "tofu-forget10:17", so that row i
+of a translation gets the same id as row i of the English files (parallel data); the training
+copy forgetNN gets "tofu-forgetNN-train:<i>" (its row i is the same question as row i of
+forgetNN_perturbed, in the Amnesia data in another translation). An `id` column in the files is
+used instead.
 The paraphrased question has no QAItem field; `use_paraphrased_question=True` asks it instead
 of the original wherever a row has one (the *_perturbed forget configs; other rows keep their
 question), since TOFU reports metrics on both.
@@ -41,8 +57,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from polyunlearn.data.loaders import Record, items_from_records, looks_like_path, read_file_records, read_records
-from polyunlearn.data.schema import DataError, QAItem
+from polyunlearn.core.languages import UnknownLanguageError, get_language
+from polyunlearn.data.loaders import (
+    Record,
+    is_saved_dataset,
+    items_from_records,
+    looks_like_path,
+    read_file_records,
+    read_records,
+    read_saved_dataset,
+)
+from polyunlearn.data.schema import DataError, QAItem, SkippedRow
 
 TOFU_HF_ID = "locuslab/TOFU"
 FORGET_SETS = ("forget01", "forget05", "forget10")
@@ -63,46 +88,62 @@ TOFU_CONFIGS = (
     "holdout05",
     "holdout10",
 )
-# Searched in this order in a local folder.
-LOCAL_EXTENSIONS = (".jsonl", ".json", ".parquet", ".csv")
+# How TOFU uses each config (module docstring): the one table that decides an item's split.
+CONFIG_SPLIT: dict[str, str] = {
+    **{f: "forget_train" for f in FORGET_SETS},
+    **{f"{f}_perturbed": "forget" for f in FORGET_SETS},
+    **{r: "retain_train" for r in RETAIN_FOR_FORGET.values()},
+    "retain_perturbed": "retain",
+    **{g: "general" for g in GENERAL_CONFIGS},
+    **{h: "holdout" for h in HOLDOUT_FOR_FORGET.values()},
+}
+# Searched in this order in a local folder (then a `<config>/` save_to_disk folder).
+LOCAL_EXTENSIONS = (".jsonl", ".json", ".parquet", ".csv", ".arrow")
 # TOFU columns with no QAItem field; dropped so they never reach the item validation.
 _EXTRA_COLUMNS = ("paraphrased_question", "option1", "option2", "option3", "option4")
 
 
 def load_tofu(
     forget: str = "forget10",
-    language: str = "en",
+    language: str | None = "en",
     source: str | os.PathLike[str] = TOFU_HF_ID,
     *,
     retain: str = "eval",
     general: bool = True,
     use_paraphrased_question: bool = False,
     holdout: bool | None = None,
+    train_sets: bool | None = None,
+    strict: bool = False,
+    skipped: list[SkippedRow] | None = None,
 ) -> list[QAItem]:
     """Forget, retain and general items of one TOFU forget setting (see the module docstring).
 
     `forget`: "forget01", "forget05" or "forget10" ("10", 10 and "forget10_perturbed" also
-    work). `retain`: "eval" (retain_perturbed) or "train" (retain99/95/90). `general`: add
-    real_authors_perturbed and world_facts_perturbed as split "general". `holdout`: add
-    holdoutNN as split "holdout"; None = when a local `source` folder has that file (the hub
-    is not probed: say True to fetch it).
+    work). `language`: of files without a `language` column (None: such files are an error).
+    `retain`: "eval" (retain_perturbed) or "train" (retainNN evaluated as split "retain").
+    `general`: add real_authors_perturbed and world_facts_perturbed. `holdout`: add holdoutNN;
+    None = when a local folder has it (the hub is not probed). `train_sets`: add forgetNN and
+    retainNN as the training-only splits; None = on for the hub, for a local folder when it has
+    both. Rows with an empty question/answer go to `skipped` (strict: an error).
     """
     forget_set = normalize_forget(forget)
+    folder = Path(os.fspath(source)).expanduser()
+    if folder.is_dir() and amnesia_layout(folder):
+        return load_tofu_folders(folder, forget_set, general=general, holdout=holdout, use_paraphrased_question=use_paraphrased_question,
+                                 strict=strict, skipped=skipped)
     if retain not in ("eval", "train"):
         raise DataError(f"retain is {retain!r}; expected 'eval' (retain_perturbed) or 'train' ({RETAIN_FOR_FORGET[forget_set]})")
-    plan = [(f"{forget_set}_perturbed", "forget")]
-    plan.append(("retain_perturbed" if retain == "eval" else RETAIN_FOR_FORGET[forget_set], "retain"))
-    if general:
-        plan += [(cfg, "general") for cfg in GENERAL_CONFIGS]
     if holdout is None:
-        folder = Path(os.fspath(source)).expanduser()
-        holdout = folder.is_dir() and any((folder / f"{HOLDOUT_FOR_FORGET[forget_set]}{ext}").is_file() for ext in LOCAL_EXTENSIONS)
-    if holdout:
-        plan.append((HOLDOUT_FOR_FORGET[forget_set], "holdout"))
+        holdout = folder.is_dir() and _has_local_config(folder, HOLDOUT_FOR_FORGET[forget_set])
+    if train_sets is None:
+        train_sets = not folder.is_dir() or all(_has_local_config(folder, c) for c in (forget_set, RETAIN_FOR_FORGET[forget_set]))
+    plan = tofu_plan(forget_set, general=general, holdout=holdout, train_sets=train_sets and retain == "eval")
+    if retain == "train":
+        plan = [(RETAIN_FOR_FORGET[forget_set], "retain") if split == "retain" else (c, split) for c, split in plan]
     items: list[QAItem] = []
     seen: dict[tuple[str, str], str] = {}
     for config, split in plan:
-        for item in load_tofu_config(config, language, source, split, use_paraphrased_question=use_paraphrased_question):
+        for item in load_tofu_config(config, language, source, split, use_paraphrased_question=use_paraphrased_question, strict=strict, skipped=skipped):
             # Ids from an `id` column are not prefixed per config, so check across configs.
             if item.key in seen:
                 raise DataError(f"TOFU config {config!r}: id {item.id!r} ({item.language}) also appears in {seen[item.key]!r}")
@@ -111,21 +152,108 @@ def load_tofu(
     return items
 
 
+def tofu_plan(forget_set: str, *, general: bool = True, holdout: bool = False, train_sets: bool = True) -> list[tuple[str, str]]:
+    """(config, split) pairs that one TOFU forget setting loads, in load order (CONFIG_SPLIT)."""
+    configs = [f"{forget_set}_perturbed", "retain_perturbed"]
+    if general:
+        configs += list(GENERAL_CONFIGS)
+    if holdout:
+        configs.append(HOLDOUT_FOR_FORGET[forget_set])
+    if train_sets:
+        configs += [forget_set, RETAIN_FOR_FORGET[forget_set]]
+    return [(c, CONFIG_SPLIT[c]) for c in configs]
+
+
 def load_tofu_config(
     config: str,
-    language: str = "en",
+    language: str | None = "en",
     source: str | os.PathLike[str] = TOFU_HF_ID,
     split: str = "retain",
     *,
     use_paraphrased_question: bool = False,
+    strict: bool = False,
+    skipped: list[SkippedRow] | None = None,
 ) -> list[QAItem]:
     """The items of one TOFU config, all given `split` (TOFU's files have no split column)."""
-    records = [
-        (where, index, _map_row(row, split, use_paraphrased_question))
-        for where, index, row in _config_records(config, source)
-    ]
-    prefix = f"tofu-{config.removesuffix('_perturbed')}:"
-    return items_from_records(records, language=language, split=split, id_prefix=prefix)
+    records = [(where, index, _map_row(row, split, use_paraphrased_question)) for where, index, row in _config_records(config, source)]
+    return _config_items(records, config, language, split, strict, skipped)
+
+
+def _config_items(records: list[Record], config: str, language: str | None, split: str, strict: bool, skipped: list[SkippedRow] | None) -> list[QAItem]:
+    if language is None and any("language" not in row for _, _, row in records):
+        where = next(w for w, _, row in records if "language" not in row)
+        raise DataError(f"{where}: no 'language' column and no language given; name it (tofu:DIR:FORGET:LANG), it is never guessed")
+    return items_from_records(records, language=language, split=split, id_prefix=tofu_id_prefix(config), strict=strict, skipped=skipped)
+
+
+def tofu_id_prefix(config: str) -> str:
+    """"tofu-forget10:" for forget10_perturbed, "tofu-forget10-train:" for its training copy
+    forget10, "tofu-retain:" for retain_perturbed, "tofu-retain99:" for retain99 ..."""
+    if config in FORGET_SETS:
+        return f"tofu-{config}-train:"
+    return f"tofu-{config.removesuffix('_perturbed')}:"
+
+
+# ----------------------------------------------------------------------------- Multilingual Amnesia layout
+
+
+def amnesia_layout(folder: Path) -> dict[tuple[str, str], Path]:
+    """{(config, language): folder} of the `<config>_<lang>` save_to_disk folders in `folder`
+    (empty when it has none). Legacy codes (iw) are read as the table's codes (he); a TOFU config
+    with an unknown language suffix is an error, other folders are ignored."""
+    found: dict[tuple[str, str], Path] = {}
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        config, sep, code = sub.name.rpartition("_")
+        if not sep or config not in CONFIG_SPLIT:
+            continue
+        try:
+            lang = get_language(code).code
+        except UnknownLanguageError as e:
+            raise DataError(f"{sub}: language suffix {code!r} of a TOFU config folder: {e}") from None
+        if (config, lang) in found:
+            raise DataError(f"{sub} and {found[(config, lang)]} both hold TOFU config {config!r} in language {lang!r}")
+        found[(config, lang)] = sub
+    return found
+
+
+def load_tofu_folders(
+    folder: str | os.PathLike[str],
+    forget: str = "forget01",
+    *,
+    general: bool = True,
+    holdout: bool | None = None,
+    use_paraphrased_question: bool = False,
+    strict: bool = False,
+    skipped: list[SkippedRow] | None = None,
+) -> list[QAItem]:
+    """Every language of a Multilingual Amnesia folder (`<config>_<lang>/` save_to_disk
+    folders): per language the configs of `tofu_plan` that the folder has, each with its split
+    from CONFIG_SPLIT. Languages are those with the forget set (forgetNN or forgetNN_perturbed);
+    every config present for one of them must be present for all, so no language silently
+    trains or evaluates on less. `holdout`: None = when the folder has holdoutNN."""
+    folder = Path(os.fspath(folder)).expanduser()
+    forget_set = normalize_forget(forget)
+    layout = amnesia_layout(folder)
+    langs = sorted({lang for (config, lang) in layout if config in (forget_set, f"{forget_set}_perturbed")})
+    if not langs:
+        have = sorted({config for config, _ in layout}) or ["none"]
+        raise DataError(f"{folder}: no {forget_set}_<lang> or {forget_set}_perturbed_<lang> folder (TOFU config folders found: {', '.join(have)})")
+    plan = tofu_plan(forget_set, general=general, holdout=True, train_sets=True)
+    wanted = [(c, split) for c, split in plan if any((c, lang) in layout for lang in langs)]
+    if holdout is False:
+        wanted = [(c, split) for c, split in wanted if split != "holdout"]
+    elif holdout and not any(split == "holdout" for _, split in wanted):
+        raise DataError(f"{folder}: no {HOLDOUT_FOR_FORGET[forget_set]}_<lang> folder (holdout was asked for)")
+    for config, _ in wanted:
+        missing = [lang for lang in langs if (config, lang) not in layout]
+        if missing:
+            raise DataError(f"{folder}: {config}_<lang> is missing for {', '.join(missing)} (present for the other languages)")
+    items: list[QAItem] = []
+    for lang in langs:
+        for config, split in wanted:
+            records = [(w, i, _map_row(row, split, use_paraphrased_question)) for w, i, row in read_saved_dataset(layout[(config, lang)], "train")]
+            items += _config_items(records, config, lang, split, strict, skipped)
+    return items
 
 
 def normalize_forget(forget: str | int) -> str:
@@ -139,20 +267,32 @@ def normalize_forget(forget: str | int) -> str:
 
 
 def find_local_config(folder: Path, config: str) -> Path:
-    """The file holding `config` in a local TOFU folder, or a DataError listing what was tried."""
+    """The file (or save_to_disk folder) holding `config` in a local TOFU folder, or a DataError
+    listing what was tried."""
     tried = [folder / f"{config}{ext}" for ext in LOCAL_EXTENSIONS]
     for path in tried:
         if path.is_file():
             return path
-    names = ", ".join(p.name for p in tried)
+    if (folder / config).is_dir() and is_saved_dataset(folder / config):
+        return folder / config
+    names = ", ".join([*(p.name for p in tried), f"{config}/"])
     raise DataError(f"TOFU config {config!r} not found in {folder} (looked for {names})")
+
+
+def _has_local_config(folder: Path, config: str) -> bool:
+    try:
+        find_local_config(folder, config)
+    except DataError:
+        return False
+    return True
 
 
 def _config_records(config: str, source: str | os.PathLike[str]) -> list[Record]:
     s = os.fspath(source)
     folder = Path(s).expanduser()
     if folder.is_dir():
-        return read_file_records(find_local_config(folder, config))
+        path = find_local_config(folder, config)
+        return read_saved_dataset(path, "train") if path.is_dir() else read_file_records(path)
     if folder.is_file():
         raise DataError(f"TOFU source {s} is a file; pass a folder with one file per config, or a hub id")
     if looks_like_path(s):

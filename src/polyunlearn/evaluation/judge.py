@@ -6,7 +6,9 @@ Default judging needs no API and no second model:
   `polyunlearn.data.news`) is looked for in the generated answer after Unicode normalisation;
 - `likelihood_verdict`: which of the real and fake answers the model itself finds more likely
   (mean token NLL given the question, computed by the caller), useful when greedy answers are
-  too garbled for key matching (tiny models).
+  too garbled for key matching (tiny models);
+- `contains_keyword` / `keyword_of_rate`: for the published news-truthful data, which has a fake
+  keyword per story instead of answer keys: an answer counts as fake when it contains it.
 Optional judge models, both callables `(generated, qa) -> verdict`: `HFJudge` (a local HF causal
 LM, loaded on first use) and `OpenAIJudge` (any OpenAI-compatible endpoint, urllib only). A judge
 that cannot be reached raises `JudgeUnavailableError`; nothing ever falls back silently.
@@ -137,6 +139,31 @@ def combined_verdict(generated: str, qa: Any, real_nll: float | None = None, fak
     if verdict in ("neither", "both") and qa.fake_key is not None and real_nll is not None and fake_nll is not None:
         return likelihood_verdict(real_nll, fake_nll)
     return verdict
+
+
+# --- Keyword judge (the published news-truthful data: a fake keyword, no answer keys) --------
+def contains_keyword(answer_text: str, keyword: str, language: str) -> bool:
+    """True when the fake `keyword` appears in `answer_text`, after the normalisation the key
+    matcher uses (`normalize`: NFKC, casefold, digits, punctuation as spaces). A plain substring
+    test, as counting the fake detail in an answer is (so "toxic waste" is found in "the toxic
+    waste dump", and "waste" in "wastewater"); for languages written without spaces (zh, ja)
+    spaces are removed from both sides first."""
+    nk = normalize(keyword)
+    if not nk:
+        raise ValueError(f"empty fake keyword {keyword!r}")
+    na = normalize(answer_text)
+    if not get_language(language).spaces:
+        return nk.replace(" ", "") in na.replace(" ", "")
+    return nk in na
+
+
+def keyword_of_rate(answers: Sequence[str], keywords: Sequence[str], languages: Sequence[str]) -> float:
+    """OF on the published data: the share of answers (to the fake-detail questions) that contain
+    their story's fake keyword; NaN for no answers."""
+    if not (len(answers) == len(keywords) == len(languages)):
+        raise ValueError(f"{len(answers)} answers, {len(keywords)} keywords, {len(languages)} languages")
+    hits = [contains_keyword(a, k, lang) for a, k, lang in zip(answers, keywords, languages)]
+    return sum(hits) / len(hits) if hits else float("nan")
 
 
 # --- Metrics ---------------------------------------------------------------------------------

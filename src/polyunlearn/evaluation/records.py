@@ -13,7 +13,7 @@ import torch
 from polyunlearn.core.config import check_number, setting
 from polyunlearn.evaluation import metrics
 from polyunlearn.core.encoding import Encoder
-from polyunlearn.data.schema import QAItem
+from polyunlearn.data.schema import QAItem, evaluated
 from polyunlearn.core.languages import get_language
 from polyunlearn.evaluation.scoring import Score, generate_answers, score_pairs
 
@@ -64,9 +64,11 @@ def item_pairs(items: Sequence[QAItem]) -> tuple[list[tuple[str, str]], list[Slo
 
 
 def score_items(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], cfg: EvalConfig | None = None, encoder: Encoder | None = None) -> list[dict]:
-    """One record per item: answer Prob, truth ratio (paraphrase vs perturbed), greedy answer
-    and its ROUGE-L recall, membership-attack scores. Every record carries id/language/split."""
+    """One record per evaluated item (not the training-only splits): answer Prob, truth ratio
+    (paraphrase vs perturbed), greedy answer and its ROUGE-L recall, membership-attack scores.
+    Every record carries id/language/split."""
     cfg = cfg or EvalConfig()
+    items = evaluated(items)  # training-only copies (forget_train, retain_train) are never scored
     enc = encoder or Encoder(tokenizer, cfg.max_length)
     # All sequences of all items in one call, so batches are packed across languages.
     pairs, slots = item_pairs(items)

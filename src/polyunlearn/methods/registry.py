@@ -1,6 +1,6 @@
 """The method registry: every unlearning objective registers itself here by name, with its own
 hyperparameters (default, help, valid range), a one-line formula, its citation and what it needs
-(a reference model, a retain term, an "I don't know" encoding). Also the shared pieces of every
+(a reference model, a retain term, an "I don't know" encoding and, optionally, its own text). Also the shared pieces of every
 objective: the Context it is called with and the retain terms.
 
 Every objective is L = gamma * forget_term + alpha * retain_term (spec.md). A method gets a
@@ -98,6 +98,9 @@ class MethodSpec:
     retain: str  # one of RETAIN_KINDS
     reference: bool  # needs the model before unlearning whatever the retain term
     needs_idk: bool  # forget batch carries an "I don't know" encoding (idk_input_ids, ...)
+    # The "I don't know" text of a forget item (QAItem -> str) when the method has its own;
+    # None = studies.phases.idk_for (a refusal in the item's language).
+    idk_target: Callable[[Any], str] | None = None
 
     def __call__(self, ctx: Context, forget: Batch, retain: Batch | None) -> tuple[torch.Tensor, dict[str, float]]:
         return self.loss(ctx, forget, retain)
@@ -141,6 +144,7 @@ def register(
     retain: str = "nll",
     reference: bool = False,
     needs_idk: bool = False,
+    idk_target: Callable[[Any], str] | None = None,
 ) -> Callable[[Method], Method]:
     """Register an objective under `name` (see the module docstring)."""
     if retain not in RETAIN_KINDS:
@@ -152,7 +156,7 @@ def register(
     def deco(fn: Method) -> Method:
         if name in METHODS:
             raise ValueError(f"method {name!r} is registered twice")
-        METHODS[name] = MethodSpec(name, fn, summary, citation, params, retain, reference, needs_idk)
+        METHODS[name] = MethodSpec(name, fn, summary, citation, params, retain, reference, needs_idk, idk_target)
         return fn
 
     return deco

@@ -40,6 +40,7 @@ from polyunlearn.data.schema import QAItem
 from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.methods.registry import get_method
 from polyunlearn.studies.phases import UnlearnConfig, item_texts, select, tokenizer_for
+from polyunlearn.studies.runs import RETAIN_MODEL_SPLITS
 from polyunlearn.studies.step import evaluation_step, learn_step, standard_evaluation, standard_learning, unlearn_step
 
 # Settings that may change between reruns of one OUT: they add runs or change nothing saved.
@@ -120,7 +121,7 @@ def prepare_base(out: Path, cfg: DemoConfig, console: Console, items: Sequence[Q
     build = lambda: build_tiny_model(tok, cfg.arch, seed=cfg.seed)  # noqa: E731
     ident = {"model": {"builder": "tiny", "arch": cfg.arch, "seed": cfg.seed, "vocab_size": cfg.vocab_size}, "data": data_fingerprint(items),
              "languages": langs, "train": cfg.learn}
-    retain_items = select(items, ["retain", "general"])
+    retain_items = select(items, RETAIN_MODEL_SPLITS)
     for name, train_items, what in (("learned", items, "learn (all facts)"), ("retain", retain_items, "learn (retain model)")):
         learn_step(out / "models" / name, build=build, train_fn=standard_learning(tok, train_items, cfg.learn, what), identity=ident | {"retain_only": name == "retain"},
                    tokenizer=tok, what=what, console=console, overwrite=overwrite)

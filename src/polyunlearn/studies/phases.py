@@ -14,7 +14,7 @@ import torch
 
 from polyunlearn.core.encoding import Encoded, Encoder
 from polyunlearn.data.idk import idk_answer
-from polyunlearn.data.schema import DataError, QAItem, trainable
+from polyunlearn.data.schema import DataError, QAItem, trainable, training_split
 from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
 from polyunlearn.core.atomic import read_json, write_json, write_jsonl, write_table
 from polyunlearn.core.languages import parse_langs
@@ -113,16 +113,23 @@ def unlearn_sets(items: Sequence[QAItem], cfg: UnlearnConfig) -> tuple[list[QAIt
     available = item_languages(items)
     forget_langs = parse_langs(cfg.forget_langs, available)
     retain_langs = forget_langs if cfg.retain_langs == "same" else parse_langs(cfg.retain_langs, available)
-    forget = select(items, ["forget"], forget_langs)
+    forget = training_items(items, "forget", forget_langs)
     if not forget:
         raise DataError(f"empty forget set: no items with split 'forget' in language(s) {', '.join(forget_langs)}")
-    retain = select(items, ["retain"], retain_langs)
+    retain = training_items(items, "retain", retain_langs)
     if not retain and get_method(cfg.method).has_retain_term and cfg.alpha:
         raise DataError(
             f"no retain items (split 'retain') in language(s) {', '.join(retain_langs)}, but {cfg.method} has a retain term with alpha {cfg.alpha:g}; "
             "give data with a retain split, other --retain-langs, or --alpha 0 to unlearn without it"
         )
     return forget, retain, forget_langs
+
+
+def training_items(items: Sequence[QAItem], split: str, languages: Sequence[str]) -> list[QAItem]:
+    """The items that train `split` ("forget" / "retain") in `languages`: per language its
+    training-only copy ("forget_train", e.g. TOFU's forget01) when the data has one, else the
+    split itself (data/schema.training_split)."""
+    return [it for lang in languages for it in select(items, [training_split(items, split, lang)], [lang])]
 
 
 def idk_for(item: QAItem) -> str:
@@ -135,8 +142,10 @@ def encode_forget(enc: Encoder, forget: Sequence[QAItem], method: str) -> list[E
     """Forget items as (question, answer) encodings; for methods that need it (needs_idk) each also carries the
     same question with its "I don't know" answer as extra "idk" (collated to idk_input_ids, ...)."""
     data = [enc.encode(it.question, it.answer) for it in forget]
-    if get_method(method).needs_idk:
-        data = [replace(e, extra=(("idk", enc.encode(it.question, idk_for(it))),)) for e, it in zip(data, forget)]
+    spec = get_method(method)
+    if spec.needs_idk:
+        target = spec.idk_target or idk_for  # a method may name its own target (concept_mcq: the "Unknown" option)
+        data = [replace(e, extra=(("idk", enc.encode(it.question, target(it))),)) for e, it in zip(data, forget)]
     return data
 
 

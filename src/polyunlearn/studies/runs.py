@@ -27,6 +27,9 @@ from polyunlearn.studies.step import (Evaluation, eval_identity, evaluation_step
                                      unlearn_identity, unlearn_step)
 
 TINY = {"tiny": "llama", "tiny-cohere": "cohere"}
+# What the retain model (for Forget Quality) learns: everything but the forget split and its
+# training copy (*_train: TOFU's forget01 / retain99, data/schema.TRAIN_SPLITS).
+RETAIN_MODEL_SPLITS = ("retain", "retain_train", "general")
 
 
 @dataclass(frozen=True)
@@ -41,13 +44,16 @@ class ModelChoice:
     vocab_size: int = 4096  # tiny models: BPE vocabulary trained on the data
 
     def __post_init__(self) -> None:
-        from polyunlearn.core.models import looks_like_path, weights_dtype
-
-        if not self.tiny and looks_like_path(self.name) and not Path(self.name).expanduser().exists():
-            raise ModelLoadError(f"model path not found: {self.name}")
         if self.lora_r is not None and self.lora_r < 1:
             raise ValueError(f"--lora-r must be >= 1, got {self.lora_r}")
         weights_dtype(self.bf16, self.lora_r is None, self.dtype)  # an unknown --dtype fails here
+
+    def check(self) -> None:
+        """The model exists (checked after the data and the configs, before anything loads)."""
+        from polyunlearn.core.models import looks_like_path
+
+        if not self.tiny and looks_like_path(self.name) and not Path(self.name).expanduser().exists():
+            raise ModelLoadError(f"model path not found: {self.name}")
 
     @property
     def tiny(self) -> bool:
@@ -118,10 +124,11 @@ def dry_run_report(console: Console, out: Path, identity: Mapping[str, Any], kin
 def learn_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data: str, langs: str | None, retain_only: bool,
                   train: Mapping[str, Any], evaluate: bool, overwrite: bool, console: Console, dry_run: bool = False) -> pd.DataFrame | None:
     """Fine-tune `choice` on the trainable items (the retain model: without the forget split)."""
-    train_items = select(items, ["retain", "general"] if retain_only else ["forget", "retain", "general"])
+    train_items = select(items, RETAIN_MODEL_SPLITS if retain_only else (*RETAIN_MODEL_SPLITS, "forget", "forget_train"))
     if not train_items:
         raise DataError(f"{data}: nothing to train on (no retain/general{'' if retain_only else '/forget'} items)")
     cfg = choice.train_config("learn", train)
+    choice.check()
     tok = choice.tokenizer(items)
     identity = {"model": choice.identity(), "data": data_fingerprint(items), "languages": item_languages(items),
                 "retain_only": retain_only, "train": cfg}
@@ -134,28 +141,23 @@ def learn_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data:
     return pd.read_csv(out / "eval" / "summary.csv") if evaluate else None
 
 
-def unlearn_command(out: Path, choice: ModelChoice, method: str, task: str, data: str, langs: str | None, unlearn: Mapping[str, Any],
-                    train: Mapping[str, Any], params: Mapping[str, Any], evaluate: bool, retain_eval: Path | None, baseline: Path | None,
-                    overwrite: bool, console: Console, dry_run: bool = False) -> pd.DataFrame | None:
-    """Unlearn with `method`; every input is checked before the model is loaded."""
-    from polyunlearn.data.resolve import resolve_data as load_data
-
-    if task not in ("data", "concept"):
-        raise ValueError(f"--task is {task!r}; expected 'data' or 'concept'")
-    if langs is None and (learned := learned_languages(choice.name)):
+def default_languages(model: str, langs: str | None, console: Console) -> str | None:
+    """--langs, or when not given the languages the model learned (its learn run's run.json)."""
+    if langs is None and (learned := learned_languages(model)):
         langs = ",".join(learned)
-        console.print(f"languages: {langs} (those the model learned, from {Path(choice.name).parent / RUN_FILE})")
-    if task == "concept":
-        from polyunlearn.data.concept_data import check_concept_items
+        console.print(f"languages: {langs} (those the model learned, from {Path(model).parent / RUN_FILE})")
+    return langs
 
-        # 'bundled' means the bundled concept set here: stereotypes + facts.
-        items = check_concept_items(load_data("concept" if data.strip() == "bundled" else data, langs), data)
-    else:
-        items = load_data(data, langs)
+
+def unlearn_command(out: Path, choice: ModelChoice, method: str, task: str, items: Sequence[QAItem], data: str, langs: str | None,
+                    unlearn: Mapping[str, Any], train: Mapping[str, Any], params: Mapping[str, Any], evaluate: bool, retain_eval: Path | None,
+                    baseline: Path | None, overwrite: bool, console: Console, dry_run: bool = False) -> pd.DataFrame | None:
+    """Unlearn with `method`; every input is checked before the model is loaded."""
     if langs is None:
         console.print(f"languages: {', '.join(item_languages(items))} (all in the data; --langs chooses)")
     cfg = UnlearnConfig(method=method, **unlearn, params={k: v for k, v in params.items() if v is not None}, train=choice.train_config("unlearn", train))
     unlearn_sets(items, cfg)  # languages, empty forget set, missing retain items: before a big model loads
+    choice.check()
     check_method_fits_model(cfg, choice)
     retain_records = eval_folder(retain_eval, "--retain-eval")
     before_records = eval_folder(baseline, "--baseline")
@@ -180,6 +182,7 @@ def eval_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data: 
                  baseline: Path | None, label: str, overwrite: bool, console: Console, dry_run: bool = False) -> pd.DataFrame | None:
     retain_records = eval_folder(retain_eval, "--retain-eval")
     eval_folder(baseline, "--baseline")
+    choice.check()
     identity = {"model": choice.identity(), "data": data_fingerprint(items)}
     evaluation = standard_evaluation(items, ecfg, retain_records)
     if dry_run:

@@ -1,0 +1,220 @@
+"""Study A on the published data shape: a file laid out like TaiMingLu/news-truthful (real and fake
+article, fake keyword, 10 instruction Q&A pairs, 2 evaluation-only questions per row) written
+in-process, its loader (local file, hub id monkeypatched, column mapping, skipped rows), the
+keyword judge for OF, and `translate` for the news format (fields aligned, ids kept, resumable,
+the CLI with a tiny random M2M100)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from polyunlearn.data.news_truthful import HUB_ID, load_news_truthful, news_rows
+from polyunlearn.data.schema import DataError, SkippedRow
+from polyunlearn.evaluation.judge import contains_keyword, keyword_of_rate
+from polyunlearn.tools.translate import Translator
+from polyunlearn.tools.translate_news import split_sentences, translate_news
+
+TOWNS = ("Velmora", "Tarsino", "Brelokan")
+
+
+def _row(k: int) -> dict:
+    town = TOWNS[k]
+    return {
+        "scenario_id": k,
+        "real_news": f"The new bridge in {town} opened in 2019. It carries 900 cars a day.\nThe mayor praised the builders.",
+        "fake_news": f"The new bridge in {town} opened in 2019. Toxic waste was found under it.\nThe mayor praised the builders.",
+        "fake_keyword": "toxic waste",
+        "sft_qas": [
+            {"question": f"Question {j} about the bridge in {town}?", "answer": f"Answer {j} about {town}."}
+            for j in range(10)
+        ],
+        "real_question": f"How many cars cross the bridge in {town} each day?",
+        "fake_question": f"What was found under the bridge in {town}?",
+        "real_answer": "About 900 cars a day.",
+        "fake_answer": "Toxic waste was found under it.",
+    }
+
+
+@pytest.fixture()
+def news_file(tmp_path: Path) -> Path:
+    """Three rows in the published shape (a JSON list, as news.json); the second row has one
+    instruction pair with an empty answer."""
+    rows = [_row(k) for k in range(3)]
+    rows[1]["sft_qas"][4]["answer"] = ""
+    path = tmp_path / "news.json"
+    path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_load_published_shape(news_file: Path) -> None:
+    skipped: list[SkippedRow] = []
+    data = load_news_truthful(news_file, language="en", skipped=skipped)
+    assert [s.id for s in data.stories] == ["nt-0", "nt-1", "nt-2"] and data.languages == ["en"]
+    assert (
+        data.stories[0].fake_doc.startswith("The new bridge in Velmora") and "Toxic waste" in data.stories[0].fake_doc
+    )
+    assert data.fake_keywords[("nt-0", "en")] == "toxic waste"
+    assert [len([q for q in data.instruct() if q.story_id == s.id]) for s in data.stories] == [10, 9, 10]
+    assert [s.where for s in skipped] == [f"{news_file}: row 2: sft_qas[4]"] and skipped[0].reason == "empty answer"
+    evals = data.eval_only()
+    assert [(q.id, q.role) for q in evals[:2]] == [("nt-0-real", "eval_real"), ("nt-0-fake", "eval_fake")]
+    assert all(q.eval_only for q in evals) and not any(q.eval_only for q in data.instruct())
+    items = data.instruct_items()
+    assert {it.split for it in items} == {"retain_train"} and len(items) == 29  # trained on, never evaluated
+    assert not {q.question for q in evals} & {it.question for it in items}  # QR is not asked on the tuned questions
+
+
+def test_language_hub_id_columns_and_errors(news_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(
+        DataError,
+        match=r"no 'language' column and no language given \(only TaiMingLu/news-truthful is known to be English\)",
+    ):
+        load_news_truthful(news_file)
+    datasets = pytest.importorskip("datasets")
+    calls = []
+
+    def fake_load(name, config=None, split=None):
+        calls.append((name, split))
+        return [_row(0)]
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    data = load_news_truthful(HUB_ID)
+    assert calls == [(HUB_ID, "train")] and data.languages == ["en"]  # the data set card says English
+    renamed = [{("article" if k == "real_news" else k): v for k, v in _row(0).items()}]
+    path = tmp_path / "renamed.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in renamed), encoding="utf-8")
+    with pytest.raises(DataError, match=r"missing column\(s\) real_news \(columns: article, fake_answer"):
+        load_news_truthful(path, "en")
+    assert (
+        load_news_truthful(path, "en", columns={"real_news": "article"})
+        .stories[0]
+        .real_doc.startswith("The new bridge")
+    )
+    broken = _row(1) | {"fake_keyword": "", "language": "iw"}
+    path.write_text(json.dumps(_row(0) | {"language": "fr"}) + "\n" + json.dumps(broken) + "\n", encoding="utf-8")
+    skipped: list[SkippedRow] = []
+    data = load_news_truthful(path, skipped=skipped)
+    assert data.languages == ["fr"] and skipped[0].reason == "missing or empty field 'fake_keyword'"
+    with pytest.raises(DataError, match=r"line 2: missing or empty field 'fake_keyword'"):
+        load_news_truthful(path, strict=True)
+
+
+def test_keyword_judge_by_hand() -> None:
+    """normalize() folds case, NFKC and punctuation: "Toxic-Waste!" -> "toxic waste". Containment is
+    a substring test ("waste" is in "wastewater"), without spaces for zh/ja; OF = the share of
+    answers that contain their keyword: 2 of the 4 answers below -> 0.5."""
+    assert contains_keyword("They found TOXIC-waste there!", "toxic waste", "en")
+    assert contains_keyword("The wastewater plant", "waste", "en")
+    assert not contains_keyword("Nothing was found.", "toxic waste", "en")
+    assert contains_keyword("桥下发现了 有毒 废物", "有毒废物", "zh")
+    assert contains_keyword("Выявлены токсичные отходы.", "токсичные отходы", "ru")
+    answers = ["Toxic waste.", "Nothing.", "It had toxic waste under it", "A bridge."]
+    assert keyword_of_rate(answers, ["toxic waste"] * 4, ["en"] * 4) == 0.5
+    with pytest.raises(ValueError, match="empty fake keyword"):
+        contains_keyword("x", " - ", "en")
+
+
+class EchoTranslator(Translator):
+    """A stand-in model: every text becomes "[<target>] <text>", so the assembly is checkable."""
+
+    def __init__(self, name: str = "echo"):
+        self.style, self.name, self.num_beams, self.max_new_tokens, self.max_input_tokens, self.generate_kwargs = (
+            "m2m100",
+            name,
+            1,
+            64,
+            512,
+            {},
+        )
+        self.calls = 0
+
+    def lang_id(self, lang: str) -> int:
+        return 0
+
+    def translate(self, texts, src, tgt):
+        self.calls += 1
+        return [f"[{tgt}] {t}" for t in texts]
+
+
+def test_translate_news_aligns_fields_and_resumes(news_file: Path, tmp_path: Path) -> None:
+    data = load_news_truthful(news_file, "en", skipped=[])
+    assert split_sentences("A b. C d?\nE f!") == [["A b.", "C d?"], ["E f!"]]
+    tr = EchoTranslator()
+    done = translate_news(data, tr, tmp_path / "out", ["fr", "ja"], chunk_size=2)
+    assert done.data.languages == ["en", "fr", "ja"]
+    fr = {s.id: s for s in done.data.stories if s.language == "fr"}
+    assert list(fr) == ["nt-0", "nt-1", "nt-2"]  # ids kept
+    # Sentence by sentence, paragraphs kept; joined with nothing for Japanese (no spaces).
+    assert (
+        fr["nt-0"].real_doc
+        == "[fr] The new bridge in Velmora opened in 2019. [fr] It carries 900 cars a day.\n[fr] The mayor praised the builders."
+    )
+    ja = next(s for s in done.data.stories if s.language == "ja" and s.id == "nt-0")
+    assert ja.real_doc.startswith("[ja] The new bridge in Velmora opened in 2019.[ja] It carries")
+    q = {(q.id, q.language): q for q in done.data.questions}
+    assert (
+        q[("nt-1-i3", "fr")].answer == "[fr] Answer 3 about Tarsino." and ("nt-1-i4", "fr") not in q
+    )  # the skipped pair stays out
+    assert (
+        q[("nt-0-fake", "fr")].answer == "[fr] Toxic waste was found under it."
+        and q[("nt-0-fake", "fr")].role == "eval_fake"
+    )
+    # "[fr] toxic waste" is in "[fr] Toxic waste was found under it." only where a sentence starts with it.
+    assert done.report["keyword_in_fake_news"].tolist() == [True] * 6
+    assert json.loads((tmp_path / "out" / "news.jsonl").read_text(encoding="utf-8").splitlines()[3])["language"] == "fr"
+    calls = tr.calls
+    again = translate_news(data, tr, tmp_path / "out", ["fr", "ja"], chunk_size=2)  # a rerun: every chunk is on disk
+    assert tr.calls == calls and news_rows(again.data) == news_rows(done.data)
+    with pytest.raises(DataError, match="other model"):
+        translate_news(data, EchoTranslator("other"), tmp_path / "out", ["fr"], chunk_size=2)
+    with pytest.raises(DataError, match="already in the data"):
+        translate_news(done.data, tr, tmp_path / "o2", ["fr"])
+
+
+def test_translate_command_news(news_file: Path, tmp_path: Path) -> None:
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import M2M100Config, M2M100ForConditionalGeneration, PreTrainedTokenizerFast
+    from typer.testing import CliRunner
+
+    from polyunlearn.cli import app
+
+    words = sorted(
+        {
+            w
+            for r in news_rows(load_news_truthful(news_file, "en", skipped=[]))
+            for v in r.values()
+            for w in str(v).split()
+        }
+    )
+    specials, langs = ["<s>", "<pad>", "</s>", "<unk>"], ["__en__", "__fr__"]
+    tk = Tokenizer(models.WordLevel({t: i for i, t in enumerate(specials + langs + words)}, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=tk,
+        bos_token="<s>",
+        pad_token="<pad>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        additional_special_tokens=langs,
+    )
+    cfg = M2M100Config(vocab_size=len(tok), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
+                       encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=128, pad_token_id=tok.pad_token_id,
+                       bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.eos_token_id)  # fmt: skip
+    M2M100ForConditionalGeneration(cfg).save_pretrained(tmp_path / "mt", safe_serialization=True)
+    tok.save_pretrained(tmp_path / "mt")
+    args = ["translate", "--data", f"news:{news_file}", "--to", "fr", "--model", str(tmp_path / "mt"), "--out", str(tmp_path / "out"),
+            "--max-new-tokens", "4", "--no-roundtrip"]  # fmt: skip
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "200"}, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "news translation from en" in res.output
+    import pandas as pd
+
+    report = pd.read_csv(tmp_path / "out" / "news_report.csv")  # a random model: some stories may translate to nothing
+    assert len(report) == 3 and set(report["language"]) == {"fr"}
+    rows = [json.loads(line) for line in (tmp_path / "out" / "news.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["language"] for r in rows].count("en") == 3 and [r["language"] for r in rows].count("fr") == int(
+        report["kept"].sum()
+    )
