@@ -51,6 +51,13 @@ class UnknownLanguageError(ValueError):
     """Raised for a language code that is not in the table; the message names it."""
 
 
+def language_index(code: str) -> int:
+    """The position of `code` in LANGUAGES: a stable integer id for tensors (batches carry it as
+    "language" for methods that treat languages differently, e.g. LingTea)."""
+    get_language(code)  # unknown code: one line naming it
+    return list(LANGUAGES).index(code)
+
+
 def get_language(code: str) -> Language:
     try:
         return LANGUAGES[code]

@@ -48,6 +48,11 @@ class Param:
     strict: bool = False  # minimum excluded (> instead of >=)
     nullable: bool = False
 
+    @property
+    def required(self) -> bool:
+        """No usable default: the user must give a value (e.g. PDU's epsilon)."""
+        return self.default is None and not self.nullable
+
     def check(self, name: str, value: Any) -> Any:
         """`value` coerced to the declared kind, or a ValueError naming the parameter."""
         if value is None:
@@ -81,6 +86,10 @@ class Context:
     gamma: float = 1.0  # weight of the forget term
     alpha: float = 1.0  # weight of the retain term
     params: Mapping[str, Any] = field(default_factory=dict)
+    # What a stateful method carries from one step to the next (PDU's dual weight, LingTea's
+    # batch count). A Context lives for one unlearning run (studies.phases.unlearn), which seeds
+    # "batches_per_epoch" and "batch" and, on resume, every value a method logged as "state/<key>".
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 Method = Callable[[Context, Batch, Batch | None], tuple[torch.Tensor, dict[str, float]]]
@@ -98,6 +107,8 @@ class MethodSpec:
     retain: str  # one of RETAIN_KINDS
     reference: bool  # needs the model before unlearning whatever the retain term
     needs_idk: bool  # forget batch carries an "I don't know" encoding (idk_input_ids, ...)
+    needs_alternate: bool = False  # forget batch carries an alternate-answer encoding (alt_input_ids, ...)
+    needs_language: bool = False  # batches carry "language" (B,): core.languages.language_index of each item
 
     def __call__(self, ctx: Context, forget: Batch, retain: Batch | None) -> tuple[torch.Tensor, dict[str, float]]:
         return self.loss(ctx, forget, retain)
@@ -114,6 +125,9 @@ class MethodSpec:
         if unknown:
             have = ", ".join(self.params) or "none"
             raise ValueError(f"{', '.join(unknown)} does not apply to method {self.name!r} (its hyperparameters: {have})")
+        for k, p in self.params.items():
+            if p.required and given.get(k) is None:
+                raise ValueError(f"method {self.name!r} needs {k} (no default): {p.help}")
         return {k: p.check(k, given.get(k, p.default)) for k, p in self.params.items()}
 
     def needs_reference(self, params: Mapping[str, Any]) -> bool:
@@ -131,6 +145,15 @@ class MethodSpec:
 
 METHODS: dict[str, MethodSpec] = {}
 
+# A stateful method logs each value it keeps in Context.state as "state/<key>" (history.json shows
+# it per step), and a run resumed from a checkpoint restores them from the last logged step.
+STATE_LOG = "state/"
+
+
+def logged_state(logs: Mapping[str, Any]) -> dict[str, Any]:
+    """The Context.state values a method logged in one history row (see STATE_LOG)."""
+    return {k[len(STATE_LOG) :]: v for k, v in logs.items() if k.startswith(STATE_LOG)}
+
 
 def register(
     name: str,
@@ -141,6 +164,8 @@ def register(
     retain: str = "nll",
     reference: bool = False,
     needs_idk: bool = False,
+    needs_alternate: bool = False,
+    needs_language: bool = False,
 ) -> Callable[[Method], Method]:
     """Register an objective under `name` (see the module docstring)."""
     if retain not in RETAIN_KINDS:
@@ -152,7 +177,7 @@ def register(
     def deco(fn: Method) -> Method:
         if name in METHODS:
             raise ValueError(f"method {name!r} is registered twice")
-        METHODS[name] = MethodSpec(name, fn, summary, citation, params, retain, reference, needs_idk)
+        METHODS[name] = MethodSpec(name, fn, summary, citation, params, retain, reference, needs_idk, needs_alternate, needs_language)
         return fn
 
     return deco
