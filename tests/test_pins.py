@@ -82,8 +82,9 @@ CLI_INTERFACE = {'analyze': ['--metric', '--minus', '--out', '--permutations', '
  'translate': ['--batch-size', '--bf16', '--chunk-size', '--code-style', '--data', '--device', '--max-new-tokens',
                '--model', '--no-bf16', '--no-roundtrip', '--no-trust-remote-code', '--num-beams', '--out',
                '--revision', '--roundtrip', '--source', '--threads', '--threshold', '--to', '--trust-remote-code'],
- 'unlearn': ['--alpha', '--baseline', '--batch-size', '--beta', '--bf16', '--data', '--delta', '--dtype', '--epochs',
-             '--evaluate', '--forget-langs', '--gamma', '--grad-accum', '--langs', '--lora', '--lora-r', '--lr',
+ 'unlearn': ['--alpha', '--alternate', '--baseline', '--batch-size', '--beta', '--beta1', '--beta2', '--bf16', '--data',
+             '--delta', '--dtype', '--epochs', '--epsilon', '--eta', '--evaluate', '--forget-langs', '--ga-epochs',
+             '--gamma', '--grad-accum', '--ignore-first', '--kd-temperature', '--langs', '--lora', '--lora-r', '--lr',
              '--method', '--model', '--no-bf16', '--no-evaluate', '--no-lora', '--no-trust-remote-code', '--out',
              '--retain-eval', '--retain-langs', '--retain-loss', '--rmu-coeff', '--rmu-layer', '--task', '--threads',
              '--trust-remote-code']}

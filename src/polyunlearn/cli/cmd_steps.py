@@ -71,7 +71,7 @@ def learn(
 def unlearn(
     model: str = typer.Option(..., help="The learned model: a folder written by `learn` (OUT/model) or any HF id/path."),
     out: Path = typer.Option(..., help="Output folder: model/ (or LoRA adapter), eval/, history.json."),
-    method: str = typer.Option("npo", help="grad_ascent, grad_diff, grad_diff_kl, npo, simnpo, idkdpo, rmu (see `polyunlearn methods`)."),
+    method: str = typer.Option("npo", help="grad_ascent, grad_diff, grad_diff_kl, npo, simnpo, idkdpo, altpo, rmu, wga, satimp, undial, ceu, pdu, lingtea (see `polyunlearn methods`)."),
     task: str = typer.Option("data", help="'data': unlearn the forget split (facts); 'concept': unlearn stereotype associations (forget = stereotype items, 'bundled' data = stereotypes + facts) and report the biased-answer rate per language."),
     forget_langs: str = typer.Option("en", help="Languages whose forget split is unlearned: comma list or 'all'."),
     retain_langs: str = typer.Option("same", help="Retain-set languages: 'same' (= forget languages), a comma list, or 'all'."),
@@ -83,11 +83,19 @@ def unlearn(
     grad_accum: int = typer.Option(1),
     gamma: float = typer.Option(1.0, help="Forget-term weight."),
     alpha: Optional[float] = typer.Option(None, help="Retain-term weight; default 1.0 for methods with a retain term."),
-    beta: Optional[float] = typer.Option(None, help="Temperature; default per method: NPO/IdkDPO 0.1, SimNPO 4.5."),
+    beta: Optional[float] = typer.Option(None, help="Temperature; default per method: NPO/IdkDPO/AltPO 0.1, SimNPO 4.5, WGA 1, UNDIAL 10 (its logit shift)."),
     retain_loss: Optional[str] = typer.Option(None, help="Retain term where it is a choice (NPO, SimNPO, IdkDPO): nll (default) or kl."),
     delta: Optional[float] = typer.Option(None, help="SimNPO reward margin (default 0)."),
     rmu_layer: Optional[int] = typer.Option(None, help="RMU: decoder layer to steer (0-based, negative from the end); default the middle one."),
     rmu_coeff: Optional[float] = typer.Option(None, help="RMU steering coefficient c (default 6.5; scale with the layer's activation norm)."),
+    beta1: Optional[float] = typer.Option(None, help="SatImp exponent of p (default 5)."),
+    beta2: Optional[float] = typer.Option(None, help="SatImp exponent of 1 - p (default 1)."),
+    ignore_first: Optional[int] = typer.Option(None, help="CE-U: answer tokens at the start left out of the loss (default 1)."),
+    epsilon: Optional[float] = typer.Option(None, help="PDU (required for it): bound on the retain loss, in its units (e.g. the retain NLL before unlearning plus a margin)."),
+    eta: Optional[float] = typer.Option(None, help="PDU dual step size of the retain weight lambda (default 1)."),
+    ga_epochs: Optional[int] = typer.Option(None, help="LingTea: gradient-ascent epochs before each distillation epoch (default 1)."),
+    kd_temperature: Optional[float] = typer.Option(None, help="LingTea distillation temperature (default 1)."),
+    alternate: Optional[str] = typer.Option(None, help="AltPO: alternate answers, a JSONL/CSV file with id, language, alternate (one per forget item and language), or 'bundled' (the bundled benchmark's)."),
     lora: bool = typer.Option(False, help="Unlearn with LoRA adapters; the reference is the base with adapters off."),
     lora_r: int = typer.Option(8),
     bf16: bool = typer.Option(False, help="bf16 compute (autocast); see --dtype for the weights."),
@@ -115,20 +123,22 @@ def unlearn(
         items = check_concept_items(load_data("concept" if data.strip() == "bundled" else data, langs), data)
     else:
         items = load_data(data, langs)
-    given = {"beta": beta, "retain_loss": retain_loss, "delta": delta, "rmu_layer": rmu_layer, "rmu_coeff": rmu_coeff}
+    given = {"beta": beta, "retain_loss": retain_loss, "delta": delta, "rmu_layer": rmu_layer, "rmu_coeff": rmu_coeff,
+             "beta1": beta1, "beta2": beta2, "ignore_first": ignore_first, "epsilon": epsilon, "eta": eta, "ga_epochs": ga_epochs, "kd_temperature": kd_temperature}
     cfg = UnlearnConfig(
         method=method, forget_langs=forget_langs, retain_langs=retain_langs, gamma=gamma, alpha=alpha, params={k: v for k, v in given.items() if v is not None},
         train=TrainConfig(lr=lr if lr is not None else default_lr("unlearn", False, lora), epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, mixed_precision="bf16" if bf16 else "no"),
     )
-    unlearn_sets(items, cfg)  # validate languages / empty forget set before loading a big model
+    forget_items = unlearn_sets(items, cfg)[0]  # validate languages / empty forget set before loading a big model
+    alternates = _alternates(alternate, items, forget_items, method)
     tok = load_tokenizer(model, trust_remote_code)
     net = load_model(model, weights_dtype(bf16, not lora, dtype), trust_remote_code)
     if lora:
         net = add_lora(net, LoraSettings(r=lora_r))
     out.mkdir(parents=True, exist_ok=True)
     save_config(out / "run_config.json", {"command": "unlearn", "model": model, "data": data, **cfg.to_dict(), "lora": lora,
-                                          "weights_dtype": _dtype_name(net)})
-    net, hist = unlearn_phase(net, tok, items, cfg, checkpoint_dir=out / "ckpt")
+                                          "weights_dtype": _dtype_name(net), **({"alternate": alternate} if alternate else {})})
+    net, hist = unlearn_phase(net, tok, items, cfg, checkpoint_dir=out / "ckpt", alternates=alternates)
     save_model(net, tok, out / "model")
     from polyunlearn.core.atomic import write_json
 
@@ -193,6 +203,21 @@ def _eval_and_report(net, tok, items, out: Path, retain_eval: Path | None, basel
                 write_pq(out / f"change_{metric}", p, q)
             heatmap(m, f"change in {metric}", out / f"change_{metric}.png", qvalues=q)
     console.print(f"results written under [bold]{out.resolve()}[/bold]")
+
+
+def _alternates(source: str | None, items, forget_items, method: str):
+    """The --alternate answers, checked against the forget set before any model loads; refused
+    for a method that does not use them (it would be silently ignored)."""
+    from polyunlearn.data.alternates import check_alternates, load_alternates
+    from polyunlearn.methods.registry import get_method
+
+    if not get_method(method).needs_alternate:
+        if source is not None:
+            raise ValueError(f"--alternate does not apply to method {method!r} (only to altpo)")
+        return None
+    alternates = load_alternates(source, items) if source is not None else None
+    check_alternates(forget_items, alternates, method)
+    return alternates
 
 
 def _dtype_name(net) -> str:

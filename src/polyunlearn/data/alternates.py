@@ -14,6 +14,8 @@ is the bundled one. Every error names the file and the row, or the item without 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -78,6 +80,12 @@ def alternate_for(item: QAItem, alternates: Alternates) -> str:
             f"forget item {item.id!r} ({item.language}) has no alternate answer; add a row (id {item.id}, language {item.language}, alternate ...) to the alternate file"
         )
     return alt
+
+
+def alternates_digest(forget: Sequence[QAItem], alternates: Alternates) -> str:
+    """sha256 of the (id, language, alternate) triples of `forget`: what a run trains on, for its identity."""
+    used = sorted((it.id, it.language, alternate_for(it, alternates)) for it in forget)
+    return hashlib.sha256(json.dumps(used, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 def check_alternates(forget: Sequence[QAItem], alternates: Alternates | None, method: str = "altpo") -> None:

@@ -139,6 +139,19 @@ class MethodSpec:
             return params["retain_loss"]
         return None if self.retain == "none" else self.retain
 
+    def describe(self) -> dict[str, str]:
+        """One row of `polyunlearn methods`: formula, hyperparameter defaults, retain term, what
+        else it needs (reference model, idk / alternate answers, per-item language)."""
+        shown = {k: "required" if p.required else "none" if p.default is None else p.default for k, p in self.params.items()}
+        defaults = ", ".join(f"{k}={v}" for k, v in shown.items()) or "-"
+        retain = {"none": "none", "nll": "NLL", "kl": "KL", "choice": "NLL or KL (retain_loss)", "own": "own"}[self.retain]
+        if self.reference or self.retain == "kl":
+            ref = "yes"
+        else:
+            ref = "with retain_loss kl" if self.retain == "choice" else "no"
+        needs = [what for flag, what in ((self.needs_idk, "idk answers"), (self.needs_alternate, "alternate answers"), (self.needs_language, "item language")) if flag]
+        return {"method": self.name, "formula": self.summary, "defaults": defaults, "retain term": retain, "reference model": ref, "also needs": ", ".join(needs) or "-"}
+
     def context(self, model: torch.nn.Module, reference: Reference | None = None, gamma: float = 1.0, alpha: float = 1.0, **params: Any) -> Context:
         return Context(model=model, reference=reference, gamma=gamma, alpha=alpha, params=self.resolve(params))
 

@@ -13,6 +13,7 @@ A spec is YAML (read with yaml.safe_load: a config can never run code) with two 
       baseline_eval: null      # path model only: eval folder before unlearning (else evaluated here)
       learn: {epochs: 15}      # tiny only: TrainConfig overrides for learning the facts
       eval: {generate: true}   # EvalConfig overrides
+      alternate: bundled       # altpo only: alternate answers, 'bundled' or a JSONL/CSV file (id, language, alternate)
     grid:
       methods: [npo, grad_diff_kl]
       forget_sets: [each, all] # 'each' = every single language: the forget x eval matrix
@@ -48,6 +49,7 @@ import pandas as pd
 import yaml
 from rich.console import Console
 
+from polyunlearn.data.alternates import load_alternates
 from polyunlearn.data.schema import QAItem
 from polyunlearn.studies.demo import Base, DemoConfig, prepare_base
 from polyunlearn.evaluation.records import EvalConfig
@@ -56,7 +58,7 @@ from polyunlearn.core.languages import parse_langs
 from polyunlearn.core.config import fields_of
 from polyunlearn.methods.registry import get_method, method_params
 from polyunlearn.core.models import LoraSettings, add_lora, load_model, load_tokenizer, save_model
-from polyunlearn.studies.phases import UnlearnConfig, default_lr, eval_done, evaluate_to, item_languages, load_eval, save_config, unlearn
+from polyunlearn.studies.phases import UnlearnConfig, default_lr, eval_done, evaluate_to, item_languages, load_eval, save_config, unlearn, alternate_identity
 from polyunlearn.analysis.results import gather, write_result_matrices
 from polyunlearn.core.trainloop import TrainConfig
 
@@ -66,7 +68,7 @@ class GridSpecError(ValueError):
 
 
 TOP_KEYS = {"name", "description", "base", "grid"}
-BASE_KEYS = {"data", "languages", "model", "retain_eval", "baseline_eval", "arch", "vocab_size", "seed", "learn", "eval", "lora", "lora_r", "bf16", "trust_remote_code", "save_models"}
+BASE_KEYS = {"data", "languages", "model", "retain_eval", "baseline_eval", "arch", "vocab_size", "seed", "learn", "eval", "lora", "lora_r", "bf16", "trust_remote_code", "save_models", "alternate"}
 GRID_KEYS = {"methods", "forget_sets", "seeds", "params"}
 
 
@@ -151,6 +153,7 @@ class GridSpec:
     demo: DemoConfig | None  # tiny base: the demo settings prepare_base learns it with
     eval: EvalConfig
     runs: list[GridRun] = field(default_factory=list)
+    alternates: dict | None = None  # base.alternate loaded: {(id, language): answer}, for altpo runs
 
     @property
     def tiny(self) -> bool:
@@ -232,9 +235,19 @@ def parse_spec(raw: Any, path: str = "<spec>") -> GridSpec:
         ecfg = EvalConfig(**_overrides("base.eval", base.get("eval"), EvalConfig))
     except (TypeError, ValueError) as e:
         raise GridSpecError(f"base.eval: {e}") from None
-    spec = GridSpec(path, raw, items, languages, b, demo, ecfg)
+    spec = GridSpec(path, raw, items, languages, b, demo, ecfg, alternates=_alternates(base.get("alternate"), items))
     spec.runs = _expand(spec, grid)
     return spec
+
+
+def _alternates(source: Any, items: list[QAItem]) -> dict | None:
+    """base.alternate loaded (None when unset); an error names the key."""
+    if source is None:
+        return None
+    try:
+        return load_alternates(_coerce("base.alternate", source, str), items)
+    except ValueError as e:
+        raise GridSpecError(f"base.alternate: {e}") from None
 
 
 def _expand(spec: GridSpec, grid: dict) -> list[GridRun]:
@@ -284,7 +297,11 @@ def _expand(spec: GridSpec, grid: dict) -> list[GridRun]:
     for method, (label, langs), seed, combo in itertools.product(methods, forget_sets, seeds, itertools.product(*params.values())):
         p = dict(zip(names, combo))
         ucfg = _unlearn_config(spec, method, langs, seed, p)
-        config = {"base": spec.identity(), "unlearn": ucfg.to_dict(), "eval": asdict(spec.eval)}
+        try:  # an altpo run's alternates cover its forget set, and their hash is part of its id
+            alt = alternate_identity(spec.items, ucfg, spec.alternates)
+        except ValueError as e:
+            raise GridSpecError(f"base.alternate: {e}") from None
+        config = {"base": spec.identity(), "unlearn": ucfg.to_dict(), "eval": asdict(spec.eval)} | alt
         run_id = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
         runs.append(GridRun(run_id, method, label, seed, p, ucfg, config | {"run_id": run_id, "forget_label": label, "params": p}))
     return runs
@@ -369,7 +386,7 @@ def run_grid(spec: GridSpec, out: str | Path, console: Console | None = None, pr
         try:
             save_config(run_dir / "config.json", run.config)
             model = _load(spec, str(base.learned_path))
-            model, hist = unlearn(model, base.tokenizer, base.items, run.unlearn, checkpoint_dir=run_dir / "ckpt", progress=progress)
+            model, hist = unlearn(model, base.tokenizer, base.items, run.unlearn, checkpoint_dir=run_dir / "ckpt", progress=progress, alternates=spec.alternates)
             if spec.base["save_models"]:
                 save_model(model, base.tokenizer, run_dir / "model")
             write_json(run_dir / "history.json", hist)

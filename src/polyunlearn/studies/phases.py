@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import torch
 
 from polyunlearn.core.encoding import Encoded, Encoder
-from polyunlearn.data.alternates import alternate_for, check_alternates
+from polyunlearn.data.alternates import alternate_for, alternates_digest, check_alternates
 from polyunlearn.data.idk import idk_answer
 from polyunlearn.data.schema import DataError, QAItem, trainable
 from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
@@ -124,6 +124,17 @@ def unlearn_sets(items: Sequence[QAItem], cfg: UnlearnConfig) -> tuple[list[QAIt
             "give data with a retain split, other --retain-langs, or --alpha 0 to unlearn without it"
         )
     return forget, retain, forget_langs
+
+
+def alternate_identity(items: Sequence[QAItem], cfg: UnlearnConfig, alternates: Mapping[tuple[str, str], str] | None) -> dict:
+    """What a run's identity gains from its alternates: for a method that needs them, their hash
+    over its forget set (checked to cover it: an error names the item); otherwise nothing, so the
+    run's id does not depend on them."""
+    if not get_method(cfg.method).needs_alternate:
+        return {}
+    forget = unlearn_sets(items, cfg)[0]
+    check_alternates(forget, alternates, cfg.method)
+    return {"alternates_sha256": alternates_digest(forget, alternates)}
 
 
 def idk_for(item: QAItem) -> str:
