@@ -1,7 +1,7 @@
 """Alternate answers for AltPO (data.alternates) end to end: files in JSONL and CSV, the bundled
 benchmark's own, the "alt" encoding of each forget item, one-line errors naming the file, row or
-item, the `--alternate` option of `polyunlearn unlearn`, and `base.alternate` in a grid spec; and
-the per-item language index that batches carry for LingTea."""
+item, and the `--alternate` option of `polyunlearn unlearn` (the grid key: test_grid_methods.py);
+and the per-item language index that batches carry for LingTea."""
 
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ from typer.testing import CliRunner
 
 from polyunlearn.core.encoding import IGNORE, Encoded, Encoder, collate
 from polyunlearn.core.languages import LANGUAGES, language_index
-from polyunlearn.data.alternates import alternates_digest, load_alternates, read_alternates
+from polyunlearn.data.alternates import load_alternates, read_alternates
 from polyunlearn.data.fictitious import bundled_alternates, bundled_benchmark
 from polyunlearn.data.loaders import save_items
 from polyunlearn.data.schema import DataError
-from polyunlearn.studies.grid import GridSpecError, load_spec, parse_spec
 from polyunlearn.studies.phases import encode_forget
 
 runner = CliRunner()
@@ -124,7 +123,7 @@ def test_language_index_in_batches(tokenizer, items):
     assert torch.equal(collate([Encoded((1,), (2,), language=3)], 0)["language"], torch.tensor([3]))
 
 
-# ---- the CLI option and the grid key ----
+# ---- the CLI option ----
 
 
 @pytest.fixture(scope="module")
@@ -189,44 +188,3 @@ def test_cli_unlearns_with_altpo_and_bundled_alternates(files, tmp_path):
     history = json.loads((out / "history.json").read_text())
     assert len(history) == 2 and history[0]["forget_term"] > 0  # 10 fr forget items, batch 8
     assert json.loads((out / "run_config.json").read_text())["config"]["alternate"] == "bundled"
-
-
-def test_grid_alternate_key(tmp_path):
-    base = {"languages": "en,fr", "eval": {"generate": False}}
-    with pytest.raises(GridSpecError, match=r"base.alternate: altpo needs alternate answers"):
-        parse_spec({"base": base, "grid": {"methods": ["altpo"], "forget_sets": ["en"]}})
-    spec = parse_spec(
-        {"base": {**base, "alternate": "bundled"}, "grid": {"methods": ["altpo", "npo"], "forget_sets": ["en", "all"]}}
-    )
-    altpo, npo = spec.runs[0], spec.runs[2]
-    forget = [it for it in spec.items if it.split == "forget" and it.language == "en"]
-    assert altpo.config["alternates_sha256"] == alternates_digest(forget, spec.alternates)
-    assert "alternates_sha256" not in npo.config  # other methods' ids do not depend on the alternates
-    without = parse_spec({"base": base, "grid": {"methods": ["npo"], "forget_sets": ["en", "all"]}})
-    assert without.runs[0].run_id == npo.run_id
-    write_jsonl(tmp_path / "alt.jsonl", [{"id": "fact-090", "language": "en", "alternate": "x"}])
-    with pytest.raises(GridSpecError, match=r"base.alternate: forget item 'fact-091' \(en\) has no alternate answer"):
-        parse_spec(
-            {
-                "base": {**base, "alternate": str(tmp_path / "alt.jsonl")},
-                "grid": {"methods": ["altpo"], "forget_sets": ["en"]},
-            }
-        )
-
-
-def test_shipped_all_methods_spec_is_valid():
-    from importlib.resources import files
-
-    from polyunlearn.methods.registry import METHODS
-
-    path = files("polyunlearn") / "configs" / "grids" / "all_methods_tiny.yaml"
-    assert path.read_text(encoding="utf-8").startswith(
-        "# polyunlearn grid src/polyunlearn/configs/grids/all_methods_tiny.yaml"
-    )
-    spec = load_spec(str(path))
-    assert [r.method for r in spec.runs[::2]] == list(spec.raw["grid"]["methods"]) and set(
-        spec.raw["grid"]["methods"]
-    ) == set(METHODS)
-    assert [r.forget_label for r in spec.runs[:2]] == ["en", "all"] and len(spec.runs) == 28
-    pdu = next(r for r in spec.runs if r.method == "pdu")
-    assert pdu.unlearn.params["epsilon"] == 0.1 and "epsilon" not in spec.runs[0].unlearn.params

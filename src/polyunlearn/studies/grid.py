@@ -19,6 +19,7 @@ A spec is YAML (read with yaml.safe_load: a config can never run code) with two 
       forget_sets: [each, all] # 'each' = every single language: the forget x eval matrix
       seeds: [0]
       params: {lr: 3.0e-4, alpha: [1.0, 5.0]}   # a list is swept, a scalar is fixed
+      method_params: {satimp: {lr: 3.0e-3}}   # per method, over params (same rules), for that method's runs only
 
 Every field is checked before any training, and an error names the field. Each run's id is a
 hash of its resolved config (base, method, languages, every hyperparameter, eval settings), so
@@ -69,7 +70,7 @@ class GridSpecError(ValueError):
 
 TOP_KEYS = {"name", "description", "base", "grid"}
 BASE_KEYS = {"data", "languages", "model", "retain_eval", "baseline_eval", "arch", "vocab_size", "seed", "learn", "eval", "lora", "lora_r", "bf16", "trust_remote_code", "save_models", "alternate"}
-GRID_KEYS = {"methods", "forget_sets", "seeds", "params"}
+GRID_KEYS = {"methods", "forget_sets", "seeds", "params", "method_params"}
 
 
 def _kind(annotation: Any) -> tuple[type, bool]:
@@ -250,6 +251,33 @@ def _alternates(source: Any, items: list[QAItem]) -> dict | None:
         raise GridSpecError(f"base.alternate: {e}") from None
 
 
+def _params(where: str, raw: Any, methods: list[str], spec: GridSpec) -> dict[str, list]:
+    """A params mapping (grid.params, or one method's grid.method_params) checked and typed:
+    name -> the list of values to sweep (a scalar is a one-value list)."""
+    raw_params = raw or {}
+    if not isinstance(raw_params, dict):
+        raise GridSpecError(f"{where}: expected a mapping of hyperparameter -> value or list of values")
+    for name in raw_params:
+        if name in ("seed", "method", "methods", "forget_langs"):
+            raise GridSpecError(f"{where}.{name}: a grid axis, not a hyperparameter (use grid.seeds / grid.methods / grid.forget_sets)")
+        if name not in PARAMS:
+            raise GridSpecError(f"{where}: unknown hyperparameter {name!r}; known: {', '.join(PARAMS)}")
+        if name in METHOD_PARAMS and name not in UNLEARN_PARAMS and not any(name in get_method(m).params for m in methods):
+            raise GridSpecError(f"{where}.{name}: none of the grid's methods ({', '.join(methods)}) has this hyperparameter")
+    params = {n: [_coerce(f"{where}.{n}", v, *PARAMS[n]) for v in (vals if isinstance(vals, list) else [vals])] for n, vals in raw_params.items()}
+    for n, vals in params.items():
+        if not vals:
+            raise GridSpecError(f"{where}.{n}: empty list")
+        if n == "retain_langs":
+            for v in vals:
+                if v != "same":
+                    try:
+                        parse_langs(v, spec.languages)
+                    except ValueError as e:
+                        raise GridSpecError(f"{where}.retain_langs: {e}") from None
+    return params
+
+
 def _expand(spec: GridSpec, grid: dict) -> list[GridRun]:
     methods = [_coerce("grid.methods", m, str) for m in _as_list("grid.methods", grid.get("methods"))]
     for m in methods:
@@ -271,32 +299,13 @@ def _expand(spec: GridSpec, grid: dict) -> list[GridRun]:
         forget_sets.append(("all" if fs.strip().lower() == "all" else ",".join(langs), langs))
     forget_sets = list(dict(forget_sets).items())  # drop repeats, keep the first position
     seeds = [_coerce("grid.seeds", s, int) for s in _as_list("grid.seeds", grid.get("seeds", [0]))]
-    raw_params = grid.get("params") or {}
-    if not isinstance(raw_params, dict):
-        raise GridSpecError("grid.params: expected a mapping of hyperparameter -> value or list of values")
-    for name in raw_params:
-        if name in ("seed", "method", "methods", "forget_langs"):
-            raise GridSpecError(f"grid.params.{name}: a grid axis, not a hyperparameter (use grid.seeds / grid.methods / grid.forget_sets)")
-        if name not in PARAMS:
-            raise GridSpecError(f"grid.params: unknown hyperparameter {name!r}; known: {', '.join(PARAMS)}")
-        if name in METHOD_PARAMS and name not in UNLEARN_PARAMS and not any(name in get_method(m).params for m in methods):
-            raise GridSpecError(f"grid.params.{name}: none of the grid's methods ({', '.join(methods)}) has this hyperparameter")
-    params = {n: [_coerce(f"grid.params.{n}", v, *PARAMS[n]) for v in (vals if isinstance(vals, list) else [vals])] for n, vals in raw_params.items()}
-    for n, vals in params.items():
-        if not vals:
-            raise GridSpecError(f"grid.params.{n}: empty list")
-        if n == "retain_langs":
-            for v in vals:
-                if v != "same":
-                    try:
-                        parse_langs(v, spec.languages)
-                    except ValueError as e:
-                        raise GridSpecError(f"grid.params.retain_langs: {e}") from None
+    params = _params("grid.params", grid.get("params"), methods, spec)
+    overrides = _mapping("grid.method_params", grid.get("method_params"), set(methods))
+    per_method = {m: params | _params(f"grid.method_params.{m}", overrides.get(m), [m], spec) for m in methods}
     runs = []
-    names = list(params)
-    for method, (label, langs), seed, combo in itertools.product(methods, forget_sets, seeds, itertools.product(*params.values())):
-        p = dict(zip(names, combo))
-        ucfg = _unlearn_config(spec, method, langs, seed, p)
+    axes = itertools.product(methods, forget_sets, seeds)
+    for method, (label, langs), seed, p in ((*a, dict(zip(per_method[a[0]], c))) for a in axes for c in itertools.product(*per_method[a[0]].values())):
+        ucfg = _unlearn_config(spec, method, langs, seed, p, "grid.params" + (f" (with grid.method_params.{method})" if method in overrides else ""))
         try:  # an altpo run's alternates cover its forget set, and their hash is part of its id
             alt = alternate_identity(spec.items, ucfg, spec.alternates)
         except ValueError as e:
@@ -307,7 +316,7 @@ def _expand(spec: GridSpec, grid: dict) -> list[GridRun]:
     return runs
 
 
-def _unlearn_config(spec: GridSpec, method: str, langs: list[str], seed: int, p: dict) -> UnlearnConfig:
+def _unlearn_config(spec: GridSpec, method: str, langs: list[str], seed: int, p: dict, where: str = "grid.params") -> UnlearnConfig:
     """Defaults: the demo's for the tiny model (tuned for it), the pipeline's (spec.md) otherwise."""
     if spec.tiny:
         train_defaults, alpha = asdict(spec.demo.unlearn), spec.demo.alpha
@@ -324,7 +333,7 @@ def _unlearn_config(spec: GridSpec, method: str, langs: list[str], seed: int, p:
         own = {k: v for k, v in p.items() if k in m.params}
         return UnlearnConfig(method=method, forget_langs=",".join(langs), train=train, params=own, **u)
     except ValueError as e:
-        raise GridSpecError(f"grid.params: {e}") from None
+        raise GridSpecError(f"{where}: {e}") from None
 
 
 # ----------------------------------------------------------------------------- running
@@ -373,7 +382,7 @@ def run_grid(spec: GridSpec, out: str | Path, console: Console | None = None, pr
     before_dir = (out / "base" / "eval" / "before") if not spec.base["baseline_eval"] else Path(spec.base["baseline_eval"])
     save_config(out / "grid.json", {
         "spec_path": spec.path, "spec": spec.raw, "base": spec.identity(), "before_eval": str(before_dir.resolve()),
-        "params": list(spec.runs[0].params) if spec.runs else [], "languages": spec.languages,
+        "params": list(dict.fromkeys(k for r in spec.runs for k in r.params)), "languages": spec.languages,
         "runs": [{"run_id": r.run_id, "method": r.method, "forget_langs": r.forget_label, "seed": r.seed, "params": r.params} for r in spec.runs],
     })
     todo = [r for r in spec.runs if run_status(out, r) != "done"]
