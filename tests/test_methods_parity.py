@@ -235,3 +235,20 @@ def test_method_forgets_and_keeps(method, learned, tokenizer, items):
     if method == "lingtea":  # epochs alternate GA, KD, ...; KD steps log the teacher's confidence
         assert [h["phase_kd"] for h in hist] == [0.0, 0.0, 1.0, 1.0] * (epochs // 2)
         assert all(0 < h["teacher_confidence"] <= 1 for h in hist if h["phase_kd"])
+
+
+def test_methods_command_lists_every_method():
+    """`polyunlearn methods`: one row per method with its formula, defaults and reference need."""
+    from typer.testing import CliRunner
+
+    from polyunlearn.cli import app
+
+    res = CliRunner().invoke(app, ["methods"], env={"COLUMNS": "300"})
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "14 unlearning methods" in text
+    rows = [line for line in res.output.splitlines() if line.startswith("│ ") and line[2:3].isalpha()]
+    assert [r.split("│")[1].strip() for r in rows] == sorted(METHODS)
+    assert "epsilon=required, eta=1.0, retain_loss=nll" in text and "z[y_t] = -inf" in text  # [..] kept, not read as markup
+    undial = next(r for r in rows if "undial" in r)
+    assert "beta=10.0" in undial and "│ none " in undial and "│ yes " in undial

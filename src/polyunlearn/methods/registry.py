@@ -1,7 +1,10 @@
 """The method registry: every unlearning objective registers itself here by name, with its own
 hyperparameters (default, help, valid range), a one-line formula, its citation and what it needs
-(a reference model, a retain term, an "I don't know" encoding). Also the shared pieces of every
-objective: the Context it is called with and the retain terms.
+(a reference model, a retain term, an "I don't know" or alternate-answer encoding, the items'
+languages). A hyperparameter without a usable default (default None, not nullable: PDU's epsilon)
+is required: a config without it is refused. Also the shared pieces of every objective: the
+Context it is called with (with `state` for methods that carry values across steps) and the
+retain terms.
 
 Every objective is L = gamma * forget_term + alpha * retain_term (spec.md). A method gets a
 Context (the model, the reference, gamma, alpha and its resolved hyperparameters) and one forget
