@@ -166,9 +166,11 @@ def with_languages(data: Sequence[Encoded], items: Sequence[QAItem]) -> list[Enc
 def seed_state(ctx: Context, n_forget: int, cfg: TrainConfig, checkpoint_dir: str | Path | None) -> None:
     """Context.state before the first step: forget batches per epoch and process, batches done,
     and, when train() will resume from `checkpoint_dir`, the state the method logged last."""
-    from accelerate import PartialState
+    import os
 
-    per_epoch = math.ceil(math.ceil(n_forget / cfg.batch_size) / PartialState().num_processes)
+    # Processes from the launcher's WORLD_SIZE (torchrun, accelerate launch): creating accelerate's
+    # PartialState here, before train()'s Accelerator, changes how the processes are set up.
+    per_epoch = math.ceil(math.ceil(n_forget / cfg.batch_size) / int(os.environ.get("WORLD_SIZE", "1")))
     epochs_done, history = resume_point(checkpoint_dir)
     ctx.state.update(batches_per_epoch=per_epoch, batch=epochs_done * per_epoch)
     if history:
