@@ -93,7 +93,7 @@ def undial(ctx: Context, forget: Batch, retain: Batch | None):
 @register(
     "ceu",
     summary="mean_t CE(softmax(stopgrad z_theta with z[y_t] = -inf), p_theta) on forget answer tokens after the first; no retain term",
-    citation="Yang et al. 2025, CE-U: Cross Entropy Unlearning, arXiv 2503.01224",
+    citation="CE-U: Cross Entropy Unlearning, arXiv 2503.01224 (2025); open-unlearning CEU",
     retain="none",
     params={
         "ignore_first": Param(
