@@ -61,7 +61,7 @@ def ceu_forget_term(logits: torch.Tensor, labels: torch.Tensor, ignore_first: in
 @register(
     "undial",
     summary="mean_t CE(softmax(z_ref - beta onehot(y_t)), p_theta) on forget answer tokens; no retain term",
-    citation="Dong et al. 2024 (NAACL 2025), UNDIAL: Self-Distillation with Adjusted Logits, eq. 2-3; arXiv 2402.10052",
+    citation="Dong et al. 2024 (NAACL 2025), UNDIAL: Self-Distillation with Adjusted Logits (adjusted-logit target + distillation loss), arXiv 2402.10052",
     retain="none",
     reference=True,
     params={
@@ -74,7 +74,7 @@ def ceu_forget_term(logits: torch.Tensor, labels: torch.Tensor, ignore_first: in
     },
 )
 def undial(ctx: Context, forget: Batch, retain: Batch | None):
-    """UNDIAL (Dong et al. 2024, eq. 2-3): the teacher is the model before unlearning; its logits at
+    """UNDIAL (Dong et al. 2024, its adjusted-logit self-distillation loss): the teacher is the model before unlearning; its logits at
     each forget answer position, with beta subtracted at the gold token, are softmaxed into soft
     labels, and forget_term = mean_t CE(soft labels_t, p_theta,t) over the answer tokens.
 
