@@ -74,9 +74,9 @@ def ceu_forget_term(logits: torch.Tensor, labels: torch.Tensor, ignore_first: in
     },
 )
 def undial(ctx: Context, forget: Batch, retain: Batch | None):
-    """UNDIAL (Dong et al. 2024, its adjusted-logit self-distillation loss): the teacher is the model before unlearning; its logits at
-    each forget answer position, with beta subtracted at the gold token, are softmaxed into soft
-    labels, and forget_term = mean_t CE(soft labels_t, p_theta,t) over the answer tokens.
+    """UNDIAL (Dong et al. 2024, its adjusted-logit self-distillation loss): the teacher is the model
+    before unlearning; its logits at each forget answer position, with beta subtracted at the gold
+    token, are softmaxed into soft labels, and forget_term = mean_t CE(soft labels_t, p_theta,t) over the answer tokens.
 
     Reference defaults (paper and open-unlearning configs/trainer/UNDIAL.yaml): beta 10, lr 1e-4
     (LoRA on Llama-2-7B), 10 epochs, effective batch 16, no retain term (alpha 0: the paper keeps
