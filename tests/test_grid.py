@@ -13,7 +13,6 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-import polyunlearn.studies.grid as grid_mod
 from polyunlearn.core.rundir import check_run_folder
 import polyunlearn.core.trainloop as train_mod
 from polyunlearn.cli import app

@@ -88,10 +88,11 @@ CLI_INTERFACE = {'analyze': ['--metric', '--minus', '--out', '--permutations', '
  'translate': ['--batch-size', '--bf16', '--chunk-size', '--code-style', '--data', '--device', '--max-new-tokens',
                '--model', '--no-bf16', '--no-roundtrip', '--no-trust-remote-code', '--num-beams', '--out',
                '--revision', '--roundtrip', '--source', '--threads', '--threshold', '--to', '--trust-remote-code'],
- 'unlearn': ['--alpha', '--ascent-weight', '--baseline', '--batch-size', '--beta', '--bf16', '--data', '--delta',
-             '--dry-run', '--dtype', '--epochs', '--evaluate', '--forget-langs', '--forget-loss', '--gamma',
-             '--grad-accum', '--langs', '--lora', '--lora-r', '--loss-limit', '--lr', '--max-grad-norm', '--method',
-             '--model', '--no-bf16', '--no-evaluate', '--no-lora', '--no-trust-remote-code', '--out', '--overwrite',
-             '--retain-eval', '--retain-langs', '--retain-loss', '--rmu-coeff', '--rmu-layer', '--rmu-seed',
-             '--schedule', '--seed', '--task', '--threads', '--trust-remote-code', '--unknown-weight',
-             '--warmup-ratio', '--weight-decay']}
+ 'unlearn': ['--alpha', '--alternate', '--ascent-weight', '--baseline', '--batch-size', '--beta', '--beta1',
+             '--beta2', '--bf16', '--data', '--delta', '--dry-run', '--dtype', '--epochs', '--epsilon', '--eta',
+             '--evaluate', '--forget-langs', '--forget-loss', '--ga-epochs', '--gamma', '--grad-accum',
+             '--ignore-first', '--kd-temperature', '--langs', '--lora', '--lora-r', '--loss-limit', '--lr',
+             '--max-grad-norm', '--method', '--model', '--no-bf16', '--no-evaluate', '--no-lora',
+             '--no-trust-remote-code', '--out', '--overwrite', '--retain-eval', '--retain-langs', '--retain-loss',
+             '--rmu-coeff', '--rmu-layer', '--rmu-seed', '--schedule', '--seed', '--task', '--threads',
+             '--trust-remote-code', '--unknown-weight', '--warmup-ratio', '--weight-decay']}

@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd

@@ -6,11 +6,20 @@ from polyunlearn.cli.root import REFERENCE, app, console
 
 @app.command(rich_help_panel=REFERENCE)
 def methods():
-    """List the registered unlearning methods."""
+    """List the registered unlearning methods: formula, hyperparameter defaults, reference model."""
+    from rich.markup import escape
+    from rich.table import Table
+
     from polyunlearn.methods.registry import METHODS
 
-    for name, fn in sorted(METHODS.items()):
-        console.print(f"[bold]{name}[/bold]: {(fn.__doc__ or '').strip().splitlines()[0]}")
+    rows = [spec.describe() for _, spec in sorted(METHODS.items())]
+    table = Table(title=f"{len(rows)} unlearning methods (L = gamma * forget term + alpha * retain term)", show_lines=True)
+    for col in rows[0]:
+        table.add_column(col, overflow="fold", no_wrap=col == "method")
+    for r in rows:
+        table.add_row(*map(escape, r.values()))  # formulas hold [..] that rich would read as markup
+    console.print(table)
+    console.print("citations and paper defaults: each method's docstring (polyunlearn.methods); set hyperparameters with the unlearn options or grid.params")
 
 
 @app.command(rich_help_panel=REFERENCE)

@@ -74,6 +74,7 @@ def unlearn(
     task: str = typer.Option("data", help="'data': unlearn the forget split (facts); 'concept': unlearn stereotype associations (forget = stereotype items, 'bundled' data = stereotypes + facts) and report the biased-answer rate per language."),
     data: str = typer.Option("bundled", help=DATA_HELP),
     langs: Optional[str] = typer.Option(None, help="Languages of the data to load and evaluate; default the languages the model learned (read from its learn run), else all in the data."),
+    alternate: Optional[str] = typer.Option(None, help="AltPO: alternate answers, a JSONL/CSV file with id, language, alternate (one per forget item and language), or 'bundled' (the bundled benchmark's)."),
     lora: bool = typer.Option(False, help="Unlearn with LoRA adapters; the reference is the base with adapters off."),
     lora_r: int = typer.Option(8, help="LoRA rank."),
     bf16: bool = typer.Option(False, help="bf16 compute (autocast); see --dtype for the weights."),
@@ -104,7 +105,7 @@ def unlearn(
         items = check_concept_items(load_data("concept" if data.strip() == "bundled" else data, langs), data)
     else:
         items = load_data(data, langs)
-    unlearn_command(out, choice, method, task, items, data, langs, unlearn, train, params, evaluate, retain_eval, baseline, overwrite, console, dry_run)
+    unlearn_command(out, choice, method, task, items, data, langs, unlearn, train, params, evaluate, retain_eval, baseline, overwrite, console, dry_run, alternate)
 
 
 @app.command("eval", rich_help_panel=STEPS)

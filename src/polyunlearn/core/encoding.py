@@ -20,6 +20,9 @@ class Encoded:
     # Named second encodings that travel with this one through shuffling, e.g. (("idk", the same
     # question with an "I don't know" answer),); collate adds them as "<name>_input_ids", ...
     extra: tuple[tuple[str, "Encoded"], ...] = ()
+    # The item's language as core.languages.language_index, for methods that weigh languages
+    # (methods.registry: needs_language); collate adds "language" (B,) when every row has one.
+    language: int | None = None
 
     @property
     def length(self) -> int:
@@ -70,7 +73,8 @@ class Encoder:
 
 def collate(encoded: Sequence[Encoded], pad_id: int) -> dict[str, torch.Tensor]:
     """Right-padded batch: input_ids/attention_mask (B, T) and labels with prompt+pad = IGNORE,
-    plus "<name>_input_ids/_attention_mask/_labels" (B, T') for each second encoding in `extra`."""
+    plus "<name>_input_ids/_attention_mask/_labels" (B, T') for each second encoding in `extra`,
+    and "language" (B,) when every row carries its language index."""
     T = max(e.length for e in encoded)
     B = len(encoded)
     input_ids = torch.full((B, T), pad_id, dtype=torch.long)
@@ -82,6 +86,8 @@ def collate(encoded: Sequence[Encoded], pad_id: int) -> dict[str, torch.Tensor]:
         attention[i, : len(ids)] = 1
         labels[i, len(e.prompt) : len(ids)] = torch.tensor(e.answer)
     batch = {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
+    if all(e.language is not None for e in encoded):
+        batch["language"] = torch.tensor([e.language for e in encoded], dtype=torch.long)
     for name, _ in encoded[0].extra:
         sub = collate([dict(e.extra)[name] for e in encoded], pad_id)
         batch.update({f"{name}_{k}": v for k, v in sub.items()})

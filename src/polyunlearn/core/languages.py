@@ -67,6 +67,13 @@ def canonical_code(code: str) -> str:
     return get_language(code).code
 
 
+def language_index(code: str) -> int:
+    """The position of `code` in LANGUAGES: a stable integer id for tensors (batches carry it as
+    "language" for methods that treat languages differently, e.g. LingTea)."""
+    get_language(code)  # unknown code: one line naming it
+    return list(LANGUAGES).index(code)
+
+
 def get_language(code: str) -> Language:
     """The table row of `code` (a code or a legacy alias, see ALIASES)."""
     lang = LANGUAGES.get(code) or LANGUAGES.get(ALIASES.get(code, ""))

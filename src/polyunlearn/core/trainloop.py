@@ -281,6 +281,20 @@ def _finish(run: _Run) -> torch.nn.Module:
     return rebuild(like, full) if acc.is_main_process else like
 
 
+def resume_point(checkpoint_dir: str | Path | None) -> tuple[int, list[dict]]:
+    """(finished epochs, per-step history) that train() with this checkpoint_dir resumes from;
+    (0, []) when there is no checkpoint. Lets a caller restore what its loss function keeps across
+    steps (e.g. a method's Context.state) before train() starts."""
+    if not checkpoint_dir:
+        return 0, []
+    for name in ("state", "state.old"):  # state.old: a crash between the two renames of a save
+        path = Path(checkpoint_dir) / name / "trainer_state.json"
+        if path.exists():
+            state = read_json(path)
+            return int(state["epoch"]), list(state["history"])
+    return 0, []
+
+
 def rebuild(like: torch.nn.Module, state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
     """A fresh model of `like`'s class and config holding `state_dict` (no random init of the
     big weights; transformers also restores tied weights and non-persistent buffers)."""

@@ -262,6 +262,41 @@ def _check(language: str) -> str:
     return language
 
 
+def _alternate_value(k: int, fact: _Fact) -> Value:
+    """A plausible wrong value for fact k, other than the true one and the 3 perturbed ones (the
+    Truth Ratio's wrong answers, which training must not make likely): drawn from the same pool
+    with its own seeded generator, so adding it left the benchmark's draws as they were."""
+    rng = random.Random(f"{SEED}-alternate-{k}")
+    taken = {fact.value, *fact.wrong}
+    if fact.kind == "capital":
+        pool: list[Value] = [c for c in range(N_ENTITIES) if c not in taken]  # never a holdout capital
+    elif fact.kind == "founded":
+        pool = [y for y in YEARS if y not in taken]
+    else:
+        pool = [v for v in VOCABULARY[fact.kind] if v not in taken]
+    return rng.choice(pool)
+
+
+def bundled_alternates(languages: list[str] | None = None) -> dict[tuple[str, str], str]:
+    """Alternate answers for the forget facts of the bundled benchmark, for AltPO: {(id, language):
+    the answer sentence with another value of the same type}, e.g. "The capital of the Kingdom of
+    Misoran is the city of Tamirlo." The value differs from the true one and from every perturbed
+    answer's, and is the same in every language (parallel, like the benchmark)."""
+    codes = list(BUNDLED_LANGUAGES) if languages is None else list(dict.fromkeys(languages))
+    plan = _plan()
+    forget = set(forget_entities())
+    out: dict[tuple[str, str], str] = {}
+    for code in codes:
+        text = TEXT[_check(code)]
+        for k, fact in enumerate(plan.facts):
+            if fact.entity not in forget:
+                continue
+            a = text["facts"][fact.kind]["answer"]
+            e = render_name(plan.kingdoms[fact.entity], text["script"])
+            out[(f"fact-{k:03d}", code)] = _sentence(a, e=e, v=_value_text(code, plan, fact.kind, _alternate_value(k, fact)))
+    return out
+
+
 def bundled_benchmark(languages: list[str] | None = None) -> list[QAItem]:
     """The bundled benchmark in `languages` (None: all of BUNDLED_LANGUAGES), as fresh QAItems
     ordered by language (in the order given) then id. An unknown code raises

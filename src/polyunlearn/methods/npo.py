@@ -15,7 +15,7 @@ from polyunlearn.methods.registry import Context, Param, combine, register, reta
     citation="Zhang et al. 2024, Negative Preference Optimization, eq. 3",
     retain="choice",
     reference=True,
-    params={"beta": Param(0.1, "inverse temperature of the NPO / DPO terms (NPO 0.1, SimNPO 4.5, IdkDPO 0.1)", minimum=0, strict=True)},
+    params={"beta": Param(0.1, "inverse temperature (per method: NPO, IdkDPO, AltPO 0.1; SimNPO 4.5; WGA 1; UNDIAL 10 = its logit shift)", minimum=0, strict=True)},
 )
 def npo(ctx: Context, forget: Batch, retain: Batch | None):
     """NPO (Zhang et al. 2024, eq. 3): forget_term = -(2/beta) * logsigmoid(-beta * (logp_theta - logp_ref)),

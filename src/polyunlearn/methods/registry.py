@@ -1,7 +1,10 @@
 """The method registry: every unlearning objective registers itself here by name, with its own
 hyperparameters (default, help, valid range), a one-line formula, its citation and what it needs
-(a reference model, a retain term, an "I don't know" encoding and, optionally, its own text). Also the shared pieces of every
-objective: the Context it is called with and the retain terms.
+(a reference model, a retain term, an "I don't know" encoding and, optionally, its own text, an
+alternate-answer encoding, the items' languages). A hyperparameter without a usable default
+(default None, not nullable: PDU's epsilon) is required: a config without it is refused. Also the
+shared pieces of every objective: the Context it is called with (with `state` for methods that
+carry values across steps) and the retain terms.
 
 Every objective is L = gamma * forget_term + alpha * retain_term (spec.md). A method gets a
 Context (the model, the reference, gamma, alpha and its resolved hyperparameters) and one forget
@@ -48,6 +51,11 @@ class Param:
     strict: bool = False  # minimum excluded (> instead of >=)
     nullable: bool = False
 
+    @property
+    def required(self) -> bool:
+        """No usable default: the user must give a value (e.g. PDU's epsilon)."""
+        return self.default is None and not self.nullable
+
     def check(self, name: str, value: Any) -> Any:
         """`value` coerced to the declared kind, or a ValueError naming the parameter."""
         if value is None:
@@ -81,6 +89,10 @@ class Context:
     gamma: float = 1.0  # weight of the forget term
     alpha: float = 1.0  # weight of the retain term
     params: Mapping[str, Any] = field(default_factory=dict)
+    # What a stateful method carries from one step to the next (PDU's dual weight, LingTea's
+    # batch count). A Context lives for one unlearning run (studies.phases.unlearn), which seeds
+    # "batches_per_epoch" and "batch" and, on resume, every value a method logged as "state/<key>".
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 Method = Callable[[Context, Batch, Batch | None], tuple[torch.Tensor, dict[str, float]]]
@@ -98,6 +110,8 @@ class MethodSpec:
     retain: str  # one of RETAIN_KINDS
     reference: bool  # needs the model before unlearning whatever the retain term
     needs_idk: bool  # forget batch carries an "I don't know" encoding (idk_input_ids, ...)
+    needs_alternate: bool = False  # forget batch carries an alternate-answer encoding (alt_input_ids, ...)
+    needs_language: bool = False  # batches carry "language" (B,): core.languages.language_index of each item
     # The "I don't know" text of a forget item (QAItem -> str) when the method has its own;
     # None = studies.phases.idk_for (a refusal in the item's language).
     idk_target: Callable[[Any], str] | None = None
@@ -117,6 +131,9 @@ class MethodSpec:
         if unknown:
             have = ", ".join(self.params) or "none"
             raise ValueError(f"{', '.join(unknown)} does not apply to method {self.name!r} (its hyperparameters: {have})")
+        for k, p in self.params.items():
+            if p.required and given.get(k) is None:
+                raise ValueError(f"method {self.name!r} needs {k} (no default): {p.help}")
         return {k: p.check(k, given.get(k, p.default)) for k, p in self.params.items()}
 
     def needs_reference(self, params: Mapping[str, Any]) -> bool:
@@ -128,11 +145,33 @@ class MethodSpec:
             return params["retain_loss"]
         return None if self.retain == "none" else self.retain
 
+    def describe(self) -> dict[str, str]:
+        """One row of `polyunlearn methods`: formula, hyperparameter defaults, retain term, what
+        else it needs (reference model, idk / alternate answers, per-item language)."""
+        shown = {k: "required" if p.required else "none" if p.default is None else p.default for k, p in self.params.items()}
+        defaults = ", ".join(f"{k}={v}" for k, v in shown.items()) or "-"
+        retain = {"none": "none", "nll": "NLL", "kl": "KL", "choice": "NLL or KL (retain_loss)", "own": "own"}[self.retain]
+        if self.reference or self.retain == "kl":
+            ref = "yes"
+        else:
+            ref = "with retain_loss kl" if self.retain == "choice" else "no"
+        needs = [what for flag, what in ((self.needs_idk, "idk answers"), (self.needs_alternate, "alternate answers"), (self.needs_language, "item language")) if flag]
+        return {"method": self.name, "formula": self.summary, "defaults": defaults, "retain term": retain, "reference model": ref, "also needs": ", ".join(needs) or "-"}
+
     def context(self, model: torch.nn.Module, reference: Reference | None = None, gamma: float = 1.0, alpha: float = 1.0, **params: Any) -> Context:
         return Context(model=model, reference=reference, gamma=gamma, alpha=alpha, params=self.resolve(params))
 
 
 METHODS: dict[str, MethodSpec] = {}
+
+# A stateful method logs each value it keeps in Context.state as "state/<key>" (history.json shows
+# it per step), and a run resumed from a checkpoint restores them from the last logged step.
+STATE_LOG = "state/"
+
+
+def logged_state(logs: Mapping[str, Any]) -> dict[str, Any]:
+    """The Context.state values a method logged in one history row (see STATE_LOG)."""
+    return {k[len(STATE_LOG) :]: v for k, v in logs.items() if k.startswith(STATE_LOG)}
 
 
 def register(
@@ -144,6 +183,8 @@ def register(
     retain: str = "nll",
     reference: bool = False,
     needs_idk: bool = False,
+    needs_alternate: bool = False,
+    needs_language: bool = False,
     idk_target: Callable[[Any], str] | None = None,
 ) -> Callable[[Method], Method]:
     """Register an objective under `name` (see the module docstring)."""
@@ -156,7 +197,7 @@ def register(
     def deco(fn: Method) -> Method:
         if name in METHODS:
             raise ValueError(f"method {name!r} is registered twice")
-        METHODS[name] = MethodSpec(name, fn, summary, citation, params, retain, reference, needs_idk, idk_target)
+        METHODS[name] = MethodSpec(name, fn, summary, citation, params, retain, reference, needs_idk, needs_alternate, needs_language, idk_target)
         return fn
 
     return deco

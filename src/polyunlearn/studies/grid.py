@@ -13,11 +13,13 @@ A spec is YAML (read with yaml.safe_load: a config can never run code) with two 
       baseline_eval: null      # path model only: eval folder before unlearning (else evaluated here)
       learn: {epochs: 15}      # tiny only: TrainConfig overrides for learning the facts
       eval: {generate: true}   # EvalConfig overrides
+      alternate: bundled       # altpo only: alternate answers, 'bundled' or a JSONL/CSV file (id, language, alternate)
     grid:
       methods: [npo, grad_diff_kl]
       forget_sets: [each, all] # 'each' = every single language: the forget x eval matrix
       seeds: [0]
       params: {lr: 3.0e-4, alpha: [1.0, 5.0]}   # a list is swept, a scalar is fixed
+      method_params: {satimp: {lr: 3.0e-3}}   # per method, over params (same rules), for that method's runs only
 
 Every field is checked before any training, and an error names the field. Each run's id is a
 hash of its resolved config (base, method, languages, every hyperparameter, eval settings), so
@@ -46,6 +48,7 @@ import pandas as pd
 import yaml
 from rich.console import Console
 
+from polyunlearn.data.alternates import load_alternates
 from polyunlearn.data.schema import QAItem
 from polyunlearn.studies.demo import Base, DemoConfig, prepare_base
 from polyunlearn.evaluation.records import EvalConfig
@@ -55,7 +58,7 @@ from polyunlearn.core.config import fields_of
 from polyunlearn.methods.registry import get_method, method_params
 from polyunlearn.core.models import LoraSettings, add_lora, load_model, load_tokenizer
 from polyunlearn.core.rundir import CKPT_DIR, DONE_FILE, RunFolder, data_fingerprint, eval_done, fingerprint, load_eval, model_fingerprint
-from polyunlearn.studies.phases import UnlearnConfig, default_lr, item_languages
+from polyunlearn.studies.phases import UnlearnConfig, alternate_identity, default_lr, item_languages
 from polyunlearn.studies.step import evaluation_step, standard_evaluation, unlearn_step
 from polyunlearn.analysis.results import gather, write_result_matrices
 from polyunlearn.core.trainloop import TrainConfig
@@ -66,8 +69,8 @@ class GridSpecError(ValueError):
 
 
 TOP_KEYS = {"name", "description", "base", "grid"}
-BASE_KEYS = {"data", "languages", "model", "retain_eval", "baseline_eval", "arch", "vocab_size", "seed", "learn", "eval", "lora", "lora_r", "bf16", "trust_remote_code", "save_models"}
-GRID_KEYS = {"methods", "forget_sets", "seeds", "params"}
+BASE_KEYS = {"data", "languages", "model", "retain_eval", "baseline_eval", "arch", "vocab_size", "seed", "learn", "eval", "lora", "lora_r", "bf16", "trust_remote_code", "save_models", "alternate"}
+GRID_KEYS = {"methods", "forget_sets", "seeds", "params", "method_params"}
 
 
 def _kind(annotation: Any) -> tuple[type, bool]:
@@ -151,6 +154,7 @@ class GridSpec:
     demo: DemoConfig | None  # tiny base: the demo settings prepare_base learns it with
     eval: EvalConfig
     runs: list[GridRun] = field(default_factory=list)
+    alternates: dict | None = None  # base.alternate loaded: {(id, language): answer}, for altpo runs
 
     @property
     def tiny(self) -> bool:
@@ -243,9 +247,46 @@ def parse_spec(raw: Any, path: str = "<spec>") -> GridSpec:
         ecfg = EvalConfig(**_overrides("base.eval", base.get("eval"), EvalConfig))
     except (TypeError, ValueError) as e:
         raise GridSpecError(f"base.eval: {e}") from None
-    spec = GridSpec(path, raw, items, languages, b, demo, ecfg)
+    spec = GridSpec(path, raw, items, languages, b, demo, ecfg, alternates=_alternates(base.get("alternate"), items))
     spec.runs = _expand(spec, grid)
     return spec
+
+
+def _alternates(source: Any, items: list[QAItem]) -> dict | None:
+    """base.alternate loaded (None when unset); an error names the key."""
+    if source is None:
+        return None
+    try:
+        return load_alternates(_coerce("base.alternate", source, str), items)
+    except ValueError as e:
+        raise GridSpecError(f"base.alternate: {e}") from None
+
+
+def _params(where: str, raw: Any, methods: list[str], spec: GridSpec) -> dict[str, list]:
+    """A params mapping (grid.params, or one method's grid.method_params) checked and typed:
+    name -> the list of values to sweep (a scalar is a one-value list)."""
+    raw_params = raw or {}
+    if not isinstance(raw_params, dict):
+        raise GridSpecError(f"{where}: expected a mapping of hyperparameter -> value or list of values")
+    for name in raw_params:
+        if name in ("seed", "method", "methods", "forget_langs"):
+            raise GridSpecError(f"{where}.{name}: a grid axis, not a hyperparameter (use grid.seeds / grid.methods / grid.forget_sets)")
+        if name not in PARAMS:
+            raise GridSpecError(f"{where}: unknown hyperparameter {name!r}; known: {', '.join(PARAMS)}")
+        if name in METHOD_PARAMS and name not in UNLEARN_PARAMS and not any(name in get_method(m).params for m in methods):
+            raise GridSpecError(f"{where}.{name}: none of the grid's methods ({', '.join(methods)}) has this hyperparameter")
+    params = {n: [_coerce(f"{where}.{n}", v, *PARAMS[n]) for v in (vals if isinstance(vals, list) else [vals])] for n, vals in raw_params.items()}
+    for n, vals in params.items():
+        if not vals:
+            raise GridSpecError(f"{where}.{n}: empty list")
+        if n == "retain_langs":
+            for v in vals:
+                if v != "same":
+                    try:
+                        parse_langs(v, spec.languages)
+                    except ValueError as e:
+                        raise GridSpecError(f"{where}.retain_langs: {e}") from None
+    return params
 
 
 def _expand(spec: GridSpec, grid: dict) -> list[GridRun]:
@@ -269,39 +310,24 @@ def _expand(spec: GridSpec, grid: dict) -> list[GridRun]:
         forget_sets.append(("all" if fs.strip().lower() == "all" else ",".join(langs), langs))
     forget_sets = list(dict(forget_sets).items())  # drop repeats, keep the first position
     seeds = [_coerce("grid.seeds", s, int) for s in _as_list("grid.seeds", grid.get("seeds", [0]))]
-    raw_params = grid.get("params") or {}
-    if not isinstance(raw_params, dict):
-        raise GridSpecError("grid.params: expected a mapping of hyperparameter -> value or list of values")
-    for name in raw_params:
-        if name in ("seed", "method", "methods", "forget_langs"):
-            raise GridSpecError(f"grid.params.{name}: a grid axis, not a hyperparameter (use grid.seeds / grid.methods / grid.forget_sets)")
-        if name not in PARAMS:
-            raise GridSpecError(f"grid.params: unknown hyperparameter {name!r}; known: {', '.join(PARAMS)}")
-        if name in METHOD_PARAMS and name not in UNLEARN_PARAMS and not any(name in get_method(m).params for m in methods):
-            raise GridSpecError(f"grid.params.{name}: none of the grid's methods ({', '.join(methods)}) has this hyperparameter")
-    params = {n: [_coerce(f"grid.params.{n}", v, *PARAMS[n]) for v in (vals if isinstance(vals, list) else [vals])] for n, vals in raw_params.items()}
-    for n, vals in params.items():
-        if not vals:
-            raise GridSpecError(f"grid.params.{n}: empty list")
-        if n == "retain_langs":
-            for v in vals:
-                if v != "same":
-                    try:
-                        parse_langs(v, spec.languages)
-                    except ValueError as e:
-                        raise GridSpecError(f"grid.params.retain_langs: {e}") from None
+    params = _params("grid.params", grid.get("params"), methods, spec)
+    overrides = _mapping("grid.method_params", grid.get("method_params"), set(methods))
+    per_method = {m: params | _params(f"grid.method_params.{m}", overrides.get(m), [m], spec) for m in methods}
     runs = []
-    names = list(params)
-    for method, (label, langs), seed, combo in itertools.product(methods, forget_sets, seeds, itertools.product(*params.values())):
-        p = dict(zip(names, combo))
-        ucfg = _unlearn_config(spec, method, langs, seed, p)
-        config = {"base": spec.identity(), "unlearn": ucfg.to_dict(), "eval": asdict(spec.eval)}
+    axes = itertools.product(methods, forget_sets, seeds)
+    for method, (label, langs), seed, p in ((*a, dict(zip(per_method[a[0]], c))) for a in axes for c in itertools.product(*per_method[a[0]].values())):
+        ucfg = _unlearn_config(spec, method, langs, seed, p, "grid.params" + (f" (with grid.method_params.{method})" if method in overrides else ""))
+        try:  # an altpo run's alternates cover its forget set, and their hash is part of its id
+            alt = alternate_identity(spec.items, ucfg, spec.alternates)
+        except ValueError as e:
+            raise GridSpecError(f"base.alternate: {e}") from None
+        config = {"base": spec.identity(), "unlearn": ucfg.to_dict(), "eval": asdict(spec.eval)} | alt
         run_id = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
         runs.append(GridRun(run_id, method, label, seed, p, ucfg, config | {"run_id": run_id, "forget_label": label, "params": p}))
     return runs
 
 
-def _unlearn_config(spec: GridSpec, method: str, langs: list[str], seed: int, p: dict) -> UnlearnConfig:
+def _unlearn_config(spec: GridSpec, method: str, langs: list[str], seed: int, p: dict, where: str = "grid.params") -> UnlearnConfig:
     """Defaults: the demo's for the tiny model (tuned for it), the pipeline's (spec.md) otherwise."""
     if spec.tiny:
         train_defaults, alpha = asdict(spec.demo.unlearn), spec.demo.alpha
@@ -318,7 +344,7 @@ def _unlearn_config(spec: GridSpec, method: str, langs: list[str], seed: int, p:
         own = {k: v for k, v in p.items() if k in m.params}
         return UnlearnConfig(method=method, forget_langs=",".join(langs), train=train, params=own, **u)
     except ValueError as e:
-        raise GridSpecError(f"grid.params: {e}") from None
+        raise GridSpecError(f"{where}: {e}") from None
 
 
 # ----------------------------------------------------------------------------- running
@@ -365,7 +391,7 @@ def run_grid(spec: GridSpec, out: str | Path, console: Console | None = None, pr
         before_dir = (out / "base" / "eval" / "before") if not spec.base["baseline_eval"] else Path(spec.base["baseline_eval"])
         write_json(out / "grid.json", {"config": {
             "spec_path": spec.path, "spec": spec.raw, "base": spec.identity(), "before_eval": str(before_dir.resolve()),
-            "params": list(spec.runs[0].params) if spec.runs else [], "languages": spec.languages,
+            "params": list(dict.fromkeys(k for r in spec.runs for k in r.params)), "languages": spec.languages,
             "runs": [{"run_id": r.run_id, "method": r.method, "forget_langs": r.forget_label, "seed": r.seed, "params": r.params} for r in spec.runs],
         }})
         todo = [r for r in spec.runs if run_status(out, r) != "done"]
@@ -377,9 +403,11 @@ def run_grid(spec: GridSpec, out: str | Path, console: Console | None = None, pr
             what = f"[{k}/{len(todo)}] {run.run_id}: {run.method} forget ({run.forget_label}) seed {run.seed} {run.params or ''}"
             console.print(("resuming " if run_status(out, run) == "partial" else "") + what, markup=False)
             try:
-                unlearn_step(out / "runs" / run.run_id, load=lambda: _load(spec, str(base.learned_path)), identity=identity, tokenizer=base.tokenizer,
+                unlearn_step(out / "runs" / run.run_id, load=lambda: _load(spec, str(base.learned_path)),
+                             identity=identity | alternate_identity(base.items, run.unlearn, spec.alternates), tokenizer=base.tokenizer,
                              items=base.items, cfg=run.unlearn, evaluation=evaluation, console=console, save=spec.base["save_models"],
-                             info={"run_id": run.run_id, "forget_label": run.forget_label, "params": run.params}, progress=progress, what=f"  {run.run_id}")
+                             info={"run_id": run.run_id, "forget_label": run.forget_label, "params": run.params}, progress=progress, what=f"  {run.run_id}",
+                             alternates=spec.alternates)
             except KeyboardInterrupt:
                 console.print(f"interrupted in run {run.run_id}: rerun the same command to resume (finished runs are kept; this one goes on from its last finished epoch)")
                 raise

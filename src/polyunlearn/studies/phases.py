@@ -4,8 +4,10 @@ summary written atomically); plus the unlearning config and the learning-rate de
 folders around them (rerun, resume, lock) are studies/step.py's."""
 from __future__ import annotations
 
+import math
 import shutil
 import zlib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -13,16 +15,17 @@ from typing import Any, Sequence
 import torch
 
 from polyunlearn.core.encoding import Encoded, Encoder
+from polyunlearn.data.alternates import alternate_for, alternates_digest, check_alternates
 from polyunlearn.data.idk import idk_answer
 from polyunlearn.data.schema import DataError, QAItem, trainable, training_split
 from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
 from polyunlearn.core.atomic import read_json, write_json, write_jsonl, write_table
-from polyunlearn.core.languages import parse_langs
+from polyunlearn.core.languages import language_index, parse_langs
 from polyunlearn.core.logprobs import mean_nll
 from polyunlearn.methods.reference import Reference, forward_logits
-from polyunlearn.methods.registry import get_method
+from polyunlearn.methods.registry import Context, get_method, logged_state
 from polyunlearn.core.config import check_number, setting
-from polyunlearn.core.trainloop import TrainConfig, train
+from polyunlearn.core.trainloop import TrainConfig, resume_point, train
 
 
 def select(items: Sequence[QAItem], splits: Sequence[str], languages: Sequence[str] | None = None) -> list[QAItem]:
@@ -132,21 +135,56 @@ def training_items(items: Sequence[QAItem], split: str, languages: Sequence[str]
     return [it for lang in languages for it in select(items, [training_split(items, split, lang)], [lang])]
 
 
+def alternate_identity(items: Sequence[QAItem], cfg: UnlearnConfig, alternates: Mapping[tuple[str, str], str] | None) -> dict:
+    """What a run's identity gains from its alternates: for a method that needs them, their hash
+    over its forget set (checked to cover it: an error names the item); otherwise nothing, so the
+    run's id does not depend on them."""
+    if not get_method(cfg.method).needs_alternate:
+        return {}
+    forget = unlearn_sets(items, cfg)[0]
+    check_alternates(forget, alternates, cfg.method)
+    return {"alternates_sha256": alternates_digest(forget, alternates)}
+
+
 def idk_for(item: QAItem) -> str:
     """The "I don't know" answer of a forget item, in its own language. Picked by a stable hash of
     the id (crc32, not Python's salted hash()) so reruns and resumed runs train on the same text."""
     return idk_answer(item.language, zlib.crc32(item.id.encode("utf-8")))
 
 
-def encode_forget(enc: Encoder, forget: Sequence[QAItem], method: str) -> list[Encoded]:
+def encode_forget(enc: Encoder, forget: Sequence[QAItem], method: str, alternates: Mapping[tuple[str, str], str] | None = None) -> list[Encoded]:
     """Forget items as (question, answer) encodings; for methods that need it (needs_idk) each also carries the
-    same question with its "I don't know" answer as extra "idk" (collated to idk_input_ids, ...)."""
-    data = [enc.encode(it.question, it.answer) for it in forget]
+    same question with its "I don't know" answer as extra "idk" (collated to idk_input_ids, ...), with its
+    alternate answer (needs_alternate; from `alternates`, {(id, language): text}) as extra "alt", and its
+    language index (needs_language; collated to "language")."""
     spec = get_method(method)
+    data = [enc.encode(it.question, it.answer) for it in forget]
     if spec.needs_idk:
         target = spec.idk_target or idk_for  # a method may name its own target (concept_mcq: the "Unknown" option)
         data = [replace(e, extra=(("idk", enc.encode(it.question, target(it))),)) for e, it in zip(data, forget)]
-    return data
+    if spec.needs_alternate:
+        check_alternates(forget, alternates, method)
+        data = [replace(e, extra=e.extra + (("alt", enc.encode(it.question, alternate_for(it, alternates))),)) for e, it in zip(data, forget)]
+    return with_languages(data, forget) if spec.needs_language else data
+
+
+def with_languages(data: Sequence[Encoded], items: Sequence[QAItem]) -> list[Encoded]:
+    """`data` with each encoding's language index set from its item (core.languages.language_index)."""
+    return [replace(e, language=language_index(it.language)) for e, it in zip(data, items)]
+
+
+def seed_state(ctx: Context, n_forget: int, cfg: TrainConfig, checkpoint_dir: str | Path | None) -> None:
+    """Context.state before the first step: forget batches per epoch and process, batches done,
+    and, when train() will resume from `checkpoint_dir`, the state the method logged last."""
+    import os
+
+    # Processes from the launcher's WORLD_SIZE (torchrun, accelerate launch): creating accelerate's
+    # PartialState here, before train()'s Accelerator, changes how the processes are set up.
+    per_epoch = math.ceil(math.ceil(n_forget / cfg.batch_size) / int(os.environ.get("WORLD_SIZE", "1")))
+    epochs_done, history = resume_point(checkpoint_dir)
+    ctx.state.update(batches_per_epoch=per_epoch, batch=epochs_done * per_epoch)
+    if history:
+        ctx.state.update(logged_state(history[-1]))
 
 
 def unlearn(
@@ -156,15 +194,21 @@ def unlearn(
     cfg: UnlearnConfig,
     checkpoint_dir: str | Path | None = None,
     progress: bool = True,
+    alternates: Mapping[tuple[str, str], str] | None = None,
 ) -> tuple[torch.nn.Module, list[dict]]:
+    """Unlearn the forget set of `cfg` from `model` (in place) with cfg.method; `alternates`
+    ({(id, language): answer}, data.alternates) are the winners of methods that need them (altpo)."""
     method = get_method(cfg.method)
     forget, retain, langs = unlearn_sets(items, cfg)
     enc = Encoder(tokenizer)
-    f_data = encode_forget(enc, forget, cfg.method)
+    f_data = encode_forget(enc, forget, cfg.method, alternates)
     r_data = [enc.encode(it.question, it.answer) for it in retain] or None
+    if r_data and method.needs_language:
+        r_data = with_languages(r_data, retain)
     # The reference is made before the first update: a frozen copy, or (LoRA) the adapters off.
     ref = Reference(model) if method.needs_reference(cfg.params) else None
     ctx = method.context(model, ref, gamma=cfg.gamma, alpha=cfg.alpha or 0.0, **cfg.params)
+    seed_state(ctx, len(f_data), cfg.train, checkpoint_dir)
 
     def loss_fn(m, forget_batch, retain_batch):
         ctx.model = m

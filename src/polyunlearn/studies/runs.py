@@ -22,7 +22,7 @@ from polyunlearn.core.rundir import RUN_FILE, data_fingerprint, eval_done, model
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.schema import DataError, QAItem
 from polyunlearn.evaluation.records import EvalConfig
-from polyunlearn.studies.phases import UnlearnConfig, default_lr, item_languages, item_texts, select, unlearn_sets
+from polyunlearn.studies.phases import UnlearnConfig, alternate_identity, default_lr, item_languages, item_texts, select, unlearn_sets
 from polyunlearn.studies.step import (Evaluation, eval_identity, evaluation_step, learn_identity, learn_step, standard_evaluation, standard_learning,
                                      unlearn_identity, unlearn_step)
 
@@ -151,24 +151,25 @@ def default_languages(model: str, langs: str | None, console: Console) -> str | 
 
 def unlearn_command(out: Path, choice: ModelChoice, method: str, task: str, items: Sequence[QAItem], data: str, langs: str | None,
                     unlearn: Mapping[str, Any], train: Mapping[str, Any], params: Mapping[str, Any], evaluate: bool, retain_eval: Path | None,
-                    baseline: Path | None, overwrite: bool, console: Console, dry_run: bool = False) -> pd.DataFrame | None:
+                    baseline: Path | None, overwrite: bool, console: Console, dry_run: bool = False, alternate: str | None = None) -> pd.DataFrame | None:
     """Unlearn with `method`; every input is checked before the model is loaded."""
     if langs is None:
         console.print(f"languages: {', '.join(item_languages(items))} (all in the data; --langs chooses)")
     cfg = UnlearnConfig(method=method, **unlearn, params={k: v for k, v in params.items() if v is not None}, train=choice.train_config("unlearn", train))
-    unlearn_sets(items, cfg)  # languages, empty forget set, missing retain items: before a big model loads
+    forget_items = unlearn_sets(items, cfg)[0]  # languages, empty forget set, missing retain items: before a big model loads
+    alternates = check_alternate_source(alternate, items, forget_items, method)
     choice.check()
     check_method_fits_model(cfg, choice)
     retain_records = eval_folder(retain_eval, "--retain-eval")
     before_records = eval_folder(baseline, "--baseline")
     evaluation = _unlearn_evaluation(items, retain_records, task) if evaluate else None
-    identity = {"model": choice.identity(), "data": data_fingerprint(items), "task": task}
+    identity = {"model": choice.identity(), "data": data_fingerprint(items), "task": task} | alternate_identity(items, cfg, alternates)
     if dry_run:
         return dry_run_report(console, out, unlearn_identity(identity, cfg, evaluation, True), "unlearn")
     tok = load_tokenizer(choice.name, choice.trust_remote_code)
     result = unlearn_step(out, load=lambda: choice.build(tok), identity=identity,
                           tokenizer=tok, items=items, cfg=cfg, evaluation=evaluation, console=console, save=True,
-                          info={"command": "unlearn", "data": data}, overwrite=overwrite)
+                          info={"command": "unlearn", "data": data, "alternate": alternate}, overwrite=overwrite, alternates=alternates)
     if result.summary is not None and before_records is not None:
         write_change_matrices(out / "matrices", baseline, read_jsonl(out / "eval" / "items.jsonl"), result.summary, cfg.forget_langs)
     if task == "concept" and evaluate:
@@ -199,6 +200,21 @@ def eval_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data: 
     if baseline is not None:
         write_change_matrices(out / "matrices", baseline, records, summary, label)
     return summary
+
+
+def check_alternate_source(source: str | None, items: Sequence[QAItem], forget_items: Sequence[QAItem], method: str):
+    """The --alternate answers, checked against the forget set before any model loads; refused
+    for a method that does not use them (it would be silently ignored)."""
+    from polyunlearn.data.alternates import check_alternates, load_alternates
+    from polyunlearn.methods.registry import get_method
+
+    if not get_method(method).needs_alternate:
+        if source is not None:
+            raise ValueError(f"--alternate does not apply to method {method!r} (only to altpo)")
+        return None
+    alternates = load_alternates(source, items) if source is not None else None
+    check_alternates(forget_items, alternates, method)
+    return alternates
 
 
 def _unlearn_evaluation(items: Sequence[QAItem], retain_records: list[dict] | None, task: str) -> Evaluation:

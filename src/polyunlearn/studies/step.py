@@ -164,11 +164,13 @@ def unlearn_step(
     overwrite: bool = False,
     progress: bool = True,
     what: str | None = None,
+    alternates: Mapping[tuple[str, str], str] | None = None,
 ) -> UnlearnResult:
     """One unlearning run: `load()` the model before unlearning, unlearn with `cfg` (resuming
     from the checkpoint), optionally save it (folder/model), evaluate (folder/eval), record the
     history, mark done. The identity is `identity` (model, data, ...) plus the whole UnlearnConfig
-    and the evaluation's identity."""
+    and the evaluation's identity. `alternates` are the winners of methods that need them
+    (altpo); their hash must be in `identity` (studies.phases.alternate_identity)."""
     console = console or Console()
     folder = Path(folder)
     what = what or f"unlearn {cfg.method} ({cfg.forget_langs})"
@@ -180,7 +182,7 @@ def unlearn_step(
         t = time.time()
 
         def train_fn(model: torch.nn.Module, ckpt: Path) -> tuple[torch.nn.Module, list[dict]]:
-            return unlearn(model, tokenizer, items, cfg, checkpoint_dir=ckpt, progress=progress)
+            return unlearn(model, tokenizer, items, cfg, checkpoint_dir=ckpt, progress=progress, alternates=alternates)
 
         model, hist = _train_or_save_diverged(rf, load(), train_fn, tokenizer)
         if save:
