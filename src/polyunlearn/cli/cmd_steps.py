@@ -42,7 +42,9 @@ def learn(
 
     set_threads(threads)
     items = load_data(data, langs)
-    splits = ["retain", "general"] if retain_only else ["forget", "retain", "general"]
+    from polyunlearn.data.schema import GENERAL_SPLITS
+
+    splits = ["retain", *GENERAL_SPLITS] if retain_only else ["forget", "retain", *GENERAL_SPLITS]
     train_items = select(items, splits)
     tiny = model in ("tiny", "tiny-cohere")
     if tiny:
@@ -202,7 +204,8 @@ def _dtype_name(net) -> str:
 
 def _print_summary(summary) -> None:
     from polyunlearn.analysis.matrices import console_table
+    from polyunlearn.evaluation.metric_table import console_columns
 
-    cols = [c for c in ("language", "forget_prob", "retain_prob", "forget_rouge_l", "retain_rouge_l", "forget_truth_ratio_score", "model_utility", "forget_quality") if c in summary]
+    cols = [c for c in ("language", *console_columns()) if c in summary]
     console.print(console_table(summary[cols].to_dict("records"), "per-language summary"))
 

@@ -10,7 +10,11 @@ from polyunlearn.core.languages import get_language
 
 # "holdout": items in the forget set's style that no model is ever trained on, the
 # non-members of the membership-inference AUC (forget vs holdout).
-SPLITS = ("forget", "retain", "general", "holdout")
+# General-knowledge sets (Model Utility adds each one's normalized prob, ROUGE and Truth Ratio):
+# "general" is the bundled benchmark's one set of real-world facts; "real_authors" and
+# "world_facts" are TOFU's two sets, kept apart as TOFU and open-unlearning keep them.
+GENERAL_SPLITS = ("real_authors", "world_facts", "general")
+SPLITS = ("forget", "retain", "general", "holdout", "real_authors", "world_facts")
 REQUIRED = ("question", "answer")
 
 

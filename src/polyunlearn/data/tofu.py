@@ -17,7 +17,8 @@ TOFU configs (each has one split, "train"):
   are never trained on, sized like forget01/05/10 (the non-members of a membership attack).
 
 `load_tofu` returns forget items (split "forget", from forgetNN_perturbed), retain items (split
-"retain"), real_authors_perturbed + world_facts_perturbed (split "general") and, when asked
+"retain"), real_authors_perturbed (split "real_authors"), world_facts_perturbed (split
+"world_facts"; two splits, so Model Utility takes 9 values as TOFU does) and, when asked
 or when a local folder has it, holdoutNN (split "holdout", for the membership-attack AUC). Retain comes
 from retain_perturbed by default (`retain="eval"`: has the paraphrased/perturbed answers that
 the metrics need); `retain="train"` takes retainNN instead, the full complement of the forget
@@ -50,6 +51,9 @@ HOLDOUT_FOR_FORGET = {f: f.replace("forget", "holdout") for f in FORGET_SETS}
 # The training retain set of each forget set is its complement in `full`.
 RETAIN_FOR_FORGET = {"forget01": "retain99", "forget05": "retain95", "forget10": "retain90"}
 GENERAL_CONFIGS = ("real_authors_perturbed", "world_facts_perturbed")
+# Each general-knowledge config is its own split (TOFU's aggregate_eval_stat.py and
+# open-unlearning's model_utility.yaml take each one's Prob, ROUGE and Truth Ratio separately).
+GENERAL_SPLIT = {"real_authors_perturbed": "real_authors", "world_facts_perturbed": "world_facts"}
 TOFU_CONFIGS = (
     "full",
     *FORGET_SETS,
@@ -83,7 +87,8 @@ def load_tofu(
 
     `forget`: "forget01", "forget05" or "forget10" ("10", 10 and "forget10_perturbed" also
     work). `retain`: "eval" (retain_perturbed) or "train" (retain99/95/90). `general`: add
-    real_authors_perturbed and world_facts_perturbed as split "general". `holdout`: add
+    real_authors_perturbed and world_facts_perturbed as splits "real_authors" and
+    "world_facts". `holdout`: add
     holdoutNN as split "holdout"; None = when a local `source` folder has that file (the hub
     is not probed: say True to fetch it).
     """
@@ -93,7 +98,7 @@ def load_tofu(
     plan = [(f"{forget_set}_perturbed", "forget")]
     plan.append(("retain_perturbed" if retain == "eval" else RETAIN_FOR_FORGET[forget_set], "retain"))
     if general:
-        plan += [(cfg, "general") for cfg in GENERAL_CONFIGS]
+        plan += [(cfg, GENERAL_SPLIT[cfg]) for cfg in GENERAL_CONFIGS]
     if holdout is None:
         folder = Path(os.fspath(source)).expanduser()
         holdout = folder.is_dir() and any((folder / f"{HOLDOUT_FOR_FORGET[forget_set]}{ext}").is_file() for ext in LOCAL_EXTENSIONS)

@@ -17,27 +17,67 @@ from __future__ import annotations
 
 import inspect
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
-from polyunlearn.core.encoding import Encoded, Encoder, collate, length_buckets
-from polyunlearn.core.logprobs import token_logprobs
+from polyunlearn.core.encoding import IGNORE, Encoded, Encoder, collate, length_buckets
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Score:
+    """One (question, answer) pair scored: log p of every answer token (EOS included, as Prob and
+    the losses count it), and per token what the answer-token attacks need from the model's
+    next-token distribution at that position: its mean and variance of log p over the
+    vocabulary (Min-K%++) and whether the target is its argmax (Exact Memorization,
+    Extraction Strength). `ends_with_eos` marks the last token as the appended EOS, which
+    open-unlearning's token-level metrics leave out (`content` slices)."""
+
     sum_logp: float
     n_tokens: int
     token_logps: list[float]
+    token_mu: list[float] = field(default_factory=list)
+    token_var: list[float] = field(default_factory=list)
+    token_top1: list[bool] = field(default_factory=list)
+    ends_with_eos: bool = False
 
     @property
     def mean_nll(self) -> float:
         return -self.sum_logp / max(1, self.n_tokens)
+
+    def content(self, values: list) -> list:
+        """`values` (one per answer token) without the trailing EOS token, when there is one."""
+        return values[:-1] if self.ends_with_eos else values
+
+
+def _token_stats(logits: torch.Tensor, targets: torch.Tensor, chunk_elems: int = 2**23) -> tuple[torch.Tensor, ...]:
+    """For each row of logits (N, V) and its target (N,): log p(target), E_v[log p(v)],
+    Var_v[log p(v)] (both under p itself) and target == argmax, in float32, a few rows at a
+    time: a float32 log-softmax of all rows at once would multiply peak memory (N x V is
+    large with a 256k vocab). log p(target) is the same number cross-entropy gives."""
+    rows = max(1, chunk_elems // logits.size(-1))
+    logp, mu, var, top1 = [], [], [], []
+    for i in range(0, len(targets), rows):
+        lsm = F.log_softmax(logits[i : i + rows].float(), dim=-1)  # (n, V)
+        t = targets[i : i + rows]
+        p = lsm.exp()
+        # p log p and p (log p)^2 are 0 where p underflows to 0 (log p may be -inf there).
+        plogp = torch.where(p > 0, p * lsm, torch.zeros_like(p))
+        m = plogp.sum(-1)
+        second = torch.where(p > 0, plogp * lsm, torch.zeros_like(p)).sum(-1)
+        logp.append(lsm.gather(1, t[:, None]).squeeze(1))
+        mu.append(m)
+        var.append((second - m * m).clamp_min(0.0))
+        top1.append(lsm.argmax(-1) == t)
+    return torch.cat(logp), torch.cat(mu), torch.cat(var), torch.cat(top1)
+
+
+def _make_score(logp: list[float], mu: list[float], var: list[float], top1: list[bool], eos: int | None, answer: Sequence[int]) -> Score:
+    return Score(sum(logp), len(logp), logp, mu, var, top1, ends_with_eos=eos is not None and len(answer) > 0 and answer[-1] == eos)
 
 
 class PrefixSharingUnsupported(RuntimeError):
@@ -86,26 +126,31 @@ def score_pairs(
     encoded = [encoder.encode(q, a) for q, a in pairs]
     if share_prefix is None:
         share_prefix = supports_prefix_sharing(model)
+    eos = encoder.tok.eos_token_id
     if share_prefix:
         try:
-            return _score_shared(model, encoded, encoder.tok.pad_token_id, max_tokens, max_batch)
+            return _score_shared(model, encoded, encoder.tok.pad_token_id, max_tokens, max_batch, eos)
         except PrefixSharingUnsupported as e:
             log.warning("prefix sharing unsupported for %s (%s); scoring with simple batching", type(model).__name__, e)
-    return _score_batched(model, encoded, encoder.tok.pad_token_id, max_tokens, max_batch)
+    return _score_batched(model, encoded, encoder.tok.pad_token_id, max_tokens, max_batch, eos)
 
 
-def _score_batched(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, max_tokens: int, max_batch: int) -> list[Score]:
+def _score_batched(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, max_tokens: int, max_batch: int, eos: int | None = None) -> list[Score]:
     """Simple path: every pair is one full right-padded row; similar lengths share a batch."""
     dev = _device(model)
     out: list[Score | None] = [None] * len(encoded)
     for idx in length_buckets([e.length for e in encoded], max_tokens, max_batch):
         batch = collate([encoded[i] for i in idx], pad)
         logits = model(input_ids=batch["input_ids"].to(dev), attention_mask=batch["attention_mask"].to(dev)).logits
-        logp, mask = token_logprobs(logits, batch["labels"].to(dev))
-        logp, mask = logp.cpu(), mask.cpu().bool()
-        for row, i in enumerate(idx):
-            toks = logp[row][mask[row]].tolist()
-            out[i] = Score(sum(toks), len(toks), toks)
+        target = batch["labels"][:, 1:].to(dev)  # position t predicts token t + 1
+        mask = target != IGNORE  # (B, T-1), answer tokens only
+        stats = [x.cpu().tolist() for x in _token_stats(logits[:, :-1][mask], target[mask])]  # row-major
+        start = 0
+        for i in idx:
+            n = len(encoded[i].answer)
+            logp, mu, var, top1 = (x[start : start + n] for x in stats)
+            start += n
+            out[i] = _make_score(logp, mu, var, top1, eos, encoded[i].answer)
     return out  # type: ignore[return-value]
 
 
@@ -149,14 +194,7 @@ def _keep_logits(model: torch.nn.Module, ids: torch.Tensor, keep: torch.Tensor, 
     return model(**kwargs).logits[keep]
 
 
-def _answer_logp(logits: torch.Tensor, targets: torch.Tensor, chunk_elems: int = 2**24) -> torch.Tensor:
-    """log p(target) per row of logits (N, V), in float32, a few rows at a time: the float32
-    log-softmax of all rows at once would double peak memory (N x V is large with a 256k vocab)."""
-    rows = max(1, chunk_elems // logits.size(-1))
-    return torch.cat([-F.cross_entropy(logits[i : i + rows].float(), targets[i : i + rows], reduction="none") for i in range(0, len(targets), rows)])
-
-
-def _score_shared(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, max_tokens: int, max_batch: int) -> list[Score]:
+def _score_shared(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, max_tokens: int, max_batch: int, eos: int | None = None) -> list[Score]:
     """Prefix-sharing path. For a prompt p (length n) and its continuations a_1..a_k:
     1. run p[:-1] once (G prompts of the same length in one batch) -> KV cache (G, heads, n-1, d);
     2. copy each prompt's cache rows to its k continuation rows (R = sum of k);
@@ -193,12 +231,12 @@ def _score_shared(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, 
             keep[r, : len(a)] = True  # position t predicts a[t]
         targets = torch.tensor([t for _, a in rows for t in a], device=dev)
         logits = _keep_logits(model, ids.to(dev), keep.to(dev), past)  # (N, V)
-        logp = _answer_logp(logits, targets).cpu().tolist()
+        stats = [x.cpu().tolist() for x in _token_stats(logits, targets)]
         start = 0
         for p, a in rows:
-            toks = logp[start : start + len(a)]
+            logp, mu, var, top1 = (x[start : start + len(a)] for x in stats)
             start += len(a)
-            results[(p, a)] = Score(sum(toks), len(toks), toks)
+            results[(p, a)] = _make_score(logp, mu, var, top1, eos, a)
     return [results[(e.prompt, e.answer)] for e in encoded]
 
 

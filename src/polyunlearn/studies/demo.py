@@ -22,7 +22,7 @@ from rich.console import Console
 
 from polyunlearn.data.fictitious import bundled_benchmark
 from polyunlearn.data.loaders import load_items, save_items
-from polyunlearn.data.schema import QAItem
+from polyunlearn.data.schema import GENERAL_SPLITS, QAItem
 from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.core.atomic import write_json
 from polyunlearn.core.languages import STUDY_B, parse_langs
@@ -83,7 +83,7 @@ def prepare_base(out: Path, cfg: DemoConfig, console: Console, items: Sequence[Q
     # 3. the learned model (all splits) and the retain model (never sees the forget split)
     build = lambda: build_tiny_model(tok, cfg.arch, seed=cfg.seed)  # noqa: E731
     learned = learn_or_load(out / "models" / "learned", build, items, cfg.learn, tok, console, "learn (all facts)")
-    retain_items = select(items, ["retain", "general"])
+    retain_items = select(items, ["retain", *GENERAL_SPLITS])
     retain_model = learn_or_load(out / "models" / "retain", build, retain_items, cfg.learn, tok, console, "learn (retain model)")
 
     ecfg = ecfg or EvalConfig()

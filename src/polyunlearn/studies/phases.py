@@ -200,6 +200,9 @@ def evaluate_to(
     records = score_items(model, tokenizer, items, cfg)
     summary = summarize(records, retain_model_records)
     write_jsonl(out / "items.jsonl", records)
+    from polyunlearn.evaluation.export import write_reference_exports
+
+    write_reference_exports(out, summary)  # the same numbers in TOFU's / open-unlearning's naming
     write_table(out / "summary.csv", summary)
     return records, summary
 

@@ -1,0 +1,451 @@
+"""polyunlearn's reported metrics follow TOFU's, MUSE's and open-unlearning's definitions: each
+changed definition on numbers worked out by hand (English stemming, Min-K% k and EOS, zlib
+numerator, PrivLeak sign, 9-value Model Utility, Min-K%++, Exact Memorization, Extraction
+Strength), and TOFU's aggregate numbers recomputed from per-sample logs written here in
+TOFU's eval-log JSON shape (eval_log.json, eval_log_forget.json,
+eval_real_author_wo_options.json, eval_real_world_wo_options.json)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from rouge_score import rouge_scorer
+from scipy import stats
+from typer.testing import CliRunner
+
+from polyunlearn.cli import app
+from polyunlearn.core.encoding import Encoder
+from polyunlearn.core.models import build_tiny_model
+from polyunlearn.data.schema import DataError, QAItem
+from polyunlearn.evaluation import metric_table
+from polyunlearn.evaluation.export import TOFU_COLUMNS, open_unlearning_summary, write_reference_exports
+from polyunlearn.evaluation.metrics import (
+    exact_memorization,
+    extraction_strength,
+    min_k_percent,
+    min_k_plus_plus,
+    privleak,
+    rouge_l_f1,
+    rouge_l_recall,
+)
+from polyunlearn.evaluation.records import EvalConfig, Slots, build_records, score_items, summarize
+from polyunlearn.evaluation.scoring import Score, _token_stats, score_pairs
+from polyunlearn.evaluation.tofu_logs import read_tofu_logs, reaggregate
+
+LN2, LN4, LN8 = math.log(2), math.log(4), math.log(8)
+
+
+# --------------------------------------------------------------------------- ROUGE
+def test_english_rouge_is_rouge_score_with_the_stemmer_exactly():
+    """rouge-score's tokenizer + Porter stemmer (tokens longer than 3 letters):
+    gold "He was running to the stores" -> he was run to the store (6)
+    greedy "He runs to the store"        -> he run to the store
+    LCS = he run to the store = 5 -> recall 5/6, precision 5/5, F1 = 2 (5/6)(1) / (5/6 + 1) = 10/11.
+    Without the stemmer (our Unicode tokenizer before): LCS = he to the = 3 -> 3/6."""
+    assert rouge_l_recall("He runs to the store", "He was running to the stores", "en") == pytest.approx(
+        5 / 6, abs=1e-12
+    )
+    assert rouge_l_f1("He runs to the store", "He was running to the stores", "en") == pytest.approx(10 / 11, abs=1e-12)
+    # "dog runs" vs "running dogs": stems dog run / run dog -> LCS 1 of 2 = 0.5 (0 unstemmed).
+    assert rouge_l_recall("dog runs", "running dogs", "en") == 0.5
+    ref = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    pairs = [
+        ("The Eiffel Tower stands in Paris.", "The tower is located in Paris"),
+        ("Émile Zola wrote it", "Émile Zola"),
+        ("", "Paris"),
+        ("studies studied studying", "study"),
+        ("It is 1984, George Orwell's", "George Orwell wrote 1984"),
+    ]
+    for gold, greedy in pairs:
+        assert rouge_l_recall(greedy, gold, "en") == ref.score(gold, greedy)["rougeL"].recall
+        assert rouge_l_f1(greedy, gold, "en") == ref.score(gold, greedy)["rougeL"].fmeasure
+    # Every other language keeps the Unicode tokenizer: French accents survive ("été" is a word).
+    assert rouge_l_recall("il a été là", "il a été", "fr") == 1.0
+    assert rouge_l_recall("il a t", "il a été", "fr") == pytest.approx(2 / 3)
+    assert ref.score("il a été", "il a t")["rougeL"].recall == 1.0  # rouge-score turns "été" into "t"
+
+
+# --------------------------------------------------------------------------- token-level attacks
+def _score(logps, mu=None, var=None, top1=None, eos=True) -> Score:
+    n = len(logps)
+    return Score(
+        sum(logps),
+        n,
+        list(logps),
+        list(mu or [0.0] * n),
+        list(var or [1.0] * n),
+        list(top1 or [False] * n),
+        ends_with_eos=eos,
+    )
+
+
+def _records(score: Score, answer: str = "a", split: str = "forget") -> dict:
+    item = QAItem("x", "en", "q?", answer, split=split)
+    return build_records([item], [score], [Slots(0, -1, 1, 0)], None)[0]
+
+
+def test_min_k_uses_k_04_and_drops_eos():
+    """Answer tokens -3, -1, -2, -0.5 and the appended EOS at -4.
+    Now: EOS dropped, n = 4, int(0.4 * 4) = 1 token -> min = -3.
+    Before (k 0.2, EOS kept): n = 5, int(0.2 * 5) = 1 -> -4, the EOS token's log-prob."""
+    rec = _records(_score([-3.0, -1.0, -2.0, -0.5, -4.0]))
+    assert rec["min_k"] == -3.0
+    assert min_k_percent([-3.0, -1.0, -2.0, -0.5, -4.0], 0.2) == -4.0  # the old number
+    # 6 content tokens: int(2.4) = 2 lowest -> (-3 + -2) / 2 = -2.5
+    assert _records(_score([-3.0, -1.0, -2.0, -0.5, -0.1, -0.2, -9.0]))["min_k"] == -2.5
+    # An answer of only EOS has no content token: no Min-K%, no EM/ES (not a made-up 0).
+    assert _records(_score([-1.0]))["min_k"] is None and _records(_score([-1.0]))["exact_memorization"] is None
+
+
+def test_zlib_numerator_is_the_mean_nll():
+    """answer "a": zlib.compress(b"a") is 9 bytes. 9 answer tokens (incl. EOS) of log-prob -2:
+    total NLL 18, mean 2 -> zlib score 2 / 9 (it was 18 / 9 = 2 with the total)."""
+    rec = _records(_score([-2.0] * 9), answer="a")
+    assert rec["nll"] == pytest.approx(2.0)
+    assert rec["zlib"] == pytest.approx(2 / 9)
+
+
+def test_min_k_plus_plus_by_hand():
+    """log p = -1, -2; mu = -1.5, -1.0; var = 0.25, 4 -> z = 0.5/0.5 = 1, -1/2 = -0.5.
+    k 0.4 of 2 tokens -> int(0.8) = 0 -> at least 1: the lowest, -0.5. k = 1: (1 - 0.5)/2 = 0.25.
+    var 0 is floored at 1e-6: z = (-1 - -1.5) / 1e-3 = 500."""
+    assert min_k_plus_plus([-1.0, -2.0], [-1.5, -1.0], [0.25, 4.0]) == pytest.approx(-0.5)
+    assert min_k_plus_plus([-1.0, -2.0], [-1.5, -1.0], [0.25, 4.0], k=1.0) == pytest.approx(0.25)
+    assert min_k_plus_plus([-1.0], [-1.5], [0.0]) == pytest.approx(500.0)
+    with pytest.raises(ValueError, match="2 token log-probs but 1"):
+        min_k_plus_plus([-1.0, -2.0], [-1.5], [0.25])
+
+
+def test_scorer_statistics_by_hand():
+    """logits (0, ln 3) -> p = (1/4, 3/4), log p = (-ln 4, ln 3 - ln 4).
+    mu = 1/4 (-ln 4) + 3/4 (ln 3 - ln 4) = 3/4 ln 3 - ln 4; var = E[(log p)^2] - mu^2 =
+    1/4 * 3/4 * (log p_1 - log p_0)^2 = 3/16 (ln 3)^2 (a two-point distribution).
+    Target 1 is the argmax; target 0 is not."""
+    logits = torch.tensor([[0.0, math.log(3)], [0.0, math.log(3)]])
+    logp, mu, var, top1 = _token_stats(logits, torch.tensor([1, 0]))
+    assert logp.tolist() == pytest.approx([math.log(0.75), math.log(0.25)])
+    assert mu.tolist() == pytest.approx([0.75 * math.log(3) - LN4] * 2)
+    assert var.tolist() == pytest.approx([3 / 16 * math.log(3) ** 2] * 2)
+    assert top1.tolist() == [True, False]
+
+
+def test_scorer_drops_eos_and_matches_the_full_softmax(tokenizer):
+    """On a tiny model: the scorer's last answer token is the EOS it appended, and its per-token
+    mu / var / argmax equal a direct full-vocabulary computation, on both scoring paths."""
+    torch.manual_seed(0)
+    model = build_tiny_model(tokenizer, "llama", seed=0).eval()
+    enc = Encoder(tokenizer)
+    pair = ("What is the capital of Kalomir?", "The capital of Kalomir is Vesta.")
+    e = enc.encode(*pair)
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([e.prompt + e.answer])).logits[0, len(e.prompt) - 1 : -1].float()
+    logp = torch.log_softmax(logits, -1)
+    mu = (logp.exp() * logp).sum(-1)
+    var = (logp.exp() * (logp - mu[:, None]) ** 2).sum(-1)
+    for share in (True, False):
+        s = score_pairs(model, enc, [pair], share_prefix=share)[0]
+        assert (
+            s.ends_with_eos
+            and e.answer[-1] == tokenizer.eos_token_id
+            and len(s.content(s.token_logps)) == len(e.answer) - 1
+        )
+        assert s.token_mu == pytest.approx(mu.tolist(), abs=1e-5) and s.token_var == pytest.approx(
+            var.tolist(), abs=1e-4
+        )
+        assert s.token_top1 == (logp.argmax(-1) == torch.tensor(e.answer)).tolist()
+
+
+def test_exact_memorization_and_extraction_strength_by_hand():
+    """argmax hits T F T T: EM = 3/4; the all-correct suffix starts at k = 2 -> ES = 1 - 2/4.
+    T T T: ES 1. No correct suffix (T T F): open-unlearning's loop stops at k = n - 1 -> 1/3
+    (the same as F F T, whose last token alone is right)."""
+    assert exact_memorization([True, False, True, True]) == 0.75
+    assert extraction_strength([True, False, True, True]) == 0.5
+    assert extraction_strength([True, True, True]) == 1.0
+    assert extraction_strength([True, True, False]) == pytest.approx(1 / 3)
+    assert extraction_strength([False, False, True]) == pytest.approx(1 / 3)
+    # Through the records: EOS excluded (its argmax flag is the last one).
+    rec = _records(_score([-1.0] * 5, top1=[True, False, True, True, False]))
+    assert rec["exact_memorization"] == 0.75 and rec["extraction_strength"] == 0.5
+
+
+def test_privleak_sign_and_denominator():
+    """AUC_M = 1 - AUC. A leaking model (AUC 1) against a retain model at chance (0.5):
+    100 (0 - 0.5) / 0.5 = -100. Same AUC as the retain model: 0. Over-unlearned (AUC 0.25):
+    100 (0.75 - 0.5) / 0.5 = +50. The old definition gave +100 for the leaking model."""
+    assert privleak(1.0, 0.5) == pytest.approx(-100.0)
+    assert privleak(0.5, 0.5) == 0.0
+    assert privleak(0.25, 0.5) == pytest.approx(50.0)
+    assert privleak(0.9, 1.0) is None  # AUC_M,retain = 0: undefined, not reported
+
+
+# --------------------------------------------------------------------------- model utility
+def _rec(split: str, i: int, **values) -> dict:
+    return {"id": f"{split}-{i}", "language": "en", "split": split, **values}
+
+
+def test_model_utility_takes_nine_values_on_tofu_splits():
+    """retain (Prob, ROUGE, TR) = (0.5, 0.25, 1.0); real_authors (normalized prob, ROUGE, TR) =
+    (0.5, 0.5, 1.0); world_facts = (1, 1, 1): 9 / (2 + 4 + 1 + 2 + 2 + 1 + 1 + 1 + 1) = 9/15.
+    Pooled into one general set (mean of the two sets' items: 0.75, 0.75, 1.0) it was
+    6 / (2 + 4 + 1 + 4/3 + 4/3 + 1) = 6 / (32/3) = 18/32 = 0.5625."""
+    recs = [
+        _rec("retain", 0, prob=0.5, rouge_l=0.25, truth_ratio_score=1.0),
+        _rec("real_authors", 0, prob=0.1, normalized_prob=0.5, rouge_l=0.5, truth_ratio_score=1.0),
+        _rec("world_facts", 0, prob=0.1, normalized_prob=1.0, rouge_l=1.0, truth_ratio_score=1.0),
+    ]
+    row = summarize(recs).iloc[0]
+    assert row["model_utility"] == pytest.approx(9 / 15) and row["model_utility_n"] == 9
+    pooled = [dict(r, split="general") if r["split"] != "retain" else r for r in recs]
+    row = summarize(pooled).iloc[0]
+    assert row["model_utility"] == pytest.approx(18 / 32) and row["model_utility_n"] == 6
+
+
+def test_summary_means_and_forget_quality_per_language():
+    """The product's per-language aggregation (the twins it replaced are gone): en forget Prob
+    (0.2 + 0.4) / 2 = 0.3, hi 0.9. Forget Quality per language: en truth ratios 0.1, 0.2, 0.3 vs
+    the retain model's 0.7, 0.8, 0.9 are fully separated -> exact two-sided KS p = 2 / C(6, 3) =
+    0.1; hi 0.5 vs 0.5 -> 1."""
+    recs = [
+        dict(_rec("forget", 0, prob=0.2, truth_ratio=0.1)),
+        dict(_rec("forget", 1, prob=0.4, truth_ratio=0.2)),
+        dict(_rec("forget", 2, prob=0.3, truth_ratio=0.3)),
+        dict(_rec("forget", 0, prob=0.9, truth_ratio=0.5), language="hi"),
+    ]
+    recs[2]["prob"] = None  # not computed: skipped by the mean
+    retain = [dict(_rec("forget", i, truth_ratio=v)) for i, v in enumerate((0.7, 0.8, 0.9))] + [
+        dict(_rec("forget", 0, truth_ratio=0.5), language="hi")
+    ]
+    s = summarize(recs, retain).set_index("language")
+    assert list(s.index) == ["en", "hi"]
+    assert s.loc["en", "forget_prob"] == pytest.approx(0.3) and s.loc["hi", "forget_prob"] == pytest.approx(0.9)
+    assert s.loc["en", "forget_quality"] == pytest.approx(0.1) and s.loc["hi", "forget_quality"] == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------- TOFU eval logs
+def _log(gt, para, pert, rouge, texts=None) -> dict:
+    idx = [str(i) for i in range(len(gt))]
+    log = {
+        "avg_gt_loss": dict(zip(idx, gt)),
+        "avg_paraphrased_loss": dict(zip(idx, para)),
+        "average_perturb_loss": dict(zip(idx, pert)),
+        "rougeL_recall": dict(zip(idx, rouge)),
+        "gt_loss": dict(zip(idx, [3 * g for g in gt])),
+        "num_token_gt": dict(zip(idx, [3] * len(gt))),
+    }
+    if texts:
+        log["generated_text"] = {i: [f"[INST] q{i} [/INST]", gen, gold] for i, (gen, gold) in zip(idx, texts)}
+    return log
+
+
+def _write_logs(folder: Path, logs: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, log in logs.items():
+        (folder / name).write_text(json.dumps(log, indent=4), encoding="utf-8")
+    return folder
+
+
+def hand_logs() -> dict:
+    """Forget: P = 0.5, 0.25 -> Prob 0.375; tr = P_pert/P_para = 0.25/0.5 = 0.5 and
+    0.25/0.25 = 1 (perturbed losses ln 2, ln 8 average to ln 4) -> min(tr, 1/tr) = 0.5, 1 -> 0.75.
+    Retain: P = 0.5, 1 -> 0.75; tr = (1/8)/(1/2) = 0.25, 0.5/1 = 0.5 -> 1 - tr = 0.75, 0.5 -> 0.625.
+    Real authors (para = answer): normalized 0.5/(0.5 + 0.25 + 0.25) = 0.5 and
+    0.5/(0.5 + 0.5 + 0.125) = 4/9 -> 17/36; tr 0.5, 0.5 -> 0.5. World facts: 1/(1 + 0.25) = 0.8;
+    tr 0.25 -> 0.75. ROUGE (rouge-score, stemmer): "Paris"/"Paris" 1; "dog runs" vs "running
+    dogs" 0.5 (stems dog run / run dog)."""
+    full, half = ("Paris", "Paris"), ("dog runs", "running dogs")
+    return {
+        "eval_log_forget.json": _log([LN2, LN4], [LN2, LN4], [[LN4, LN4], [LN2, LN8]], [1.0, 0.5], [full, half]),
+        "eval_log.json": _log([LN2, 0.0], [LN2, 0.0], [[LN8], [LN2]], [1.0, 0.5], [full, half]),
+        "eval_real_author_wo_options.json": _log([LN2, LN2], [LN2, LN2], [[LN4, LN4], [LN2, LN8]], [1.0, 0.0]),
+        "eval_real_world_wo_options.json": _log([0.0], [0.0], [[LN4]], [1.0]),
+    }
+
+
+def retain_model_logs() -> dict:
+    """The retain model's forget set: tr = 0.5/0.25 = 2 and 0.5/0.125 = 4."""
+    return dict(hand_logs(), **{"eval_log_forget.json": _log([LN4, LN8], [LN4, LN8], [[LN2], [LN2]], [0.0, 0.0])})
+
+
+def test_tofu_aggregate_from_logs_by_hand(tmp_path):
+    """Model Utility = HM(0.75, 0.75, 0.625, 17/36, 0.5, 0.5, 0.8, 1, 0.75): reciprocals sum to
+    4/3 * 3 + 1.6 + 36/17 + 2 + 2 + 1.25 + 1 = 4749/340 -> MU = 9 * 340 / 4749 = 3060/4749.
+    Forget Quality: tr 0.5, 1 vs the retain model's 2, 4, fully separated -> exact KS p = 2/C(4,2) = 1/3."""
+    logs = _write_logs(tmp_path / "model", hand_logs())
+    retain = _write_logs(tmp_path / "retain", retain_model_logs())
+    summary, tofu = reaggregate(logs, retain)
+    got = tofu.iloc[0]
+    expected = {
+        "Prob. Forget": 0.375,
+        "Truth Ratio Forget": 0.75,
+        "ROUGE Forget": 0.75,
+        "Prob. Retain": 0.75,
+        "Truth Ratio Retain": 0.625,
+        "ROUGE Retain": 0.75,
+        "Prob. Real Authors": 17 / 36,
+        "ROUGE Real Authors": 0.5,
+        "Truth Ratio Real Authors": 0.5,
+        "Prob. Real World": 0.8,
+        "ROUGE Real World": 1.0,
+        "Truth Ratio Real World": 0.75,
+        "Model Utility": 3060 / 4749,
+        "Forget Quality": 1 / 3,
+    }
+    assert list(tofu.columns) == ["language", *TOFU_COLUMNS]
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, abs=1e-12), key
+    assert summary.iloc[0]["model_utility_n"] == 9
+    # The logged ROUGE is what rouge-score with the stemmer gives on the logged texts, and so ours.
+    for rec in read_tofu_logs(logs):
+        if "generated" in rec:
+            assert rouge_l_recall(rec["generated"], rec["reference"], "en") == rec["rouge_l"]
+    # TOFU's eval_log_aggregated.json (the four logs under their file names) reads the same.
+    (tmp_path / "agg.json").write_text(json.dumps(hand_logs()), encoding="utf-8")
+    assert reaggregate(tmp_path / "agg.json", retain)[1].equals(tofu)
+
+
+def tofu_reference(logs: dict, retain_logs: dict) -> dict:
+    """TOFU's aggregate numbers written from its published definitions (aggregate_eval_stat.py):
+    Prob = mean exp(-avg_gt_loss) (retain/forget) or mean p_true / (p_true + sum p_perturbed)
+    (general sets); ROUGE = mean rougeL_recall; with s = exp(mean perturbed loss - paraphrased
+    loss), Truth Ratio = mean min(s, 1/s) on forget, mean max(0, 1 - 1/s) elsewhere; Model
+    Utility = scipy hmean of the 9 non-forget numbers; Forget Quality = KS p of s vs the retain
+    model's s on the forget set."""
+    out, ratios = {}, {}
+    for name, label in (
+        ("eval_real_author_wo_options.json", "Real Authors"),
+        ("eval_real_world_wo_options.json", "Real World"),
+        ("eval_log.json", "Retain"),
+        ("eval_log_forget.json", "Forget"),
+    ):
+        log = logs[name]
+        gt = np.array(list(log["avg_gt_loss"].values()))
+        pert = np.array(list(log["average_perturb_loss"].values()))
+        s = np.exp(pert.mean(-1) - np.array(list(log["avg_paraphrased_loss"].values())))
+        ratios[name] = s
+        out[f"ROUGE {label}"] = np.mean(list(log["rougeL_recall"].values()))
+        out[f"Prob. {label}"] = (
+            np.exp(-gt).mean() if "eval_log" in name else np.mean(np.exp(-gt) / (np.exp(-gt) + np.exp(-pert).sum(-1)))
+        )
+        out[f"Truth Ratio {label}"] = (
+            np.mean(np.minimum(s, 1 / s)) if label == "Forget" else np.mean(np.maximum(0, 1 - 1 / s))
+        )
+    out["Model Utility"] = stats.hmean([v for k, v in out.items() if "Forget" not in k])
+    retain_s = np.exp(
+        np.array(list(retain_logs["eval_log_forget.json"]["average_perturb_loss"].values())).mean(-1)
+        - np.array(list(retain_logs["eval_log_forget.json"]["avg_paraphrased_loss"].values()))
+    )
+    out["Forget Quality"] = stats.ks_2samp(ratios["eval_log_forget.json"], retain_s).pvalue
+    return out
+
+
+def random_logs(rng: np.random.Generator, n: int, shift: float) -> dict:
+    def one(size: int, k: int, para_same: bool) -> dict:
+        gt = rng.uniform(0.05, 3.0, size) + shift
+        para = gt if para_same else rng.uniform(0.05, 3.0, size) + shift
+        pert = rng.uniform(0.5, 4.0, (size, k))
+        return _log(gt.tolist(), para.tolist(), pert.tolist(), rng.choice([0.0, 0.25, 0.5, 1.0], size).tolist())
+
+    return {
+        "eval_log_forget.json": one(n, 5, False),
+        "eval_log.json": one(n, 5, False),
+        "eval_real_author_wo_options.json": one(n // 2, 3, True),
+        "eval_real_world_wo_options.json": one(n // 2 + 3, 3, True),
+    }
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_tofu_aggregate_equals_the_reference_formulas(tmp_path, seed):
+    """40 random samples per file: every TOFU number polyunlearn recomputes equals the
+    reference formula's value to 1e-9 (the issue asks 1e-6)."""
+    rng = np.random.default_rng(seed)
+    logs, retain_logs = random_logs(rng, 40, 0.0), random_logs(rng, 40, 0.7)
+    _, tofu = reaggregate(_write_logs(tmp_path / "m", logs), _write_logs(tmp_path / "r", retain_logs))
+    want = tofu_reference(logs, retain_logs)
+    for key, value in want.items():
+        assert tofu.iloc[0][key] == pytest.approx(value, abs=1e-9, rel=1e-9), key
+
+
+def test_tofu_log_errors_name_the_file_and_field(tmp_path):
+    logs = hand_logs()
+    with pytest.raises(DataError, match="missing TOFU eval log.*eval_real_world_wo_options.json"):
+        read_tofu_logs(_write_logs(tmp_path / "a", {k: v for k, v in logs.items() if "world" not in k}))
+    broken = dict(
+        logs, **{"eval_log.json": {k: v for k, v in logs["eval_log.json"].items() if k != "avg_paraphrased_loss"}}
+    )
+    with pytest.raises(DataError, match="eval_log.json has no per-sample field 'avg_paraphrased_loss'"):
+        read_tofu_logs(_write_logs(tmp_path / "b", broken))
+    (tmp_path / "bad.json").write_text("{", encoding="utf-8")
+    with pytest.raises(DataError, match="bad.json: cannot read"):
+        read_tofu_logs(tmp_path / "bad.json")
+
+
+def test_tofu_aggregate_cli(tmp_path):
+    logs = _write_logs(tmp_path / "model", hand_logs())
+    retain = _write_logs(tmp_path / "retain", retain_model_logs())
+    res = CliRunner().invoke(
+        app, ["tofu-aggregate", str(logs), "--retain", str(retain), "--out", str(tmp_path / "agg.csv")]
+    )
+    assert res.exit_code == 0, res.output
+    assert "Model Utility" in res.output and "0.644" in res.output
+    row = pd.read_csv(tmp_path / "agg.csv").iloc[0]
+    assert list(row.index) == TOFU_COLUMNS and row["Forget Quality"] == pytest.approx(1 / 3)
+    res = CliRunner().invoke(app, ["tofu-aggregate", str(tmp_path / "nowhere")])
+    assert res.exit_code == 2 and "TOFU eval logs not found" in res.output
+
+
+# --------------------------------------------------------------------------- table and exports
+def test_exports_use_the_reference_names(tmp_path):
+    summary, _ = reaggregate(_write_logs(tmp_path / "m", hand_logs()), _write_logs(tmp_path / "r", retain_model_logs()))
+    ou = open_unlearning_summary(summary)["en"]
+    assert ou["forget_Q_A_Prob"] == pytest.approx(0.375) and ou["forget_truth_ratio"] == pytest.approx(0.75)
+    assert ou["ra_Q_A_Prob_normalised"] == pytest.approx(17 / 36) and ou["wf_Truth_Ratio"] == pytest.approx(0.75)
+    assert ou["model_utility"] == pytest.approx(3060 / 4749) and ou["forget_quality"] == pytest.approx(1 / 3)
+    written = write_reference_exports(tmp_path / "out", summary)
+    assert [p.name for p in written] == ["summary_open_unlearning.json", "tofu_aggregate.csv"]
+    assert json.loads((tmp_path / "out" / "summary_open_unlearning.json").read_text())["en"]["retain_Q_A_ROUGE"] == 0.75
+    # Bundled-style data (no real_authors / world_facts) gets no TOFU-shaped file.
+    assert [
+        p.name
+        for p in write_reference_exports(tmp_path / "b", summary.drop(columns=["real_authors_n", "world_facts_n"]))
+    ] == ["summary_open_unlearning.json"]
+
+
+def test_every_summary_column_is_in_the_metrics_table(tokenizer, items):
+    """A real evaluation (generation on, holdout for the attacks, a retain model for FQ and
+    PrivLeak) and a TOFU re-aggregation: every metric column has a row in the one table."""
+    from polyunlearn.analysis.matrices import HEADLINE, ITEM_METRIC
+    from polyunlearn.analysis.results import metric_columns
+    from polyunlearn.data.fictitious import bundled_benchmark
+
+    model = build_tiny_model(tokenizer, "llama", seed=0).eval()
+    en = [it for it in items if it.language == "en"]
+    en = (
+        en[:3]
+        + [it for it in en if it.split == "forget"][:3]
+        + [it for it in bundled_benchmark(["en"]) if it.split in ("holdout", "general")][:13]
+    )
+    recs = score_items(model, tokenizer, en, EvalConfig(max_new_tokens=4))
+    summary = summarize(recs, recs)
+    assert {
+        "privleak",
+        "mia_min_k_plus_plus_auc",
+        "forget_exact_memorization",
+        "forget_rouge_l_f1",
+        "model_utility",
+    } <= set(summary)
+    for column in metric_columns(summary):
+        assert metric_table.lookup(column).column == column
+    assert HEADLINE == metric_table.headline() and ITEM_METRIC["forget_prob"] == ("prob", "forget")
+    assert metric_table.lookup("forget_prob").open_unlearning == "forget_Q_A_Prob"
+    assert metric_table.lookup("real_authors_normalized_prob").tofu == "Prob. Real Authors"
+    with pytest.raises(KeyError, match="forget_probb"):
+        metric_table.lookup("forget_probb")
+    res = CliRunner().invoke(app, ["metrics", "--split", "forget", "--full"], env={"COLUMNS": "300"})
+    assert res.exit_code == 0 and "forget_Q_A_Prob" in res.output and "privleak" in res.output
