@@ -156,6 +156,9 @@ def eval_cmd(
     forget_langs: str = typer.Option("", help="Label of the forget languages for the matrix row."),
     no_generate: bool = typer.Option(False, help="Skip greedy generation (no ROUGE; much faster)."),
     bf16: bool = typer.Option(False, help="Load the weights in bfloat16."),
+    lm_eval: Optional[str] = typer.Option(None, help="lm-evaluation-harness tasks to run on the same model (comma list, e.g. xnli_fr,belebele_fra_Latn): OUT/lm_eval.json|csv, per-language scores as lm_<task>_<metric> summary columns."),
+    lm_eval_include: Optional[Path] = typer.Option(None, help="Folder of extra lm-eval task YAMLs (local tasks)."),
+    lm_eval_limit: Optional[int] = typer.Option(None, help="At most this many samples per lm-eval task (quick checks; not comparable scores)."),
     trust_remote_code: bool = typer.Option(False),
     threads: Optional[int] = typer.Option(None),
 ):
@@ -165,9 +168,51 @@ def eval_cmd(
 
     set_threads(threads)
     items = load_data(data, langs)
+    lm_tasks = _lm_eval_tasks(lm_eval, lm_eval_include)  # unknown tasks fail before the model loads
     tok = load_tokenizer(model, trust_remote_code)
     net = load_model(model, "bfloat16" if bf16 else "float32", trust_remote_code)
+    lm_table = _run_lm_eval(net, tok, lm_tasks, out, lm_eval_include, lm_eval_limit) if lm_tasks else None
     _eval_and_report(net, tok, items, out, retain_eval, baseline, forget_langs or "run", EvalConfig(generate=not no_generate))
+    if lm_table is not None:
+        _add_lm_eval_to_summary(out, lm_table)
+
+
+def _lm_eval_tasks(spec: str | None, include: Path | None):
+    """(tasks, TaskManager) for --lm-eval, checked; None without --lm-eval."""
+    if spec is None:
+        if include is not None:
+            raise ValueError("--lm-eval-include needs --lm-eval TASKS")
+        return None
+    from polyunlearn.evaluation.lm_eval_bridge import parse_tasks, task_manager
+
+    tasks = parse_tasks(spec)
+    return tasks, task_manager(tasks, include)
+
+
+def _run_lm_eval(net, tok, lm_tasks, out: Path, include: Path | None, limit: int | None):
+    from polyunlearn.analysis.matrices import console_table
+    from polyunlearn.evaluation.lm_eval_bridge import run_lm_eval
+
+    tasks, tm = lm_tasks
+    table = run_lm_eval(net, tok, tasks, out, include, limit, tm=tm)
+    console.print(console_table(table.drop(columns=["family"]).to_dict("records"), f"lm-eval ({out / 'lm_eval.csv'})"))
+    return table
+
+
+def _add_lm_eval_to_summary(out: Path, table) -> None:
+    """Per-language lm-eval scores as summary.csv columns (rewritten atomically)."""
+    import pandas as pd
+
+    from polyunlearn.core.atomic import write_table
+    from polyunlearn.evaluation.lm_eval_bridge import add_lm_eval_columns
+
+    summary = pd.read_csv(out / "summary.csv")
+    merged = add_lm_eval_columns(summary, table)
+    write_table(out / "summary.csv", merged)
+    added = [c for c in merged.columns if c not in summary.columns]
+    elsewhere = sorted(set(table["language"]) - {""} - set(summary["language"]))
+    console.print(f"lm-eval: summary.csv columns {', '.join(added) or '(none: no per-language task)'}"
+                  + (f"; languages not in the data, only in lm_eval.csv: {', '.join(elsewhere)}" if elsewhere else ""))
 
 
 def _eval_and_report(net, tok, items, out: Path, retain_eval: Path | None, baseline: Path | None, label: str, ecfg=None) -> None:
