@@ -449,3 +449,31 @@ def test_every_summary_column_is_in_the_metrics_table(tokenizer, items):
         metric_table.lookup("forget_probb")
     res = CliRunner().invoke(app, ["metrics", "--split", "forget", "--full"], env={"COLUMNS": "300"})
     assert res.exit_code == 0 and "forget_Q_A_Prob" in res.output and "privleak" in res.output
+
+
+# --------------------------------------------------------------------------- MUSE verbatim memorization
+def test_verbatim_memorization_on_the_learned_model(learned, tokenizer, items):
+    """Passages = the learned "Question: ...\\nAnswer: ..." texts: prompted with the question part,
+    the learned model continues with the answer it was trained on (ROUGE-L F1 near 1), which
+    is exactly what the QA evaluation generates (same tokens, same greedy decoding); an
+    untrained model of the same shape does not."""
+    from polyunlearn.core.models import answer_text, format_prompt
+    from polyunlearn.evaluation.memorization import passages, verbatim_memorization
+    from polyunlearn.evaluation.scoring import generate_answers
+
+    forget = [it for it in items if it.language == "en" and it.split == "forget"][:5]
+    pairs = [(format_prompt(tokenizer, it.question), it.answer) for it in forget]
+    got = verbatim_memorization(learned, tokenizer, pairs, "en", max_new_tokens=32)
+    qa = generate_answers(learned.eval(), Encoder(tokenizer), [it.question for it in forget], 32)
+    assert got == [rouge_l_f1(a, it.answer, "en") for a, it in zip(qa, forget)]
+    assert np.mean(got) > 0.8
+    fresh = build_tiny_model(tokenizer, "llama", seed=1).eval()
+    assert np.mean(verbatim_memorization(fresh, tokenizer, pairs, "en", max_new_tokens=32)) < 0.3
+    # passages(): the first 3 tokens, then the rest, decoded; together they give the text back.
+    text = format_prompt(tokenizer, forget[0].question) + answer_text(tokenizer, forget[0].answer)
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    ((prompt, rest),) = passages(tokenizer, [text], prompt_tokens=3)
+    assert prompt == tokenizer.decode(ids[:3]) and rest == tokenizer.decode(ids[3:]).strip()
+    assert text.startswith(prompt) and text.endswith(rest) and len(prompt) + len(rest) < len(text) + 1
+    with pytest.raises(DataError, match="passage 0 has"):
+        passages(tokenizer, ["Paris"], prompt_tokens=32)
