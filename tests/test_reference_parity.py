@@ -149,7 +149,7 @@ def test_scorer_drops_eos_and_matches_the_full_softmax(tokenizer):
     mu = (logp.exp() * logp).sum(-1)
     var = (logp.exp() * (logp - mu[:, None]) ** 2).sum(-1)
     for share in (True, False):
-        s = score_pairs(model, enc, [pair], share_prefix=share)[0]
+        s = score_pairs(model, enc, [pair], share_prefix=share, detail=[True])[0]
         assert (
             s.ends_with_eos
             and e.answer[-1] == tokenizer.eos_token_id
@@ -159,6 +159,8 @@ def test_scorer_drops_eos_and_matches_the_full_softmax(tokenizer):
             var.tolist(), abs=1e-4
         )
         assert s.token_top1 == (logp.argmax(-1) == torch.tensor(e.answer)).tolist()
+        plain = score_pairs(model, enc, [pair], share_prefix=share)[0]  # log-probs only: no statistics
+        assert plain.token_logps == s.token_logps and plain.token_mu == plain.token_top1 == []
 
 
 def test_exact_memorization_and_extraction_strength_by_hand():

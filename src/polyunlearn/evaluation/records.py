@@ -65,7 +65,11 @@ def score_items(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], cfg:
     enc = encoder or Encoder(tokenizer, cfg.max_length)
     # All sequences of all items in one call, so batches are packed across languages.
     pairs, slots = item_pairs(items)
-    scores = score_pairs(model, enc, pairs, cfg.max_tokens, cfg.max_batch, share_prefix=cfg.prefix_sharing)
+    # Only each item's answer needs the per-token distribution statistics (Min-K%++, EM, ES).
+    detail = [False] * len(pairs)
+    for sl in slots:
+        detail[sl.answer] = True
+    scores = score_pairs(model, enc, pairs, cfg.max_tokens, cfg.max_batch, share_prefix=cfg.prefix_sharing, detail=detail)
     answers = generate_answers(model, enc, [it.question for it in items], cfg.max_new_tokens, min(cfg.max_batch, 64)) if cfg.generate else None
     return build_records(items, scores, slots, answers)
 
