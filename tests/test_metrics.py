@@ -14,9 +14,7 @@ from polyunlearn.evaluation.metrics import (
     UnicodeRougeTokenizer,
     auc,
     forget_quality,
-    forget_quality_by_language,
     harmonic_mean,
-    mean_by_language,
     min_k_percent,
     model_utility,
     normalized_prob,
@@ -199,26 +197,6 @@ def test_forget_quality_empty_inputs():
         forget_quality([float("nan")], [0.5])
 
 
-def test_forget_quality_by_language():
-    unlearned = [
-        {"id": "1", "language": "en", "truth_ratio": 0.1},
-        {"id": "2", "language": "en", "truth_ratio": 0.2},
-        {"id": "3", "language": "en", "truth_ratio": 0.3},
-        {"id": "1", "language": "hi", "truth_ratio": 0.5},
-    ]
-    retain = [
-        {"id": "1", "language": "en", "truth_ratio": 0.7},
-        {"id": "2", "language": "en", "truth_ratio": 0.8},
-        {"id": "3", "language": "en", "truth_ratio": 0.9},
-        {"id": "1", "language": "hi", "truth_ratio": 0.5},
-    ]
-    got = forget_quality_by_language(unlearned, retain)
-    assert got["en"] == pytest.approx(0.1)  # the 2/20 case above
-    assert got["hi"] == pytest.approx(1.0)  # identical single values
-    with pytest.raises(ValueError, match="hi"):
-        forget_quality_by_language(unlearned, retain[:3])
-
-
 # --------------------------------------------------------------------------- model utility
 def test_harmonic_mean_hand():
     # 3 / (1/0.5 + 1/0.25 + 1/1) = 3 / (2 + 4 + 1) = 3/7
@@ -243,29 +221,6 @@ def test_model_utility_hand():
         model_utility(0.5, 0.25, 1.0, general=(0.5, 0.5))
 
 
-# --------------------------------------------------------------------------- aggregation
-def test_mean_by_language():
-    records = [
-        {"id": "a", "language": "en", "prob": 0.2},
-        {"id": "b", "language": "hi", "prob": 0.9},
-        {"id": "c", "language": "en", "prob": 0.4},
-        {"id": "d", "language": "en", "rouge": 1.0},  # another kind of record: skipped for "prob"
-        {"id": "e", "language": "hi", "prob": None},  # not computed: skipped
-    ]
-    # en: (0.2 + 0.4) / 2 = 0.3; hi: 0.9 / 1; first-appearance order
-    got = mean_by_language(records, "prob")
-    assert list(got) == ["en", "hi"]
-    assert got["en"] == pytest.approx(0.3)
-    assert got["hi"] == pytest.approx(0.9)
-
-
-def test_mean_by_language_errors():
-    with pytest.raises(ValueError, match="'probb'"):
-        mean_by_language([{"id": "a", "language": "en", "prob": 0.2}], "probb")
-    with pytest.raises(ValueError, match="'x7'.*language"):
-        mean_by_language([{"id": "x7", "prob": 0.2}], "prob")
-
-
 # --------------------------------------------------------------------------- membership attacks
 def test_min_k_percent():
     lp = [-0.1, -2.0, -0.5, -3.0, -1.0]  # sorted: -3.0, -2.0, -1.0, -0.5, -0.1
@@ -273,8 +228,10 @@ def test_min_k_percent():
     assert min_k_percent(lp, k=0.4) == pytest.approx(-2.5)  # (-3 - 2) / 2
     assert min_k_percent(lp, k=0.1) == -3.0  # floor(0.5) = 0 -> at least one token
     assert min_k_percent(lp, k=1.0) == pytest.approx(-1.32)  # (-6.6) / 5
-    # 100 tokens, k = 0.29: 100 * 0.29 = 28.999999999999996 in floats, still 29 tokens
-    assert min_k_percent([-1.0] * 29 + [0.0] * 71, k=0.29) == -1.0
+    # 100 tokens, k = 0.29: 100 * 0.29 = 28.999999999999996 in floats and int() truncates to
+    # 28 tokens, as MUSE and open-unlearning count them: (-2 + 27 * -1) / 28 = -29/28
+    assert min_k_percent([-2.0] + [-1.0] * 28 + [0.0] * 71, k=0.29) == pytest.approx(-29 / 28)
+    assert min_k_percent(lp) == pytest.approx(-2.5)  # default k = 0.4, as the references
     with pytest.raises(ValueError, match="token_logprobs"):
         min_k_percent([])
     with pytest.raises(ValueError, match="k"):
@@ -282,6 +239,7 @@ def test_min_k_percent():
 
 
 def test_zlib_ratio():
+    # the numerator is the MEAN answer NLL (see test_reference_parity for the hand-worked case)
     # zlib.compress(b"a") = 2 header bytes + 3 deflate bytes (3 block-header bits + 8 literal
     # bits + 7 end-of-block bits = 18 bits) + 4 adler32 bytes = 9 bytes;  18 / 9 = 2
     assert zlib_ratio(18.0, "a") == pytest.approx(2.0)

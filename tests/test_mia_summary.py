@@ -23,14 +23,17 @@ def test_aucs_and_privleak_by_hand():
     # zlib (score = -zlib): -3, -1 vs -2, -4 -> wins -3>-4, -1>-2, -1>-4; loses -3<-2 -> 3/4.
     recs = [_rec("en", "forget", 0.1, 2.0, 3.0), _rec("en", "forget", 0.5, 1.0, 1.0),
             _rec("en", "holdout", 0.3, 1.0, 2.0), _rec("en", "holdout", 0.9, 0.0, 4.0)]
-    # Retain model: members 0.9, 0.7 vs 0.8, 0.6 -> only (-0.7 > -0.8) is won -> AUC 1/4.
-    ref = [_rec("en", "forget", 0.9, 0, 0), _rec("en", "forget", 0.7, 0, 0),
-           _rec("en", "holdout", 0.8, 0, 0), _rec("en", "holdout", 0.6, 0, 0)]
+    # Retain model, Min-K (higher = member): members 0.9, 0.7 vs 0.8, 0.6 -> wins 0.9>0.8,
+    # 0.9>0.6, 0.7>0.6; loses 0.7<0.8 -> AUC 3/4.
+    ref = [_rec("en", "forget", 0.9, 0.9, 0), _rec("en", "forget", 0.7, 0.7, 0),
+           _rec("en", "holdout", 0.8, 0.8, 0), _rec("en", "holdout", 0.6, 0.6, 0)]
     row = summarize(recs, ref).iloc[0]
     assert row["mia_loss_auc"] == pytest.approx(0.75)
     assert row["mia_min_k_auc"] == pytest.approx(0.875)
     assert row["mia_zlib_auc"] == pytest.approx(0.75)
-    assert row["privleak"] == pytest.approx(100 * (0.75 - 0.25) / 0.25)  # = 200
+    # MUSE's PrivLeak on the Min-K AUC: AUC_M = 1 - AUC; model 1 - 0.875 = 0.125, retain model
+    # 1 - 0.75 = 0.25 -> 100 (0.125 - 0.25) / 0.25 = -50 (negative: the model leaks more).
+    assert row["privleak"] == pytest.approx(-50.0)
     assert row["holdout_n"] == 2 and row["holdout_prob"] == 0.0
 
 

@@ -67,7 +67,7 @@ def test_parse_tofu_spec(spec: str, expected: tuple) -> None:
 def test_local_translated_tofu_with_language_column(translated_tofu: Path) -> None:
     items = resolve_data(f"tofu:{translated_tofu}:forget05")
     by = {(it.split, it.language): [i for i in items if (i.split, i.language) == (it.split, it.language)] for it in items}
-    assert {k: len(v) for k, v in by.items()} == {("forget", "en"): 2, ("forget", "fr"): 2, ("retain", "en"): 4, ("retain", "fr"): 4, ("general", "en"): 2}
+    assert {k: len(v) for k, v in by.items()} == {("forget", "en"): 2, ("forget", "fr"): 2, ("retain", "en"): 4, ("retain", "fr"): 4, ("real_authors", "en"): 1, ("world_facts", "en"): 1}
     fr = by[("forget", "fr")][0]
     assert fr.question == "Where was Forgotten-fr 0 born?" and len(fr.perturbed_answer) == 3
     assert all(it.id.startswith("tofu-forget05:") for it in by[("forget", "en")])
@@ -86,7 +86,7 @@ def test_local_tofu_without_language_column_takes_the_spec_language(tmp_path: Pa
         _jsonl(d / f"{config}.jsonl", [{"question": "q", "answer": "a", "perturbed_answer": ["b"]}])
     items = resolve_data(f"tofu:{d}:forget01:ja")
     assert {it.language for it in items} == {"ja"}
-    assert [it.split for it in items] == ["forget", "retain", "retain", "general", "general"]
+    assert [it.split for it in items] == ["forget", "retain", "retain", "real_authors", "world_facts"]
     # One folder per language keeps TOFU's row-index ids, so they match the English ones (parallel).
     assert [it.id for it in items[:3]] == ["tofu-forget01:0", "tofu-retain:0", "tofu-retain:1"]
 
@@ -102,7 +102,7 @@ def test_tofu_hub_id_goes_to_the_hub(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
     items = resolve_data("tofu:forget01")
     assert calls[0] == ("locuslab/TOFU", "forget01_perturbed") and len(calls) == 6
-    assert [it.split for it in items] == ["forget", "retain", "general", "general", "forget_train", "retain_train"]
+    assert [it.split for it in items] == ["forget", "retain", "real_authors", "world_facts", "forget_train", "retain_train"]
     assert {it.language for it in items} == {"en"}  # the hub set is English
 
 

@@ -165,7 +165,9 @@ def test_score_items_records_match_the_baseline_evaluator(data):
     for f, s, b in zip(fast, simple, base):
         assert f["id"] == b["id"] and f["language"] == b["language"]
         assert f["generated"] == s["generated"] == b["generated"]
-        for key in ("nll", "prob", "truth_ratio", "truth_ratio_score", "min_k", "rouge_l"):
+        assert f["exact_memorization"] == s["exact_memorization"] == b["exact_memorization"]
+        assert f["extraction_strength"] == s["extraction_strength"] == b["extraction_strength"]
+        for key in ("nll", "prob", "truth_ratio", "truth_ratio_score", "min_k", "min_k_plus_plus", "zlib", "rouge_l", "rouge_l_f1"):
             assert abs(f[key] - b[key]) < TOL and abs(f[key] - s[key]) < TOL, key
 
 

@@ -81,14 +81,15 @@ def test_amnesia_layout_loads_every_language_with_parallel_ids(amnesia: Path) ->
     per_lang = {
         "forget": N_FORGET,
         "retain": N_RETAIN_EVAL,
-        "general": 2 * N_GENERAL,
+        "real_authors": N_GENERAL,
+        "world_facts": N_GENERAL,
         "forget_train": N_FORGET,
         "retain_train": N_RETAIN,
     }
     assert report["languages"] == {lang: per_lang for lang in ("ar", "fr", "he")}  # iw is read as he
     assert report["shared_ids"] == per_lang  # every id in every language
     # real_authors / world_facts have no paraphrased_answer: reported, not silently filled in.
-    assert report["missing_optional"]["he"] == {"general": {"paraphrased_answer": 2 * N_GENERAL}}
+    assert report["missing_optional"]["he"] == {"real_authors": {"paraphrased_answer": N_GENERAL}, "world_facts": {"paraphrased_answer": N_GENERAL}}
     he = [it for it in items if it.language == "he"]
     by_split = {s: [it for it in he if it.split == s] for s in per_lang}
     assert [it.id for it in by_split["forget_train"]] == [f"tofu-forget01-train:{i}" for i in range(N_FORGET)]
@@ -108,7 +109,7 @@ def test_training_only_splits_train_but_are_never_evaluated(amnesia: Path) -> No
     train = trainable(items)
     # TOFU's protocol: learn forget01 + retain99 (= full); never the general sets nor the eval copies.
     assert {it.split for it in train} == {"forget_train", "retain_train"} and len(train) == 3 * (N_FORGET + N_RETAIN)
-    assert {it.split for it in evaluated(items)} == {"forget", "retain", "general"}
+    assert {it.split for it in evaluated(items)} == {"forget", "retain", "real_authors", "world_facts"}
     # A language without training copies keeps the old rule (all but holdout).
     bundled_like = [QAItem("x", "en", "q?", "a.", split="forget"), QAItem("y", "en", "q2?", "b.", split="general")]
     assert trainable(items + bundled_like)[-2:] == bundled_like
@@ -238,7 +239,7 @@ def test_load_learn_unlearn_eval_in_every_language(amnesia: Path, tmp_path: Path
     cfg = EvalConfig(generate=False)
     before, s0 = evaluate_to(tmp_path / "before", model, tok, items, cfg)
     assert sorted(s0["language"]) == ["ar", "fr", "he"]
-    assert {r["split"] for r in before} == {"forget", "retain", "general"} and len(before) == 3 * (
+    assert {r["split"] for r in before} == {"forget", "retain", "real_authors", "world_facts"} and len(before) == 3 * (
         N_FORGET + N_RETAIN_EVAL + 2 * N_GENERAL
     )
     ucfg = UnlearnConfig(

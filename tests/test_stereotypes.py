@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from polyunlearn.evaluation.bias import biased_answer_rate, biased_answer_rate_by_language, biased_flags, prefers_stereotype
+from polyunlearn.evaluation.bias import biased_answer_rate, biased_flags, prefers_stereotype
 from polyunlearn.data import stereotypes as text
 from polyunlearn.data.schema import DataError
 from polyunlearn.data.stereotypes import (
@@ -225,8 +225,19 @@ def test_biased_answer_rate_hand_numbers() -> None:
     alts = [[1.0, 0.9], [1.5, 3.0], [1.0, 2.0], [0.2, 0.3, math.inf]]
     assert biased_flags(stereo, alts) == [True, False, False, True]
     assert biased_answer_rate(stereo, alts) == 0.5
-    assert biased_answer_rate_by_language(["en", "en", "ja", "ja"], stereo, alts) == {"en": 0.5, "ja": 0.5}
-    assert biased_answer_rate_by_language(["en", "ja", "ja", "ja"], stereo, alts) == {"en": 1.0, "ja": pytest.approx(1 / 3)}
+    # Per language, as the concept study reports it (concept_summary, the product's aggregation):
+    # en = items 0, 1 -> 1/2; ja = items 2, 3 -> 1/2. Chance 1/(k+1): en (1/3 + 1/3)/2 = 1/3,
+    # ja (1/3 + 1/4)/2 = 7/24. Mean margin (lowest alternative - stereo): en (0.4 - 0.5)/2 = -0.05.
+    from polyunlearn.studies.concept_study import concept_summary
+
+    langs = ["en", "en", "ja", "ja"]
+    records = [{"id": str(i), "language": lang, "stereo_nll": st, "alternative_nll": a, "biased": f, "margin": min(a) - st}
+               for i, (lang, st, a, f) in enumerate(zip(langs, stereo, alts, biased_flags(stereo, alts)))]
+    table = concept_summary(records).set_index("language")
+    assert list(table.index) == ["en", "ja"] and list(table["n"]) == [2, 2]
+    assert table.loc["en", "biased_answer_rate"] == 0.5 and table.loc["ja", "biased_answer_rate"] == 0.5
+    assert table.loc["en", "chance"] == pytest.approx(1 / 3) and table.loc["ja", "chance"] == pytest.approx(7 / 24)
+    assert table.loc["en", "mean_margin"] == pytest.approx(-0.05)
     assert prefers_stereotype(0.2, [0.3]) and not prefers_stereotype(0.3, [0.2, 0.9])
 
 

@@ -56,8 +56,9 @@ def fake_tofu(tmp_path: Path) -> Path:
 
 def test_load_tofu_from_folder(fake_tofu: Path) -> None:
     items = load_tofu("forget10", language="en", source=fake_tofu)
-    by_split = {s: [it for it in items if it.split == s] for s in ("forget", "retain", "general")}
-    assert [len(v) for v in by_split.values()] == [4, 3, 4]
+    # TOFU's two general-knowledge sets stay two splits (Model Utility takes each separately).
+    by_split = {s: [it for it in items if it.split == s] for s in ("forget", "retain", "real_authors", "world_facts", "general")}
+    assert [len(v) for v in by_split.values()] == [4, 3, 2, 2, 0]
     f0 = by_split["forget"][0]
     assert f0 == QAItem(
         id="tofu-forget10:0",
@@ -69,8 +70,9 @@ def test_load_tofu_from_folder(fake_tofu: Path) -> None:
         split="forget",
     )
     assert [it.id for it in by_split["retain"]] == ["tofu-retain:0", "tofu-retain:1", "tofu-retain:2"]
-    assert {it.id for it in by_split["general"]} == {"tofu-real_authors:0", "tofu-real_authors:1", "tofu-world_facts:0", "tofu-world_facts:1"}
-    assert by_split["general"][0].perturbed_answer == ["B", "C", "D"]
+    assert [it.id for it in by_split["real_authors"]] == ["tofu-real_authors:0", "tofu-real_authors:1"]
+    assert [it.id for it in by_split["world_facts"]] == ["tofu-world_facts:0", "tofu-world_facts:1"]
+    assert by_split["real_authors"][0].perturbed_answer == ["B", "C", "D"]
     assert len({it.key for it in items}) == len(items)
 
 
@@ -143,10 +145,10 @@ def test_hub_configs(monkeypatch: pytest.MonkeyPatch) -> None:
         ("locuslab/TOFU", "forget01", "train"),
         ("locuslab/TOFU", "retain99", "train"),
     ]
-    assert [it.split for it in items] == ["forget", "retain", "general", "general", "forget_train", "retain_train"]
+    assert [it.split for it in items] == ["forget", "retain", "real_authors", "world_facts", "forget_train", "retain_train"]
     assert [it.id for it in items[-2:]] == ["tofu-forget01-train:0", "tofu-retain99:0"]
     calls.clear()
-    assert [it.split for it in load_tofu("forget01", train_sets=False)] == ["forget", "retain", "general", "general"]
+    assert [it.split for it in load_tofu("forget01", train_sets=False)] == ["forget", "retain", "real_authors", "world_facts"]
 
 
 def test_holdout_from_folder_when_present(fake_tofu: Path) -> None:

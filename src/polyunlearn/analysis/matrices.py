@@ -9,15 +9,10 @@ from typing import Mapping
 import pandas as pd
 
 from polyunlearn.core.atomic import save_figure, write_table
+from polyunlearn.evaluation.metric_table import headline, item_metrics
 
-# Metrics the demo and `polyunlearn eval` report, and which direction is good.
-HEADLINE = {
-    "forget_prob": "lower is more forgetting",
-    "retain_prob": "higher is better",
-    "forget_truth_ratio_score": "higher = closer to not knowing",
-    "model_utility": "higher is better",
-    "forget_quality": "higher = closer to the retain model",
-}
+# Metrics the demo and `polyunlearn eval` report, and which direction is good (metric_table.py).
+HEADLINE = headline()
 
 
 def transfer_matrix(baseline: pd.DataFrame, runs: Mapping[str, pd.DataFrame], metric: str) -> pd.DataFrame:
@@ -37,11 +32,7 @@ def transfer_matrix(baseline: pd.DataFrame, runs: Mapping[str, pd.DataFrame], me
 
 
 # Per-item metric behind each summary column that a paired test can check (significance.py).
-ITEM_METRIC = {
-    "forget_prob": ("prob", "forget"),
-    "retain_prob": ("prob", "retain"),
-    "forget_truth_ratio_score": ("truth_ratio_score", "forget"),
-}
+ITEM_METRIC = item_metrics()
 
 
 def heatmap(matrix: pd.DataFrame, title: str, path: str | Path, highlight: Mapping[str, list[str]] | None = None, ylabel: str = "unlearned in",

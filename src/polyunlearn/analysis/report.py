@@ -143,8 +143,27 @@ def _mia_section(results: pd.DataFrame, langs: list[str], folder: Path) -> list[
     table = pd.concat([*rows, table]).reindex(columns=[c for c in langs if c in table.columns])
     intro = ("<p>Membership attack on the answer loss: ROC AUC of telling forget facts (trained on) from holdout facts "
              "(never trained on). ~1 = membership plain to see, 0.5 = hidden, well below 0.5 = over-unlearned "
-             "(the facts now look rarer than unseen ones). <code>privleak</code> in the results table compares it with the retain model.</p>")
+             "(the facts now look rarer than unseen ones). <code>privleak</code> in the results table (MUSE's, on the Min-K% AUC) compares with the retain model.</p>")
     return ["<h2>Membership attack (loss AUC, forget vs holdout)</h2>", intro, _table(table)]
+
+
+def _metrics_section(results: pd.DataFrame) -> list[str]:
+    """The metrics table (evaluation/metric_table.py) for the metrics this folder's results
+    have: what each column means, its formula, the reference's name and where we differ."""
+    from polyunlearn.evaluation.metric_table import lookup
+
+    if not len(results):
+        return []
+    keep = ["column", "description", "formula", "tofu", "open_unlearning", "muse", "differs"]
+    rows = []
+    for column in dict.fromkeys(results["metric"]):
+        try:
+            rows.append({k: getattr(lookup(column), k) for k in keep})
+        except KeyError:
+            rows.append({"column": column, "description": "(not in the metrics table)"})
+    table = pd.DataFrame(rows).reindex(columns=keep).fillna("")
+    return ["<h2>Metrics</h2>", "<details><summary>what each metric is, and what TOFU / open-unlearning / MUSE call it</summary>",
+            _table(table, index=False), "</details>"]
 
 
 def build_report(folder: str | Path, out: str | Path | None = None, analysis: bool = True) -> Path:
@@ -171,6 +190,7 @@ def build_report(folder: str | Path, out: str | Path | None = None, analysis: bo
             before = results.drop_duplicates(["language", "metric"]).pivot(index="language", columns="metric", values="before").reindex(langs)
             body += ["<h2>Per-language summary before unlearning</h2>", _table(before)]
             body += ["<h2>Results table</h2>", "<details><summary>every run x language x metric (also in results.csv for a grid)</summary>", _table(results, index=False), "</details>"]
+            body += _metrics_section(results)
         body.append("<h2>Run configs</h2>")
         if top.exists():
             body.append(f"<details open><summary>{html.escape(top.name)}</summary><pre>{html.escape(json.dumps(read_json(top), indent=2, ensure_ascii=False))}</pre></details>")

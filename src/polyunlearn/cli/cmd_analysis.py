@@ -1,8 +1,10 @@
-"""CLI analysis: `analyze` (URIEL+ distances vs the cross-lingual effect) and `report` (one
-self-contained HTML page for a demo or grid folder).
+"""CLI analysis: `analyze` (URIEL+ distances vs the cross-lingual effect), `report` (one
+self-contained HTML page for a demo or grid folder) and `tofu-aggregate` (re-aggregate TOFU's
+published per-sample eval logs with polyunlearn's metric code).
 
     polyunlearn analyze polyunlearn_runs/grid_study_b_tiny --minus retain_prob
     polyunlearn report polyunlearn_runs/demo
+    polyunlearn tofu-aggregate MODEL/eval_results/ds_size300 --retain RETAIN/eval_results/ds_size300
 """
 from __future__ import annotations
 
@@ -41,3 +43,22 @@ def report(
 
     path = build_report(folder, out, analysis)
     console.print(f"report written to [bold]{path.resolve()}[/bold] ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+@app.command("tofu-aggregate", rich_help_panel=ANALYSIS)
+@friendly_errors
+def tofu_aggregate(
+    logs: Path = typer.Argument(..., help="A model's TOFU eval logs: a folder with eval_log.json, eval_log_forget.json, eval_real_author_wo_options.json, eval_real_world_wo_options.json, or TOFU's eval_log_aggregated.json."),
+    retain: Optional[Path] = typer.Option(None, help="The retain model's TOFU eval logs (same layout), for Forget Quality."),
+    out: Optional[Path] = typer.Option(None, help="CSV to write (TOFU's aggregate_eval_stat.py columns); default: print only."),
+):
+    """Recompute TOFU's aggregate numbers (Model Utility, Truth Ratio, Forget Quality...) from its per-sample logs."""
+    from polyunlearn.analysis.matrices import console_table
+    from polyunlearn.core.atomic import write_table
+    from polyunlearn.evaluation.tofu_logs import reaggregate
+
+    _, table = reaggregate(logs, retain)
+    row = table.iloc[0].to_dict()
+    console.print(console_table([{"metric": k, "value": v} for k, v in row.items() if k != "language"], f"TOFU aggregate of {logs}"))
+    if out is not None:
+        console.print(f"written to [bold]{write_table(out, table.drop(columns=['language'])).resolve()}[/bold]")

@@ -1,5 +1,9 @@
-"""CLI reference listings: `methods` (the registered unlearning objectives) and `languages`."""
+"""CLI reference listings: `methods` (the registered unlearning objectives), `languages` and
+`metrics` (the metrics table: what each summary column is and what TOFU / open-unlearning /
+MUSE call it)."""
 from __future__ import annotations
+
+import typer
 
 from polyunlearn.cli.root import REFERENCE, app, console
 
@@ -32,3 +36,18 @@ def languages():
     console.print(console_table(rows, "languages"))
 
 
+
+
+@app.command(rich_help_panel=REFERENCE)
+def metrics(
+    split: str = typer.Option("forget,retain", help="Splits whose per-split metrics to list (comma list, or 'all'); cross-split metrics are always listed."),
+    full: bool = typer.Option(False, help="Also show the formula and where polyunlearn differs from the reference."),
+):
+    """Show the metrics table: summary column, direction, reference names (TOFU, open-unlearning, MUSE)."""
+    from polyunlearn.analysis.matrices import console_table
+    from polyunlearn.evaluation.metric_table import METRICS
+
+    wanted = None if split.strip() == "all" else {s.strip() for s in split.split(",")}
+    keep = ["column", "higher_is_better", "description", "tofu", "open_unlearning", "muse"] + (["formula", "differs"] if full else [])
+    rows = [{k: ("" if getattr(m, k) is None else str(getattr(m, k))) for k in keep} for m in METRICS if m.split is None or wanted is None or m.split in wanted]
+    console.print(console_table(rows, "metrics (summary column -> reference name)"))

@@ -120,6 +120,9 @@ def eval_cmd(
     baseline: Optional[Path] = typer.Option(None, help="Eval folder of the model before unlearning (for the change matrix)."),
     forget_langs: str = typer.Option("", help="Label of the forget languages for the matrix row."),
     bf16: bool = typer.Option(False, help="Load the weights in bfloat16."),
+    lm_eval: Optional[str] = typer.Option(None, help="lm-evaluation-harness tasks to run on the same model (comma list, e.g. xnli_fr,belebele_fra_Latn): OUT/lm_eval.json|csv, per-language scores as lm_<task>_<metric> summary columns."),
+    lm_eval_include: Optional[Path] = typer.Option(None, help="Folder of extra lm-eval task YAMLs (local tasks)."),
+    lm_eval_limit: Optional[int] = typer.Option(None, help="At most this many samples per lm-eval task (quick checks; not comparable scores)."),
     trust_remote_code: bool = typer.Option(False, help="Allow model code from the hub (off by default)."),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
     overwrite: bool = OVERWRITE,
@@ -127,22 +130,40 @@ def eval_cmd(
     evaluation: dict = None,
 ):
     """Evaluate a model in every language: per-item JSONL + per-language summary CSV."""
+    from polyunlearn.evaluation.lm_eval_bridge import LmEvalSpec
     from polyunlearn.studies.runs import ModelChoice, eval_command
 
     set_threads(threads)
     items = load_data(data, langs)
     ecfg = EvalConfig(**evaluation)
     choice = ModelChoice(model, None, bf16, "bfloat16" if bf16 else "float32", trust_remote_code)
-    summary = eval_command(out, choice, items, data, ecfg, retain_eval, baseline, forget_langs or "run", overwrite, console, dry_run)
+    lm = LmEvalSpec.from_options(lm_eval, lm_eval_include, lm_eval_limit)  # unknown tasks fail before the model loads
+    summary = eval_command(out, choice, items, data, ecfg, retain_eval, baseline, forget_langs or "run", overwrite, console, dry_run, lm)
     if summary is not None:
         _print_summary(summary)
+        if lm is not None:
+            _print_lm_eval(out, summary)
         console.print(f"results written under [bold]{out.resolve()}[/bold]")
+
+
+def _print_lm_eval(out: Path, summary) -> None:
+    import pandas as pd
+
+    from polyunlearn.analysis.matrices import console_table
+
+    table = pd.read_csv(out / "lm_eval.csv", keep_default_na=False)
+    console.print(console_table(table.drop(columns=["family"]).to_dict("records"), f"lm-eval ({out / 'lm_eval.csv'})"))
+    added = [c for c in summary.columns if c.startswith("lm_")]
+    elsewhere = sorted(set(table["language"]) - {""} - set(summary["language"]))
+    console.print(f"lm-eval: summary.csv columns {', '.join(added) or '(none: no per-language task)'}"
+                  + (f"; languages not in the data, only in lm_eval.csv: {', '.join(elsewhere)}" if elsewhere else ""))
 
 
 def _print_summary(summary) -> None:
     from polyunlearn.analysis.matrices import console_table
+    from polyunlearn.evaluation.metric_table import console_columns
 
-    cols = [c for c in ("language", "forget_prob", "retain_prob", "forget_rouge_l", "retain_rouge_l", "forget_truth_ratio_score", "model_utility", "forget_quality") if c in summary]
+    cols = [c for c in ("language", *console_columns()) if c in summary]
     console.print(console_table(summary[cols].to_dict("records"), "per-language summary"))
     if "unavailable" in summary:  # a metric that needs a missing field is reported, never faked
         for _, row in summary[summary["unavailable"].notna()].iterrows():

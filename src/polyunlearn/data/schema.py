@@ -15,7 +15,11 @@ from polyunlearn.core.languages import get_language
 # evaluate on another: TOFU trains on forget01 + retain99 and evaluates forget01_perturbed +
 # retain_perturbed (in the Multilingual Amnesia translations two different translations of the
 # same questions). "forget" / "retain" stay the evaluated splits.
-SPLITS = ("forget", "retain", "general", "holdout", "forget_train", "retain_train")
+# General-knowledge sets (Model Utility adds each one's normalized prob, ROUGE and Truth Ratio):
+# "general" is the bundled benchmark's one set of real-world facts; "real_authors" and
+# "world_facts" are TOFU's two sets, kept apart as TOFU and open-unlearning keep them.
+GENERAL_SPLITS = ("real_authors", "world_facts", "general")
+SPLITS = ("forget", "retain", "general", "holdout", "real_authors", "world_facts", "forget_train", "retain_train")
 # Training-only split -> the evaluated split it stands in for during training.
 TRAIN_SPLITS: dict[str, str] = {"forget_train": "forget", "retain_train": "retain"}
 REQUIRED = ("question", "answer")

@@ -24,7 +24,8 @@ world_facts_perturbed. So `load_tofu` returns
   (`train_sets`; on by default for the hub, and for a local folder when it has both files);
 - forgetNN_perturbed -> "forget", retain_perturbed -> "retain": evaluated (they have the
   paraphrased/perturbed answers that Truth Ratio needs);
-- real_authors_perturbed + world_facts_perturbed -> "general" (evaluated, never trained on);
+- real_authors_perturbed -> "real_authors" and world_facts_perturbed -> "world_facts" (two
+  general-knowledge splits, evaluated, never trained on; Model Utility takes 9 values as TOFU);
 - holdoutNN -> "holdout" when asked or when a local folder has it (membership-attack AUC).
 `retain="train"` is the older choice of evaluating retainNN itself as split "retain" (answers
 only; then no retain_train copy is loaded).
@@ -75,6 +76,9 @@ HOLDOUT_FOR_FORGET = {f: f.replace("forget", "holdout") for f in FORGET_SETS}
 # The training retain set of each forget set is its complement in `full`.
 RETAIN_FOR_FORGET = {"forget01": "retain99", "forget05": "retain95", "forget10": "retain90"}
 GENERAL_CONFIGS = ("real_authors_perturbed", "world_facts_perturbed")
+# Each general-knowledge config is its own split (TOFU's aggregate_eval_stat.py and
+# open-unlearning's model_utility.yaml take each one's Prob, ROUGE and Truth Ratio separately).
+GENERAL_SPLIT = {"real_authors_perturbed": "real_authors", "world_facts_perturbed": "world_facts"}
 TOFU_CONFIGS = (
     "full",
     *FORGET_SETS,
@@ -94,7 +98,8 @@ CONFIG_SPLIT: dict[str, str] = {
     **{f"{f}_perturbed": "forget" for f in FORGET_SETS},
     **{r: "retain_train" for r in RETAIN_FOR_FORGET.values()},
     "retain_perturbed": "retain",
-    **{g: "general" for g in GENERAL_CONFIGS},
+    "real_authors_perturbed": "real_authors",  # TOFU's two general-knowledge sets stay apart:
+    "world_facts_perturbed": "world_facts",  # Model Utility takes 9 values, as TOFU does
     **{h: "holdout" for h in HOLDOUT_FOR_FORGET.values()},
 }
 # Searched in this order in a local folder (then a `<config>/` save_to_disk folder).

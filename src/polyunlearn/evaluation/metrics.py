@@ -2,44 +2,49 @@
 
 Everything here works on plain floats, strings and lists: no model, no torch. The evaluation
 code computes per-item mean NLLs / greedy answers with a model and hands them to these
-functions; every per-item record carries its "language" (and "id"), and the aggregation
-helpers at the bottom turn records into per-language numbers.
+functions; every per-item record carries its "language" (and "id").
 
-Contents: the Unicode-aware ROUGE-L recall, Prob, Truth Ratio and its reported score,
-normalized prob (general-knowledge sets), Forget Quality (KS test), Model Utility (harmonic
-mean) and per-language aggregation. Membership-inference attacks (Min-K%, zlib, AUC) live in
-`polyunlearn.evaluation.mia` and are re-exported here.
+Contents: ROUGE-L recall and F1 (rouge-score with its Porter stemmer for English, exactly as
+TOFU and open-unlearning; a Unicode-aware tokenizer for every other language), Prob, Truth
+Ratio and its reported score, normalized prob (general-knowledge sets), Forget Quality (KS
+test), Model Utility (harmonic mean), Exact Memorization and Extraction Strength.
+Per-language aggregation is `polyunlearn.evaluation.records.summarize`. Membership-inference
+attacks (Min-K%, Min-K%++, zlib, AUC, PrivLeak) live in `polyunlearn.evaluation.mia` and are
+re-exported here.
 """
 from __future__ import annotations
 
 import math
 import numbers
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
 from scipy import stats
 
 from polyunlearn.core.languages import get_language
-from polyunlearn.evaluation.mia import auc, min_k_percent, zlib_ratio
+from polyunlearn.evaluation.mia import auc, min_k_percent, min_k_plus_plus, privleak, zlib_ratio
 
 __all__ = [
     "UnicodeRougeTokenizer",
-    "rouge_tokenize",
-    "rouge_l_recall",
-    "prob_from_mean_nll",
-    "truth_ratio",
-    "truth_ratio_score",
-    "normalized_prob",
+    "auc",
+    "exact_memorization",
+    "extraction_strength",
     "forget_quality",
     "harmonic_mean",
-    "model_utility",
-    "mean_by_language",
-    "forget_quality_by_language",
     "min_k_percent",
+    "min_k_plus_plus",
+    "model_utility",
+    "normalized_prob",
+    "privleak",
+    "prob_from_mean_nll",
+    "rouge_l_f1",
+    "rouge_l_recall",
+    "rouge_tokenize",
+    "truth_ratio",
+    "truth_ratio_score",
     "zlib_ratio",
-    "auc",
 ]
 
 # math.exp overflows (OverflowError) above ~709.78; a ratio that large is "infinite" for us.
@@ -51,7 +56,8 @@ _JOINERS = frozenset({"\u200c", "\u200d"})
 
 # ----------------------------------------------------------------------------- ROUGE-L
 def rouge_tokenize(text: str, language: str) -> list[str]:
-    """Tokenize `text` for ROUGE in `language` (an ISO 639-1 code from languages.py).
+    """Tokenize `text` for ROUGE in `language` (an ISO 639-1 code from languages.py); used for
+    every language but English, which is scored exactly as TOFU does (see `rouge_l_recall`).
 
     Tokenizer used, and why: rouge-score's DefaultTokenizer lowercases and then replaces every
     character outside [a-z0-9] by a space, so an Arabic, Japanese, Korean or Hindi answer has
@@ -110,19 +116,41 @@ class UnicodeRougeTokenizer:
         return rouge_tokenize(text, self.language)
 
 
+# Languages scored with rouge-score's own tokenizer and Porter stemmer, as TOFU (utils.py,
+# eval_rouge_recall) and open-unlearning (eval_text_similarity) score their English data.
+# Passing a custom tokenizer to RougeScorer switches its stemmer off, so English must not get one.
+STEMMED = frozenset({"en"})
+
+
 @lru_cache(maxsize=None)
 def _rouge_scorer(language: str) -> Any:
     from rouge_score import rouge_scorer  # imported lazily: only ROUGE needs it
 
+    if language in STEMMED:
+        return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
     return rouge_scorer.RougeScorer(["rougeL"], tokenizer=UnicodeRougeTokenizer(language))
+
+
+def _rouge_l(prediction: str, reference: str, language: str) -> Any:
+    get_language(language)  # unknown codes raise UnknownLanguageError naming the code
+    return _rouge_scorer(language).score(reference, prediction)["rougeL"]
 
 
 def rouge_l_recall(prediction: str, reference: str, language: str) -> float:
     """ROUGE-L recall of the greedy answer against the gold answer (spec: "ROUGE-L recall of
-    the greedy answer against the gold answer"): LCS(reference, prediction) / len(reference),
-    counted in `rouge_tokenize` tokens. An empty reference or prediction gives 0.0 (as in
-    rouge-score)."""
-    return float(_rouge_scorer(language).score(reference, prediction)["rougeL"].recall)
+    the greedy answer against the gold answer"): LCS(reference, prediction) / len(reference).
+    English: exactly rouge-score's `RougeScorer(["rougeL"], use_stemmer=True)` (its tokenizer
+    lowercases, keeps [a-z0-9] runs and Porter-stems them), as TOFU and open-unlearning report
+    it. Every other language: counted in `rouge_tokenize` tokens (rouge-score's tokenizer would
+    delete the whole text). An empty reference or prediction gives 0.0 (as in rouge-score)."""
+    return float(_rouge_l(prediction, reference, language).recall)
+
+
+def rouge_l_f1(prediction: str, reference: str, language: str) -> float:
+    """ROUGE-L F1 (harmonic mean of LCS precision and recall), tokenized as `rouge_l_recall`:
+    the score of MUSE's knowledge- and verbatim-memorization metrics (open-unlearning's
+    `rouge_type: rougeL_f1`; MUSE's own code scores English without the stemmer)."""
+    return float(_rouge_l(prediction, reference, language).fmeasure)
 
 
 # ----------------------------------------------------------------------------- probabilities
@@ -145,7 +173,7 @@ def _exp(x: float) -> float:
 def prob_from_mean_nll(mean_nll: float) -> float:
     """Prob of one item (spec: "exp(-mean NLL of answer tokens given the question)"): the
     length-normalized answer probability P = exp(-mean NLL per answer token). Average it over
-    items (e.g. with `mean_by_language`) for the reported Prob."""
+    items (records.summarize does, per language and split) for the reported Prob."""
     return math.exp(-_check_nll(mean_nll, "mean_nll"))
 
 
@@ -262,47 +290,31 @@ def model_utility(
     return harmonic_mean(components)
 
 
-# ----------------------------------------------------------------------------- aggregation
-def _record_label(record: Mapping[str, Any]) -> str:
-    return repr(record.get("id", "<no id>"))
+# ----------------------------------------------------------------------------- memorization
+def exact_memorization(top1: Sequence[bool]) -> float:
+    """Exact Memorization (Tirumala et al. 2022; open-unlearning `exact_memorization`): the
+    share of answer tokens (EOS excluded, `Score.content`) that are the model's argmax
+    prediction given the question and the gold answer before them (teacher forcing)."""
+    flags = [bool(x) for x in top1]
+    if not flags:
+        raise ValueError("top1 is empty: exact memorization needs at least one answer token")
+    return sum(flags) / len(flags)
 
 
-def _group_values(records: Iterable[Mapping[str, Any]], key: str, name: str) -> dict[str, list[float]]:
-    groups: dict[str, list[float]] = {}
-    seen_key = False
-    for record in records:
-        if "language" not in record:
-            raise ValueError(f"{name}: record {_record_label(record)} has no 'language'")
-        value = record.get(key)
-        if value is None:
-            continue  # records of another kind (e.g. no ROUGE computed) are skipped, not errors
-        seen_key = True
-        groups.setdefault(record["language"], []).append(float(value))
-    if not seen_key:
-        raise ValueError(f"{name}: no record has a value for key {key!r}")
-    return groups
-
-
-def mean_by_language(records: Iterable[Mapping[str, Any]], key: str) -> dict[str, float]:
-    """Per-language mean of `record[key]` (spec: "per item, then per language"). Records
-    without the key (or with None) are skipped, so mixed record lists aggregate fine; a key
-    that no record has is an error (almost always a typo). Languages come out in
-    first-appearance order; NaN values propagate to their language's mean."""
-    groups = _group_values(records, key, "mean_by_language")
-    return {lang: math.fsum(vals) / len(vals) for lang, vals in groups.items()}
-
-
-def forget_quality_by_language(
-    unlearned_records: Iterable[Mapping[str, Any]],
-    retain_model_records: Iterable[Mapping[str, Any]],
-    key: str = "truth_ratio",
-) -> dict[str, float]:
-    """Forget Quality per language (spec: "... per language"): `forget_quality` of the raw
-    truth ratios `record[key]` of the unlearned model vs the retain model, for every language
-    of `unlearned_records`. A language the retain-model records lack is an error naming it."""
-    unlearned = _group_values(unlearned_records, key, "forget_quality_by_language (unlearned_records)")
-    retained = _group_values(retain_model_records, key, "forget_quality_by_language (retain_model_records)")
-    missing = [lang for lang in unlearned if lang not in retained]
-    if missing:
-        raise ValueError(f"retain_model_records have no {key!r} values for language(s) {', '.join(missing)}")
-    return {lang: forget_quality(vals, retained[lang]) for lang, vals in unlearned.items()}
+def extraction_strength(top1: Sequence[bool]) -> float:
+    """Extraction Strength (Carlini et al. 2021 as open-unlearning's `extraction_strength`
+    computes it): 1 - k / n, where n is the number of answer tokens (EOS excluded) and k the
+    first position from which every argmax prediction matches the gold answer (teacher
+    forcing), i.e. how short a gold prefix the model needs to produce the rest by itself.
+    As in open-unlearning, k is searched over 0..n-1 and falls through at n-1, so an item
+    whose last token is mispredicted too scores 1/n, not 0 (kept for parity; the metric
+    table says so)."""
+    flags = [bool(x) for x in top1]
+    n = len(flags)
+    if n == 0:
+        raise ValueError("top1 is empty: extraction strength needs at least one answer token")
+    run = 0  # length of the all-correct suffix
+    while run < n and flags[n - 1 - run]:
+        run += 1
+    k = n - run if run else n - 1
+    return 1.0 - k / n

@@ -1,7 +1,8 @@
 """Evaluation in every language: per-item records (each carrying its language) and the
-per-language summary (Prob, ROUGE-L recall, Truth Ratio, Forget Quality, Model Utility,
-membership-attack AUCs forget vs holdout), as spec.md defines them. Model work happens in scoring.py; the
-formulas live in metrics.py."""
+per-language summary (Prob, ROUGE-L, Truth Ratio, Exact Memorization, Extraction Strength,
+Forget Quality, Model Utility, membership-attack AUCs forget vs holdout, PrivLeak), as
+spec.md defines them. Model work happens in scoring.py, the formulas live in metrics.py and
+mia.py, and which columns exist (and what the references call them) in metric_table.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,8 +13,9 @@ import torch
 
 from polyunlearn.core.config import check_number, setting
 from polyunlearn.evaluation import metrics
+from polyunlearn.evaluation.metric_table import ITEM_MEANS, MIA_ATTACKS
 from polyunlearn.core.encoding import Encoder
-from polyunlearn.data.schema import QAItem, evaluated
+from polyunlearn.data.schema import GENERAL_SPLITS, QAItem, evaluated
 from polyunlearn.core.languages import get_language
 from polyunlearn.evaluation.scoring import Score, generate_answers, score_pairs
 
@@ -72,7 +74,11 @@ def score_items(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], cfg:
     enc = encoder or Encoder(tokenizer, cfg.max_length)
     # All sequences of all items in one call, so batches are packed across languages.
     pairs, slots = item_pairs(items)
-    scores = score_pairs(model, enc, pairs, cfg.max_tokens, cfg.max_batch, share_prefix=cfg.prefix_sharing)
+    # Only each item's answer needs the per-token distribution statistics (Min-K%++, EM, ES).
+    detail = [False] * len(pairs)
+    for sl in slots:
+        detail[sl.answer] = True
+    scores = score_pairs(model, enc, pairs, cfg.max_tokens, cfg.max_batch, share_prefix=cfg.prefix_sharing, detail=detail)
     answers = generate_answers(model, enc, [it.question for it in items], cfg.max_new_tokens, min(cfg.max_batch, 64)) if cfg.generate else None
     return build_records(items, scores, slots, answers)
 
@@ -93,6 +99,22 @@ def truth_ratio_missing(item: QAItem) -> str | None:
     return None
 
 
+def _token_record(s: Score) -> dict:
+    """The answer-token metrics of one scored answer, on its tokens without the appended EOS
+    (as MUSE and open-unlearning); None where the answer has no such token, or the score
+    carries no per-token statistics (a Score built outside scoring.py)."""
+    logp = s.content(s.token_logps)
+    if not logp:
+        return {"min_k": None, "min_k_plus_plus": None, "exact_memorization": None, "extraction_strength": None}
+    rec: dict = {"min_k": metrics.min_k_percent(logp)}
+    has_stats = len(s.token_mu) == len(s.token_var) == len(s.token_top1) == len(s.token_logps)
+    rec["min_k_plus_plus"] = metrics.min_k_plus_plus(logp, s.content(s.token_mu), s.content(s.token_var)) if has_stats else None
+    top1 = s.content(s.token_top1) if has_stats else None
+    rec["exact_memorization"] = metrics.exact_memorization(top1) if top1 else None
+    rec["extraction_strength"] = metrics.extraction_strength(top1) if top1 else None
+    return rec
+
+
 def build_records(items: Sequence[QAItem], scores: Sequence[Score], slots: Sequence[Slots], answers: Sequence[str] | None) -> list[dict]:
     """Per-item metric records from the pair scores (and greedy answers, when generated)."""
     records: list[dict] = []
@@ -105,8 +127,8 @@ def build_records(items: Sequence[QAItem], scores: Sequence[Score], slots: Seque
             "nll": s.mean_nll,
             "n_tokens": s.n_tokens,
             "prob": metrics.prob_from_mean_nll(s.mean_nll),
-            "min_k": metrics.min_k_percent(s.token_logps, 0.2) if s.n_tokens else None,
-            "zlib": metrics.zlib_ratio(-s.sum_logp, it.answer),
+            **_token_record(s),
+            "zlib": metrics.zlib_ratio(s.mean_nll, it.answer),
         }
         wrong = [scores[i].mean_nll for i in range(sl.first_perturbed, sl.first_perturbed + sl.n_perturbed)]
         missing = truth_ratio_missing(it)
@@ -117,11 +139,12 @@ def build_records(items: Sequence[QAItem], scores: Sequence[Score], slots: Seque
             tr = metrics.truth_ratio(correct, wrong)
             rec["truth_ratio"] = tr
             rec["truth_ratio_score"] = metrics.truth_ratio_score(tr, on_forget=it.split == "forget")
-            if it.split == "general":
+            if it.split in GENERAL_SPLITS:
                 rec["normalized_prob"] = metrics.normalized_prob(s.mean_nll, wrong)
         if answers is not None:
             rec["generated"] = answers[k]
             rec["rouge_l"] = metrics.rouge_l_recall(answers[k], it.answer, it.language)
+            rec["rouge_l_f1"] = metrics.rouge_l_f1(answers[k], it.answer, it.language)
         records.append(rec)
     return records
 
@@ -130,10 +153,6 @@ def _mean(df: pd.DataFrame, col: str) -> float | None:
     if col not in df or df[col].isna().all():
         return None
     return float(df[col].mean())
-
-
-# Membership attacks as AUC columns: record column and the sign that makes higher = member.
-MIA_SCORES = {"loss": ("nll", -1.0), "min_k": ("min_k", 1.0), "zlib": ("zlib", -1.0)}
 
 
 def mia_aucs(g: pd.DataFrame) -> dict[str, float]:
@@ -145,7 +164,7 @@ def mia_aucs(g: pd.DataFrame) -> dict[str, float]:
     if "split" not in g:
         return out
     forget, holdout = g[g["split"] == "forget"], g[g["split"] == "holdout"]
-    for attack, (col, sign) in MIA_SCORES.items():
+    for attack, (col, sign) in MIA_ATTACKS.items():
         if col not in g:
             continue
         pos, neg = forget[col].dropna(), holdout[col].dropna()
@@ -167,12 +186,30 @@ def unavailable_notes(g: pd.DataFrame) -> list[str]:
     return notes
 
 
+def utility_components(row: dict) -> list[float] | None:
+    """The values Model Utility is the harmonic mean of: retain Prob, ROUGE and Truth Ratio,
+    then each general-knowledge split's normalized prob, ROUGE and Truth Ratio (TOFU's
+    real_authors and world_facts separately: 9 values, as TOFU and open-unlearning; the
+    bundled general set: 6). None without the retain triple; a general split that lacks one
+    of its three (no generation, no perturbed answers) is left out, and model_utility_n says
+    how many values went in."""
+    if not {"retain_prob", "retain_rouge_l", "retain_truth_ratio_score"} <= row.keys():
+        return None
+    values = [row["retain_prob"], row["retain_rouge_l"], row["retain_truth_ratio_score"]]
+    for split in GENERAL_SPLITS:
+        triple = [f"{split}_normalized_prob", f"{split}_rouge_l", f"{split}_truth_ratio_score"]
+        if set(triple) <= row.keys():
+            values += [row[c] for c in triple]
+    return values
+
+
 def summarize(records: Sequence[dict], retain_model_records: Sequence[dict] | None = None) -> pd.DataFrame:
-    """Per-language summary: one row per language, columns `<split>_<metric>` plus
-    model_utility, the membership-attack AUCs (when there is a holdout split) and, given the
-    retain model's records, forget_quality and privleak (MUSE's PrivLeak on the loss AUC:
-    100 (AUC - AUC_retain) / AUC_retain; near 0 = as private as never having trained on the
-    forget set, negative = over-unlearned, positive = still leaking)."""
+    """Per-language summary: one row per language, columns `<split>_<metric>` (metric_table.py
+    names each one and its reference) plus model_utility, the membership-attack AUCs (when
+    there is a holdout split) and, given the retain model's records, forget_quality and
+    privleak (MUSE's: on the Min-K% AUC, 100 (AUC_M - AUC_M,retain) / AUC_M,retain with
+    AUC_M = 1 - AUC; near 0 = as private as never having trained on the forget set, about -100
+    = still leaking, positive = over-unlearned)."""
     df = pd.DataFrame(records)
     ref = pd.DataFrame(retain_model_records) if retain_model_records else None
     rows = []
@@ -180,7 +217,7 @@ def summarize(records: Sequence[dict], retain_model_records: Sequence[dict] | No
         row: dict = {"language": lang, "resource": get_language(lang).resource}
         for split, s in g.groupby("split"):
             row[f"{split}_n"] = len(s)
-            for col in ("prob", "rouge_l", "truth_ratio_score", "normalized_prob"):
+            for col in ITEM_MEANS:
                 v = _mean(s, col)
                 if v is not None:
                     row[f"{split}_{col}"] = v
@@ -189,20 +226,21 @@ def summarize(records: Sequence[dict], retain_model_records: Sequence[dict] | No
             notes.append("model_utility: unavailable (no retain truth ratio)")
         if notes:
             row["unavailable"] = "; ".join(notes)
-        if {"retain_prob", "retain_rouge_l", "retain_truth_ratio_score"} <= row.keys():
-            general = None
-            if {"general_normalized_prob", "general_rouge_l", "general_truth_ratio_score"} <= row.keys():
-                general = (row["general_normalized_prob"], row["general_rouge_l"], row["general_truth_ratio_score"])
-            row["model_utility"] = metrics.model_utility(row["retain_prob"], row["retain_rouge_l"], row["retain_truth_ratio_score"], general)
+        components = utility_components(row)
+        if components is not None:
+            row["model_utility"] = metrics.harmonic_mean(components)
+            row["model_utility_n"] = len(components)
         if ref is not None and "truth_ratio" in g:
             mine = g[(g["split"] == "forget") & g["truth_ratio"].notna()]["truth_ratio"]
             theirs = ref[(ref["language"] == lang) & (ref["split"] == "forget")]["truth_ratio"].dropna()
             if len(mine) and len(theirs):
                 row["forget_quality"] = metrics.forget_quality(mine.tolist(), theirs.tolist())
         row.update(mia_aucs(g))
-        if ref is not None and "mia_loss_auc" in row:
-            base = mia_aucs(ref[ref["language"] == lang]).get("mia_loss_auc")
-            if base:  # an AUC of exactly 0 leaves the ratio undefined
-                row["privleak"] = 100.0 * (row["mia_loss_auc"] - base) / base
+        if ref is not None and "mia_min_k_auc" in row:
+            base = mia_aucs(ref[ref["language"] == lang]).get("mia_min_k_auc")
+            if base is not None:
+                leak = metrics.privleak(row["mia_min_k_auc"], base)
+                if leak is not None:  # undefined when the retain model's AUC is exactly 1
+                    row["privleak"] = leak
         rows.append(row)
     return pd.DataFrame(rows)

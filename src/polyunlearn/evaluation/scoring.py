@@ -17,27 +17,89 @@ from __future__ import annotations
 
 import inspect
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
-from polyunlearn.core.encoding import Encoded, Encoder, collate, length_buckets
-from polyunlearn.core.logprobs import token_logprobs
+from polyunlearn.core.encoding import IGNORE, Encoded, Encoder, collate, length_buckets
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Score:
+    """One (question, answer) pair scored: log p of every answer token (EOS included, as Prob and
+    the losses count it), and per token what the answer-token attacks need from the model's
+    next-token distribution at that position: its mean and variance of log p over the
+    vocabulary (Min-K%++) and whether the target is its argmax (Exact Memorization,
+    Extraction Strength), filled only for pairs scored with `detail` (empty lists otherwise).
+    `ends_with_eos` marks the last token as the appended EOS, which open-unlearning's
+    token-level metrics leave out (`content` slices)."""
+
     sum_logp: float
     n_tokens: int
     token_logps: list[float]
+    token_mu: list[float] = field(default_factory=list)
+    token_var: list[float] = field(default_factory=list)
+    token_top1: list[bool] = field(default_factory=list)
+    ends_with_eos: bool = False
 
     @property
     def mean_nll(self) -> float:
         return -self.sum_logp / max(1, self.n_tokens)
+
+    def content(self, values: list) -> list:
+        """`values` (one per answer token) without the trailing EOS token, when there is one."""
+        return values[:-1] if self.ends_with_eos else values
+
+
+def _token_stats(logits: torch.Tensor, targets: torch.Tensor, chunk_elems: int = 2**23) -> tuple[torch.Tensor, ...]:
+    """For each row of logits (N, V) and its target (N,): log p(target), E_v[log p(v)],
+    Var_v[log p(v)] (both under p itself) and target == argmax, in float32, a few rows at a
+    time: a float32 log-softmax of all rows at once would multiply peak memory (N x V is
+    large with a 256k vocab). log p(target) is the same number cross-entropy gives."""
+    rows = max(1, chunk_elems // logits.size(-1))
+    logp, mu, var, top1 = [], [], [], []
+    for i in range(0, len(targets), rows):
+        lsm = F.log_softmax(logits[i : i + rows].float(), dim=-1)  # (n, V)
+        t = targets[i : i + rows]
+        # p log p and p (log p)^2 are 0 where p is 0 (log p = -inf for a -inf logit: 0 * -inf = nan -> 0).
+        plogp = (lsm.exp() * lsm).nan_to_num_(0.0)
+        m = plogp.sum(-1)
+        second = plogp.mul_(lsm).nan_to_num_(0.0).sum(-1)
+        logp.append(lsm.gather(1, t[:, None]).squeeze(1))
+        mu.append(m)
+        var.append((second - m * m).clamp_min(0.0))
+        top1.append(lsm.argmax(-1) == t)
+    return torch.cat(logp), torch.cat(mu), torch.cat(var), torch.cat(top1)
+
+
+def _answer_logp(logits: torch.Tensor, targets: torch.Tensor, chunk_elems: int = 2**24) -> torch.Tensor:
+    """log p(target) per row of logits (N, V), in float32, a few rows at a time (what a pair
+    that needs no distribution statistics costs: one cross-entropy)."""
+    rows = max(1, chunk_elems // logits.size(-1))
+    return torch.cat([-F.cross_entropy(logits[i : i + rows].float(), targets[i : i + rows], reduction="none") for i in range(0, len(targets), rows)])
+
+
+def _row_scores(logits: torch.Tensor, targets: torch.Tensor, answers: Sequence[Sequence[int]], detail: Sequence[bool], eos: int | None) -> list[Score]:
+    """One Score per row from the logits (N, V) of all rows' answer tokens, row-major
+    (answers[r] holds row r's tokens). Rows with detail[r] also get mu / var / argmax, computed
+    only on their tokens (the answer of an item needs them; its paraphrase and perturbed
+    answers need only log-probs)."""
+    need = torch.tensor([d for a, d in zip(answers, detail) for _ in a], dtype=torch.bool, device=logits.device)
+    logp = _answer_logp(logits, targets).cpu().tolist()
+    extra = [x.cpu().tolist() for x in _token_stats(logits[need], targets[need])[1:]] if bool(need.any()) else [[], [], []]
+    out, start, start_need = [], 0, 0
+    for a, d in zip(answers, detail):
+        n = len(a)
+        mu, var, top1 = (x[start_need : start_need + n] for x in extra) if d else ([], [], [])
+        start_need += n if d else 0
+        toks = logp[start : start + n]
+        start += n
+        out.append(Score(sum(toks), n, toks, mu, var, top1, ends_with_eos=eos is not None and n > 0 and a[-1] == eos))
+    return out
 
 
 class PrefixSharingUnsupported(RuntimeError):
@@ -77,35 +139,44 @@ def score_pairs(
     max_tokens: int = 16384,
     max_batch: int = 128,
     share_prefix: bool | None = None,
+    detail: Sequence[bool] | None = None,
 ) -> list[Score]:
     """Log-likelihood of each answer given its question (answer tokens incl. EOS).
 
     share_prefix: None = prefix sharing when the model supports it; False = simple batching.
     max_tokens bounds padded tokens per forward (prompt cache included), max_batch its rows.
+    detail: per pair, whether its Score also carries the per-token mu / var / argmax of the
+    next-token distribution (None = no pair: log-probs only, as most callers need).
     """
     encoded = [encoder.encode(q, a) for q, a in pairs]
+    flags = [False] * len(encoded) if detail is None else [bool(d) for d in detail]
+    if len(flags) != len(encoded):
+        raise ValueError(f"detail has {len(flags)} flags for {len(encoded)} pairs")
     if share_prefix is None:
         share_prefix = supports_prefix_sharing(model)
+    eos = encoder.tok.eos_token_id
     if share_prefix:
         try:
-            return _score_shared(model, encoded, encoder.tok.pad_token_id, max_tokens, max_batch)
+            return _score_shared(model, encoded, encoder.tok.pad_token_id, max_tokens, max_batch, eos, flags)
         except PrefixSharingUnsupported as e:
             log.warning("prefix sharing unsupported for %s (%s); scoring with simple batching", type(model).__name__, e)
-    return _score_batched(model, encoded, encoder.tok.pad_token_id, max_tokens, max_batch)
+    return _score_batched(model, encoded, encoder.tok.pad_token_id, max_tokens, max_batch, eos, flags)
 
 
-def _score_batched(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, max_tokens: int, max_batch: int) -> list[Score]:
+def _score_batched(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, max_tokens: int, max_batch: int,
+                   eos: int | None = None, detail: Sequence[bool] | None = None) -> list[Score]:
     """Simple path: every pair is one full right-padded row; similar lengths share a batch."""
     dev = _device(model)
+    detail = detail if detail is not None else [False] * len(encoded)
     out: list[Score | None] = [None] * len(encoded)
     for idx in length_buckets([e.length for e in encoded], max_tokens, max_batch):
         batch = collate([encoded[i] for i in idx], pad)
         logits = model(input_ids=batch["input_ids"].to(dev), attention_mask=batch["attention_mask"].to(dev)).logits
-        logp, mask = token_logprobs(logits, batch["labels"].to(dev))
-        logp, mask = logp.cpu(), mask.cpu().bool()
-        for row, i in enumerate(idx):
-            toks = logp[row][mask[row]].tolist()
-            out[i] = Score(sum(toks), len(toks), toks)
+        target = batch["labels"][:, 1:].to(dev)  # position t predicts token t + 1
+        mask = target != IGNORE  # (B, T-1), answer tokens only, row-major below
+        scores = _row_scores(logits[:, :-1][mask], target[mask], [encoded[i].answer for i in idx], [detail[i] for i in idx], eos)
+        for i, score in zip(idx, scores):
+            out[i] = score
     return out  # type: ignore[return-value]
 
 
@@ -149,14 +220,8 @@ def _keep_logits(model: torch.nn.Module, ids: torch.Tensor, keep: torch.Tensor, 
     return model(**kwargs).logits[keep]
 
 
-def _answer_logp(logits: torch.Tensor, targets: torch.Tensor, chunk_elems: int = 2**24) -> torch.Tensor:
-    """log p(target) per row of logits (N, V), in float32, a few rows at a time: the float32
-    log-softmax of all rows at once would double peak memory (N x V is large with a 256k vocab)."""
-    rows = max(1, chunk_elems // logits.size(-1))
-    return torch.cat([-F.cross_entropy(logits[i : i + rows].float(), targets[i : i + rows], reduction="none") for i in range(0, len(targets), rows)])
-
-
-def _score_shared(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, max_tokens: int, max_batch: int) -> list[Score]:
+def _score_shared(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, max_tokens: int, max_batch: int,
+                  eos: int | None = None, detail: Sequence[bool] | None = None) -> list[Score]:
     """Prefix-sharing path. For a prompt p (length n) and its continuations a_1..a_k:
     1. run p[:-1] once (G prompts of the same length in one batch) -> KV cache (G, heads, n-1, d);
     2. copy each prompt's cache rows to its k continuation rows (R = sum of k);
@@ -171,6 +236,8 @@ def _score_shared(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, 
         conts = groups.setdefault(e.prompt, [])
         if e.answer not in conts:
             conts.append(e.answer)
+    # A pair scored once serves every copy of it, so it gets the statistics if any copy needs them.
+    need = {(e.prompt, e.answer) for e, d in zip(encoded, detail if detail is not None else [False] * len(encoded)) if d}
     results: dict[tuple[tuple[int, ...], tuple[int, ...]], Score] = {}
     accepts_keep = _accepts(model, "logits_to_keep")
     for prompts in _prefix_batches(groups, max_tokens, max_batch):
@@ -193,12 +260,8 @@ def _score_shared(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, 
             keep[r, : len(a)] = True  # position t predicts a[t]
         targets = torch.tensor([t for _, a in rows for t in a], device=dev)
         logits = _keep_logits(model, ids.to(dev), keep.to(dev), past)  # (N, V)
-        logp = _answer_logp(logits, targets).cpu().tolist()
-        start = 0
-        for p, a in rows:
-            toks = logp[start : start + len(a)]
-            start += len(a)
-            results[(p, a)] = Score(sum(toks), len(toks), toks)
+        for row, score in zip(rows, _row_scores(logits, targets, [a for _, a in rows], [r in need for r in rows], eos)):
+            results[row] = score
     return [results[(e.prompt, e.answer)] for e in encoded]
 
 

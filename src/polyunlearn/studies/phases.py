@@ -10,8 +10,9 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
+import pandas as pd
 import torch
 
 from polyunlearn.core.encoding import Encoded, Encoder
@@ -248,13 +249,21 @@ def evaluate_to(
     items: Sequence[QAItem],
     cfg: EvalConfig | None = None,
     retain_model_records: Sequence[dict] | None = None,
+    extend: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ):
-    """Evaluate and write items.jsonl + summary.csv under out_dir; returns (records, summary).
-    summary.csv is written last, so its presence marks a finished evaluation."""
+    """Evaluate and write items.jsonl, the reference-named exports and summary.csv under
+    out_dir; returns (records, summary). `extend` adds columns to the summary (lm-eval's
+    per-language scores) before it is written. summary.csv is written last, so its presence
+    marks a finished evaluation."""
+    from polyunlearn.evaluation.export import write_reference_exports
+
     out = Path(out_dir)
     records = score_items(model, tokenizer, items, cfg)
     summary = summarize(records, retain_model_records)
+    if extend is not None:
+        summary = extend(summary)
     write_jsonl(out / "items.jsonl", records)
+    write_reference_exports(out, summary)  # the same numbers in TOFU's / open-unlearning's naming
     write_table(out / "summary.csv", summary)
     return records, summary
 

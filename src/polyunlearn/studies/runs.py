@@ -20,7 +20,7 @@ from polyunlearn.core.atomic import read_jsonl
 from polyunlearn.core.models import LoraSettings, ModelLoadError, add_lora, build_tiny_model, check_vocab, load_model, load_tokenizer, weights_dtype
 from polyunlearn.core.rundir import RUN_FILE, data_fingerprint, eval_done, model_fingerprint, read_run_json
 from polyunlearn.core.trainloop import TrainConfig
-from polyunlearn.data.schema import DataError, QAItem
+from polyunlearn.data.schema import GENERAL_SPLITS, DataError, QAItem
 from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.studies.phases import UnlearnConfig, alternate_identity, default_lr, item_languages, item_texts, select, unlearn_sets
 from polyunlearn.studies.step import (Evaluation, eval_identity, evaluation_step, learn_identity, learn_step, standard_evaluation, standard_learning,
@@ -29,7 +29,7 @@ from polyunlearn.studies.step import (Evaluation, eval_identity, evaluation_step
 TINY = {"tiny": "llama", "tiny-cohere": "cohere"}
 # What the retain model (for Forget Quality) learns: everything but the forget split and its
 # training copy (*_train: TOFU's forget01 / retain99, data/schema.TRAIN_SPLITS).
-RETAIN_MODEL_SPLITS = ("retain", "retain_train", "general")
+RETAIN_MODEL_SPLITS = ("retain", "retain_train", *GENERAL_SPLITS)
 
 
 @dataclass(frozen=True)
@@ -180,12 +180,12 @@ def unlearn_command(out: Path, choice: ModelChoice, method: str, task: str, item
 
 
 def eval_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data: str, ecfg: EvalConfig, retain_eval: Path | None,
-                 baseline: Path | None, label: str, overwrite: bool, console: Console, dry_run: bool = False) -> pd.DataFrame | None:
+                 baseline: Path | None, label: str, overwrite: bool, console: Console, dry_run: bool = False, lm_eval: Any = None) -> pd.DataFrame | None:
     retain_records = eval_folder(retain_eval, "--retain-eval")
     eval_folder(baseline, "--baseline")
     choice.check()
     identity = {"model": choice.identity(), "data": data_fingerprint(items)}
-    evaluation = standard_evaluation(items, ecfg, retain_records)
+    evaluation = standard_evaluation(items, ecfg, retain_records, lm_eval=lm_eval)
     if dry_run:
         return dry_run_report(console, out, eval_identity(identity, evaluation), "eval")
     tok = load_tokenizer(choice.name, choice.trust_remote_code)

@@ -47,15 +47,27 @@ class Evaluation:
     run: Callable[[torch.nn.Module, Any, Path], pd.DataFrame]
 
 
-def standard_evaluation(items: Sequence[QAItem], ecfg: EvalConfig | None = None, retain_records: Sequence[dict] | None = None) -> Evaluation:
+def standard_evaluation(items: Sequence[QAItem], ecfg: EvalConfig | None = None, retain_records: Sequence[dict] | None = None,
+                        lm_eval: Any = None) -> Evaluation:
     """Per-item records and per-language summary of `items` (evaluation/records.py); with the
-    retain model's records, Forget Quality and PrivLeak too."""
+    retain model's records, Forget Quality and PrivLeak too; with `lm_eval` (an
+    evaluation.lm_eval_bridge.LmEvalSpec), lm-evaluation-harness on the same model first, its
+    per-language scores joined into the summary (written last, as always)."""
     ecfg = ecfg or EvalConfig()
 
     def run(model: torch.nn.Module, tokenizer: Any, folder: Path) -> pd.DataFrame:
-        return evaluate_to(folder, model, tokenizer, items, ecfg, retain_records)[1]
+        extend = None
+        if lm_eval is not None:
+            from polyunlearn.evaluation.lm_eval_bridge import add_lm_eval_columns
 
-    return Evaluation({"eval": canonical(ecfg), "retain_model_records": fingerprint(list(retain_records)) if retain_records else None}, run)
+            table = lm_eval.run(model, tokenizer, folder)
+            extend = lambda summary: add_lm_eval_columns(summary, table)  # noqa: E731
+        return evaluate_to(folder, model, tokenizer, items, ecfg, retain_records, extend=extend)[1]
+
+    ident = {"eval": canonical(ecfg), "retain_model_records": fingerprint(list(retain_records)) if retain_records else None}
+    if lm_eval is not None:
+        ident["lm_eval"] = lm_eval.identity()
+    return Evaluation(ident, run)
 
 
 def standard_learning(tokenizer: Any, items: Sequence[QAItem], cfg: TrainConfig, what: str = "learn", progress: bool = True) -> TrainFn:

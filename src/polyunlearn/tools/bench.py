@@ -100,8 +100,15 @@ def baseline_score_pair(model: torch.nn.Module, tok, question: str, answer: str)
     logits = model(input_ids=torch.tensor([prompt + ans], device=dev)).logits[0]  # (T, V)
     # Position t predicts token t+1: the answer tokens are predicted from len(prompt)-1 on.
     logp = torch.log_softmax(logits[len(prompt) - 1 : -1].float(), dim=-1)
-    toks = logp.gather(-1, torch.tensor(ans, device=dev)[:, None])[:, 0].tolist()
-    return Score(sum(toks), len(toks), toks)
+    target = torch.tensor(ans, device=dev)
+    toks = logp.gather(-1, target[:, None])[:, 0].tolist()
+    # The distribution statistics the answer-token attacks need, straight from the definition.
+    p = logp.exp()
+    mu = (p * logp).sum(-1)
+    var = (p * (logp - mu[:, None]) ** 2).sum(-1)
+    top1 = (logp.argmax(-1) == target).tolist()
+    eos = tok.eos_token_id is not None and bool(ans) and ans[-1] == tok.eos_token_id
+    return Score(sum(toks), len(toks), toks, mu.tolist(), var.tolist(), top1, ends_with_eos=eos)
 
 
 @torch.inference_mode()
