@@ -15,8 +15,9 @@ formats can come from those libraries instead, see `backend`):
   value goes to the nearest of the 16 NF4 code values, w' = code * absmax. No double
   quantization of the absmax (transformers' default, bnb_4bit_use_double_quant=False).
 - ``int4_g128``: asymmetric 4-bit with a zero point per group of 128 consecutive input weights
-  of a row (as GPTQ / AWQ / torchao int4 weight-only use groups of 128): s = (max - min) / 15,
-  z = clamp(round(-min / s), 0, 15), q = clamp(round(w / s) + z, 0, 15), w' = (q - z) * s.
+  of a row (as GPTQ / AWQ / torchao int4 weight-only use groups of 128), GPTQ's quantizer: with
+  lo = min(min(g), 0) and hi = max(max(g), 0), s = (hi - lo) / 15, z = round(-lo / s),
+  q = clamp(round(w / s) + z, 0, 15), w' = (q - z) * s; an all-zero group stays zero.
   A row whose length is not a multiple of 128 ends with one shorter group.
 
 What is quantized: the weight of every nn.Linear but the output head (lm_head), as bitsandbytes
@@ -74,9 +75,10 @@ def int4_groupwise(w: torch.Tensor, group: int = INT4_GROUP) -> torch.Tensor:
     cols = []
     for start in range(0, x.shape[-1], group):
         g = x[..., start : start + group]
-        lo, hi = g.amin(dim=-1, keepdim=True), g.amax(dim=-1, keepdim=True)
+        # GPTQ's convention: the range always includes 0, so that 0 (and the zero point) is exact.
+        lo, hi = g.amin(dim=-1, keepdim=True).clamp(max=0), g.amax(dim=-1, keepdim=True).clamp(min=0)
         scale = (hi - lo) / 15.0
-        flat = scale == 0  # a constant group is exactly representable: keep it
+        flat = scale == 0  # an all-zero group: nothing to quantize
         safe = torch.where(flat, torch.ones_like(scale), scale)
         zero = torch.clamp(torch.round(-lo / safe), 0, 15)
         q = torch.clamp(torch.round(g / safe) + zero, 0, 15)
