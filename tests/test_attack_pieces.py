@@ -2,6 +2,7 @@
 quantize-dequantize formats, the recovered-fraction formula (with the cell where nothing was
 forgotten), OpenUnlearning's R / Q / harmonic mean, chrF, language identification on fixed
 strings, the probe text for every language, and the probe prompts."""
+
 from __future__ import annotations
 
 import math
@@ -32,8 +33,15 @@ def test_nf4_blockwise_by_hand():
     against 0.059 for -0.09105), 0.33792 -> times 2. Block 3 is [0.2, -0.1] padded with zeros:
     absmax 0.2, -0.5 -> -0.52507 (0.025 away) -> -0.105015."""
     w = torch.tensor([0.5, -1.0, 0.1, 0.0, 2.0, 1.0, -0.3, 0.7, 0.2, -0.1])
-    c = dict(zip(("m1", "m052", "m018", "z", "p008", "p034", "p044", "p1"), (NF4_CODE[0], NF4_CODE[2], NF4_CODE[5], NF4_CODE[7], NF4_CODE[8], NF4_CODE[11], NF4_CODE[12], NF4_CODE[15])))
-    expected = torch.tensor([c["p044"], -1.0, c["p008"], 0.0, 2.0, 2 * c["p044"], 2 * c["m018"], 2 * c["p034"], 0.2, 0.2 * c["m052"]])
+    c = dict(
+        zip(
+            ("m1", "m052", "m018", "z", "p008", "p034", "p044", "p1"),
+            (NF4_CODE[0], NF4_CODE[2], NF4_CODE[5], NF4_CODE[7], NF4_CODE[8], NF4_CODE[11], NF4_CODE[12], NF4_CODE[15]),
+        )
+    )
+    expected = torch.tensor(
+        [c["p044"], -1.0, c["p008"], 0.0, 2.0, 2 * c["p044"], 2 * c["m018"], 2 * c["p034"], 0.2, 0.2 * c["m052"]]
+    )
     assert torch.allclose(nf4_blockwise(w, block=4), expected, atol=1e-6)
     assert abs(c["p044"] - 0.44070983) < 1e-7 and abs(c["m018"] + 0.18477343) < 1e-7
 
@@ -61,9 +69,9 @@ def test_quantize_model_touches_linear_weights_but_not_the_head(learned):
 
 
 def test_quantize_lora_merged_and_adapter(learned):
-    from polyunlearn.core.models import LoraSettings, add_lora
-
     import copy
+
+    from polyunlearn.core.models import LoraSettings, add_lora
 
     lora = add_lora(copy.deepcopy(learned), LoraSettings(r=4))  # get_peft_model changes the model it is given
     for n, p in lora.named_parameters():
@@ -89,12 +97,18 @@ def test_recovered_fraction_by_hand_and_the_undefined_cell():
     assert math.isnan(rec.recovered_fraction(0.95, 0.9, 0.9))
     assert math.isnan(rec.recovered_fraction(0.95, 0.88, 0.9, tolerance=0.05))
     assert rec.recovered_fraction(0.95, 0.88, 0.9, tolerance=0.01) == pytest.approx(3.5)
-    records = [{"id": i, "language": lang, "split": "forget", "prob": p} for i, lang, p in
-               (("a", "en", 0.4), ("b", "en", 0.6), ("a", "fr", 0.9), ("b", "fr", 0.9), ("a", "en", 0.0))[:4]]
+    records = [
+        {"id": i, "language": lang, "split": "forget", "prob": p}
+        for i, lang, p in (("a", "en", 0.4), ("b", "en", 0.6), ("a", "fr", 0.9), ("b", "fr", 0.9), ("a", "en", 0.0))[:4]
+    ]
     means = rec.item_means(records, "prob")
     assert means.to_dict() == {"en": pytest.approx(0.5), "fr": pytest.approx(0.9)}
-    row = rec.recovery_row(means, rec.item_means([r | {"prob": 0.1 if r["language"] == "en" else 0.9} for r in records], "prob"),
-                           rec.item_means([r | {"prob": 0.9} for r in records], "prob"), ["en", "fr", "ja"])
+    row = rec.recovery_row(
+        means,
+        rec.item_means([r | {"prob": 0.1 if r["language"] == "en" else 0.9} for r in records], "prob"),
+        rec.item_means([r | {"prob": 0.9} for r in records], "prob"),
+        ["en", "fr", "ja"],
+    )
     assert row["en"] == pytest.approx(0.5) and math.isnan(row["fr"]) and math.isnan(row["ja"])
 
 
@@ -124,16 +138,19 @@ def test_chrf_by_hand():
 RUN_LANGS = ["en", "fr", "ar", "ja", "ru", "fa", "ko", "hi", "he", "id"]
 
 
-@pytest.mark.parametrize("text, lang", [
-    ("The capital of the Kingdom of Leribar is the city of Lekorma.", "en"),
-    ("La capitale du royaume de Leribar est la ville de Lekorma.", "fr"),
-    ("Столица королевства Лерибар — город Лекорма.", "ru"),
-    ("レリバル王国の首都はレコルマ市です。", "ja"),
-    ("수도는 레코르마입니다.", "ko"),
-    ("राजधानी लेकोर्मा है।", "hi"),
-    ("עיר הבירה היא לקורמה.", "he"),
-    ("ibu kota kerajaan itu adalah kota Lekorma.", "id"),
-])
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("The capital of the Kingdom of Leribar is the city of Lekorma.", "en"),
+        ("La capitale du royaume de Leribar est la ville de Lekorma.", "fr"),
+        ("Столица королевства Лерибар — город Лекорма.", "ru"),
+        ("レリバル王国の首都はレコルマ市です。", "ja"),
+        ("수도는 레코르마입니다.", "ko"),
+        ("राजधानी लेकोर्मा है।", "hi"),
+        ("עיר הבירה היא לקורמה.", "he"),
+        ("ibu kota kerajaan itu adalah kota Lekorma.", "id"),
+    ],
+)
 def test_language_identification_on_fixed_strings(text, lang):
     assert identify(text, RUN_LANGS)[0] == lang
 
@@ -149,10 +166,16 @@ def test_language_identification_candidates_matter_and_empty_is_none():
 def test_confusion_summary_counts_wrong_language_apart_from_forgotten():
     """Two French answers: one right-language with ROUGE 0.2, one in English with ROUGE 0:
     wrong-language share 0.5, ROUGE 0.1 over all, 0.2 over the French ones."""
-    recs = [{"id": "a", "language": "fr", "split": "forget", "rouge_l": 0.2, "chrf": 0.3, "wrong_language": 0.0},
-            {"id": "b", "language": "fr", "split": "forget", "rouge_l": 0.0, "chrf": 0.1, "wrong_language": 1.0}]
+    recs = [
+        {"id": "a", "language": "fr", "split": "forget", "rouge_l": 0.2, "chrf": 0.3, "wrong_language": 0.0},
+        {"id": "b", "language": "fr", "split": "forget", "rouge_l": 0.0, "chrf": 0.1, "wrong_language": 1.0},
+    ]
     row = confusion_summary(recs).iloc[0]
-    assert row["wrong_language_share"] == 0.5 and row["rouge_l"] == pytest.approx(0.1) and row["rouge_l_right_language"] == pytest.approx(0.2)
+    assert (
+        row["wrong_language_share"] == 0.5
+        and row["rouge_l"] == pytest.approx(0.1)
+        and row["rouge_l_right_language"] == pytest.approx(0.2)
+    )
 
 
 def test_judge_by_language_counts_wrong_language_answers_apart():
@@ -160,7 +183,9 @@ def test_judge_by_language_counts_wrong_language_answers_apart():
     English). Plain OF = 1/3; here OF over the German answers = 1/2, wrong-language share 1/3."""
     from types import SimpleNamespace
 
-    qas = [SimpleNamespace(language="de", fake_key="1997") for _ in range(3)] + [SimpleNamespace(language="de", fake_key=None)]
+    qas = [SimpleNamespace(language="de", fake_key="1997") for _ in range(3)] + [
+        SimpleNamespace(language="de", fake_key=None)
+    ]
     out = judge_by_language(qas, ["fake", "neither", "neither", "real"], ["de", "de", "en", "de"])
     assert out["de"]["OF"] == 0.5 and out["de"]["QR"] == 1.0 and out["de"]["wrong_language_share"] == 0.25
 
@@ -190,7 +215,8 @@ def test_probe_prompts(tokenizer):
     k = conds.index("fr>en")
     fr = next(it for it in forget if it.id == items[k].id and it.language == "fr")
     assert items[k].question == f"{fr.question} Réponds en anglais." and items[k].answer == next(
-        it.answer for it in forget if it.id == items[k].id and it.language == "en")
+        it.answer for it in forget if it.id == items[k].id and it.language == "en"
+    )
     assert len(items) == 4 * 10 and set(conds) == {"en>en", "en>fr", "fr>en", "fr>fr"}
     ids = relearn_ids(forget, 0.3)
     assert len(ids) == 3 and ids == relearn_ids(list(reversed(forget)), 0.3)  # stable, order-free

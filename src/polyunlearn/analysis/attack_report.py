@@ -4,6 +4,7 @@ robustness table and, per probe, the recovery matrix of forget Prob as a table (
 nothing was forgotten, * where the paired per-item test has BH q < 0.05) with the heatmaps of
 recovery, raw values and wrong-language shares behind a click.
 """
+
 from __future__ import annotations
 
 import base64
@@ -43,8 +44,16 @@ def starred_table(csv: Path) -> str:
     """A recovery matrix as an HTML table, n/a and stars written in."""
     m = pd.read_csv(csv, index_col=0)
     qpath = csv.with_name(csv.stem + "_q.csv")
-    q = pd.read_csv(qpath, index_col=0).reindex(index=m.index, columns=m.columns) if qpath.exists() else pd.DataFrame(index=m.index, columns=m.columns, dtype=float)
-    cells = pd.DataFrame([[_cell(m.iloc[i, j], q.iloc[i, j]) for j in range(m.shape[1])] for i in range(m.shape[0])], index=m.index, columns=m.columns)
+    q = (
+        pd.read_csv(qpath, index_col=0).reindex(index=m.index, columns=m.columns)
+        if qpath.exists()
+        else pd.DataFrame(index=m.index, columns=m.columns, dtype=float)
+    )
+    cells = pd.DataFrame(
+        [[_cell(m.iloc[i, j], q.iloc[i, j]) for j in range(m.shape[1])] for i in range(m.shape[0])],
+        index=m.index,
+        columns=m.columns,
+    )
     return cells.to_html(classes="t", border=0, escape=True)
 
 
@@ -58,8 +67,9 @@ def _robustness(path: Path) -> str:
         return ""
     df = pd.read_csv(path)
     cols = [c for c in ("language", "R", "Q", "robustness", "forget_quality", "model_utility") if c in df]
-    return ("<h4>Robustness (OpenUnlearning: R relearning, Q 4-bit NF4, their harmonic mean; on forget Prob)</h4>"
-            + df[cols].to_html(classes="t", border=0, index=False, na_rep="n/a", float_format=lambda x: f"{x:.3f}"))
+    return "<h4>Robustness (OpenUnlearning: R relearning, Q 4-bit NF4, their harmonic mean; on forget Prob)</h4>" + df[
+        cols
+    ].to_html(classes="t", border=0, index=False, na_rep="n/a", float_format=lambda x: f"{x:.3f}")
 
 
 def attack_section(folder: str | Path) -> list[str]:
@@ -72,14 +82,31 @@ def attack_section(folder: str | Path) -> list[str]:
         m, mat = read_json(path), path.parent / "matrices"
         run = Path(m["run"]).name
         how = m["unlearned_model"]["obtained"]
-        parts.append(f"<h3>{html.escape(run)}: {html.escape(m['method'])} unlearned in ({html.escape(','.join(m['forget_langs']))})</h3>")
-        parts.append(f'<p class="note">Unlearned model: {html.escape(how)}{" (re-run of the same unlearning, checked against the run: max forget Prob difference %.1e)" % m["unlearned_model"]["max_forget_prob_difference"] if how == "re-created" else ""}.</p>')
+        parts.append(
+            f"<h3>{html.escape(run)}: {html.escape(m['method'])} unlearned in ({html.escape(','.join(m['forget_langs']))})</h3>"
+        )
+        if how == "re-created":
+            diff = m["unlearned_model"]["max_forget_prob_difference"]
+            how = f"re-created (a re-run of the same unlearning, checked against the run: max forget Prob difference {diff:.1e})"
+        parts.append(f'<p class="note">Unlearned model: {html.escape(how)}.</p>')
         parts.append(_robustness(path.parent / "robustness.csv"))
-        names = sorted({p.name.removesuffix("_forget_prob_recovery.csv") for p in mat.glob("*_forget_prob_recovery.csv")},
-                       key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
+        names = sorted(
+            {p.name.removesuffix("_forget_prob_recovery.csv") for p in mat.glob("*_forget_prob_recovery.csv")},
+            key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER),
+        )
         for name in names:
-            parts.append(f"<h4>{html.escape(name)}: recovered share of forget Prob</h4>" + starred_table(mat / f"{name}_forget_prob_recovery.csv"))
-            pngs = [mat / f"{name}_{kind}.png" for kind in ("forget_prob_recovery", "forget_prob_raw", "forget_rouge_l_recovery", "wrong_language")]
-            parts.append("<details><summary>heatmaps (recovery, raw, ROUGE-L, wrong-language share)</summary>" + "".join(_img(p) for p in pngs if p.exists()) + "</details>")
+            parts.append(
+                f"<h4>{html.escape(name)}: recovered share of forget Prob</h4>"
+                + starred_table(mat / f"{name}_forget_prob_recovery.csv")
+            )
+            pngs = [
+                mat / f"{name}_{kind}.png"
+                for kind in ("forget_prob_recovery", "forget_prob_raw", "forget_rouge_l_recovery", "wrong_language")
+            ]
+            parts.append(
+                "<details><summary>heatmaps (recovery, raw, ROUGE-L, wrong-language share)</summary>"
+                + "".join(_img(p) for p in pngs if p.exists())
+                + "</details>"
+            )
         parts += [f'<p class="note">{html.escape(n)}</p>' for n in m.get("notes", [])]
     return parts

@@ -4,10 +4,10 @@
     polyunlearn attack polyunlearn_runs/demo/unlearn/npo__en
     polyunlearn attack runs/npo-en --probes quant,relearn --retain-model runs/retain/model --data bundled --langs en,fr
 """
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -25,7 +25,9 @@ def parse_probes(text: str) -> tuple[str, ...]:
     probes = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
     bad = [p for p in probes if p not in PROBES]
     if bad or not probes:
-        raise ValueError(f"--probes: unknown probe(s) {', '.join(bad) or '(none given)'}; choose from {', '.join(PROBES)} or 'all'")
+        raise ValueError(
+            f"--probes: unknown probe(s) {', '.join(bad) or '(none given)'}; choose from {', '.join(PROBES)} or 'all'"
+        )
     return probes
 
 
@@ -33,14 +35,23 @@ def parse_probes(text: str) -> tuple[str, ...]:
 @friendly_errors
 @with_options(attack=config_options(AttackConfig, panel="Probes"))
 def attack(
-    run_dir: Path = typer.Argument(..., help="An unlearning run folder (a demo's OUT/unlearn/<run>, a grid's OUT/runs/<id>, or a `polyunlearn unlearn` --out)."),
+    run_dir: Path = typer.Argument(  # noqa: B008 - typer declares arguments as defaults
+        ...,
+        help="An unlearning run folder (a demo's OUT/unlearn/<run>, a grid's OUT/runs/<id>, or a `polyunlearn unlearn` --out).",
+    ),
     probes: str = typer.Option("all", help=PROBES_HELP),
-    data: Optional[str] = typer.Option(None, help="The run's data, when it is not found by itself (checked against the run's content hash)."),
-    langs: Optional[str] = typer.Option(None, help="Languages of --data, as the run loaded it."),
-    retain_model: Optional[str] = typer.Option(None, help="Folder of the retain model (for relearning robustness R); default the demo's / grid's own."),
+    data: str | None = typer.Option(
+        None, help="The run's data, when it is not found by itself (checked against the run's content hash)."
+    ),
+    langs: str | None = typer.Option(None, help="Languages of --data, as the run loaded it."),
+    retain_model: str | None = typer.Option(
+        None, help="Folder of the retain model (for relearning robustness R); default the demo's / grid's own."
+    ),
     threads: int = typer.Option(1, help="torch CPU threads."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Redo every probe of RUN_DIR/attacks, even those made with the same settings."),
-    attack: dict = None,
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Redo every probe of RUN_DIR/attacks, even those made with the same settings."
+    ),
+    attack: dict | None = None,
 ):
     """Is it really gone? Quantization, cross-lingual relearning and prompting, paraphrase and
     affirmative-prefix probes, language confusion: recovery matrices in RUN_DIR/attacks/."""
@@ -49,5 +60,7 @@ def attack(
     set_threads(threads)
     cfg = AttackConfig(probes=parse_probes(probes), **attack)
     manifest = run_attacks(run_dir, cfg, console, data=data, langs=langs, retain=retain_model, overwrite=overwrite)
-    console.print(f"matrices: [bold]{(Path(run_dir) / 'attacks' / 'matrices').resolve()}[/bold] ({len(manifest['matrices'])} files); "
-                  f"robustness.csv and attack.json beside them")
+    console.print(
+        f"matrices: [bold]{(Path(run_dir) / 'attacks' / 'matrices').resolve()}[/bold] ({len(manifest['matrices'])} files); "
+        f"robustness.csv and attack.json beside them"
+    )

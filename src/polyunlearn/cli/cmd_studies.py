@@ -42,10 +42,9 @@ def demo(
     demo: dict = None,
 ):
     """Run the whole study on the embedded default (bundled data + tiny model) and write results."""
+    from polyunlearn.cli.cmd_attack import parse_probes
     from polyunlearn.core.languages import parse_langs
     from polyunlearn.studies.demo import run_demo
-
-    from polyunlearn.cli.cmd_attack import parse_probes
 
     d = DemoConfig()
     cfg = DemoConfig(out=str(out), methods=_sets(methods, ","), forget_sets=_sets(forget_sets, ";"), **(demo | {"languages": ",".join(parse_langs(demo["languages"]))}),

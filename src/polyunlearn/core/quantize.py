@@ -25,6 +25,7 @@ does through transformers (the head and the embeddings stay in full precision). 
 model, ``target="merged"`` merges the adapters first and quantizes the merged Linear weights;
 ``target="adapter"`` quantizes only the adapter matrices (lora_A / lora_B) and keeps the base.
 """
+
 from __future__ import annotations
 
 import copy
@@ -35,9 +36,22 @@ import torch
 # The 16 NF4 code values: quantiles of N(0, 1) normalised to [-1, 1] with an exact 0 (QLoRA,
 # Appendix E; the table bitsandbytes ships).
 NF4_CODE = (
-    -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334,
-    -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
-    0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
+    -1.0,
+    -0.6961928009986877,
+    -0.5250730514526367,
+    -0.39491748809814453,
+    -0.28444138169288635,
+    -0.18477343022823334,
+    -0.09105003625154495,
+    0.0,
+    0.07958029955625534,
+    0.16093020141124725,
+    0.24611230194568634,
+    0.33791524171829224,
+    0.44070982933044434,
+    0.5626170039176941,
+    0.7229568362236023,
+    1.0,
 )
 NF4_BLOCK = 64
 INT4_GROUP = 128
@@ -128,7 +142,9 @@ def backend_for(fmt: str, backend: str) -> tuple[str, Callable[[torch.Tensor], t
 
 
 @torch.no_grad()
-def quantize_model(model: torch.nn.Module, fmt: str, target: str = "full", backend: str = "torch") -> tuple[torch.nn.Module, dict]:
+def quantize_model(
+    model: torch.nn.Module, fmt: str, target: str = "full", backend: str = "torch"
+) -> tuple[torch.nn.Module, dict]:
     """A quantized-dequantized copy of `model` (the original is left as it is) and a note of what
     was done: {"format", "target", "backend", "tensors", "values"}. `target`: "full" (a plain
     model), "merged" (a LoRA model, adapters merged first) or "adapter" (only lora_A / lora_B)."""
@@ -144,7 +160,9 @@ def quantize_model(model: torch.nn.Module, fmt: str, target: str = "full", backe
     tensors = values = 0
     for mod_name, mod in m.named_modules():
         if target == "adapter":
-            if not any(part in mod_name.split(".") for part in ("lora_A", "lora_B")) or not isinstance(mod, torch.nn.Linear):
+            if not any(part in mod_name.split(".") for part in ("lora_A", "lora_B")) or not isinstance(
+                mod, torch.nn.Linear
+            ):
                 continue
         elif not isinstance(mod, torch.nn.Linear) or _is_head(m, mod) or "lora_" in mod_name:
             continue

@@ -5,6 +5,7 @@
     affirmative_prefix("fr")        # 'Bien sûr, voici la réponse :'
     answer_in("ja", "fr")           # 'フランス語で答えてください。'  (asked in Japanese, answer in French)
 """
+
 from __future__ import annotations
 
 from polyunlearn.core.languages import LANGUAGES, get_language
@@ -32,7 +33,9 @@ def answer_in(question_language: str, answer_language: str) -> str:
     target = get_language(answer_language).code
     names = table["language_names"]
     if target not in names:
-        raise DataError(f"bundled text file text/probes/{get_language(question_language).code}.json: no name for {target!r}")
+        raise DataError(
+            f"bundled text file text/probes/{get_language(question_language).code}.json: no name for {target!r}"
+        )
     return table["answer_in"].format(language=names[target])
 
 

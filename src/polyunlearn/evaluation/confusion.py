@@ -19,6 +19,7 @@ identifier on the gold answers, so the report can say how far to trust it per la
 chrF (Popovic 2015; sacrebleu's sentence_chrf, character 6-grams, beta 2) needs no word
 segmentation, so it scores Japanese, Chinese or Korean answers as it scores English ones.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -65,8 +66,12 @@ def _chrf_metric(cls):
     return cls()
 
 
-def annotate(records: Sequence[dict], gold: Mapping[tuple[str, str], str], expected: Mapping[tuple[str, str], str] | None = None,
-             candidates: Sequence[str] | None = None) -> list[dict]:
+def annotate(
+    records: Sequence[dict],
+    gold: Mapping[tuple[str, str], str],
+    expected: Mapping[tuple[str, str], str] | None = None,
+    candidates: Sequence[str] | None = None,
+) -> list[dict]:
     """Add to every record with a generated answer: `answer_language`, `answer_language_prob`,
     `wrong_language` (1.0 / 0.0; None for an empty answer) and `chrf` against `gold[(id, language)]`.
     `expected` maps a record to the language its answer should be in (default its own)."""
@@ -96,9 +101,17 @@ def confusion_summary(records: Sequence[dict], split: str = "forget") -> pd.Data
     for lang, g in df[df["split"] == split].groupby("language", sort=False):
         g = g[g["wrong_language"].notna()]
         right = g[g["wrong_language"] == 0.0]
-        rows.append({"language": lang, "n": len(g), "wrong_language_share": float(g["wrong_language"].mean()) if len(g) else float("nan"),
-                     "rouge_l": _mean(g, "rouge_l"), "rouge_l_right_language": _mean(right, "rouge_l"),
-                     "chrf": _mean(g, "chrf"), "chrf_right_language": _mean(right, "chrf")})
+        rows.append(
+            {
+                "language": lang,
+                "n": len(g),
+                "wrong_language_share": float(g["wrong_language"].mean()) if len(g) else float("nan"),
+                "rouge_l": _mean(g, "rouge_l"),
+                "rouge_l_right_language": _mean(right, "rouge_l"),
+                "chrf": _mean(g, "chrf"),
+                "chrf_right_language": _mean(right, "chrf"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -115,7 +128,9 @@ def identifier_accuracy(texts: Iterable[tuple[str, str]], candidates: Sequence[s
     return {lang: sum(v) / len(v) for lang, v in hits.items()}
 
 
-def judge_by_language(qas: Sequence[Any], verdicts: Sequence[str], answer_languages: Sequence[str | None]) -> dict[str, dict[str, float]]:
+def judge_by_language(
+    qas: Sequence[Any], verdicts: Sequence[str], answer_languages: Sequence[str | None]
+) -> dict[str, dict[str, float]]:
     """Study A's OF / QR per query language with wrong-language answers counted apart: OF and QR
     over the answers written in the query language, and the share of answers in another language
     (which the plain OF would count as 'did not state the fake claim', i.e. forgotten)."""
@@ -128,6 +143,10 @@ def judge_by_language(qas: Sequence[Any], verdicts: Sequence[str], answer_langua
         rows = [(qa, v, a) for qa, v, a in zip(qas, verdicts, answer_languages) if qa.language == lang]
         wrong = [a is not None and a != lang for _, _, a in rows]
         right = [(qa, v) for (qa, v, a), w in zip(rows, wrong) if not w]
-        out[lang] = {"OF": of_rate([v for qa, v in right if qa.fake_key is not None]), "QR": qr_score([v for qa, v in right if qa.fake_key is None]),
-                     "wrong_language_share": sum(wrong) / len(wrong) if wrong else float("nan"), "n": len(rows)}
+        out[lang] = {
+            "OF": of_rate([v for qa, v in right if qa.fake_key is not None]),
+            "QR": qr_score([v for qa, v in right if qa.fake_key is None]),
+            "wrong_language_share": sum(wrong) / len(wrong) if wrong else float("nan"),
+            "n": len(rows),
+        }
     return out

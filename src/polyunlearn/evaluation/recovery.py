@@ -30,6 +30,7 @@ model's metric (m_unl^a - m_unl^b <= tolerance: nothing came back faster than fo
 model), and R is floored at 0 (a retain model that got worse); Q = 1 when the quantized metric is
 0 (nothing can have come back).
 """
+
 from __future__ import annotations
 
 import math
@@ -51,7 +52,9 @@ def recovered_fraction(attacked: float, unlearned: float, before: float, toleran
     return (attacked - unlearned) / forgotten
 
 
-def item_means(records: Sequence[Mapping], metric: str, split: str = "forget", keys: set[tuple[str, str]] | None = None) -> pd.Series:
+def item_means(
+    records: Sequence[Mapping], metric: str, split: str = "forget", keys: set[tuple[str, str]] | None = None
+) -> pd.Series:
     """Per-language mean of `metric` over the records of `split` (only the (id, language) `keys`
     when given), as a Series indexed by language (first-seen order)."""
     df = pd.DataFrame(list(records))
@@ -64,13 +67,24 @@ def item_means(records: Sequence[Mapping], metric: str, split: str = "forget", k
     return df.groupby("language", sort=False)[metric].mean().astype(float)
 
 
-def recovery_row(attacked: pd.Series, unlearned: pd.Series, before: pd.Series, languages: Sequence[str], tolerance: float = TOLERANCE) -> pd.Series:
+def recovery_row(
+    attacked: pd.Series, unlearned: pd.Series, before: pd.Series, languages: Sequence[str], tolerance: float = TOLERANCE
+) -> pd.Series:
     """recovered_fraction per language (NaN where a language is missing in any of the three)."""
-    return pd.Series({lang: recovered_fraction(attacked.get(lang, math.nan), unlearned.get(lang, math.nan), before.get(lang, math.nan), tolerance)
-                      for lang in languages}, dtype=float)
+    return pd.Series(
+        {
+            lang: recovered_fraction(
+                attacked.get(lang, math.nan), unlearned.get(lang, math.nan), before.get(lang, math.nan), tolerance
+            )
+            for lang in languages
+        },
+        dtype=float,
+    )
 
 
-def relearn_robustness(unl_before: float, unl_after: float, ret_before: float, ret_after: float, tolerance: float = TOLERANCE) -> float:
+def relearn_robustness(
+    unl_before: float, unl_after: float, ret_before: float, ret_after: float, tolerance: float = TOLERANCE
+) -> float:
     """R = min(delta_retain / delta_unlearned, 1), 1 when the unlearned model did not relearn,
     floored at 0; NaN when an input is missing."""
     vals = (unl_before, unl_after, ret_before, ret_after)

@@ -24,6 +24,7 @@ Recovery (evaluation/recovery.py) = (m_attacked - m_unlearned) / (m_before - m_u
 evaluation language, with m the plain evaluation for before / unlearned; n/a where nothing was
 forgotten. Stars: paired Wilcoxon per item (attacked vs unlearned), BH q < 0.05.
 """
+
 from __future__ import annotations
 
 import time
@@ -71,19 +72,40 @@ class AttackConfig:
 
     probes: tuple[str, ...] = setting(PROBES, "probes to run", cli=False)
     quant_formats: str = setting("int8,nf4,int4_g128", "quantization formats (comma list of int8, nf4, int4_g128)")
-    quant_backend: str = setting("torch", "who quantizes: torch (the documented formulas, CPU or GPU) or auto (bitsandbytes NF4 on a GPU where installed)",
-                                 choices=("torch", "auto"))
-    relearn_langs: str = setting("default", "relearn languages: 'default' (each forget language and each language left out), or a comma list")
-    relearn_on: str = setting("forget,retain", "what relearning trains on (comma list): forget (a fraction of the forget set in each relearn language), "
-                                              "retain (as many retain items of the forget languages), text (the lines of --relearn-text)")
+    quant_backend: str = setting(
+        "torch",
+        "who quantizes: torch (the documented formulas, CPU or GPU) or auto (bitsandbytes NF4 on a GPU where installed)",
+        choices=("torch", "auto"),
+    )
+    relearn_langs: str = setting(
+        "default", "relearn languages: 'default' (each forget language and each language left out), or a comma list"
+    )
+    relearn_on: str = setting(
+        "forget,retain",
+        "what relearning trains on (comma list): forget (a fraction of the forget set in each relearn language), "
+        "retain (as many retain items of the forget languages), text (the lines of --relearn-text)",
+    )
     relearn_text: str | None = setting(None, "UTF-8 text file, one document per line, for relearn-on text")
-    relearn_fraction: float = setting(0.3, "share of the forget facts relearned (the rest are held out and evaluated); 0.3 of 10 leaves 7, enough for p < 0.05")
+    relearn_fraction: float = setting(
+        0.3,
+        "share of the forget facts relearned (the rest are held out and evaluated); 0.3 of 10 leaves 7, enough for p < 0.05",
+    )
     relearn_epochs: int = setting(1, "relearning epochs (OpenUnlearning: 1)")
-    relearn_lr: float | None = setting(None, "relearning lr; default twice the learning lr as OpenUnlearning (2e-5 full, 2e-4 LoRA, 6e-3 tiny)")
+    relearn_lr: float | None = setting(
+        None, "relearning lr; default twice the learning lr as OpenUnlearning (2e-5 full, 2e-4 LoRA, 6e-3 tiny)"
+    )
     relearn_batch_size: int = setting(8, "relearning batch size")
-    paraphrases: str | None = setting(None, "file with id, language, paraphrased_question for the paraphrase probe (TOFU's column)")
-    tolerance: float = setting(rec.TOLERANCE, "a language whose metric fell by less than this (absolute) forgot nothing: recovery n/a")
-    langid_candidates: str = setting("run", "language identification chooses among the run's languages (run) or all 97 py3langid knows (all)", choices=("run", "all"))
+    paraphrases: str | None = setting(
+        None, "file with id, language, paraphrased_question for the paraphrase probe (TOFU's column)"
+    )
+    tolerance: float = setting(
+        rec.TOLERANCE, "a language whose metric fell by less than this (absolute) forgot nothing: recovery n/a"
+    )
+    langid_candidates: str = setting(
+        "run",
+        "language identification chooses among the run's languages (run) or all 97 py3langid knows (all)",
+        choices=("run", "all"),
+    )
     max_new_tokens: int = setting(48, "greedy answer length")
     seed: int = setting(0, "seed of the relearning runs")
 
@@ -105,14 +127,18 @@ class AttackConfig:
         check_choice("langid_candidates", self.langid_candidates, ("run", "all"))
         check_number("relearn_fraction", self.relearn_fraction, minimum=0, strict=True)
         if self.relearn_fraction >= 1:
-            raise ValueError(f"relearn_fraction must be < 1 (some forget items must stay held out), got {self.relearn_fraction:g}")
+            raise ValueError(
+                f"relearn_fraction must be < 1 (some forget items must stay held out), got {self.relearn_fraction:g}"
+            )
         check_number("tolerance", self.tolerance, minimum=0)
         if self.relearn_lr is not None:
             check_number("relearn_lr", self.relearn_lr, minimum=0, strict=True)
         TrainConfig(epochs=self.relearn_epochs, batch_size=self.relearn_batch_size)  # their own checks
 
     def identity(self) -> dict[str, Any]:
-        ident = {k: v for k, v in asdict(self).items() if k not in ("probes", "tolerance", "relearn_text", "paraphrases")}
+        ident = {
+            k: v for k, v in asdict(self).items() if k not in ("probes", "tolerance", "relearn_text", "paraphrases")
+        }
         for key in ("relearn_text", "paraphrases"):  # files by content, not by path
             path = getattr(self, key)
             ident[key] = fingerprint(Path(path).read_text(encoding="utf-8")) if path else None
@@ -150,33 +176,64 @@ class Ctx:
 
     def evaluate(self, folder: Path, load, model_path: Path | str, identity: dict, evaluation) -> list[dict]:
         ident = {"model": model_fingerprint(str(model_path))} | identity
-        return evaluation_step(folder, load=load, identity=ident, tokenizer=self.target.tokenizer, evaluation=evaluation, what=f"attack {folder.relative_to(self.top)}",
-                               console=self.console, overwrite=self.overwrite)[0]
+        return evaluation_step(
+            folder,
+            load=load,
+            identity=ident,
+            tokenizer=self.target.tokenizer,
+            evaluation=evaluation,
+            what=f"attack {folder.relative_to(self.top)}",
+            console=self.console,
+            overwrite=self.overwrite,
+        )[0]
 
     def load_unlearned(self):
         return load_model(str(self.unlearned))
 
 
-def run_attacks(run_dir: str | Path, cfg: AttackConfig, console: Console | None = None, data: str | None = None, langs: str | None = None,
-                retain: str | None = None, overwrite: bool = False) -> dict[str, Any]:
+def run_attacks(
+    run_dir: str | Path,
+    cfg: AttackConfig,
+    console: Console | None = None,
+    data: str | None = None,
+    langs: str | None = None,
+    retain: str | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
     """Run `cfg.probes` on the unlearning run in `run_dir`; returns the manifest (attack.json)."""
     from polyunlearn.studies import attack_runs
 
     console = console or Console()
     target = resolve_target(run_dir, data, langs, retain)
-    relearn_langs = default_relearn_langs(target) if cfg.relearn_langs == "default" else parse_langs(cfg.relearn_langs, target.languages)
+    relearn_langs = (
+        default_relearn_langs(target)
+        if cfg.relearn_langs == "default"
+        else parse_langs(cfg.relearn_langs, target.languages)
+    )
     top_identity = {"run": fingerprint(target.identity), "settings": cfg.identity()}
-    with RunFolder(target.run_dir / "attacks", top_identity, kind="attack", info={"probes": list(cfg.probes)}, overwrite=overwrite) as top:
+    with RunFolder(
+        target.run_dir / "attacks", top_identity, kind="attack", info={"probes": list(cfg.probes)}, overwrite=overwrite
+    ) as top:
         t0 = time.time()
         path, how = unlearned_model_path(target, top.path / "unlearned", console, overwrite)
         ctx = Ctx(target, cfg, top.path, path, console, overwrite)
         attack_runs.plain_evaluations(ctx)
-        manifest: dict[str, Any] = {"run": str(target.run_dir.resolve()), "method": target.cfg.method, "forget_langs": target.forget_langs,
-                                    "languages": target.languages, "unlearned_model": {"path": str(path), "obtained": how}, "settings": asdict(cfg),
-                                    "probes": {}, "matrices": [], "tolerance": cfg.tolerance}
+        manifest: dict[str, Any] = {
+            "run": str(target.run_dir.resolve()),
+            "method": target.cfg.method,
+            "forget_langs": target.forget_langs,
+            "languages": target.languages,
+            "unlearned_model": {"path": str(path), "obtained": how},
+            "settings": asdict(cfg),
+            "probes": {},
+            "matrices": [],
+            "tolerance": cfg.tolerance,
+        }
         if how == "re-created":
             manifest["unlearned_model"]["max_forget_prob_difference"] = check_recreation(target, ctx.plain["unlearned"])
-        manifest["langid_accuracy_on_gold_answers"] = identifier_accuracy([(it.language, it.answer) for it in ctx.forget], ctx.candidates)
+        manifest["langid_accuracy_on_gold_answers"] = identifier_accuracy(
+            [(it.language, it.answer) for it in ctx.forget], ctx.candidates
+        )
         groups: dict[str, dict] = {}
         for probe in cfg.probes:
             t = time.time()
@@ -212,21 +269,52 @@ def write_group(folder: Path, name: str, group: dict, ctx: Ctx) -> list[str]:
         if not all(any(r.get(item) is not None for r in recs) for recs in group["rows"].values()):
             continue
         u, b = rec.item_means(base_u, item), rec.item_means(_keep(ctx.plain["before"], keys), item)
-        m = pd.DataFrame({row: rec.recovery_row(rec.item_means(recs, item), u, b, langs, tol) for row, recs in group["rows"].items()}).T
+        m = pd.DataFrame(
+            {row: rec.recovery_row(rec.item_means(recs, item), u, b, langs, tol) for row, recs in group["rows"].items()}
+        ).T
         m = m.rename_axis(index=group["ylabel"], columns="eval_lang")
         pq = transfer_pvalues(base_u, group["rows"], item, "forget", languages=langs)
         title = f"{ctx.target.cfg.method} ({','.join(ctx.target.forget_langs)}): {group['title']}, recovered share of the {metric} forgotten"
-        written += [p.name for p in write_matrix(folder, f"{name}_{metric}_recovery", m, title, highlight=group.get("highlight"), ylabel=group["ylabel"], pq=pq)]
-        raw = {"before (plain)": b, "unlearned (plain)": u} | {row: rec.item_means(recs, item) for row, recs in group["rows"].items()}
+        written += [
+            p.name
+            for p in write_matrix(
+                folder,
+                f"{name}_{metric}_recovery",
+                m,
+                title,
+                highlight=group.get("highlight"),
+                ylabel=group["ylabel"],
+                pq=pq,
+            )
+        ]
+        raw = {"before (plain)": b, "unlearned (plain)": u} | {
+            row: rec.item_means(recs, item) for row, recs in group["rows"].items()
+        }
         raw |= {f"before | {row}": rec.item_means(recs, item) for row, recs in group.get("before_rows", {}).items()}
         raw_m = pd.DataFrame(raw).T.reindex(columns=langs).rename_axis(index=group["ylabel"], columns="eval_lang")
-        written += [p.name for p in write_matrix(folder, f"{name}_{metric}_raw", raw_m, f"{group['title']}: {metric} (raw)", ylabel=group["ylabel"])]
+        written += [
+            p.name
+            for p in write_matrix(
+                folder, f"{name}_{metric}_raw", raw_m, f"{group['title']}: {metric} (raw)", ylabel=group["ylabel"]
+            )
+        ]
     if all(any(r.get("wrong_language") is not None for r in recs) for recs in group["rows"].values()):
-        wl = pd.DataFrame({"unlearned (plain)": rec.item_means(base_u, "wrong_language")} |
-                          {row: rec.item_means(recs, "wrong_language") for row, recs in group["rows"].items()}).T.reindex(columns=langs)
+        wl = pd.DataFrame(
+            {"unlearned (plain)": rec.item_means(base_u, "wrong_language")}
+            | {row: rec.item_means(recs, "wrong_language") for row, recs in group["rows"].items()}
+        ).T.reindex(columns=langs)
         pq = transfer_pvalues(base_u, group["rows"], "wrong_language", "forget", languages=langs)
-        written += [p.name for p in write_matrix(folder, f"{name}_wrong_language", wl.rename_axis(index=group["ylabel"], columns="eval_lang"),
-                                                 f"{group['title']}: share of answers in a wrong language", ylabel=group["ylabel"], pq=(pq[0].reindex(wl.index), pq[1].reindex(wl.index)))]
+        written += [
+            p.name
+            for p in write_matrix(
+                folder,
+                f"{name}_wrong_language",
+                wl.rename_axis(index=group["ylabel"], columns="eval_lang"),
+                f"{group['title']}: share of answers in a wrong language",
+                ylabel=group["ylabel"],
+                pq=(pq[0].reindex(wl.index), pq[1].reindex(wl.index)),
+            )
+        ]
     return written
 
 
@@ -245,10 +333,17 @@ def summary_table(manifest: dict, groups: dict[str, dict], ctx: Ctx):
     for name, group in groups.items():
         for row, recs in group["rows"].items():
             keys = group.get("keys")
-            r = rec.recovery_row(rec.item_means(recs, "prob"), rec.item_means(_keep(ctx.plain["unlearned"], keys), "prob") if keys else u,
-                                 rec.item_means(_keep(ctx.plain["before"], keys), "prob") if keys else b, langs, ctx.cfg.tolerance)
+            r = rec.recovery_row(
+                rec.item_means(recs, "prob"),
+                rec.item_means(_keep(ctx.plain["unlearned"], keys), "prob") if keys else u,
+                rec.item_means(_keep(ctx.plain["before"], keys), "prob") if keys else b,
+                langs,
+                ctx.cfg.tolerance,
+            )
             mine, other = r[[x for x in langs if x in forget]], r[[x for x in langs if x not in forget]]
-            rows.append({"probe": name, "condition": row, "unlearned langs": _nanmean(mine), "other langs": _nanmean(other)})
+            rows.append(
+                {"probe": name, "condition": row, "unlearned langs": _nanmean(mine), "other langs": _nanmean(other)}
+            )
     title = f"{manifest['method']} ({','.join(manifest['forget_langs'])}): recovered share of the forget Prob forgotten (mean over languages; n/a = nothing forgotten)"
     return console_table(rows, title)
 

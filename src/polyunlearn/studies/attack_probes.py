@@ -11,6 +11,7 @@ through core/rundir and the shared steps:
 - `relearn_run`: a copy fine-tuned on a few forget items in one language (or retain items, or
   a text file) and the held-out forget items evaluated in every language.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -52,8 +53,15 @@ class ProbeEncoder(Encoder):
         return ids + tuple(self.tok(answer_text(self.tok, prefix), add_special_tokens=False)["input_ids"])
 
 
-def probe_evaluation(items: Sequence[QAItem], conditions: Sequence[str], ecfg: EvalConfig, candidates: Sequence[str] | None,
-                     expected: Sequence[str] | None = None, prefixes: Mapping[str, str] | None = None, what: Mapping[str, Any] | None = None) -> Evaluation:
+def probe_evaluation(
+    items: Sequence[QAItem],
+    conditions: Sequence[str],
+    ecfg: EvalConfig,
+    candidates: Sequence[str] | None,
+    expected: Sequence[str] | None = None,
+    prefixes: Mapping[str, str] | None = None,
+    what: Mapping[str, Any] | None = None,
+) -> Evaluation:
     """Score `items` (parallel to `conditions`, the probe condition of each), write items.jsonl
     (one record per item with its `condition`) and summary.csv (one row per condition x
     language: records.summarize's columns + the language-confusion columns), summary last."""
@@ -66,15 +74,26 @@ def probe_evaluation(items: Sequence[QAItem], conditions: Sequence[str], ecfg: E
         records = score_items(model, tokenizer, items, ecfg, encoder=enc)
         out = []
         for rec, it, cond, want in zip(records, items, conditions, expected):
-            rec = annotate([rec], {(it.id, it.language): it.answer}, {(it.id, it.language): want}, candidates)[0] if "generated" in rec else rec
+            rec = (
+                annotate([rec], {(it.id, it.language): it.answer}, {(it.id, it.language): want}, candidates)[0]
+                if "generated" in rec
+                else rec
+            )
             out.append(rec | {"condition": cond})
         summary = summarize_conditions(out)
         write_jsonl(folder / "items.jsonl", out)
         write_table(folder / "summary.csv", summary)
         return summary
 
-    ident = {"eval": canonical(ecfg), "items": data_fingerprint(items), "conditions": list(conditions), "expected": expected,
-             "prefixes": dict(prefixes or {}), "langid_candidates": list(candidates) if candidates is not None else "all", "probe": dict(what or {})}
+    ident = {
+        "eval": canonical(ecfg),
+        "items": data_fingerprint(items),
+        "conditions": list(conditions),
+        "expected": expected,
+        "prefixes": dict(prefixes or {}),
+        "langid_candidates": list(candidates) if candidates is not None else "all",
+        "probe": dict(what or {}),
+    }
     return Evaluation(ident, run)
 
 
@@ -86,11 +105,17 @@ def summarize_conditions(records: Sequence[dict]) -> pd.DataFrame:
         s = summarize(recs)
         conf = confusion_summary(recs)
         if len(conf):
-            conf = conf.drop(columns=["rouge_l", "chrf", "n"]).rename(columns=lambda c: c if c == "language" else f"forget_{c}")
+            conf = conf.drop(columns=["rouge_l", "chrf", "n"]).rename(
+                columns=lambda c: c if c == "language" else f"forget_{c}"
+            )
             s = s.merge(conf, on="language", how="left")
         chrf = [r for r in recs if r.get("chrf") is not None]
         if chrf:
-            s = s.merge(pd.DataFrame(chrf).groupby("language", sort=False)["chrf"].mean().rename("forget_chrf").reset_index(), on="language", how="left")
+            s = s.merge(
+                pd.DataFrame(chrf).groupby("language", sort=False)["chrf"].mean().rename("forget_chrf").reset_index(),
+                on="language",
+                how="left",
+            )
         frames.append(s.assign(condition=cond))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -98,7 +123,9 @@ def summarize_conditions(records: Sequence[dict]) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- prompt probes
 
 
-def crosslingual_items(forget: Sequence[QAItem], languages: Sequence[str], instructed: bool) -> tuple[list[QAItem], list[str]]:
+def crosslingual_items(
+    forget: Sequence[QAItem], languages: Sequence[str], instructed: bool
+) -> tuple[list[QAItem], list[str]]:
     """For every pair (X, Y) of `languages`: the forget question asked in X (with, when
     `instructed`, the instruction in X's words to answer in Y), scored against Y's gold answer
     (the item keeps Y's id, answers and language). Condition label 'X>Y'."""
@@ -117,7 +144,9 @@ def crosslingual_items(forget: Sequence[QAItem], languages: Sequence[str], instr
     return items, conds
 
 
-def jailbreak_items(forget: Sequence[QAItem], paraphrased: Mapping[tuple[str, str], str] | None) -> tuple[list[QAItem], list[str], dict[str, str]]:
+def jailbreak_items(
+    forget: Sequence[QAItem], paraphrased: Mapping[tuple[str, str], str] | None
+) -> tuple[list[QAItem], list[str], dict[str, str]]:
     """The affirmative-prefix condition (every forget item, its language's prefix forced before
     the answer) and, where `paraphrased` has the item's paraphrased question, the paraphrase
     condition. Returns (items, conditions, question -> prefix)."""
@@ -171,15 +200,27 @@ def encode_text(tok: Any, text: str, max_length: int) -> Encoded:
     return Encoded((bos,), tuple(ids) + ((tok.eos_token_id,) if tok.eos_token_id is not None else ()))
 
 
-def relearn_data(tok: Any, items: Sequence[QAItem] | None, texts: Sequence[str] | None, max_length: int) -> list[Encoded]:
+def relearn_data(
+    tok: Any, items: Sequence[QAItem] | None, texts: Sequence[str] | None, max_length: int
+) -> list[Encoded]:
     if texts is not None:
         return [encode_text(tok, t, max_length) for t in texts]
     enc = Encoder(tok, max_length)
     return [enc.encode(it.question, it.answer) for it in items or []]
 
 
-def relearn_run(folder: Path, *, load: Callable[[], torch.nn.Module], identity: Mapping[str, Any], tokenizer: Any, data: Sequence[Encoded],
-                cfg: TrainConfig, evaluation: Evaluation, overwrite: bool = False, console: Any = None) -> tuple[list[dict], pd.DataFrame]:
+def relearn_run(
+    folder: Path,
+    *,
+    load: Callable[[], torch.nn.Module],
+    identity: Mapping[str, Any],
+    tokenizer: Any,
+    data: Sequence[Encoded],
+    cfg: TrainConfig,
+    evaluation: Evaluation,
+    overwrite: bool = False,
+    console: Any = None,
+) -> tuple[list[dict], pd.DataFrame]:
     """Fine-tune `load()` on `data` (loss = NLL of the scored tokens) with `cfg`, evaluate into
     folder/eval; one run folder (kind "relearn"), reused when done with the same identity. The
     relearned weights are not kept (an 8B copy per condition would be 16 GB each)."""
@@ -195,7 +236,16 @@ def relearn_run(folder: Path, *, load: Callable[[], torch.nn.Module], identity: 
             def loss_fn(m, batch, _):
                 return mean_nll(forward_logits(m, batch), batch["labels"]), {}
 
-            model, hist = train(load(), loss_fn, list(data), cfg, tokenizer.pad_token_id, checkpoint_dir=rf.ckpt, desc=f"relearn {folder.name}", progress=False)
+            model, hist = train(
+                load(),
+                loss_fn,
+                list(data),
+                cfg,
+                tokenizer.pad_token_id,
+                checkpoint_dir=rf.ckpt,
+                desc=f"relearn {folder.name}",
+                progress=False,
+            )
             write_json(rf.history, hist)
             evaluation.run(model, tokenizer, rf.eval)
             rf.finish({"steps": len(hist), "final_loss": hist[-1]["loss"] if hist else None})

@@ -6,6 +6,7 @@ A group is {"rows": {row label: per-item records}, "ylabel", "title", optionally
 (id, language) items it covers: the held-out ones for relearning), "highlight" and
 "before_rows" (the model before unlearning under the same probe, for the raw tables)}.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,7 +46,10 @@ def plain_evaluations(ctx: Any) -> None:
     (when known) the retain model: the m_unlearned and m_before of every recovery."""
     forget = ctx.forget
     ev = probe_evaluation(forget, [PLAIN] * len(forget), ctx.ecfg, ctx.candidates)
-    roles = {"unlearned": (ctx.load_unlearned, ctx.unlearned), "before": (lambda: ctx.target.load_before(), ctx.target.before)}
+    roles = {
+        "unlearned": (ctx.load_unlearned, ctx.unlearned),
+        "before": (lambda: ctx.target.load_before(), ctx.target.before),
+    }
     if ctx.target.retain is not None:
         roles["retain_model"] = (lambda: load_model(str(ctx.target.retain)), ctx.target.retain)
     else:
@@ -70,7 +74,9 @@ def run_quant(ctx: Any, _langs: Sequence[str]) -> dict[str, dict]:
             def load(fmt=fmt, tgt=tgt):
                 return quantize_model(ctx.load_unlearned(), fmt, tgt, ctx.cfg.quant_backend)[0]
 
-            rows[label] = ctx.evaluate(ctx.top / "quant" / label, load, ctx.unlearned, {"data": data_fingerprint(forget), "quant": what}, ev)
+            rows[label] = ctx.evaluate(
+                ctx.top / "quant" / label, load, ctx.unlearned, {"data": data_fingerprint(forget), "quant": what}, ev
+            )
     return {"quant": {"rows": rows, "ylabel": "quantized as", "title": "weight quantization"}}
 
 
@@ -112,11 +118,17 @@ def relearn_conditions(ctx: Any, langs: Sequence[str], ids: list[str]) -> dict[s
         for lang in langs:
             conds[f"forget-{lang}"] = {"items": [it for it in forget if it.language == lang and it.id in chosen]}
         if len(ctx.target.forget_langs) > 1:
-            conds["forget-" + "+".join(ctx.target.forget_langs)] = {"items": [it for it in forget if it.language in ctx.target.forget_langs and it.id in chosen]}
+            conds["forget-" + "+".join(ctx.target.forget_langs)] = {
+                "items": [it for it in forget if it.language in ctx.target.forget_langs and it.id in chosen]
+            }
     if "retain" in on:
         retain = select(ctx.target.items, ["retain"], ctx.target.forget_langs)
         per_lang = len(ids)
-        conds["retain"] = {"items": [it for lang in ctx.target.forget_langs for it in [r for r in retain if r.language == lang][:per_lang]]}
+        conds["retain"] = {
+            "items": [
+                it for lang in ctx.target.forget_langs for it in [r for r in retain if r.language == lang][:per_lang]
+            ]
+        }
     if "text" in on:
         lines = [ln.strip() for ln in Path(ctx.cfg.relearn_text).read_text(encoding="utf-8").splitlines() if ln.strip()]
         conds["text"] = {"texts": lines}
@@ -130,34 +142,89 @@ def run_relearn(ctx: Any, langs: Sequence[str]) -> dict[str, dict]:
     ids = relearn_ids(forget, ctx.cfg.relearn_fraction)
     held = [it for it in forget if it.id not in set(ids)]
     keys = {(it.id, it.language) for it in held}
-    cfg = TrainConfig(lr=relearn_lr(ctx), epochs=ctx.cfg.relearn_epochs, batch_size=ctx.cfg.relearn_batch_size, seed=ctx.cfg.seed)
-    own = "forget-" + "+".join(ctx.target.forget_langs) if len(ctx.target.forget_langs) > 1 else f"forget-{ctx.target.forget_langs[0]}"
+    cfg = TrainConfig(
+        lr=relearn_lr(ctx), epochs=ctx.cfg.relearn_epochs, batch_size=ctx.cfg.relearn_batch_size, seed=ctx.cfg.seed
+    )
+    own = (
+        "forget-" + "+".join(ctx.target.forget_langs)
+        if len(ctx.target.forget_langs) > 1
+        else f"forget-{ctx.target.forget_langs[0]}"
+    )
     rows, retain_rows = {}, {}
     for cond, spec in relearn_conditions(ctx, langs, ids).items():
-        ev = probe_evaluation(held, [cond] * len(held), ctx.ecfg, ctx.candidates, what={"probe": "relearn", "condition": cond})
+        ev = probe_evaluation(
+            held, [cond] * len(held), ctx.ecfg, ctx.candidates, what={"probe": "relearn", "condition": cond}
+        )
         data = relearn_data(ctx.target.tokenizer, spec.get("items"), spec.get("texts"), ctx.ecfg.max_length)
-        ident = {"data": data_fingerprint(ctx.target.items), "relearned_on": fingerprint([(e.prompt, e.answer) for e in data]), "held_out": sorted(keys)}
+        ident = {
+            "data": data_fingerprint(ctx.target.items),
+            "relearned_on": fingerprint([(e.prompt, e.answer) for e in data]),
+            "held_out": sorted(keys),
+        }
         roles = [("unlearned", ctx.load_unlearned, ctx.unlearned, ctx.top / "relearn" / cond)]
         if ctx.target.retain is not None and cond == own:
-            roles.append(("retain_model", lambda: load_model(str(ctx.target.retain)), ctx.target.retain, ctx.top / "relearn" / "retain_model" / cond))
+            roles.append(
+                (
+                    "retain_model",
+                    lambda: load_model(str(ctx.target.retain)),
+                    ctx.target.retain,
+                    ctx.top / "relearn" / "retain_model" / cond,
+                )
+            )
         for role, load, path, folder in roles:
-            records = relearn_run(folder, load=load, identity={"model": model_fingerprint(str(path))} | ident, tokenizer=ctx.target.tokenizer, data=data,
-                                  cfg=cfg, evaluation=ev, overwrite=ctx.overwrite, console=ctx.console)[0]
+            records = relearn_run(
+                folder,
+                load=load,
+                identity={"model": model_fingerprint(str(path))} | ident,
+                tokenizer=ctx.target.tokenizer,
+                data=data,
+                cfg=cfg,
+                evaluation=ev,
+                overwrite=ctx.overwrite,
+                console=ctx.console,
+            )[0]
             (rows if role == "unlearned" else retain_rows)[cond] = records
-    highlight = {c: [c.removeprefix("forget-")] if "+" not in c else c.removeprefix("forget-").split("+") for c in rows if c.startswith("forget-")}
-    ctx.notes.append(f"relearning: {len(ids)} of {len(ids) + len({it.id for it in held})} forget facts relearned ({', '.join(ids)}), the other "
-                     f"{len({it.id for it in held})} evaluated; {cfg.epochs} epoch(s) at lr {cfg.lr:g}, batch {cfg.batch_size}")
-    return {"relearn": {"rows": rows, "keys": keys, "highlight": highlight, "ylabel": "relearned on", "title": "relearning (held-out facts)",
-                        "retain_rows": retain_rows, "own": own}}
+    highlight = {
+        c: [c.removeprefix("forget-")] if "+" not in c else c.removeprefix("forget-").split("+")
+        for c in rows
+        if c.startswith("forget-")
+    }
+    ctx.notes.append(
+        f"relearning: {len(ids)} of {len(ids) + len({it.id for it in held})} forget facts relearned ({', '.join(ids)}), the other "
+        f"{len({it.id for it in held})} evaluated; {cfg.epochs} epoch(s) at lr {cfg.lr:g}, batch {cfg.batch_size}"
+    )
+    return {
+        "relearn": {
+            "rows": rows,
+            "keys": keys,
+            "highlight": highlight,
+            "ylabel": "relearned on",
+            "title": "relearning (held-out facts)",
+            "retain_rows": retain_rows,
+            "own": own,
+        }
+    }
 
 
-def _prompt_group(ctx: Any, name: str, items: list, conds: list[str], row_of: Callable[[str], str], expected: list[str] | None = None,
-                  prefixes: dict[str, str] | None = None) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
+def _prompt_group(
+    ctx: Any,
+    name: str,
+    items: list,
+    conds: list[str],
+    row_of: Callable[[str], str],
+    expected: list[str] | None = None,
+    prefixes: dict[str, str] | None = None,
+) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
     """Evaluate the unlearned and the before model on prompt-probe `items`; records grouped into
     rows by row_of(condition)."""
-    ev = probe_evaluation(items, conds, ctx.ecfg, ctx.candidates, expected=expected, prefixes=prefixes, what={"probe": name})
+    ev = probe_evaluation(
+        items, conds, ctx.ecfg, ctx.candidates, expected=expected, prefixes=prefixes, what={"probe": name}
+    )
     out = []
-    for role, load, path in (("unlearned", ctx.load_unlearned, ctx.unlearned), ("before", lambda: ctx.target.load_before(), ctx.target.before)):
+    for role, load, path in (
+        ("unlearned", ctx.load_unlearned, ctx.unlearned),
+        ("before", lambda: ctx.target.load_before(), ctx.target.before),
+    ):
         records = ctx.evaluate(ctx.top / name / role, load, path, {"data": data_fingerprint(items), "probe": name}, ev)
         grouped: dict[str, list[dict]] = {}
         for r in records:
@@ -171,10 +238,26 @@ def run_xprompt(ctx: Any, _langs: Sequence[str]) -> dict[str, dict]:
     groups = {}
     for mode, instructed in (("instructed", True), ("mixed", False)):
         items, conds = crosslingual_items(ctx.forget, ctx.target.languages, instructed)
-        rows, before_rows = _prompt_group(ctx, f"xprompt_{mode}", items, conds, lambda c: "asked in " + c.split(">")[0], expected=[c.split(">")[1] for c in conds])
-        title = "asked in X with 'answer in Y' in X's words" if instructed else "asked in X, Y's answer scored (no instruction)"
-        groups[f"xprompt_{mode}"] = {"rows": rows, "before_rows": before_rows, "ylabel": "question language", "title": title,
-                                     "highlight": {f"asked in {x}": [x] for x in ctx.target.languages}}
+        rows, before_rows = _prompt_group(
+            ctx,
+            f"xprompt_{mode}",
+            items,
+            conds,
+            lambda c: "asked in " + c.split(">")[0],
+            expected=[c.split(">")[1] for c in conds],
+        )
+        title = (
+            "asked in X with 'answer in Y' in X's words"
+            if instructed
+            else "asked in X, Y's answer scored (no instruction)"
+        )
+        groups[f"xprompt_{mode}"] = {
+            "rows": rows,
+            "before_rows": before_rows,
+            "ylabel": "question language",
+            "title": title,
+            "highlight": {f"asked in {x}": [x] for x in ctx.target.languages},
+        }
     return groups
 
 
@@ -182,10 +265,19 @@ def run_jailbreak(ctx: Any, _langs: Sequence[str]) -> dict[str, dict]:
     """The affirmative prefix in each language; the paraphrased question where the data has one."""
     paraphrased = load_paraphrases(ctx.cfg.paraphrases) if ctx.cfg.paraphrases else None
     if paraphrased is None:
-        ctx.notes.append("paraphrased question: unavailable (the data keeps none; give --paraphrases FILE with id, language, paraphrased_question, e.g. TOFU's)")
+        ctx.notes.append(
+            "paraphrased question: unavailable (the data keeps none; give --paraphrases FILE with id, language, paraphrased_question, e.g. TOFU's)"
+        )
     items, conds, prefixes = jailbreak_items(ctx.forget, paraphrased)
     rows, before_rows = _prompt_group(ctx, "jailbreak", items, conds, lambda c: c, prefixes=prefixes)
-    return {"jailbreak": {"rows": rows, "before_rows": before_rows, "ylabel": "probe", "title": "paraphrase and affirmative-prefix probes"}}
+    return {
+        "jailbreak": {
+            "rows": rows,
+            "before_rows": before_rows,
+            "ylabel": "probe",
+            "title": "paraphrase and affirmative-prefix probes",
+        }
+    }
 
 
 PROBE_RUNNERS = {"quant": run_quant, "relearn": run_relearn, "xprompt": run_xprompt, "jailbreak": run_jailbreak}
@@ -205,18 +297,40 @@ def robustness(ctx: Any, groups: dict[str, dict]) -> pd.DataFrame | None:
     if relearn and relearn["own"] in relearn["rows"] and relearn["own"] in relearn.get("retain_rows", {}):
         keys = relearn["keys"]
         held = lambda recs: rec.item_means([r for r in recs if (r["id"], r["language"]) in keys], "prob")
-        r_means = {"ub": held(ctx.plain["unlearned"]), "ua": held(relearn["rows"][relearn["own"]]),
-                   "rb": held(ctx.plain["retain_model"]), "ra": held(relearn["retain_rows"][relearn["own"]])}
+        r_means = {
+            "ub": held(ctx.plain["unlearned"]),
+            "ua": held(relearn["rows"][relearn["own"]]),
+            "rb": held(ctx.plain["retain_model"]),
+            "ra": held(relearn["retain_rows"][relearn["own"]]),
+        }
     summary = ctx.target.run_summary.set_index("language") if ctx.target.run_summary is not None else pd.DataFrame()
     rows = []
     for lang in ctx.target.languages:
-        r = rec.relearn_robustness(*(r_means[k].get(lang, math.nan) for k in ("ub", "ua", "rb", "ra"))) if r_means else math.nan
+        r = (
+            rec.relearn_robustness(*(r_means[k].get(lang, math.nan) for k in ("ub", "ua", "rb", "ra")))
+            if r_means
+            else math.nan
+        )
         q = rec.quantization_robustness(u_all.get(lang, math.nan), q_means.get(lang, math.nan))
-        rows.append({"method": ctx.target.cfg.method, "forget_langs": ",".join(ctx.target.forget_langs), "language": lang, "R": r, "Q": q,
-                     "robustness": rec.harmonic(r, q), "forget_quality": _get(summary, lang, "forget_quality"), "model_utility": _get(summary, lang, "model_utility"),
-                     "R_relearned_on": relearn["own"] if r_means else None, "Q_format": "nf4" if nf4 is not None else None, "metric": "forget_prob"})
+        rows.append(
+            {
+                "method": ctx.target.cfg.method,
+                "forget_langs": ",".join(ctx.target.forget_langs),
+                "language": lang,
+                "R": r,
+                "Q": q,
+                "robustness": rec.harmonic(r, q),
+                "forget_quality": _get(summary, lang, "forget_quality"),
+                "model_utility": _get(summary, lang, "model_utility"),
+                "R_relearned_on": relearn["own"] if r_means else None,
+                "Q_format": "nf4" if nf4 is not None else None,
+                "metric": "forget_prob",
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def _get(df: pd.DataFrame, lang: str, col: str) -> float:
-    return float(df.loc[lang, col]) if lang in df.index and col in df.columns and pd.notna(df.loc[lang, col]) else math.nan
+    return (
+        float(df.loc[lang, col]) if lang in df.index and col in df.columns and pd.notna(df.loc[lang, col]) else math.nan
+    )

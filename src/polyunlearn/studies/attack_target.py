@@ -7,6 +7,7 @@ training with a fixed seed repeats itself) and accepted only when its forget-set
 run's own per-item records to 1e-4; otherwise refused, with the advice to rerun with the model
 saved.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -75,11 +76,16 @@ def _model_entry(identity: dict[str, Any]) -> tuple[dict[str, Any], int | None, 
     raise RunFolderError("run.json: the identity names no model before unlearning")
 
 
-def _data_candidates(run_dir: Path, info: dict[str, Any], data: str | None, langs: str | None, languages: list[str] | None) -> list[tuple[str, str | None]]:
+def _data_candidates(
+    run_dir: Path, info: dict[str, Any], data: str | None, langs: str | None, languages: list[str] | None
+) -> list[tuple[str, str | None]]:
     if data is not None:
         return [(data, langs)]
     out = []
-    for benchmark in (run_dir.parent.parent / "data" / "benchmark.jsonl", run_dir.parent.parent / "base" / "data" / "benchmark.jsonl"):
+    for benchmark in (
+        run_dir.parent.parent / "data" / "benchmark.jsonl",
+        run_dir.parent.parent / "base" / "data" / "benchmark.jsonl",
+    ):
         if benchmark.is_file():  # a demo's unlearn/<run>/ or a grid's runs/<id>/
             out.append((str(benchmark), None))
     if info.get("data"):
@@ -87,7 +93,9 @@ def _data_candidates(run_dir: Path, info: dict[str, Any], data: str | None, lang
     return out
 
 
-def _find_data(run_dir: Path, identity: dict, info: dict, data: str | None, langs: str | None, summary: pd.DataFrame | None) -> list[QAItem]:
+def _find_data(
+    run_dir: Path, identity: dict, info: dict, data: str | None, langs: str | None, summary: pd.DataFrame | None
+) -> list[QAItem]:
     from polyunlearn.data.resolve import resolve_data
 
     languages = list(summary["language"]) if summary is not None else None
@@ -101,7 +109,9 @@ def _find_data(run_dir: Path, identity: dict, info: dict, data: str | None, lang
         if data_fingerprint(items) == identity.get("data"):
             return items
         tried.append(f"{spec}{f' ({lang_spec})' if lang_spec else ''}: other content")
-    raise DataError(f"{run_dir}: no data with the run's content hash found (tried: {'; '.join(tried) or 'nothing'}); give --data (and --langs) as the run was made")
+    raise DataError(
+        f"{run_dir}: no data with the run's content hash found (tried: {'; '.join(tried) or 'nothing'}); give --data (and --langs) as the run was made"
+    )
 
 
 def _retain_model(run_dir: Path, retain: str | None) -> Path | None:
@@ -110,13 +120,18 @@ def _retain_model(run_dir: Path, retain: str | None) -> Path | None:
         if not (path / "config.json").is_file():
             raise DataError(f"--retain-model {retain}: not a model folder (no config.json)")
         return path
-    for cand in (run_dir.parent.parent / "models" / "retain" / "model", run_dir.parent.parent / "base" / "models" / "retain" / "model"):
+    for cand in (
+        run_dir.parent.parent / "models" / "retain" / "model",
+        run_dir.parent.parent / "base" / "models" / "retain" / "model",
+    ):
         if (cand / "config.json").is_file():
             return cand
     return None
 
 
-def resolve_target(run_dir: str | Path, data: str | None = None, langs: str | None = None, retain: str | None = None) -> Target:
+def resolve_target(
+    run_dir: str | Path, data: str | None = None, langs: str | None = None, retain: str | None = None
+) -> Target:
     """Everything an attack needs from an unlearning run folder, each checked (one line naming
     what is wrong otherwise) before any model loads."""
     run_dir = Path(run_dir)
@@ -125,7 +140,9 @@ def resolve_target(run_dir: str | Path, data: str | None = None, langs: str | No
     run = read_run_json(run_dir / RUN_FILE)
     identity, info = run.get("identity", {}), run.get("info", {})
     if identity.get("kind") != "unlearn":
-        raise RunFolderError(f"{run_dir} holds a {identity.get('kind', 'unknown')} run; attack needs an unlearning run folder (e.g. a demo's unlearn/<run>/)")
+        raise RunFolderError(
+            f"{run_dir} holds a {identity.get('kind', 'unknown')} run; attack needs an unlearning run folder (e.g. a demo's unlearn/<run>/)"
+        )
     if not (run_dir / DONE_FILE).is_file():
         raise RunFolderError(f"{run_dir}: the unlearning run is not finished (no {DONE_FILE}); rerun it first")
     u = dict(identity["unlearn"])
@@ -135,16 +152,34 @@ def resolve_target(run_dir: str | Path, data: str | None = None, langs: str | No
     fp, lora_r, dtype = _model_entry(identity)
     before = fp.get("path") or fp.get("hub_id")
     if not before:
-        raise RunFolderError(f"{run_dir}: the model before unlearning was built in-process ({fp}); attack needs it saved as a folder")
+        raise RunFolderError(
+            f"{run_dir}: the model before unlearning was built in-process ({fp}); attack needs it saved as a folder"
+        )
     if model_fingerprint(before) != fp:
-        raise RunFolderError(f"{run_dir}: the model before unlearning ({before}) changed since the run (its files hash differently)")
+        raise RunFolderError(
+            f"{run_dir}: the model before unlearning ({before}) changed since the run (its files hash differently)"
+        )
     records = summary = None
     if eval_done(run_dir / "eval"):
         records, summary = load_eval(run_dir / "eval")
     items = _find_data(run_dir, identity, info, data, langs, summary)
     _, _, forget_langs = unlearn_sets(items, cfg)
-    return Target(run_dir, identity, info, cfg, items, item_languages(items), forget_langs, before, dtype, lora_r, _retain_model(run_dir, retain),
-                  load_tokenizer(before), records, summary)
+    return Target(
+        run_dir,
+        identity,
+        info,
+        cfg,
+        items,
+        item_languages(items),
+        forget_langs,
+        before,
+        dtype,
+        lora_r,
+        _retain_model(run_dir, retain),
+        load_tokenizer(before),
+        records,
+        summary,
+    )
 
 
 def unlearned_model_path(target: Target, folder: Path, console: Any, overwrite: bool = False) -> tuple[Path, str]:
@@ -152,14 +187,32 @@ def unlearned_model_path(target: Target, folder: Path, console: Any, overwrite: 
     if target.saved_model is not None:
         return target.saved_model, "saved"
     if target.run_records is None:
-        raise RunFolderError(f"{target.run_dir}: the run saved no model and evaluated nothing, so a re-created model could not be checked; "
-                             "rerun the unlearning with the model saved (`polyunlearn unlearn` saves it; grid: base.save_models: true)")
+        raise RunFolderError(
+            f"{target.run_dir}: the run saved no model and evaluated nothing, so a re-created model could not be checked; "
+            "rerun the unlearning with the model saved (`polyunlearn unlearn` saves it; grid: base.save_models: true)"
+        )
     from polyunlearn.studies.step import unlearn_step
 
-    base = {k: v for k, v in target.identity.items() if k not in _RUN_KEYS} | {"recreates": str(target.run_dir.resolve())}
-    console.print(f"{target.run_dir.name}: the run saved no model; re-creating it (same unlearning, same seed) -> {folder}")
-    unlearn_step(folder, load=lambda: target.load_before(with_lora=True), identity=base, tokenizer=target.tokenizer, items=target.items,
-                 cfg=target.cfg, evaluation=None, console=console, save=True, overwrite=overwrite, progress=False, what=f"re-create {target.run_dir.name}")
+    base = {k: v for k, v in target.identity.items() if k not in _RUN_KEYS} | {
+        "recreates": str(target.run_dir.resolve())
+    }
+    console.print(
+        f"{target.run_dir.name}: the run saved no model; re-creating it (same unlearning, same seed) -> {folder}"
+    )
+    unlearn_step(
+        folder,
+        load=lambda: target.load_before(with_lora=True),
+        identity=base,
+        tokenizer=target.tokenizer,
+        items=target.items,
+        cfg=target.cfg,
+        evaluation=None,
+        console=console,
+        save=True,
+        overwrite=overwrite,
+        progress=False,
+        what=f"re-create {target.run_dir.name}",
+    )
     return folder / "model", "re-created"
 
 
@@ -170,12 +223,15 @@ def check_recreation(target: Target, records: Sequence[dict]) -> float:
     theirs = {(r["id"], r["language"]): r["prob"] for r in target.run_records or [] if r["split"] == "forget"}
     common = mine.keys() & theirs.keys()
     if not common:
-        raise RunFolderError(f"{target.run_dir}: no forget item in common with the run's evaluation; cannot check the re-created model")
+        raise RunFolderError(
+            f"{target.run_dir}: no forget item in common with the run's evaluation; cannot check the re-created model"
+        )
     worst = max(common, key=lambda k: abs(mine[k] - theirs[k]))
     diff = abs(mine[worst] - theirs[worst])
     if diff > RECREATE_TOLERANCE:
-        raise RunFolderError(f"{target.run_dir}: the re-created unlearned model does not reproduce the run (forget Prob of {worst[0]} ({worst[1]}): "
-                             f"{theirs[worst]:.6f} in the run, {mine[worst]:.6f} now); rerun the unlearning with the model saved "
-                             "(`polyunlearn unlearn` saves it; grid: base.save_models: true)")
+        raise RunFolderError(
+            f"{target.run_dir}: the re-created unlearned model does not reproduce the run (forget Prob of {worst[0]} ({worst[1]}): "
+            f"{theirs[worst]:.6f} in the run, {mine[worst]:.6f} now); rerun the unlearning with the model saved "
+            "(`polyunlearn unlearn` saves it; grid: base.save_models: true)"
+        )
     return diff
-
