@@ -217,11 +217,17 @@ def test_unsaved_model_is_recreated_and_checked_against_the_run(made, tokenizer)
             progress=False,
         )
     assert not (root / "unsaved" / "model").exists()
-    manifest = run_attacks(root / "unsaved", AttackConfig(probes=("quant",), quant_formats="int8"))
-    assert (
-        manifest["unlearned_model"]["obtained"] == "re-created"
-        and manifest["unlearned_model"]["max_forget_prob_difference"] < 1e-4
-    )
+    forget_en = [it for it in items if it.split == "forget" and it.language == "en"]
+    paraphrases = [{"id": it.id, "language": "en", "paraphrased_question": f"Tell me: {it.question}"} for it in forget_en]
+    write_jsonl(root / "para.jsonl", paraphrases)
+    cfg = AttackConfig(probes=("quant", "jailbreak"), quant_formats="int8", paraphrases=str(root / "para.jsonl"))
+    manifest = run_attacks(root / "unsaved", cfg)
+    assert manifest["unlearned_model"]["obtained"] == "re-created"
+    assert manifest["unlearned_model"]["max_forget_prob_difference"] < 1e-4
+    jail = pd.read_csv(root / "unsaved" / "attacks" / "matrices" / "jailbreak_forget_prob_raw.csv", index_col=0)
+    assert "paraphrased_question" in jail.index and "before | paraphrased_question" in jail.index
+    assert not math.isnan(jail.loc["paraphrased_question", "en"])
+    assert math.isnan(jail.loc["paraphrased_question", "fr"])  # paraphrases given for en only
     records = read_jsonl(root / "tampered" / "eval" / "items.jsonl")
     first = next(r for r in records if r["split"] == "forget")
     first["prob"] += 0.01

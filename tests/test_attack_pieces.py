@@ -220,3 +220,21 @@ def test_probe_prompts(tokenizer):
     assert len(items) == 4 * 10 and set(conds) == {"en>en", "en>fr", "fr>en", "fr>fr"}
     ids = relearn_ids(forget, 0.3)
     assert len(ids) == 3 and ids == relearn_ids(list(reversed(forget)), 0.3)  # stable, order-free
+
+
+def test_tofu_paraphrased_questions_are_found(tmp_path):
+    """TOFU's forgetNN_perturbed rows carry paraphrased_question; data/tofu.py keeps it only as a
+    replacement question, so the paraphrase probe reads it from the run's data spec."""
+    import json
+
+    from polyunlearn.studies.attack_probes import tofu_paraphrases
+
+    d = tmp_path / "tofu"
+    d.mkdir()
+    rows = [{"question": f"Where was A{i} born?", "answer": f"A{i} was born in T{i}.", "paraphrased_answer": f"T{i} it was.",
+             "paraphrased_question": f"What is the birthplace of A{i}?", "perturbed_answer": [f"A{i} was born in O{i}."]} for i in range(3)]
+    (d / "forget10_perturbed.json").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (d / "retain_perturbed.json").write_text("".join(json.dumps(r) + "\n" for r in rows[:1]), encoding="utf-8")
+    found = tofu_paraphrases(f"tofu:{d}:forget10:en")
+    assert found == {(f"tofu-forget10:{i}", "en"): f"What is the birthplace of A{i}?" for i in range(3)}
+    assert tofu_paraphrases("bundled") == {}

@@ -143,15 +143,18 @@ def backend_for(fmt: str, backend: str) -> tuple[str, Callable[[torch.Tensor], t
 
 @torch.no_grad()
 def quantize_model(
-    model: torch.nn.Module, fmt: str, target: str = "full", backend: str = "torch"
+    model: torch.nn.Module, fmt: str, target: str = "full", backend: str = "torch", copy_first: bool = True
 ) -> tuple[torch.nn.Module, dict]:
-    """A quantized-dequantized copy of `model` (the original is left as it is) and a note of what
-    was done: {"format", "target", "backend", "tensors", "values"}. `target`: "full" (a plain
-    model), "merged" (a LoRA model, adapters merged first) or "adapter" (only lora_A / lora_B)."""
+    """A quantized-dequantized copy of `model` (the original is left as it is, unless
+    `copy_first` is False) and a note of what was done: {"format", "target", "backend",
+    "tensors", "values"}. `target`: "full" (a plain model), "merged" (a LoRA model, adapters
+    merged first) or "adapter" (only lora_A / lora_B)."""
     if target not in TARGETS:
         raise ValueError(f"quantization target {target!r} unknown; choose from {', '.join(TARGETS)}")
     name, fn = backend_for(fmt, backend)
-    m = copy.deepcopy(model)
+    m = (
+        copy.deepcopy(model) if copy_first else model
+    )  # copy_first=False: a model loaded for this only (an 8B copy is 16 GB)
     is_lora = hasattr(m, "peft_config")
     if target == "adapter" and not is_lora:
         raise ValueError("quantization target 'adapter' needs a LoRA model (this one has no adapters)")

@@ -188,7 +188,7 @@ class Ctx:
         )[0]
 
     def load_unlearned(self):
-        return load_model(str(self.unlearned))
+        return load_model(str(self.unlearned), self.target.dtype)  # the dtype the run loaded its model in
 
 
 def run_attacks(

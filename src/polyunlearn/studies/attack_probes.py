@@ -178,6 +178,26 @@ def load_paraphrases(path: str | Path) -> dict[tuple[str, str], str]:
     return out
 
 
+def tofu_paraphrases(data_spec: str) -> dict[tuple[str, str], str]:
+    """(id, language) -> TOFU's paraphrased_question for every part of a --data spec that is
+    TOFU (`tofu:...`); data/tofu.py keeps that column only as a replacement question
+    (use_paraphrased_question), so each TOFU part is read twice and the questions compared."""
+    from polyunlearn.data.resolve import parse_tofu_spec, split_specs
+    from polyunlearn.data.tofu import TOFU_HF_ID, load_tofu
+
+    out: dict[tuple[str, str], str] = {}
+    for part in split_specs(data_spec):
+        if not part.strip().startswith("tofu:"):
+            continue
+        folder, forget, lang = parse_tofu_spec(part.strip()[len("tofu:") :])
+        kwargs = {"language": lang, "source": folder or TOFU_HF_ID, "general": False}  # the forget rows are enough
+        plain = {it.key: it.question for it in load_tofu(forget, **kwargs)}
+        for it in load_tofu(forget, use_paraphrased_question=True, **kwargs):
+            if it.split == "forget" and plain.get(it.key) not in (None, it.question):
+                out[it.key] = it.question
+    return out
+
+
 # ----------------------------------------------------------------------------- relearning
 
 

@@ -37,6 +37,7 @@ from polyunlearn.studies.attack_probes import (
     relearn_data,
     relearn_ids,
     relearn_run,
+    tofu_paraphrases,
 )
 from polyunlearn.studies.phases import select
 
@@ -51,7 +52,7 @@ def plain_evaluations(ctx: Any) -> None:
         "before": (lambda: ctx.target.load_before(), ctx.target.before),
     }
     if ctx.target.retain is not None:
-        roles["retain_model"] = (lambda: load_model(str(ctx.target.retain)), ctx.target.retain)
+        roles["retain_model"] = (lambda: load_model(str(ctx.target.retain), ctx.target.dtype), ctx.target.retain)
     else:
         ctx.notes.append("no retain model found (give --retain-model): relearning robustness R is not computed")
     for role, (load, path) in roles.items():
@@ -72,7 +73,7 @@ def run_quant(ctx: Any, _langs: Sequence[str]) -> dict[str, dict]:
             ev = probe_evaluation(forget, [label] * len(forget), ctx.ecfg, ctx.candidates, what=what)
 
             def load(fmt=fmt, tgt=tgt):
-                return quantize_model(ctx.load_unlearned(), fmt, tgt, ctx.cfg.quant_backend)[0]
+                return quantize_model(ctx.load_unlearned(), fmt, tgt, ctx.cfg.quant_backend, copy_first=False)[0]
 
             rows[label] = ctx.evaluate(
                 ctx.top / "quant" / label, load, ctx.unlearned, {"data": data_fingerprint(forget), "quant": what}, ev
@@ -104,6 +105,15 @@ def learned_tiny(before: str) -> bool:
         return False
     model = model.get("model", model) if isinstance(model.get("model"), dict) else model
     return str(model.get("builder", "")).startswith("tiny")
+
+
+def retain_for_relearning(ctx: Any):
+    """The retain model as relearning trains it: with fresh LoRA adapters of the run's rank when
+    the run unlearned with LoRA (so both models relearn the same way, adapters only)."""
+    from polyunlearn.core.models import LoraSettings, add_lora
+
+    model = load_model(str(ctx.target.retain), ctx.target.dtype)
+    return add_lora(model, LoraSettings(r=ctx.target.lora_r)) if ctx.target.lora_r else model
 
 
 def relearn_conditions(ctx: Any, langs: Sequence[str], ids: list[str]) -> dict[str, dict]:
@@ -166,7 +176,7 @@ def run_relearn(ctx: Any, langs: Sequence[str]) -> dict[str, dict]:
             roles.append(
                 (
                     "retain_model",
-                    lambda: load_model(str(ctx.target.retain)),
+                    lambda: retain_for_relearning(ctx),
                     ctx.target.retain,
                     ctx.top / "relearn" / "retain_model" / cond,
                 )
@@ -264,6 +274,8 @@ def run_xprompt(ctx: Any, _langs: Sequence[str]) -> dict[str, dict]:
 def run_jailbreak(ctx: Any, _langs: Sequence[str]) -> dict[str, dict]:
     """The affirmative prefix in each language; the paraphrased question where the data has one."""
     paraphrased = load_paraphrases(ctx.cfg.paraphrases) if ctx.cfg.paraphrases else None
+    if paraphrased is None and "tofu:" in str(ctx.target.info.get("data", "")):
+        paraphrased = tofu_paraphrases(str(ctx.target.info["data"])) or None  # TOFU's own paraphrased_question
     if paraphrased is None:
         ctx.notes.append(
             "paraphrased question: unavailable (the data keeps none; give --paraphrases FILE with id, language, paraphrased_question, e.g. TOFU's)"
