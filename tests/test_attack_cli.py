@@ -218,7 +218,9 @@ def test_unsaved_model_is_recreated_and_checked_against_the_run(made, tokenizer)
         )
     assert not (root / "unsaved" / "model").exists()
     forget_en = [it for it in items if it.split == "forget" and it.language == "en"]
-    paraphrases = [{"id": it.id, "language": "en", "paraphrased_question": f"Tell me: {it.question}"} for it in forget_en]
+    paraphrases = [
+        {"id": it.id, "language": "en", "paraphrased_question": f"Tell me: {it.question}"} for it in forget_en
+    ]
     write_jsonl(root / "para.jsonl", paraphrases)
     cfg = AttackConfig(probes=("quant", "jailbreak"), quant_formats="int8", paraphrases=str(root / "para.jsonl"))
     manifest = run_attacks(root / "unsaved", cfg)

@@ -231,8 +231,16 @@ def test_tofu_paraphrased_questions_are_found(tmp_path):
 
     d = tmp_path / "tofu"
     d.mkdir()
-    rows = [{"question": f"Where was A{i} born?", "answer": f"A{i} was born in T{i}.", "paraphrased_answer": f"T{i} it was.",
-             "paraphrased_question": f"What is the birthplace of A{i}?", "perturbed_answer": [f"A{i} was born in O{i}."]} for i in range(3)]
+    rows = [
+        {
+            "question": f"Where was A{i} born?",
+            "answer": f"A{i} was born in T{i}.",
+            "paraphrased_answer": f"T{i} it was.",
+            "paraphrased_question": f"What is the birthplace of A{i}?",
+            "perturbed_answer": [f"A{i} was born in O{i}."],
+        }
+        for i in range(3)
+    ]
     (d / "forget10_perturbed.json").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     (d / "retain_perturbed.json").write_text("".join(json.dumps(r) + "\n" for r in rows[:1]), encoding="utf-8")
     found = tofu_paraphrases(f"tofu:{d}:forget10:en")

@@ -218,22 +218,7 @@ def run_attacks(
         path, how = unlearned_model_path(target, top.path / "unlearned", console, overwrite)
         ctx = Ctx(target, cfg, top.path, path, console, overwrite)
         attack_runs.plain_evaluations(ctx)
-        manifest: dict[str, Any] = {
-            "run": str(target.run_dir.resolve()),
-            "method": target.cfg.method,
-            "forget_langs": target.forget_langs,
-            "languages": target.languages,
-            "unlearned_model": {"path": str(path), "obtained": how},
-            "settings": asdict(cfg),
-            "probes": {},
-            "matrices": [],
-            "tolerance": cfg.tolerance,
-        }
-        if how == "re-created":
-            manifest["unlearned_model"]["max_forget_prob_difference"] = check_recreation(target, ctx.plain["unlearned"])
-        manifest["langid_accuracy_on_gold_answers"] = identifier_accuracy(
-            [(it.language, it.answer) for it in ctx.forget], ctx.candidates
-        )
+        manifest = _manifest(ctx, how)
         groups: dict[str, dict] = {}
         for probe in cfg.probes:
             t = time.time()
@@ -251,6 +236,28 @@ def run_attacks(
     console.print(summary_table(manifest, groups, ctx))
     for note in ctx.notes:
         console.print(f"[yellow]note:[/yellow] {note}", markup=True)
+    return manifest
+
+
+def _manifest(ctx: Ctx, how: str) -> dict[str, Any]:
+    """attack.json's head: the run, how the unlearned model was obtained (checked when
+    re-created), the settings, and how well language identification does on the gold answers."""
+    target = ctx.target
+    manifest: dict[str, Any] = {
+        "run": str(target.run_dir.resolve()),
+        "method": target.cfg.method,
+        "forget_langs": target.forget_langs,
+        "languages": target.languages,
+        "unlearned_model": {"path": str(ctx.unlearned), "obtained": how},
+        "settings": asdict(ctx.cfg),
+        "probes": {},
+        "matrices": [],
+        "tolerance": ctx.cfg.tolerance,
+    }
+    if how == "re-created":
+        manifest["unlearned_model"]["max_forget_prob_difference"] = check_recreation(target, ctx.plain["unlearned"])
+    gold = [(it.language, it.answer) for it in ctx.forget]
+    manifest["langid_accuracy_on_gold_answers"] = identifier_accuracy(gold, ctx.candidates)
     return manifest
 
 

@@ -155,65 +155,53 @@ def run_relearn(ctx: Any, langs: Sequence[str]) -> dict[str, dict]:
     cfg = TrainConfig(
         lr=relearn_lr(ctx), epochs=ctx.cfg.relearn_epochs, batch_size=ctx.cfg.relearn_batch_size, seed=ctx.cfg.seed
     )
-    own = (
-        "forget-" + "+".join(ctx.target.forget_langs)
-        if len(ctx.target.forget_langs) > 1
-        else f"forget-{ctx.target.forget_langs[0]}"
-    )
+    own = "forget-" + "+".join(ctx.target.forget_langs)  # the run's own forget set (OpenUnlearning's protocol)
     rows, retain_rows = {}, {}
     for cond, spec in relearn_conditions(ctx, langs, ids).items():
-        ev = probe_evaluation(
-            held, [cond] * len(held), ctx.ecfg, ctx.candidates, what={"probe": "relearn", "condition": cond}
-        )
-        data = relearn_data(ctx.target.tokenizer, spec.get("items"), spec.get("texts"), ctx.ecfg.max_length)
-        ident = {
-            "data": data_fingerprint(ctx.target.items),
-            "relearned_on": fingerprint([(e.prompt, e.answer) for e in data]),
-            "held_out": sorted(keys),
-        }
-        roles = [("unlearned", ctx.load_unlearned, ctx.unlearned, ctx.top / "relearn" / cond)]
-        if ctx.target.retain is not None and cond == own:
-            roles.append(
-                (
-                    "retain_model",
-                    lambda: retain_for_relearning(ctx),
-                    ctx.target.retain,
-                    ctx.top / "relearn" / "retain_model" / cond,
-                )
-            )
-        for role, load, path, folder in roles:
-            records = relearn_run(
-                folder,
-                load=load,
-                identity={"model": model_fingerprint(str(path))} | ident,
-                tokenizer=ctx.target.tokenizer,
-                data=data,
-                cfg=cfg,
-                evaluation=ev,
-                overwrite=ctx.overwrite,
-                console=ctx.console,
-            )[0]
-            (rows if role == "unlearned" else retain_rows)[cond] = records
-    highlight = {
-        c: [c.removeprefix("forget-")] if "+" not in c else c.removeprefix("forget-").split("+")
-        for c in rows
-        if c.startswith("forget-")
-    }
+        rows[cond], retained = _relearn_condition(ctx, cond, spec, held, cfg, with_retain=cond == own)
+        if retained is not None:
+            retain_rows[cond] = retained
+    highlight = {c: c.removeprefix("forget-").split("+") for c in rows if c.startswith("forget-")}
+    n_held = len({it.id for it in held})
     ctx.notes.append(
-        f"relearning: {len(ids)} of {len(ids) + len({it.id for it in held})} forget facts relearned ({', '.join(ids)}), the other "
-        f"{len({it.id for it in held})} evaluated; {cfg.epochs} epoch(s) at lr {cfg.lr:g}, batch {cfg.batch_size}"
+        f"relearning: {len(ids)} of {len(ids) + n_held} forget facts relearned ({', '.join(ids)}), the other {n_held} "
+        f"evaluated; {cfg.epochs} epoch(s) at lr {cfg.lr:g}, batch {cfg.batch_size}"
     )
-    return {
-        "relearn": {
-            "rows": rows,
-            "keys": keys,
-            "highlight": highlight,
-            "ylabel": "relearned on",
-            "title": "relearning (held-out facts)",
-            "retain_rows": retain_rows,
-            "own": own,
-        }
+    group = {"rows": rows, "keys": keys, "highlight": highlight, "ylabel": "relearned on"}
+    return {"relearn": group | {"title": "relearning (held-out facts)", "retain_rows": retain_rows, "own": own}}
+
+
+def _relearn_condition(
+    ctx: Any, cond: str, spec: dict, held: list, cfg: TrainConfig, with_retain: bool
+) -> tuple[list[dict], list[dict] | None]:
+    """One relearn condition: the unlearned model relearned and evaluated on the held-out items
+    (and, `with_retain`, the retain model the same way); their per-item records."""
+    ev = probe_evaluation(
+        held, [cond] * len(held), ctx.ecfg, ctx.candidates, what={"probe": "relearn", "condition": cond}
+    )
+    data = relearn_data(ctx.target.tokenizer, spec.get("items"), spec.get("texts"), ctx.ecfg.max_length)
+    ident = {
+        "data": data_fingerprint(ctx.target.items),
+        "relearned_on": fingerprint([(e.prompt, e.answer) for e in data]),
+        "held_out": sorted((it.id, it.language) for it in held),
     }
+    roles = [(ctx.load_unlearned, ctx.unlearned, ctx.top / "relearn" / cond)]
+    if with_retain and ctx.target.retain is not None:
+        roles.append(
+            (lambda: retain_for_relearning(ctx), ctx.target.retain, ctx.top / "relearn" / "retain_model" / cond)
+        )
+    out = []
+    for load, path, folder in roles:
+        ident_m = {"model": model_fingerprint(str(path))} | ident
+        kwargs = {
+            "tokenizer": ctx.target.tokenizer,
+            "data": data,
+            "cfg": cfg,
+            "evaluation": ev,
+            "overwrite": ctx.overwrite,
+        }
+        out.append(relearn_run(folder, load=load, identity=ident_m, console=ctx.console, **kwargs)[0])
+    return out[0], (out[1] if len(out) > 1 else None)
 
 
 def _prompt_group(
