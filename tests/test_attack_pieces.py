@@ -14,7 +14,7 @@ from polyunlearn.core.languages import LANGUAGES
 from polyunlearn.core.quantize import NF4_CODE, int4_groupwise, int8_rowwise, nf4_blockwise, quantize_model
 from polyunlearn.data.probe_text import affirmative_prefix, answer_in
 from polyunlearn.evaluation import recovery as rec
-from polyunlearn.evaluation.confusion import chrf, confusion_summary, identify, judge_by_language
+from polyunlearn.evaluation.confusion import chrf, confusion_summary, identify
 
 
 def test_int8_rowwise_by_hand():
@@ -178,16 +178,31 @@ def test_confusion_summary_counts_wrong_language_apart_from_forgotten():
     )
 
 
-def test_judge_by_language_counts_wrong_language_answers_apart():
-    """Study A's OF: 3 fake-story answers in de: 'fake', 'neither' (in German), 'neither' (in
-    English). Plain OF = 1/3; here OF over the German answers = 1/2, wrong-language share 1/3."""
-    from types import SimpleNamespace
+def test_study_a_counts_wrong_language_answers_apart():
+    """Study A's OF: 4 fake-story answers in de judged fake, fake, neither (in German), neither
+    (in English); 1 real-only answer judged real (in German). Plain OF = 2/4; over the German
+    answers OF = 2/3; wrong-language share 1/5; QR over the German answers 1."""
+    from polyunlearn.studies.study_a import summarize_news
 
-    qas = [SimpleNamespace(language="de", fake_key="1997") for _ in range(3)] + [
-        SimpleNamespace(language="de", fake_key=None)
+    def r(has_fake, verdict, lang):
+        return {
+            "language": "de",
+            "has_fake": has_fake,
+            "verdict": verdict,
+            "key_verdict": verdict,
+            "answer_language": lang,
+        }
+
+    recs = [
+        r(True, "fake", "de"),
+        r(True, "fake", "de"),
+        r(True, "neither", "de"),
+        r(True, "neither", "en"),
+        r(False, "real", "de"),
     ]
-    out = judge_by_language(qas, ["fake", "neither", "neither", "real"], ["de", "de", "en", "de"])
-    assert out["de"]["OF"] == 0.5 and out["de"]["QR"] == 1.0 and out["de"]["wrong_language_share"] == 0.25
+    row = summarize_news(recs).iloc[0]
+    assert row["OF"] == 0.5 and row["OF_right_language"] == pytest.approx(2 / 3)
+    assert row["wrong_language_share"] == pytest.approx(0.2) and row["QR_right_language"] == 1.0
 
 
 @pytest.mark.parametrize("lang", list(LANGUAGES))

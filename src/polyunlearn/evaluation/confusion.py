@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
 
 import pandas as pd
 
@@ -126,27 +125,3 @@ def identifier_accuracy(texts: Iterable[tuple[str, str]], candidates: Sequence[s
     for lang, text in texts:
         hits.setdefault(lang, []).append(identify(text, candidates)[0] == lang)
     return {lang: sum(v) / len(v) for lang, v in hits.items()}
-
-
-def judge_by_language(
-    qas: Sequence[Any], verdicts: Sequence[str], answer_languages: Sequence[str | None]
-) -> dict[str, dict[str, float]]:
-    """Study A's OF / QR per query language with wrong-language answers counted apart: OF and QR
-    over the answers written in the query language, and the share of answers in another language
-    (which the plain OF would count as 'did not state the fake claim', i.e. forgotten)."""
-    from polyunlearn.evaluation.judge import of_rate, qr_score
-
-    if not (len(qas) == len(verdicts) == len(answer_languages)):
-        raise ValueError(f"{len(qas)} questions, {len(verdicts)} verdicts, {len(answer_languages)} answer languages")
-    out: dict[str, dict[str, float]] = {}
-    for lang in dict.fromkeys(qa.language for qa in qas):
-        rows = [(qa, v, a) for qa, v, a in zip(qas, verdicts, answer_languages) if qa.language == lang]
-        wrong = [a is not None and a != lang for _, _, a in rows]
-        right = [(qa, v) for (qa, v, a), w in zip(rows, wrong) if not w]
-        out[lang] = {
-            "OF": of_rate([v for qa, v in right if qa.fake_key is not None]),
-            "QR": qr_score([v for qa, v in right if qa.fake_key is None]),
-            "wrong_language_share": sum(wrong) / len(wrong) if wrong else float("nan"),
-            "n": len(rows),
-        }
-    return out
