@@ -258,3 +258,51 @@ def test_report_section_renders_stars_and_na(made, tmp_path):
     )
     table = starred_table(tmp_path / "x_recovery.csv")
     assert "+0.50*" in table and "n/a" in table and "+0.10<" in table and "+0.20*" in table
+
+
+def test_lora_run_quantizes_merged_and_adapter_and_relearns(made):
+    """A LoRA unlearning run (adapter saved): quantization of the merged model and, separately,
+    of the adapter only; relearning trains the adapters (the retain model gets fresh ones)."""
+    root, _ = made
+    code, text = invoke(
+        "unlearn",
+        "--model",
+        root / "learned",
+        "--data",
+        root / "items.jsonl",
+        "--forget-langs",
+        "en",
+        "--method",
+        "grad_diff",
+        "--lora",
+        "--lora-r",
+        4,
+        "--epochs",
+        2,
+        "--batch-size",
+        5,
+        "--lr",
+        1e-2,
+        "--out",
+        root / "u_lora",
+    )
+    assert code == 0, text
+    assert (root / "u_lora" / "model" / "adapter_config.json").is_file()
+    code, text = invoke(
+        "attack",
+        root / "u_lora",
+        "--probes",
+        "quant,relearn",
+        "--relearn-langs",
+        "en",
+        "--retain-model",
+        root / "retain" / "model",
+        "--quant-formats",
+        "nf4",
+    )
+    assert code == 0, text
+    mat = root / "u_lora" / "attacks" / "matrices"
+    assert list(pd.read_csv(mat / "quant_forget_prob_raw.csv", index_col=0).index)[2:] == ["merged-nf4", "adapter-nf4"]
+    manifest = json.loads((root / "u_lora" / "attacks" / "attack.json").read_text())
+    assert "lr 0.0002" in " ".join(manifest["notes"])  # LoRA relearning: twice the LoRA learning lr
+    assert [p for f in run_folders(root / "u_lora") for p in check_run_folder(f)] == []

@@ -37,7 +37,7 @@ import pandas as pd
 from rich.console import Console
 
 from polyunlearn.analysis.matrices import write_matrix
-from polyunlearn.core.atomic import write_json, write_table
+from polyunlearn.core.atomic import read_json, write_json, write_table
 from polyunlearn.core.config import check_choice, check_number, setting
 from polyunlearn.core.languages import parse_langs
 from polyunlearn.core.models import load_model
@@ -220,7 +220,7 @@ def run_attacks(
         attack_runs.plain_evaluations(ctx)
         manifest = _manifest(ctx, how)
         groups: dict[str, dict] = {}
-        for probe in cfg.probes:
+        for probe in _with_earlier(top.path, cfg.probes):
             t = time.time()
             groups |= attack_runs.PROBE_RUNNERS[probe](ctx, relearn_langs)
             manifest["probes"][probe] = {"seconds": round(time.time() - t, 1)}
@@ -259,6 +259,14 @@ def _manifest(ctx: Ctx, how: str) -> dict[str, Any]:
     gold = [(it.language, it.answer) for it in ctx.forget]
     manifest["langid_accuracy_on_gold_answers"] = identifier_accuracy(gold, ctx.candidates)
     return manifest
+
+
+def _with_earlier(folder: Path, probes: Sequence[str]) -> list[str]:
+    """`probes` plus those an earlier invocation ran in this attack folder (same settings, so
+    their run folders are reused at no cost): the matrices, robustness.csv and attack.json then
+    cover every probe done, not only the last ones asked for."""
+    earlier = read_json(folder / "attack.json").get("probes", {}) if (folder / "attack.json").is_file() else {}
+    return [p for p in PROBES if p in probes or p in earlier]
 
 
 def default_relearn_langs(target: Target) -> list[str]:
