@@ -205,6 +205,12 @@ def test_study_a_counts_wrong_language_answers_apart():
     assert row["wrong_language_share"] == pytest.approx(0.2) and row["QR_right_language"] == 1.0
 
 
+def test_probe_text_covers_the_language_table():
+    from polyunlearn.data.probe_text import probe_text_languages
+
+    assert sorted(probe_text_languages()) == sorted(LANGUAGES)
+
+
 @pytest.mark.parametrize("lang", list(LANGUAGES))
 def test_probe_text_exists_for_every_language(lang):
     prefix = affirmative_prefix(lang)

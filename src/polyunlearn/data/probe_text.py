@@ -8,8 +8,8 @@
 
 from __future__ import annotations
 
-from polyunlearn.core.languages import LANGUAGES, get_language
-from polyunlearn.data.bundled_text import read_table
+from polyunlearn.core.languages import get_language
+from polyunlearn.data.bundled_text import read_shared, read_table
 from polyunlearn.data.schema import DataError
 
 
@@ -40,5 +40,5 @@ def answer_in(question_language: str, answer_language: str) -> str:
 
 
 def probe_text_languages() -> list[str]:
-    """The languages that have probe text (all of the language table)."""
-    return [code for code in LANGUAGES if _table(code)]
+    """The languages that have probe text (text/probes/shared.json: all of the language table)."""
+    return list(read_shared("probes")["languages"])
