@@ -308,3 +308,19 @@ def test_group_pvalues_average_seeds_per_item(tmp_path):
     group = pd.DataFrame({"run_id": ["r0", "r1"], "forget_langs": ["en", "en"], "metric": "forget_prob"})
     p, q = group_pvalues(group, "forget_prob", tmp_path, recs([0.9] * 6), ["en"])
     assert p.loc["en", "en"] == pytest.approx(2 / 64) and q.loc["en", "en"] == pytest.approx(2 / 64)
+
+
+def test_grid_attacks_every_finished_run(grid_dir):
+    """`grid --attacks quant`: the finished runs are reused, each run (no model saved) is
+    re-created and checked, attacked, and the report gets the attack section."""
+    root, _, out, _ = grid_dir
+    res = run("grid", str(root / "grid.yaml"), "--out", str(out), "--no-progress", "--attacks", "quant")
+    assert res.exit_code == 0, res.output
+    finished = [out / "runs" / r["run_id"] for r in read_json(out / "grid.json")["config"]["runs"]]
+    finished = [d for d in finished if (d / "done.json").is_file()]  # other tests leave runs of other specs here
+    assert len(finished) == 2
+    for run_dir in finished:
+        manifest = read_json(run_dir / "attacks" / "attack.json")
+        assert manifest["unlearned_model"]["obtained"] == "re-created"
+        assert (run_dir / "attacks" / "matrices" / "quant_forget_prob_recovery.csv").is_file()
+    assert "Is it really gone?" in (out / "report.html").read_text(encoding="utf-8")

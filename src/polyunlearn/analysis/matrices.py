@@ -62,7 +62,8 @@ def heatmap(matrix: pd.DataFrame, title: str, path: str | Path, highlight: Mappi
             # White text on the dark ends of the colour map, black in the pale middle.
             colour = "white" if abs(vals[i, j]) > 0.6 * lim else "black"
             star = "*" if qv is not None and qv[i, j] < ALPHA else ""
-            ax.text(j, i, f"{vals[i, j]:+.2f}{star}", ha="center", va="center", fontsize=7, color=colour)
+            text = "n/a" if vals[i, j] != vals[i, j] else f"{vals[i, j]:+.2f}{star}"  # NaN: undefined (e.g. nothing was forgotten)
+            ax.text(j, i, text, ha="center", va="center", fontsize=7, color=colour)
     for i, row in enumerate(matrix.index):
         for lang in (highlight or {}).get(row, []):
             if lang in matrix.columns:

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from polyunlearn.core.atomic import read_json, write_text
+from polyunlearn.analysis.attack_report import attack_section
 from polyunlearn.analysis.results import collect_results, write_result_matrices
 
 CSS = """
@@ -185,6 +186,7 @@ def build_report(folder: str | Path, out: str | Path | None = None, analysis: bo
         ]
         body += [_img(prob_bars(results, rid), f"run {rid}") for rid in dict.fromkeys(results["run_id"])] or ['<p class="note">No finished runs yet.</p>']
         body += _mia_section(results, langs, folder)
+        body += attack_section(folder)  # only when some run was attacked (`polyunlearn attack`)
         body += ["<h2>Linguistic distance and transfer</h2>", _analysis_section(folder, tmp, analysis)]
         if len(results):
             before = results.drop_duplicates(["language", "metric"]).pivot(index="language", columns="metric", values="before").reindex(langs)

@@ -37,16 +37,19 @@ def demo(
     learn_epochs: int = typer.Option(15, help="Epochs to learn the facts."),
     unlearn_epochs: int = typer.Option(10, help="Unlearning epochs."),
     unlearn_lr: float = typer.Option(3e-4, help="Unlearning learning rate (tiny model)."),
+    attacks: str = typer.Option("", "--attacks", help="Adversarial probes on every unlearning run after it (see `polyunlearn attack`), comma list, e.g. quant,relearn; 'all' for every probe."),
     overwrite: bool = OVERWRITE,
     demo: dict = None,
 ):
     """Run the whole study on the embedded default (bundled data + tiny model) and write results."""
+    from polyunlearn.cli.cmd_attack import parse_probes
     from polyunlearn.core.languages import parse_langs
     from polyunlearn.studies.demo import run_demo
 
     d = DemoConfig()
     cfg = DemoConfig(out=str(out), methods=_sets(methods, ","), forget_sets=_sets(forget_sets, ";"), **(demo | {"languages": ",".join(parse_langs(demo["languages"]))}),
-                     learn=replace(d.learn, epochs=learn_epochs), unlearn=replace(d.unlearn, epochs=unlearn_epochs, lr=unlearn_lr))
+                     learn=replace(d.learn, epochs=learn_epochs), unlearn=replace(d.unlearn, epochs=unlearn_epochs, lr=unlearn_lr),
+                     attacks=parse_probes(attacks) if attacks else ())
     result = run_demo(cfg, console, overwrite=overwrite)
     if not result["forgetting_shown"]:
         raise typer.Exit(1)
@@ -148,6 +151,7 @@ def grid(
     dry_run: bool = typer.Option(False, help="Validate the spec and list the runs with their status; train nothing."),
     threads: int = typer.Option(1, help="torch CPU threads (tiny models gain nothing from more)."),
     progress: bool = typer.Option(True, help="Show training progress bars."),
+    attacks: str = typer.Option("", "--attacks", help="Adversarial probes on every finished run afterwards (see `polyunlearn attack`), comma list or 'all'."),
     overwrite: bool = OVERWRITE,
 ):
     """Run a grid of unlearning runs as a resumable queue; finished runs are skipped on rerun."""
@@ -172,5 +176,22 @@ def grid(
         table = forget.pivot_table(index=["method", "forget_langs"], columns="language", values="delta", aggfunc="mean", sort=False).reset_index()
         console.print(console_table(table.to_dict("records"), "change in forget Prob vs before (mean over seeds)"))
     console.print(f"results written under [bold]{out.resolve()}[/bold]: results.parquet, results.csv, matrices/, runs/<id>/")
+    if attacks:
+        _grid_attacks(loaded, out, attacks, overwrite)
+
+
+def _grid_attacks(spec, out: Path, attacks: str, overwrite: bool) -> None:
+    """--attacks of `grid`: the probes on every finished run, then the report with their section."""
+    from polyunlearn.analysis.report import build_report
+    from polyunlearn.cli.cmd_attack import parse_probes
+    from polyunlearn.core.rundir import DONE_FILE
+    from polyunlearn.studies.attack import AttackConfig, run_attacks
+
+    cfg = AttackConfig(probes=parse_probes(attacks))
+    for run in spec.runs:
+        if (out / "runs" / run.run_id / DONE_FILE).exists():
+            run_attacks(out / "runs" / run.run_id, cfg, console, data=None if spec.tiny else spec.base["data"], langs=None if spec.tiny else ",".join(spec.languages),
+                        overwrite=overwrite)
+    console.print(f"attack report: [bold]{build_report(out).resolve()}[/bold]")
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from polyunlearn.data.schema import DataError
 
-DATASETS = ("fictitious", "news", "stereotypes", "mcq")
+DATASETS = ("fictitious", "news", "stereotypes", "mcq", "probes")
 
 
 @cache

@@ -44,7 +44,7 @@ from polyunlearn.studies.runs import RETAIN_MODEL_SPLITS
 from polyunlearn.studies.step import evaluation_step, learn_step, standard_evaluation, standard_learning, unlearn_step
 
 # Settings that may change between reruns of one OUT: they add runs or change nothing saved.
-RERUN_FREE = ("out", "methods", "forget_sets", "threads")
+RERUN_FREE = ("out", "methods", "forget_sets", "threads", "attacks")
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class DemoConfig:
     forget_target: float = setting(0.5, "forget Prob must fall below this fraction of its value before")
     threads: int = setting(1, "torch threads; tiny models gain nothing from more, and lose a lot when cores are busy")
     seed: int = setting(0, "seed of the tiny model's initialisation")
+    attacks: tuple[str, ...] = setting((), "adversarial probes (studies/attack.py) run on every unlearning run after it", cli=False)
 
     def __post_init__(self) -> None:
         check_choice("arch", self.arch, ("llama", "cohere"))
@@ -146,7 +147,8 @@ def run_demo(cfg: DemoConfig, console: Console | None = None, overwrite: bool = 
     with RunFolder(out, cfg.identity(), kind="demo", info={"methods": cfg.methods, "forget_sets": cfg.forget_sets}, overwrite=overwrite) as top:
         base = prepare_base(out, cfg, console, overwrite=overwrite)
         summaries, item_records, checks = _unlearning_runs(out, cfg, base, console, overwrite)
-        result = _write_results(out, cfg, base, summaries, item_records, checks, t0, console)
+        attacks = _attacks(out, cfg, checks, console, overwrite) if cfg.attacks else None
+        result = _write_results(out, cfg, base, summaries, item_records, checks, t0, console, attacks)
         top.finish({"forgetting_shown": result["forgetting_shown"]})
     return result
 
@@ -178,7 +180,22 @@ def _unlearning_runs(out: Path, cfg: DemoConfig, base: Base, console: Console, o
     return summaries, item_records, checks
 
 
-def _write_results(out: Path, cfg: DemoConfig, base: Base, summaries, item_records, checks, t0: float, console: Console) -> dict:
+def _attacks(out: Path, cfg: DemoConfig, checks: list[dict], console: Console, overwrite: bool) -> dict:
+    """Step 4b (--attacks): the probes on each unlearning run of this invocation; per run, the
+    CPU seconds and the console summary's mean recovery (RUN_DIR/attacks/ has the rest)."""
+    from polyunlearn.studies.attack import AttackConfig, run_attacks
+
+    found = {}
+    for c in checks:
+        run_dir = out / "unlearn" / f"{c['method']}__{c['forget_langs'].replace(',', '-')}"
+        t = time.process_time()
+        manifest = run_attacks(run_dir, AttackConfig(probes=cfg.attacks), console, overwrite=overwrite)
+        found[run_dir.name] = {"cpu_seconds": round(time.process_time() - t, 1), "matrices": str(run_dir / "attacks" / "matrices"),
+                               "robustness": manifest.get("robustness"), "notes": manifest["notes"]}
+    return found
+
+
+def _write_results(out: Path, cfg: DemoConfig, base: Base, summaries, item_records, checks, t0: float, console: Console, attacks: dict | None = None) -> dict:
     """Step 5: matrices, heatmaps, demo_result.json, console tables, the report."""
     for method, runs in summaries.items():
         highlight = {label: (base.langs if label == "all" else label.split(",")) for label in runs}
@@ -189,6 +206,8 @@ def _write_results(out: Path, cfg: DemoConfig, base: Base, summaries, item_recor
         "checks": checks,
         "forgetting_shown": all(c["forgot"] and c["kept"] for c in checks),
     }
+    if attacks is not None:
+        result["attacks"] = attacks
     write_json(out / "demo_result.json", result)
     headers = {
         "forget_langs": "langs",

@@ -42,6 +42,7 @@ from polyunlearn.data.news import NewsQA, NewsStory, bundled_news, contaminated_
 from polyunlearn.data.schema import DataError, QAItem
 from polyunlearn.core.atomic import write_json, write_jsonl, write_table
 from polyunlearn.evaluation.judge import Judge, HFJudge, OpenAIJudge, combined_verdict, judge_answer, of_rate, qr_score
+from polyunlearn.evaluation.confusion import identify
 from polyunlearn.core.languages import get_language, parse_langs
 from polyunlearn.core.logprobs import mean_nll
 from polyunlearn.analysis.matrices import console_table
@@ -189,6 +190,7 @@ def evaluate_news(model: torch.nn.Module, tok, qas: Sequence[NewsQA], judge: Jud
     fake_qs = [i for i, q in enumerate(qas) if q.has_fake]
     scores = score_pairs(model, enc, [(qas[i].question, a) for i in fake_qs for a in (qas[i].real_answer, qas[i].fake_answer)])
     nll = {i: (scores[2 * k].mean_nll, scores[2 * k + 1].mean_nll) for k, i in enumerate(fake_qs)}
+    langs = sorted({q.language for q in qas})  # language identification chooses among the study's languages
     records = []
     for i, (q, g) in enumerate(zip(qas, generated)):
         real_nll, fake_nll = nll.get(i, (None, None))
@@ -197,7 +199,7 @@ def evaluate_news(model: torch.nn.Module, tok, qas: Sequence[NewsQA], judge: Jud
             "id": q.id, "story_id": q.story_id, "language": q.language, "has_fake": q.has_fake,
             "question": q.question, "generated": g, "real_key": q.real_key, "fake_key": q.fake_key,
             "real_nll": real_nll, "fake_nll": fake_nll, "key_verdict": judge_answer(g, q),
-            "verdict": verdict, "judge": judge_name,
+            "verdict": verdict, "judge": judge_name, "answer_language": identify(g, langs)[0],
         })
     return records
 
@@ -220,8 +222,19 @@ def summarize_news(records: Sequence[dict]) -> pd.DataFrame:
             "both_share": (v.count("both") / len(v)) if v else float("nan"),
             "nll_gap": sum(gaps) / len(gaps) if gaps else float("nan"),
             "n_fake": len(fake), "n_real": len(real),
-        })
+        } | _language_confusion(lang, fake, real))
     return pd.DataFrame(rows)
+
+
+def _language_confusion(lang: str, fake: Sequence[dict], real: Sequence[dict]) -> dict[str, float]:
+    """A wrong-language answer counted apart from a forgotten one: the share of answers written
+    in another language (evaluation/confusion.py), and OF / QR over the answers in `lang` only
+    (the plain OF counts a wrong-language answer as not stating the fake claim)."""
+    answered = [r for r in (*fake, *real) if r.get("answer_language")]
+    wrong = {id(r) for r in answered if r["answer_language"] != lang}
+    return {"wrong_language_share": len(wrong) / len(answered) if answered else float("nan"),
+            "OF_right_language": of_rate(r["verdict"] for r in fake if id(r) not in wrong),
+            "QR_right_language": qr_score(r["verdict"] for r in real if id(r) not in wrong)}
 
 
 def news_evaluation(qas: Sequence[NewsQA], judge: Judge | None, cfg: StudyAConfig) -> Evaluation:

@@ -1,0 +1,66 @@
+"""CLI `attack`: adversarial probes of an unlearning run, re-evaluated in every language
+(studies/attack.py).
+
+    polyunlearn attack polyunlearn_runs/demo/unlearn/npo__en
+    polyunlearn attack runs/npo-en --probes quant,relearn --retain-model runs/retain/model --data bundled --langs en,fr
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from polyunlearn.cli.options import config_options, with_options
+from polyunlearn.cli.root import STEPS, app, console, friendly_errors, set_threads
+from polyunlearn.studies.attack import PROBES, AttackConfig
+
+PROBES_HELP = f"Probes, comma list of {', '.join(PROBES)} (language confusion and chrF come with every probe that generates answers)."
+
+
+def parse_probes(text: str) -> tuple[str, ...]:
+    """'quant,relearn' -> ('quant', 'relearn'), each checked; 'all' = every probe."""
+    if text.strip().lower() == "all":
+        return PROBES
+    probes = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+    bad = [p for p in probes if p not in PROBES]
+    if bad or not probes:
+        raise ValueError(
+            f"--probes: unknown probe(s) {', '.join(bad) or '(none given)'}; choose from {', '.join(PROBES)} or 'all'"
+        )
+    return probes
+
+
+@app.command(rich_help_panel=STEPS)
+@friendly_errors
+@with_options(attack=config_options(AttackConfig, panel="Probes"))
+def attack(
+    run_dir: Path = typer.Argument(  # noqa: B008 - typer declares arguments as defaults
+        ...,
+        help="An unlearning run folder (a demo's OUT/unlearn/<run>, a grid's OUT/runs/<id>, or a `polyunlearn unlearn` --out).",
+    ),
+    probes: str = typer.Option("all", help=PROBES_HELP),
+    data: str | None = typer.Option(
+        None, help="The run's data, when it is not found by itself (checked against the run's content hash)."
+    ),
+    langs: str | None = typer.Option(None, help="Languages of --data, as the run loaded it."),
+    retain_model: str | None = typer.Option(
+        None, help="Folder of the retain model (for relearning robustness R); default the demo's / grid's own."
+    ),
+    threads: int = typer.Option(1, help="torch CPU threads."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Redo every probe of RUN_DIR/attacks, even those made with the same settings."
+    ),
+    attack: dict | None = None,
+):
+    """Is it really gone? Quantization, cross-lingual relearning and prompting, paraphrase and
+    affirmative-prefix probes, language confusion: recovery matrices in RUN_DIR/attacks/."""
+    from polyunlearn.studies.attack import run_attacks
+
+    set_threads(threads)
+    cfg = AttackConfig(probes=parse_probes(probes), **attack)
+    manifest = run_attacks(run_dir, cfg, console, data=data, langs=langs, retain=retain_model, overwrite=overwrite)
+    console.print(
+        f"matrices: [bold]{(Path(run_dir) / 'attacks' / 'matrices').resolve()}[/bold] ({len(manifest['matrices'])} files); "
+        f"robustness.csv and attack.json beside them"
+    )
