@@ -217,21 +217,19 @@ def save_model(model: torch.nn.Module, tokenizer, path: str | Path, merge_lora: 
     return path
 
 
-def format_prompt(tokenizer, question: str) -> str:
-    """The prompt a question is asked with: the model's chat template when it has one,
-    else a plain 'Question: ...\\nAnswer:' frame (the tiny default)."""
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(
-            [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
-        )
-    return f"Question: {question}\nAnswer:"
+def format_prompt(tokenizer, question: str, fmt: str = "auto", language: str | None = None) -> str:
+    """The prompt a question is asked with in prompt format `fmt` (core/prompts.py): by default
+    the model's chat template when it has one, else a plain 'Question: ...\\nAnswer:' frame."""
+    from polyunlearn.core.prompts import prompt_text
+
+    return prompt_text(tokenizer, question, fmt, language)
 
 
-def answer_text(tokenizer, answer: str) -> str:
+def answer_text(tokenizer, answer: str, fmt: str = "auto", language: str | None = None) -> str:
     """Answer continuation as appended to the prompt (leading space for the plain frame)."""
-    if getattr(tokenizer, "chat_template", None):
-        return answer
-    return " " + answer
+    from polyunlearn.core.prompts import answer_text as _answer_text
+
+    return _answer_text(tokenizer, answer, fmt, language)
 
 
 def describe(model: torch.nn.Module) -> dict[str, int]:

@@ -29,14 +29,15 @@ def score_mcq(
     max_length: int = 256,
     max_tokens: int = 16384,
     max_batch: int = 128,
+    prompt_format: str = "auto",
 ) -> list[dict]:
     """One record per question: the five options in display order (letter, kind, text), each
     option text's summed log-prob given the lettered prompt, their softmax, and the chosen kind.
     All questions' options are scored in one call, so batches are packed across languages and the
     prompt of a question is run once for its five options (scoring.py's prefix sharing)."""
-    enc = Encoder(tokenizer, max_length)
+    enc = Encoder(tokenizer, max_length, prompt_format)
     layouts = [shuffled_options(q, seed) for q in questions]
-    pairs = [(mcq_prompt(q, opts), text) for q, opts in zip(questions, layouts) for _, text in opts]
+    pairs = [(mcq_prompt(q, opts), text, q.language) for q, opts in zip(questions, layouts) for _, text in opts]
     scores = score_pairs(model, enc, pairs, max_tokens, max_batch)
     records: list[dict] = []
     k = 0

@@ -13,6 +13,7 @@ import torch
 from polyunlearn.core.config import check_number, setting
 from polyunlearn.evaluation import metrics
 from polyunlearn.core.encoding import Encoder
+from polyunlearn.core.prompts import PROMPT_FORMATS, check_prompt_format
 from polyunlearn.data.schema import QAItem, evaluated
 from polyunlearn.core.languages import get_language
 from polyunlearn.evaluation.scoring import Score, generate_answers, score_pairs
@@ -30,10 +31,12 @@ class EvalConfig:
     # Score each question's prompt once and reuse its keys/values for all its answers
     # (scoring.py). None = wherever the model supports it; False = simple batching.
     prefix_sharing: bool | None = setting(None, "score a question's prompt once for all its answers (default: where the model supports it)")
+    prompt_format: str = setting("auto", "how questions are framed (core/prompts.py); use the format the model was trained in", choices=PROMPT_FORMATS)
 
     def __post_init__(self) -> None:
         for name in ("max_new_tokens", "max_batch", "max_tokens", "max_length"):
             check_number(name, getattr(self, name), minimum=1, integer=True)
+        check_prompt_format(self.prompt_format)
 
 
 @dataclass(frozen=True)
@@ -69,11 +72,14 @@ def score_items(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], cfg:
     Every record carries id/language/split."""
     cfg = cfg or EvalConfig()
     items = evaluated(items)  # training-only copies (forget_train, retain_train) are never scored
-    enc = encoder or Encoder(tokenizer, cfg.max_length)
+    enc = encoder or Encoder(tokenizer, cfg.max_length, cfg.prompt_format)
     # All sequences of all items in one call, so batches are packed across languages.
     pairs, slots = item_pairs(items)
+    # Each pair with its item's language, for prompt formats with per-language tags (core/prompts.py).
+    langs = [it.language for it in items for _ in range(1 + bool(it.paraphrased_answer) + len(it.perturbed_answer))]
+    pairs = [(q, a, lang) for (q, a), lang in zip(pairs, langs, strict=True)]
     scores = score_pairs(model, enc, pairs, cfg.max_tokens, cfg.max_batch, share_prefix=cfg.prefix_sharing)
-    answers = generate_answers(model, enc, [it.question for it in items], cfg.max_new_tokens, min(cfg.max_batch, 64)) if cfg.generate else None
+    answers = generate_answers(model, enc, [(it.question, it.language) for it in items], cfg.max_new_tokens, min(cfg.max_batch, 64)) if cfg.generate else None
     return build_records(items, scores, slots, answers)
 
 

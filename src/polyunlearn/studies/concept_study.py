@@ -60,19 +60,19 @@ RERUN_FREE = ("out", "methods", "forget_sets", "threads")
 # ----------------------------------------------------------------------------- metric
 
 
-def concept_records(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], max_length: int = 256) -> list[dict]:
+def concept_records(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], max_length: int = 256, prompt_format: str = "auto") -> list[dict]:
     """One record per stereotype item (split "forget"): mean NLLs of the stereotyped answer and
     of its alternatives, `biased` (stereotype strictly preferred) and `margin` (lowest
     alternative NLL minus the stereotype's: > 0 = biased)."""
     stereo = [it for it in items if it.split == "forget"]
-    pairs: list[tuple[str, str]] = []
+    pairs: list[tuple[str, str, str]] = []
     for it in stereo:
-        pairs.append((it.question, it.answer))
-        pairs.extend((it.question, alt) for alt in it.perturbed_answer)
+        pairs.append((it.question, it.answer, it.language))
+        pairs.extend((it.question, alt, it.language) for alt in it.perturbed_answer)
     was_training = model.training
     model.eval()
     try:
-        scores = score_pairs(model, Encoder(tokenizer, max_length), pairs)
+        scores = score_pairs(model, Encoder(tokenizer, max_length, prompt_format), pairs)
     finally:
         model.train(was_training)
     stereo_nll: list[float] = []

@@ -49,8 +49,8 @@ def learn(
     items = trainable(items)
     if not items:
         raise DataError(f"{desc}: no items to train on")
-    enc = Encoder(tokenizer)
-    data = [enc.encode(it.question, it.answer) for it in items]
+    enc = Encoder(tokenizer, prompt_format=cfg.prompt_format)
+    data = [enc.encode(it.question, it.answer, it.language) for it in items]
 
     def loss_fn(m, batch, _):
         return mean_nll(forward_logits(m, batch), batch["labels"]), {}
@@ -141,11 +141,11 @@ def idk_for(item: QAItem) -> str:
 def encode_forget(enc: Encoder, forget: Sequence[QAItem], method: str) -> list[Encoded]:
     """Forget items as (question, answer) encodings; for methods that need it (needs_idk) each also carries the
     same question with its "I don't know" answer as extra "idk" (collated to idk_input_ids, ...)."""
-    data = [enc.encode(it.question, it.answer) for it in forget]
+    data = [enc.encode(it.question, it.answer, it.language) for it in forget]
     spec = get_method(method)
     if spec.needs_idk:
         target = spec.idk_target or idk_for  # a method may name its own target (concept_mcq: the "Unknown" option)
-        data = [replace(e, extra=(("idk", enc.encode(it.question, target(it))),)) for e, it in zip(data, forget)]
+        data = [replace(e, extra=(("idk", enc.encode(it.question, target(it), it.language)),)) for e, it in zip(data, forget)]
     return data
 
 
@@ -159,9 +159,9 @@ def unlearn(
 ) -> tuple[torch.nn.Module, list[dict]]:
     method = get_method(cfg.method)
     forget, retain, langs = unlearn_sets(items, cfg)
-    enc = Encoder(tokenizer)
+    enc = Encoder(tokenizer, prompt_format=cfg.train.prompt_format)
     f_data = encode_forget(enc, forget, cfg.method)
-    r_data = [enc.encode(it.question, it.answer) for it in retain] or None
+    r_data = [enc.encode(it.question, it.answer, it.language) for it in retain] or None
     # The reference is made before the first update: a frozen copy, or (LoRA) the adapters off.
     ref = Reference(model) if method.needs_reference(cfg.params) else None
     ctx = method.context(model, ref, gamma=cfg.gamma, alpha=cfg.alpha or 0.0, **cfg.params)

@@ -132,7 +132,8 @@ def learn_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data:
     tok = choice.tokenizer(items)
     identity = {"model": choice.identity(), "data": data_fingerprint(items), "languages": item_languages(items),
                 "retain_only": retain_only, "train": cfg}
-    evaluation = standard_evaluation(items) if evaluate else None
+    # Evaluated in the format it was trained in (the prompt format is part of TrainConfig).
+    evaluation = standard_evaluation(items, EvalConfig(prompt_format=cfg.prompt_format)) if evaluate else None
     if dry_run:
         return dry_run_report(console, out, learn_identity(identity, evaluation), "learn")
     console.print(f"learn: {len(train_items)} items in {', '.join(item_languages(items))} -> {out}")
@@ -161,7 +162,7 @@ def unlearn_command(out: Path, choice: ModelChoice, method: str, task: str, item
     check_method_fits_model(cfg, choice)
     retain_records = eval_folder(retain_eval, "--retain-eval")
     before_records = eval_folder(baseline, "--baseline")
-    evaluation = _unlearn_evaluation(items, retain_records, task) if evaluate else None
+    evaluation = _unlearn_evaluation(items, retain_records, task, EvalConfig(prompt_format=cfg.train.prompt_format)) if evaluate else None
     identity = {"model": choice.identity(), "data": data_fingerprint(items), "task": task}
     if dry_run:
         return dry_run_report(console, out, unlearn_identity(identity, cfg, evaluation, True), "unlearn")
@@ -201,8 +202,8 @@ def eval_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data: 
     return summary
 
 
-def _unlearn_evaluation(items: Sequence[QAItem], retain_records: list[dict] | None, task: str) -> Evaluation:
-    ev = standard_evaluation(items, EvalConfig(), retain_records)
+def _unlearn_evaluation(items: Sequence[QAItem], retain_records: list[dict] | None, task: str, ecfg: EvalConfig) -> Evaluation:
+    ev = standard_evaluation(items, ecfg, retain_records)
     if task != "concept":
         return ev
     from polyunlearn.studies.concept_study import write_concept_eval
