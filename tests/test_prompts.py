@@ -76,3 +76,21 @@ def test_encoder_uses_the_format_per_language(tokenizer) -> None:
         text.prompt == (tokenizer.bos_token_id,)
         and tokenizer.decode(text.answer, skip_special_tokens=True) == "A whole document."
     )
+
+
+def test_generation_budget_by_hand(tokenizer) -> None:
+    """The auto budget is the longest gold answer in tokens (with EOS) plus 25%, at least 8.
+    With the session tokenizer " ab" + EOS is 3 tokens and thirty " zq" + EOS are 91: the budget
+    of both is 91 + ceil(91 / 4) = 91 + 23 = 114; of the short one alone 3 + 8 = 11."""
+    from polyunlearn.data.schema import QAItem
+    from polyunlearn.evaluation.records import generation_budget
+
+    enc = Encoder(tokenizer)
+    short, long = "ab", " ".join(["zq"] * 30)
+    assert (len(enc.answer(short)), len(enc.answer(long))) == (3, 91)
+    items = [QAItem("a", "en", "q?", short), QAItem("b", "fr", "q?", long)]
+    assert generation_budget(items, enc) == 114
+    assert generation_budget(items[:1], enc) == 11
+    assert EvalConfig().max_new_tokens is None and EvalConfig(max_new_tokens=5).max_new_tokens == 5
+    with pytest.raises(ValueError, match="max_new_tokens must be >= 1"):
+        EvalConfig(max_new_tokens=0)

@@ -30,7 +30,8 @@ DRY_RUN = typer.Option(False, "--dry-run", help="Check every input, print the ru
 @friendly_errors
 @with_options(train=config_options(TrainConfig, exclude=_TRAIN_SKIP, panel="Training", overrides={
     "lr": (None, _LR_HELP), "schedule": ("linear", "learning-rate schedule after warmup: constant or linear (decay to 0)"),
-    "warmup_ratio": (0.05, "share of the steps with a linear learning-rate warmup (0 to 1)")}))
+    "warmup_ratio": (0.05, "share of the steps with a linear learning-rate warmup (0 to 1)")}),
+    evaluation=config_options(EvalConfig, include=("max_new_tokens",), panel="Evaluation"))
 def learn(
     out: Path = typer.Option(..., help="Output run folder: model/ (safetensors), eval/, history.json, run.json."),
     model: str = typer.Option("tiny", help="HF model id or local path, or 'tiny' / 'tiny-cohere' (built in-process)."),
@@ -39,6 +40,9 @@ def learn(
     retain_only: bool = typer.Option(False, help="Train the retain model: skip the forget split (needed for Forget Quality)."),
     lora: bool = typer.Option(False, help="Train LoRA adapters (peft), saved merged into the weights."),
     lora_r: int = typer.Option(8, help="LoRA rank."),
+    lora_alpha: float = typer.Option(16.0, help="LoRA alpha (the update is scaled by alpha / r)."),
+    lora_dropout: float = typer.Option(0.0, help="LoRA dropout (0 to < 1)."),
+    lora_targets: str = typer.Option("all-linear", help="LoRA target modules: 'all-linear' or a comma list (e.g. q_proj,k_proj,v_proj)."),
     bf16: bool = typer.Option(False, help="bf16 compute (autocast); see --dtype for the weights."),
     dtype: str = typer.Option("auto", help="Weights dtype: auto (bfloat16 with --bf16, but float32 master weights when full weights are trained), float32, bfloat16, float16."),
     evaluate: bool = typer.Option(True, help="Evaluate after training (writes OUT/eval)."),
@@ -48,14 +52,15 @@ def learn(
     overwrite: bool = OVERWRITE,
     dry_run: bool = DRY_RUN,
     train: dict = None,
+    evaluation: dict = None,
 ):
     """Fine-tune a model on the benchmark until it knows the facts."""
     from polyunlearn.studies.runs import ModelChoice, learn_command
 
     set_threads(threads)
     items = load_data(data, langs)
-    choice = ModelChoice(model, lora_r if lora else None, bf16, dtype, trust_remote_code, vocab_size)
-    summary = learn_command(out, choice, items, data, langs, retain_only, train, evaluate, overwrite, console, dry_run)
+    choice = ModelChoice(model, lora_r if lora else None, bf16, dtype, trust_remote_code, vocab_size, lora_alpha, lora_dropout, lora_targets)
+    summary = learn_command(out, choice, items, data, langs, retain_only, train, evaluate, overwrite, console, dry_run, evaluation)
     if summary is not None:
         _print_summary(summary)
 
@@ -66,6 +71,7 @@ def learn(
     unlearn=config_options(UnlearnConfig, exclude=("method",), panel="Unlearning"),
     train=config_options(TrainConfig, exclude=_TRAIN_SKIP, overrides={"lr": (None, _LR_HELP), "epochs": (5, "passes over the forget set")}, panel="Training"),
     params=method_options(),
+    evaluation=config_options(EvalConfig, include=("max_new_tokens",), panel="Evaluation"),
 )
 def unlearn(
     model: str = typer.Option(..., help="The learned model: the model/ folder of a `learn` run, or any HF id/path."),
@@ -76,6 +82,9 @@ def unlearn(
     langs: Optional[str] = typer.Option(None, help="Languages of the data to load and evaluate; default the languages the model learned (read from its learn run), else all in the data."),
     lora: bool = typer.Option(False, help="Unlearn with LoRA adapters; the reference is the base with adapters off."),
     lora_r: int = typer.Option(8, help="LoRA rank."),
+    lora_alpha: float = typer.Option(16.0, help="LoRA alpha (the update is scaled by alpha / r)."),
+    lora_dropout: float = typer.Option(0.0, help="LoRA dropout (0 to < 1)."),
+    lora_targets: str = typer.Option("all-linear", help="LoRA target modules: 'all-linear' or a comma list (e.g. q_proj,k_proj,v_proj)."),
     bf16: bool = typer.Option(False, help="bf16 compute (autocast); see --dtype for the weights."),
     dtype: str = typer.Option("auto", help="Weights dtype: auto (bfloat16 with --bf16, but float32 master weights when full weights are trained), float32, bfloat16, float16."),
     evaluate: bool = typer.Option(True, help="Evaluate in every language after unlearning."),
@@ -88,6 +97,7 @@ def unlearn(
     unlearn: dict = None,
     train: dict = None,
     params: dict = None,
+    evaluation: dict = None,
 ):
     """Unlearn the forget split in the chosen languages with a registered method."""
     from polyunlearn.studies.runs import ModelChoice, default_languages, unlearn_command
@@ -95,7 +105,8 @@ def unlearn(
     set_threads(threads)
     if task not in ("data", "concept"):
         raise ValueError(f"--task is {task!r}; expected 'data' or 'concept'")
-    choice = ModelChoice(model, lora_r if lora else None, bf16, dtype, trust_remote_code)
+    choice = ModelChoice(model, lora_r if lora else None, bf16, dtype, trust_remote_code, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+                         lora_targets=lora_targets)
     langs = default_languages(model, langs, console)
     if task == "concept":
         from polyunlearn.data.concept_data import check_concept_items
@@ -104,7 +115,8 @@ def unlearn(
         items = check_concept_items(load_data("concept" if data.strip() == "bundled" else data, langs), data)
     else:
         items = load_data(data, langs)
-    unlearn_command(out, choice, method, task, items, data, langs, unlearn, train, params, evaluate, retain_eval, baseline, overwrite, console, dry_run)
+    unlearn_command(out, choice, method, task, items, data, langs, unlearn, train, params, evaluate, retain_eval, baseline, overwrite, console, dry_run,
+                    evaluation)
 
 
 @app.command("eval", rich_help_panel=STEPS)

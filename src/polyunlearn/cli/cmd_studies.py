@@ -64,7 +64,10 @@ def study_a(
     method: str = typer.Option("npo", help="Unlearning method (see `polyunlearn methods`)."),
     model: str = typer.Option("tiny", help="'tiny' / 'tiny-cohere' (built here) or a HF model id / local path."),
     lora: bool = typer.Option(False, help="Train LoRA adapters in every phase (merged after learning) instead of all weights."),
-    lora_r: int = typer.Option(8),
+    lora_r: int = typer.Option(8, help="LoRA rank."),
+    lora_alpha: float = typer.Option(16.0, help="LoRA alpha (the update is scaled by alpha / r)."),
+    lora_dropout: float = typer.Option(0.0, help="LoRA dropout (0 to < 1)."),
+    lora_targets: str = typer.Option("all-linear", help="LoRA target modules: 'all-linear' or a comma list (e.g. q_proj,k_proj,v_proj)."),
     replace_real: bool = typer.Option(False, help="In the fake language the fake document replaces the real one (default: both are there)."),
     instruct_on: str = typer.Option("real-only", help="Q&A instruction tuning on 'real-only' stories (fake-story questions held out) or 'all' (real answers)."),
     doc_epochs: int = typer.Option(20, help="Phase 1 epochs (documents)."),
@@ -94,7 +97,8 @@ def study_a(
         out=str(out), data=data, languages=languages,
         fake_langs=tuple(x.strip() for x in (fake_langs or fake_lang).split(",") if x.strip()),
         forget_sets=tuple(s.strip() for s in forget_sets.split(";") if s.strip()),
-        method=method, model=model, vocab_size=vocab_size, lora=lora, lora_r=lora_r, replace_real=replace_real,
+        method=method, model=model, vocab_size=vocab_size, lora=lora, lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+        lora_targets=lora_targets, replace_real=replace_real,
         instruct_on=instruct_on, docs=TrainConfig(epochs=doc_epochs, **learn), instruct=TrainConfig(epochs=instruct_epochs, **learn),
         unlearn=TrainConfig(lr=unlearn_lr, epochs=unlearn_epochs, batch_size=8, seed=seed),
         max_new_tokens=max_new_tokens, judge=judge, threads=threads, seed=seed,
@@ -122,6 +126,7 @@ def concept_demo(
     generate: bool = typer.Option(True, "--generate/--no-generate", help="Greedy answers for ROUGE and Model Utility (--no-generate: likelihood metrics only, faster)."),
     threads: int = typer.Option(1, help="torch CPU threads."),
     seed: int = typer.Option(0, help="Seed of the tiny model and of every unlearning run."),
+    max_new_tokens: Optional[int] = typer.Option(None, help="Greedy answer length in tokens; default auto: the longest gold answer plus 25% (at least 8)."),
     overwrite: bool = OVERWRITE,
 ):
     """Concept unlearning on the tiny default: learn -> before -> unlearn per forget set -> after,
@@ -132,7 +137,7 @@ def concept_demo(
     d = ConceptConfig()
     cfg = ConceptConfig(
         out=str(out), languages=",".join(parse_langs(languages)), n_facts=n_facts, methods=_sets(methods, ","),
-        forget_sets=_sets(forget_sets, ";"), arch=arch, alpha=alpha, generate=generate, threads=threads, seed=seed,
+        forget_sets=_sets(forget_sets, ";"), arch=arch, alpha=alpha, generate=generate, threads=threads, seed=seed, max_new_tokens=max_new_tokens,
         learn=replace(d.learn, epochs=learn_epochs, seed=seed),
         unlearn=replace(d.unlearn, epochs=unlearn_epochs, lr=d.unlearn.lr if unlearn_lr is None else unlearn_lr, seed=seed),
         method_lr=d.method_lr if unlearn_lr is None else {},  # one lr for all when given

@@ -166,11 +166,14 @@ class ConceptConfig:
     generate: bool = setting(True, "greedy answers for ROUGE / Model Utility (off: likelihood metrics only)")
     threads: int = setting(1, "torch CPU threads")
     seed: int = setting(0, "seed of the tiny model and of every unlearning run")
+    max_new_tokens: int | None = setting(None, "greedy answer length in tokens; none = auto (the longest gold answer plus 25%, at least 8)")
 
     def __post_init__(self) -> None:
         if self.n_facts is not None:
             check_number("n_facts", self.n_facts, minimum=1, integer=True)
         check_number("alpha", self.alpha, minimum=0)
+        if self.max_new_tokens is not None:
+            check_number("max_new_tokens", self.max_new_tokens, minimum=1, integer=True)
         for m in self.methods:
             get_method(m)
         for m, lr in self.method_lr.items():
@@ -220,7 +223,7 @@ def run_concept_study(cfg: ConceptConfig, console: Console | None = None, overwr
                    train_fn=standard_learning(tok, items, cfg.learn, what), identity=ident, tokenizer=tok, what=what, console=console, overwrite=overwrite)
         learned = out / "models" / "learned" / "model"
         model_ident = {"model": model_fingerprint(str(learned)), "data": data_fingerprint(items)}
-        evaluation = concept_evaluation(items, EvalConfig(generate=cfg.generate))
+        evaluation = concept_evaluation(items, EvalConfig(generate=cfg.generate, max_new_tokens=cfg.max_new_tokens))
         evaluation_step(out / "eval" / "before", load=lambda: load_model(str(learned)), identity=model_ident, tokenizer=tok, evaluation=evaluation,
                         what="eval (before)", console=console, overwrite=overwrite)
         tables = {"before": pd.read_csv(out / "eval" / "before" / "concept.csv")}

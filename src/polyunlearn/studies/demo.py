@@ -65,6 +65,7 @@ class DemoConfig:
     forget_target: float = setting(0.5, "forget Prob must fall below this fraction of its value before")
     threads: int = setting(1, "torch threads; tiny models gain nothing from more, and lose a lot when cores are busy")
     seed: int = setting(0, "seed of the tiny model's initialisation")
+    max_new_tokens: int | None = setting(None, "greedy answer length in tokens; none = auto (the longest gold answer plus 25%, at least 8)")
 
     def __post_init__(self) -> None:
         check_choice("arch", self.arch, ("llama", "cohere"))
@@ -73,6 +74,8 @@ class DemoConfig:
         check_number("retain_tolerance", self.retain_tolerance, minimum=0)
         check_number("forget_target", self.forget_target, minimum=0, strict=True)
         check_number("threads", self.threads, minimum=1, integer=True)
+        if self.max_new_tokens is not None:
+            check_number("max_new_tokens", self.max_new_tokens, minimum=1, integer=True)
         if not self.methods or not self.forget_sets:
             raise ValueError("the demo needs at least one method and one forget set")
         for m in self.methods:
@@ -126,7 +129,7 @@ def prepare_base(out: Path, cfg: DemoConfig, console: Console, items: Sequence[Q
         learn_step(out / "models" / name, build=build, train_fn=standard_learning(tok, train_items, cfg.learn, what), identity=ident | {"retain_only": name == "retain"},
                    tokenizer=tok, what=what, console=console, overwrite=overwrite)
 
-    ecfg = ecfg or EvalConfig()
+    ecfg = ecfg or EvalConfig(max_new_tokens=cfg.max_new_tokens)
     evals = {}
     for name, model_dir, retain in (("retain_model", out / "models" / "retain" / "model", None), ("before", out / "models" / "learned" / "model", "retain_model")):
         retain_records = evals[retain][0] if retain else None
@@ -162,7 +165,7 @@ def _unlearning_runs(out: Path, cfg: DemoConfig, base: Base, console: Console, o
     summaries: dict[str, dict[str, pd.DataFrame]] = {}
     item_records: dict[str, dict[str, list[dict]]] = {}  # per-item records, for the paired tests
     checks: list[dict] = []
-    evaluation = standard_evaluation(base.items, EvalConfig(), base.retain_records)
+    evaluation = standard_evaluation(base.items, EvalConfig(max_new_tokens=cfg.max_new_tokens), base.retain_records)
     for method in cfg.methods:
         for fset in cfg.forget_sets:
             forget_langs = parse_langs(fset, base.langs)

@@ -42,11 +42,22 @@ class ModelChoice:
     dtype: str = "auto"
     trust_remote_code: bool = False
     vocab_size: int = 4096  # tiny models: BPE vocabulary trained on the data
+    lora_alpha: float = 16  # the LoRA knobs (used when lora_r is set): scaling alpha / r
+    lora_dropout: float = 0.0
+    lora_targets: str = "all-linear"  # or a comma list of module names (q_proj,k_proj,v_proj)
 
     def __post_init__(self) -> None:
         if self.lora_r is not None and self.lora_r < 1:
             raise ValueError(f"--lora-r must be >= 1, got {self.lora_r}")
+        if self.lora_r is not None:
+            self.lora()  # bad alpha / dropout / targets fail here, before anything loads
         weights_dtype(self.bf16, self.lora_r is None, self.dtype)  # an unknown --dtype fails here
+
+    def lora(self) -> LoraSettings | None:
+        """The LoRA settings, or None for full fine-tuning."""
+        if self.lora_r is None:
+            return None
+        return LoraSettings.from_options(self.lora_r, self.lora_alpha, self.lora_dropout, self.lora_targets)
 
     def check(self) -> None:
         """The model exists (checked after the data and the configs, before anything loads)."""
@@ -63,8 +74,9 @@ class ModelChoice:
         return weights_dtype(self.bf16, self.lora_r is None, self.dtype)
 
     def identity(self) -> dict[str, Any]:
-        ident: dict[str, Any] = {"model": model_fingerprint(self.name), "lora_r": self.lora_r, "weights_dtype": self.weights(),
-                                 "mixed_precision": "bf16" if self.bf16 else "no"}
+        lora = self.lora()
+        ident: dict[str, Any] = {"model": model_fingerprint(self.name), "lora_r": self.lora_r, "lora": lora.identity() if lora else None,
+                                 "weights_dtype": self.weights(), "mixed_precision": "bf16" if self.bf16 else "no"}
         if self.tiny:
             ident["vocab_size"] = self.vocab_size
         return ident
@@ -83,7 +95,8 @@ class ModelChoice:
         else:
             net = load_model(self.name, self.weights(), self.trust_remote_code)
             check_vocab(net, tokenizer, self.name)
-        return add_lora(net, LoraSettings(r=self.lora_r)) if self.lora_r else net
+        lora = self.lora()
+        return add_lora(net, lora) if lora else net
 
     def train_config(self, phase: str, given: Mapping[str, Any]) -> TrainConfig:
         """TrainConfig from the CLI values: lr None = the default of this kind of model."""
@@ -122,8 +135,10 @@ def dry_run_report(console: Console, out: Path, identity: Mapping[str, Any], kin
 
 
 def learn_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data: str, langs: str | None, retain_only: bool,
-                  train: Mapping[str, Any], evaluate: bool, overwrite: bool, console: Console, dry_run: bool = False) -> pd.DataFrame | None:
-    """Fine-tune `choice` on the trainable items (the retain model: without the forget split)."""
+                  train: Mapping[str, Any], evaluate: bool, overwrite: bool, console: Console, dry_run: bool = False,
+                  evaluation: Mapping[str, Any] | None = None) -> pd.DataFrame | None:
+    """Fine-tune `choice` on the trainable items (the retain model: without the forget split).
+    `evaluation`: EvalConfig fields of the evaluation after training (e.g. max_new_tokens)."""
     train_items = select(items, RETAIN_MODEL_SPLITS if retain_only else (*RETAIN_MODEL_SPLITS, "forget", "forget_train"))
     if not train_items:
         raise DataError(f"{data}: nothing to train on (no retain/general{'' if retain_only else '/forget'} items)")
@@ -133,7 +148,8 @@ def learn_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data:
     identity = {"model": choice.identity(), "data": data_fingerprint(items), "languages": item_languages(items),
                 "retain_only": retain_only, "train": cfg}
     # Evaluated in the format it was trained in (the prompt format is part of TrainConfig).
-    evaluation = standard_evaluation(items, EvalConfig(prompt_format=cfg.prompt_format)) if evaluate else None
+    ecfg = EvalConfig(**{**(evaluation or {}), "prompt_format": cfg.prompt_format})
+    evaluation = standard_evaluation(items, ecfg) if evaluate else None
     if dry_run:
         return dry_run_report(console, out, learn_identity(identity, evaluation), "learn")
     console.print(f"learn: {len(train_items)} items in {', '.join(item_languages(items))} -> {out}")
@@ -152,8 +168,10 @@ def default_languages(model: str, langs: str | None, console: Console) -> str | 
 
 def unlearn_command(out: Path, choice: ModelChoice, method: str, task: str, items: Sequence[QAItem], data: str, langs: str | None,
                     unlearn: Mapping[str, Any], train: Mapping[str, Any], params: Mapping[str, Any], evaluate: bool, retain_eval: Path | None,
-                    baseline: Path | None, overwrite: bool, console: Console, dry_run: bool = False) -> pd.DataFrame | None:
-    """Unlearn with `method`; every input is checked before the model is loaded."""
+                    baseline: Path | None, overwrite: bool, console: Console, dry_run: bool = False,
+                    evaluation: Mapping[str, Any] | None = None) -> pd.DataFrame | None:
+    """Unlearn with `method`; every input is checked before the model is loaded. `evaluation`:
+    EvalConfig fields of the evaluation after unlearning (e.g. max_new_tokens)."""
     if langs is None:
         console.print(f"languages: {', '.join(item_languages(items))} (all in the data; --langs chooses)")
     cfg = UnlearnConfig(method=method, **unlearn, params={k: v for k, v in params.items() if v is not None}, train=choice.train_config("unlearn", train))
@@ -162,7 +180,8 @@ def unlearn_command(out: Path, choice: ModelChoice, method: str, task: str, item
     check_method_fits_model(cfg, choice)
     retain_records = eval_folder(retain_eval, "--retain-eval")
     before_records = eval_folder(baseline, "--baseline")
-    evaluation = _unlearn_evaluation(items, retain_records, task, EvalConfig(prompt_format=cfg.train.prompt_format)) if evaluate else None
+    ecfg = EvalConfig(**{**(evaluation or {}), "prompt_format": cfg.train.prompt_format})
+    evaluation = _unlearn_evaluation(items, retain_records, task, ecfg) if evaluate else None
     identity = {"model": choice.identity(), "data": data_fingerprint(items), "task": task}
     if dry_run:
         return dry_run_report(console, out, unlearn_identity(identity, cfg, evaluation, True), "unlearn")

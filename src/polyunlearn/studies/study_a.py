@@ -81,6 +81,9 @@ class StudyAConfig:
     vocab_size: int = setting(4096, "tiny tokenizer vocabulary")
     lora: bool = setting(False, "LoRA adapters in every phase (merged after learning); full training if off")
     lora_r: int = setting(8, "LoRA rank")
+    lora_alpha: float = setting(16.0, "LoRA alpha (the update is scaled by alpha / r)")
+    lora_dropout: float = setting(0.0, "LoRA dropout (0 to < 1)")
+    lora_targets: str = setting("all-linear", "LoRA target modules: 'all-linear' or a comma list (q_proj,k_proj,v_proj)")
     replace_real: bool = setting(False, "in the fake language the fake document replaces the real one")
     instruct_on: str = setting("real-only", "phase-2 questions: real-only (fake-story questions held out) or all", choices=("real-only", "all"))
     docs: TrainConfig = setting(default_factory=_learn_cfg, help="phase 1: the documents", cli=False)
@@ -99,6 +102,11 @@ class StudyAConfig:
             get_language(lang)  # "unknown language code 'xx'" before anything runs
         get_method(self.method)
         check_number("max_new_tokens", self.max_new_tokens, minimum=1, integer=True)
+        if self.lora:
+            self.lora_settings()  # bad alpha / dropout / targets fail before anything runs
+
+    def lora_settings(self) -> LoraSettings:
+        return LoraSettings.from_options(self.lora_r, self.lora_alpha, self.lora_dropout, self.lora_targets)
 
     def identity(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in RERUN_FREE}
@@ -246,7 +254,7 @@ def _base_model(cfg: StudyAConfig, tok) -> torch.nn.Module:
 
 
 def _with_lora(model: torch.nn.Module, cfg: StudyAConfig) -> torch.nn.Module:
-    return add_lora(model, LoraSettings(r=cfg.lora_r)) if cfg.lora else model
+    return add_lora(model, cfg.lora_settings()) if cfg.lora else model
 
 
 def _merged(model: torch.nn.Module) -> torch.nn.Module:
@@ -279,7 +287,7 @@ def learn_model(folder: Path, cfg: StudyAConfig, tok, stories, qas, fake_lang: s
 
     ident = {"model": {"builder": cfg.model} if cfg.model in TINY else model_fingerprint(cfg.model), "news": news_id, "fake_lang": fake_lang,
              "replace_real": cfg.replace_real, "instruct_on": cfg.instruct_on, "docs": cfg.docs, "instruct": cfg.instruct,
-             "lora_r": cfg.lora_r if cfg.lora else None, "seed": cfg.seed, "vocab_size": cfg.vocab_size if cfg.model in TINY else None}
+             "lora_r": cfg.lora_r if cfg.lora else None, "lora": cfg.lora_settings().identity() if cfg.lora else None, "seed": cfg.seed, "vocab_size": cfg.vocab_size if cfg.model in TINY else None}
     learn_step(folder, build=lambda: _with_lora(_base_model(cfg, tok), cfg), train_fn=train_fn, identity=ident, tokenizer=tok, what=folder.name, console=console)
 
 
