@@ -92,9 +92,9 @@ CLI_INTERFACE = {'analyze': ['--metric', '--minus', '--out', '--permutations', '
                '--revision', '--roundtrip', '--source', '--threads', '--threshold', '--to', '--trust-remote-code'],
  'unlearn': ['--alpha', '--ascent-weight', '--baseline', '--batch-size', '--beta', '--bf16', '--data', '--delta',
              '--dry-run', '--dtype', '--epochs', '--evaluate', '--forget-langs', '--forget-loss', '--gamma',
-             '--grad-accum', '--langs', '--language-mix', '--lora', '--lora-alpha', '--lora-dropout', '--lora-r',
-             '--lora-targets', '--loss-limit', '--lr', '--max-grad-norm', '--max-new-tokens', '--method', '--model',
-             '--no-bf16', '--no-evaluate', '--no-lora', '--no-trust-remote-code', '--out', '--overwrite',
-             '--prompt-format', '--retain-eval', '--retain-langs', '--retain-loss', '--rmu-coeff', '--rmu-layer',
-             '--rmu-seed', '--schedule', '--seed', '--task', '--threads', '--trust-remote-code', '--unknown-weight',
-             '--warmup-ratio', '--weight-decay']}
+             '--grad-accum', '--kl-text', '--kl-weight', '--langs', '--language-mix', '--lora', '--lora-alpha',
+             '--lora-dropout', '--lora-r', '--lora-targets', '--loss-limit', '--lr', '--max-grad-norm',
+             '--max-new-tokens', '--method', '--model', '--no-bf16', '--no-evaluate', '--no-lora',
+             '--no-trust-remote-code', '--out', '--overwrite', '--prompt-format', '--retain-eval', '--retain-langs',
+             '--retain-loss', '--rmu-coeff', '--rmu-layer', '--rmu-seed', '--schedule', '--seed', '--task',
+             '--threads', '--trust-remote-code', '--unknown-weight', '--warmup-ratio', '--weight-decay']}

@@ -20,7 +20,7 @@ from polyunlearn.core.atomic import read_json, write_json, write_jsonl, write_ta
 from polyunlearn.core.languages import parse_langs
 from polyunlearn.core.logprobs import mean_nll
 from polyunlearn.methods.reference import Reference, forward_logits
-from polyunlearn.methods.registry import get_method
+from polyunlearn.methods.registry import METHODS, get_method
 from polyunlearn.core.config import check_choice, check_number, setting
 from polyunlearn.core.trainloop import TrainConfig, train
 
@@ -92,6 +92,7 @@ class UnlearnConfig:
                                 choices=LANGUAGE_MIXES)
     gamma: float = setting(1.0, "forget-term weight (>= 0)")
     alpha: float | None = setting(None, "retain-term weight (>= 0); default 1.0 for methods with a retain term (none for grad_ascent)")
+    kl_text: str | None = setting(None, "general text set of methods with a KL term on one (grad_diff_kl_text): a .txt file (a text per line), a file with a 'text' or 'best_answer' column, or a hub id (truthfulqa/truthful_qa: its best answers)")
     params: dict[str, Any] = setting(default_factory=dict, help="the method's own hyperparameters (`polyunlearn methods`); unset ones take the method's default", cli=False)
     train: TrainConfig = setting(default_factory=TrainConfig, help="training settings", cli=False)
 
@@ -108,6 +109,11 @@ class UnlearnConfig:
             check_number("alpha", self.alpha, minimum=0)
         elif self.alpha not in (None, 0, 0.0):
             raise ValueError(f"alpha does not apply to method {self.method!r}: it has no retain term")
+        if spec.needs_text and not self.kl_text:
+            raise ValueError(f"method {self.method!r} takes its KL term on a general text set: give kl_text (--kl-text FILE, or truthfulqa/truthful_qa)")
+        if self.kl_text and not spec.needs_text:
+            users = ", ".join(sorted(n for n, m in METHODS.items() if m.needs_text))
+            raise ValueError(f"kl_text does not apply to method {self.method!r}: only {users} take a KL term on a general text set")
         if not isinstance(self.train, TrainConfig):
             raise ValueError(f"train must be a TrainConfig, got {type(self.train).__name__}")
 
@@ -176,6 +182,28 @@ def encode_forget(enc: Encoder, forget: Sequence[QAItem], method: str) -> list[E
     return data
 
 
+def general_texts(cfg: UnlearnConfig) -> list[str] | None:
+    """The general text set of `cfg` (data/general_text.py), or None when it has none."""
+    from polyunlearn.data.general_text import load_general_text
+
+    return load_general_text(cfg.kl_text) if cfg.kl_text else None
+
+
+def encode_retain(enc: Encoder, retain: Sequence[QAItem], cfg: UnlearnConfig) -> list[Encoded] | None:
+    """Retain items as (question, answer) encodings; for a method with a term on a general text set
+    (needs_text) each also carries a text as extra "kl" (the whole text scored, no prompt frame):
+    max(retain, texts) encodings, both lists cycled, so every retain item and every text is used."""
+    data = [enc.encode(it.question, it.answer, it.language) for it in retain]
+    if not get_method(cfg.method).needs_text:
+        return data or None
+    if not data:
+        raise DataError(f"{cfg.method}: its general texts ride with the retain batches, and there are no retain items")
+    texts = general_texts(cfg) or []
+    text_enc = Encoder(enc.tok, enc.max_length, "text")
+    kl = [text_enc.encode("", t) for t in texts]
+    return [replace(data[i % len(data)], extra=(("kl", kl[i % len(kl)]),)) for i in range(max(len(data), len(kl)))]
+
+
 def unlearn(
     model: torch.nn.Module,
     tokenizer,
@@ -188,7 +216,7 @@ def unlearn(
     forget, retain, langs = unlearn_sets(items, cfg)
     enc = Encoder(tokenizer, prompt_format=cfg.train.prompt_format)
     f_data = encode_forget(enc, forget, cfg.method)
-    r_data = [enc.encode(it.question, it.answer, it.language) for it in retain] or None
+    r_data = encode_retain(enc, retain, cfg)
     # The reference is made before the first update: a frozen copy, or (LoRA) the adapters off.
     ref = Reference(model) if method.needs_reference(cfg.params) else None
     ctx = method.context(model, ref, gamma=cfg.gamma, alpha=cfg.alpha or 0.0, **cfg.params)

@@ -176,6 +176,15 @@ def unlearn_command(out: Path, choice: ModelChoice, method: str, task: str, item
         console.print(f"languages: {', '.join(item_languages(items))} (all in the data; --langs chooses)")
     cfg = UnlearnConfig(method=method, **unlearn, params={k: v for k, v in params.items() if v is not None}, train=choice.train_config("unlearn", train))
     unlearn_sets(items, cfg)  # languages, empty forget set, missing retain items: before a big model loads
+    if cfg.kl_text:
+        from polyunlearn.data.general_text import load_general_text
+        from polyunlearn.data.schema import describe_skipped
+
+        skipped: list = []
+        texts = load_general_text(cfg.kl_text, skipped=skipped)
+        console.print(f"general text set (KL term): {len(texts)} texts from {cfg.kl_text}", markup=False)
+        if skipped:
+            console.print(f"warning: {describe_skipped(skipped)}", markup=False)
     choice.check()
     check_method_fits_model(cfg, choice)
     retain_records = eval_folder(retain_eval, "--retain-eval")
