@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from polyunlearn.cli.options import config_options, method_options, with_options
+from polyunlearn.cli.options import PRESET_HELP, config_options, method_options, with_options, with_preset
 from polyunlearn.cli.root import STEPS, app, console, friendly_errors, load_data, set_threads
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.resolve import DATA_HELP
@@ -23,11 +23,13 @@ from polyunlearn.studies.phases import UnlearnConfig
 _LR_HELP = "learning rate; default 3e-3 learning / 5e-4 unlearning (tiny), 1e-4 (LoRA), 1e-5 (full fine-tuning)"
 _TRAIN_SKIP = ("mixed_precision",)  # set by --bf16
 OVERWRITE = typer.Option(False, "--overwrite", help="Redo the run even if OUT holds one (made with the same or other settings).")
+PRESET = typer.Option(None, "--preset", help=PRESET_HELP)
 DRY_RUN = typer.Option(False, "--dry-run", help="Check every input, print the run's identity and what it would do in OUT; load no model, train nothing.")
 
 
 @app.command(rich_help_panel=STEPS)
 @friendly_errors
+@with_preset("learn")
 @with_options(train=config_options(TrainConfig, exclude=_TRAIN_SKIP, panel="Training", overrides={
     "lr": (None, _LR_HELP), "schedule": ("linear", "learning-rate schedule after warmup: constant or linear (decay to 0)"),
     "warmup_ratio": (0.05, "share of the steps with a linear learning-rate warmup (0 to 1)")}),
@@ -51,6 +53,7 @@ def learn(
     threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
     overwrite: bool = OVERWRITE,
     dry_run: bool = DRY_RUN,
+    preset: Optional[str] = PRESET,
     train: dict = None,
     evaluation: dict = None,
 ):
@@ -60,13 +63,14 @@ def learn(
     set_threads(threads)
     items = load_data(data, langs)
     choice = ModelChoice(model, lora_r if lora else None, bf16, dtype, trust_remote_code, vocab_size, lora_alpha, lora_dropout, lora_targets)
-    summary = learn_command(out, choice, items, data, langs, retain_only, train, evaluate, overwrite, console, dry_run, evaluation)
+    summary = learn_command(out, choice, items, data, langs, retain_only, train, evaluate, overwrite, console, dry_run, evaluation, preset)
     if summary is not None:
         _print_summary(summary)
 
 
 @app.command(rich_help_panel=STEPS)
 @friendly_errors
+@with_preset("unlearn")
 @with_options(
     unlearn=config_options(UnlearnConfig, exclude=("method",), panel="Unlearning"),
     train=config_options(TrainConfig, exclude=_TRAIN_SKIP, overrides={"lr": (None, _LR_HELP), "epochs": (5, "passes over the forget set")}, panel="Training"),
@@ -94,6 +98,7 @@ def unlearn(
     threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
     overwrite: bool = OVERWRITE,
     dry_run: bool = DRY_RUN,
+    preset: Optional[str] = PRESET,
     unlearn: dict = None,
     train: dict = None,
     params: dict = None,
@@ -111,16 +116,20 @@ def unlearn(
     if task == "concept":
         from polyunlearn.data.concept_data import check_concept_items
 
-        # 'bundled' means the bundled concept set here: stereotypes + facts.
-        items = check_concept_items(load_data("concept" if data.strip() == "bundled" else data, langs), data)
+        from polyunlearn.studies.concept_study import with_facts
+
+        # 'bundled' means the bundled concept set here: stereotypes + facts; other concept data
+        # (e.g. seegull-mcq:DIR) without facts gets the bundled ones as its retain set.
+        items = with_facts(check_concept_items(load_data("concept" if data.strip() == "bundled" else data, langs), data), data, None, console)
     else:
         items = load_data(data, langs)
     unlearn_command(out, choice, method, task, items, data, langs, unlearn, train, params, evaluate, retain_eval, baseline, overwrite, console, dry_run,
-                    evaluation)
+                    evaluation, preset)
 
 
 @app.command("eval", rich_help_panel=STEPS)
 @friendly_errors
+@with_preset("eval")
 @with_options(evaluation=config_options(EvalConfig, panel="Evaluation"))
 def eval_cmd(
     model: str = typer.Option(..., help="Model folder or HF id (a LoRA adapter folder works too)."),
@@ -135,6 +144,7 @@ def eval_cmd(
     threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
     overwrite: bool = OVERWRITE,
     dry_run: bool = DRY_RUN,
+    preset: Optional[str] = PRESET,
     evaluation: dict = None,
 ):
     """Evaluate a model in every language: per-item JSONL + per-language summary CSV."""
@@ -144,7 +154,7 @@ def eval_cmd(
     items = load_data(data, langs)
     ecfg = EvalConfig(**evaluation)
     choice = ModelChoice(model, None, bf16, "bfloat16" if bf16 else "float32", trust_remote_code)
-    summary = eval_command(out, choice, items, data, ecfg, retain_eval, baseline, forget_langs or "run", overwrite, console, dry_run)
+    summary = eval_command(out, choice, items, data, ecfg, retain_eval, baseline, forget_langs or "run", overwrite, console, dry_run, preset)
     if summary is not None:
         _print_summary(summary)
         console.print(f"results written under [bold]{out.resolve()}[/bold]")

@@ -52,7 +52,8 @@ class DemoConfig:
     """The demo's settings (every one is part of the folder's identity but RERUN_FREE)."""
 
     out: str = setting("polyunlearn_runs/demo", "results folder, under the current folder by default", cli=False)
-    languages: str = setting(",".join(STUDY_B), "benchmark languages (comma list or 'all' = all 16)")
+    data: str = setting("bundled", "'bundled' (the bundled benchmark) or any --data spec, e.g. the Multilingual Amnesia folders tofu:DIR:forget01 (every language in it)")
+    languages: str | None = setting(None, "benchmark languages (comma list, 'study-b' or 'all'); default study-b (bundled) or all of --data")
     methods: tuple[str, ...] = setting(("grad_diff_kl", "npo"), "unlearning methods", cli=False)
     forget_sets: tuple[str, ...] = setting(("en", "all"), "forget-language sets: each run unlearns the forget split in these languages", cli=False)
     arch: str = setting("llama", "tiny model architecture", choices=("llama", "cohere"))
@@ -112,7 +113,7 @@ def prepare_base(out: Path, cfg: DemoConfig, console: Console, items: Sequence[Q
     # 1. data (bundled unless given; written once so every later step and the user read the same file)
     data_path = out / "data" / "benchmark.jsonl"
     if not data_path.exists():
-        save_items(list(items) if items is not None else bundled_benchmark(parse_langs(cfg.languages)), data_path)
+        save_items(list(items) if items is not None else bundled_benchmark(parse_langs(cfg.languages or "study-b")), data_path)
     items = load_items(str(data_path))
     langs = list(dict.fromkeys(it.language for it in items))
     console.print(f"benchmark: {len(items)} items in {len(langs)} languages ({', '.join(langs)}) -> {data_path}")
@@ -146,12 +147,29 @@ def run_demo(cfg: DemoConfig, console: Console | None = None, overwrite: bool = 
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     t0 = time.time()
-    with RunFolder(out, cfg.identity(), kind="demo", info={"methods": cfg.methods, "forget_sets": cfg.forget_sets}, overwrite=overwrite) as top:
-        base = prepare_base(out, cfg, console, overwrite=overwrite)
+    items = demo_items(cfg, console)
+    # The data by content: an edited file or other languages are another demo (refused, or redone with overwrite).
+    with RunFolder(out, cfg.identity() | {"data": data_fingerprint(items)}, kind="demo", info={"data": cfg.data, "methods": cfg.methods,
+                   "forget_sets": cfg.forget_sets}, overwrite=overwrite) as top:
+        base = prepare_base(out, cfg, console, items=items, overwrite=overwrite)
         summaries, item_records, checks = _unlearning_runs(out, cfg, base, console, overwrite)
         result = _write_results(out, cfg, base, summaries, item_records, checks, t0, console)
         top.finish({"forgetting_shown": result["forgetting_shown"]})
     return result
+
+
+def demo_items(cfg: DemoConfig, console: Console) -> list[QAItem]:
+    """The demo's benchmark: the bundled one in cfg.languages, or cfg.data (skipped rows said)."""
+    if cfg.data.strip() == "bundled":
+        return bundled_benchmark(parse_langs(cfg.languages or "study-b"))
+    from polyunlearn.data.resolve import resolve_data
+    from polyunlearn.data.schema import describe_skipped
+
+    skipped: list = []
+    items = resolve_data(cfg.data, cfg.languages, skipped=skipped)
+    if skipped:
+        console.print(f"[yellow]warning:[/yellow] {describe_skipped(skipped)}")
+    return items
 
 
 def _unlearning_runs(out: Path, cfg: DemoConfig, base: Base, console: Console, overwrite: bool):
