@@ -115,7 +115,6 @@ def unlearn(
     langs = default_languages(model, langs, console)
     if task == "concept":
         from polyunlearn.data.concept_data import check_concept_items
-
         from polyunlearn.studies.concept_study import with_facts
 
         # 'bundled' means the bundled concept set here: stereotypes + facts; other concept data

@@ -27,10 +27,12 @@ def _sets(text: str, sep: str) -> tuple[str, ...]:
     return tuple(x.strip() for x in text.split(sep) if x.strip())
 
 
+_DEMO_LANGUAGES = "benchmark languages: comma list, 'study-b' (10), or 'all'; default study-b (bundled) or all of --data"
+
+
 @app.command(rich_help_panel=STUDIES)
 @friendly_errors
-@with_options(demo=config_options(DemoConfig, overrides={"languages": (None, "benchmark languages: comma list, 'study-b' (10), or 'all'; default study-b "
-                                                                        "(bundled) or all of --data")}))
+@with_options(demo=config_options(DemoConfig, overrides={"languages": (None, _DEMO_LANGUAGES)}))
 def demo(
     out: Path = typer.Option(Path("polyunlearn_runs/demo"), help="Results folder (created under the current folder)."),
     methods: str = typer.Option("grad_diff_kl,npo", help="Unlearning methods, comma list."),

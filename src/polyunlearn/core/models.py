@@ -187,7 +187,7 @@ class LoraSettings:
             raise ValueError(f"lora_targets is empty ({self.target_modules!r}); give 'all-linear' or module names such as q_proj,k_proj,v_proj")
 
     @classmethod
-    def from_options(cls, r: int, alpha: float = 16, dropout: float = 0.0, targets: str = "all-linear") -> "LoraSettings":
+    def from_options(cls, r: int, alpha: float = 16, dropout: float = 0.0, targets: str = "all-linear") -> LoraSettings:
         """From the CLI's --lora-r/--lora-alpha/--lora-dropout/--lora-targets ('all-linear' or a comma list)."""
         names = tuple(t.strip() for t in targets.split(",") if t.strip())
         return cls(r, alpha, dropout, targets.strip() if names == ("all-linear",) else names)

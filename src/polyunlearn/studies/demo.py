@@ -30,7 +30,7 @@ from rich.console import Console
 from polyunlearn.analysis.matrices import console_table, write_matrices
 from polyunlearn.core.atomic import write_json
 from polyunlearn.core.config import check_choice, check_number, setting
-from polyunlearn.core.languages import STUDY_B, parse_langs
+from polyunlearn.core.languages import parse_langs
 from polyunlearn.core.models import build_tiny_model, load_model
 from polyunlearn.core.rundir import RunFolder, data_fingerprint, load_eval, model_fingerprint
 from polyunlearn.core.trainloop import TrainConfig
