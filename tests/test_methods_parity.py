@@ -40,9 +40,9 @@ def probs(model, tok, items, lang="en"):
 
 
 def test_fourteen_methods_registered():
-    # 7 before + 7 of the methods-parity issue, plus concept_mcq (the Multilingual Amnesia authors'
-    # concept objective, from the seed-data issue).
-    assert set(NEW) <= set(METHODS) and len(METHODS) == 15 and "concept_mcq" in METHODS
+    # 7 before + 7 of the methods-parity issue, plus the Multilingual Amnesia authors' own two
+    # (concept_mcq, grad_diff_kl_text; from the seed-data issue).
+    assert set(NEW) <= set(METHODS) and len(METHODS) == 16 and {"concept_mcq", "grad_diff_kl_text"} <= set(METHODS)
     assert METHODS["undial"].reference and not METHODS["undial"].has_retain_term
     assert not METHODS["ceu"].has_retain_term and not METHODS["ceu"].needs_reference({})
     assert METHODS["altpo"].needs_alternate and METHODS["lingtea"].needs_language
@@ -248,7 +248,7 @@ def test_methods_command_lists_every_method():
     res = CliRunner().invoke(app, ["methods"], env={"COLUMNS": "300"})
     assert res.exit_code == 0, res.output
     text = " ".join(res.output.split())
-    assert "15 unlearning methods" in text
+    assert "16 unlearning methods" in text
     rows = [line for line in res.output.splitlines() if line.startswith("│ ") and line[2:3].isalpha()]
     assert [r.split("│")[1].strip() for r in rows] == sorted(METHODS)
     assert (

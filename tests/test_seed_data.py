@@ -46,10 +46,13 @@ def _perturbed(lang: str, who: str, i: int, n_wrong: int = 5, translation: str =
 
 @pytest.fixture(scope="module")
 def amnesia(tmp_path_factory) -> Path:
-    """The authors' layout for fr, iw (Hebrew) and ar: <config>_<lang>/ save_to_disk folders,
-    rows parallel by index; forget01 and forget01_perturbed are two translations of the same
-    questions (marked "a" and "b" here)."""
-    root = tmp_path_factory.mktemp("amnesia")
+    return write_amnesia(tmp_path_factory.mktemp("amnesia"))
+
+
+def write_amnesia(root: Path) -> Path:
+    """The authors' layout for fr, iw (Hebrew) and ar under `root`: <config>_<lang>/ save_to_disk
+    folders, rows parallel by index; forget01 and forget01_perturbed are two translations of the
+    same questions (marked "a" and "b" here)."""
     for lang, (author, town) in WORDS.items():
         _save(
             root / f"forget01_{lang}",

@@ -151,7 +151,7 @@ def test_evaluate_news_uses_keys_then_likelihood(monkeypatch):
     monkeypatch.setattr(sa, "generate_answers", lambda m, e, qs, max_new_tokens: ["By Kanibo.", "In the summer.", "40 beds."])
     scores = [Score(-3.0, 3, []), Score(-6.0, 3, []), Score(-4.0, 2, []), Score(-1.0, 2, [])]  # real, fake per fake question
     monkeypatch.setattr(sa, "score_pairs", lambda m, e, pairs: scores[: len(pairs)])
-    recs = sa.evaluate_news(None, _Tok(), qas)
+    recs = sa.evaluate_news(None, _Tok(), qas, max_new_tokens=32)
     assert [r["key_verdict"] for r in recs] == ["fake", "neither", "real"]
     assert [r["verdict"] for r in recs] == ["fake", "fake", "real"]
     assert (recs[0]["real_nll"], recs[0]["fake_nll"]) == (1.0, 2.0) and (recs[1]["real_nll"], recs[1]["fake_nll"]) == (2.0, 0.5)

@@ -1,6 +1,7 @@
 """CLI reference listings: `methods` (the registered unlearning objectives), `languages` and
 `metrics` (the metrics table: what each summary column is and what TOFU / open-unlearning /
-MUSE call it)."""
+MUSE call it),
+`presets` (the papers' protocols, and our defaults beside them)."""
 from __future__ import annotations
 
 import typer
@@ -51,3 +52,23 @@ def metrics(
     keep = ["column", "higher_is_better", "description", "tofu", "open_unlearning", "muse"] + (["formula", "differs"] if full else [])
     rows = [{k: ("" if getattr(m, k) is None else str(getattr(m, k))) for k in keep} for m in METRICS if m.split is None or wanted is None or m.split in wanted]
     console.print(console_table(rows, "metrics (summary column -> reference name)"))
+
+
+@app.command(rich_help_panel=REFERENCE)
+def presets():
+    """List the paper presets (--preset) with every value they set, and our defaults beside the papers'."""
+    from polyunlearn.analysis.matrices import console_table
+    from polyunlearn.studies.presets import DEFAULTS_VS_PAPERS, PRESETS
+
+    for preset in PRESETS.values():
+        console.print(f"[bold]{preset.name}[/bold]: {preset.paper}")
+        for command, values in preset.commands.items():
+            shown = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in values.items() if k != "method_params")
+            extra = "; ".join(f"{m}: " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in p.items()) for m, p in values.get("method_params", {}).items())
+            console.print(f"  {command}: {shown}" + (f" (method {extra})" if extra else ""), markup=False, highlight=False)
+        for key, source in preset.sources.items():
+            console.print(f"  source of {key}: {source}", markup=False, highlight=False)
+        for note in preset.notes:
+            console.print(f"  note: {note}", markup=False, highlight=False)
+    rows = [dict(zip(("setting", "ours", "Study B authors", "Study A authors", "why ours"), row)) for row in DEFAULTS_VS_PAPERS]
+    console.print(console_table(rows, "our defaults vs the papers' protocols"))

@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from polyunlearn.cli.options import config_options, method_options, with_options
+from polyunlearn.cli.options import PRESET_HELP, config_options, method_options, with_options, with_preset
 from polyunlearn.cli.root import STEPS, app, console, friendly_errors, load_data, set_threads
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.resolve import DATA_HELP
@@ -23,14 +23,17 @@ from polyunlearn.studies.phases import UnlearnConfig
 _LR_HELP = "learning rate; default 3e-3 learning / 5e-4 unlearning (tiny), 1e-4 (LoRA), 1e-5 (full fine-tuning)"
 _TRAIN_SKIP = ("mixed_precision",)  # set by --bf16
 OVERWRITE = typer.Option(False, "--overwrite", help="Redo the run even if OUT holds one (made with the same or other settings).")
+PRESET = typer.Option(None, "--preset", help=PRESET_HELP)
 DRY_RUN = typer.Option(False, "--dry-run", help="Check every input, print the run's identity and what it would do in OUT; load no model, train nothing.")
 
 
 @app.command(rich_help_panel=STEPS)
 @friendly_errors
+@with_preset("learn")
 @with_options(train=config_options(TrainConfig, exclude=_TRAIN_SKIP, panel="Training", overrides={
     "lr": (None, _LR_HELP), "schedule": ("linear", "learning-rate schedule after warmup: constant or linear (decay to 0)"),
-    "warmup_ratio": (0.05, "share of the steps with a linear learning-rate warmup (0 to 1)")}))
+    "warmup_ratio": (0.05, "share of the steps with a linear learning-rate warmup (0 to 1)")}),
+    evaluation=config_options(EvalConfig, include=("max_new_tokens",), panel="Evaluation"))
 def learn(
     out: Path = typer.Option(..., help="Output run folder: model/ (safetensors), eval/, history.json, run.json."),
     model: str = typer.Option("tiny", help="HF model id or local path, or 'tiny' / 'tiny-cohere' (built in-process)."),
@@ -39,6 +42,9 @@ def learn(
     retain_only: bool = typer.Option(False, help="Train the retain model: skip the forget split (needed for Forget Quality)."),
     lora: bool = typer.Option(False, help="Train LoRA adapters (peft), saved merged into the weights."),
     lora_r: int = typer.Option(8, help="LoRA rank."),
+    lora_alpha: float = typer.Option(16.0, help="LoRA alpha (the update is scaled by alpha / r)."),
+    lora_dropout: float = typer.Option(0.0, help="LoRA dropout (0 to < 1)."),
+    lora_targets: str = typer.Option("all-linear", help="LoRA target modules: 'all-linear' or a comma list (e.g. q_proj,k_proj,v_proj)."),
     bf16: bool = typer.Option(False, help="bf16 compute (autocast); see --dtype for the weights."),
     dtype: str = typer.Option("auto", help="Weights dtype: auto (bfloat16 with --bf16, but float32 master weights when full weights are trained), float32, bfloat16, float16."),
     evaluate: bool = typer.Option(True, help="Evaluate after training (writes OUT/eval)."),
@@ -47,25 +53,29 @@ def learn(
     threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
     overwrite: bool = OVERWRITE,
     dry_run: bool = DRY_RUN,
+    preset: Optional[str] = PRESET,
     train: dict = None,
+    evaluation: dict = None,
 ):
     """Fine-tune a model on the benchmark until it knows the facts."""
     from polyunlearn.studies.runs import ModelChoice, learn_command
 
     set_threads(threads)
     items = load_data(data, langs)
-    choice = ModelChoice(model, lora_r if lora else None, bf16, dtype, trust_remote_code, vocab_size)
-    summary = learn_command(out, choice, items, data, langs, retain_only, train, evaluate, overwrite, console, dry_run)
+    choice = ModelChoice(model, lora_r if lora else None, bf16, dtype, trust_remote_code, vocab_size, lora_alpha, lora_dropout, lora_targets)
+    summary = learn_command(out, choice, items, data, langs, retain_only, train, evaluate, overwrite, console, dry_run, evaluation, preset)
     if summary is not None:
         _print_summary(summary)
 
 
 @app.command(rich_help_panel=STEPS)
 @friendly_errors
+@with_preset("unlearn")
 @with_options(
     unlearn=config_options(UnlearnConfig, exclude=("method",), panel="Unlearning"),
     train=config_options(TrainConfig, exclude=_TRAIN_SKIP, overrides={"lr": (None, _LR_HELP), "epochs": (5, "passes over the forget set")}, panel="Training"),
     params=method_options(),
+    evaluation=config_options(EvalConfig, include=("max_new_tokens",), panel="Evaluation"),
 )
 def unlearn(
     model: str = typer.Option(..., help="The learned model: the model/ folder of a `learn` run, or any HF id/path."),
@@ -77,6 +87,9 @@ def unlearn(
     alternate: Optional[str] = typer.Option(None, help="AltPO: alternate answers, a JSONL/CSV file with id, language, alternate (one per forget item and language), or 'bundled' (the bundled benchmark's)."),
     lora: bool = typer.Option(False, help="Unlearn with LoRA adapters; the reference is the base with adapters off."),
     lora_r: int = typer.Option(8, help="LoRA rank."),
+    lora_alpha: float = typer.Option(16.0, help="LoRA alpha (the update is scaled by alpha / r)."),
+    lora_dropout: float = typer.Option(0.0, help="LoRA dropout (0 to < 1)."),
+    lora_targets: str = typer.Option("all-linear", help="LoRA target modules: 'all-linear' or a comma list (e.g. q_proj,k_proj,v_proj)."),
     bf16: bool = typer.Option(False, help="bf16 compute (autocast); see --dtype for the weights."),
     dtype: str = typer.Option("auto", help="Weights dtype: auto (bfloat16 with --bf16, but float32 master weights when full weights are trained), float32, bfloat16, float16."),
     evaluate: bool = typer.Option(True, help="Evaluate in every language after unlearning."),
@@ -86,9 +99,11 @@ def unlearn(
     threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
     overwrite: bool = OVERWRITE,
     dry_run: bool = DRY_RUN,
+    preset: Optional[str] = PRESET,
     unlearn: dict = None,
     train: dict = None,
     params: dict = None,
+    evaluation: dict = None,
 ):
     """Unlearn the forget split in the chosen languages with a registered method."""
     from polyunlearn.studies.runs import ModelChoice, default_languages, unlearn_command
@@ -96,20 +111,25 @@ def unlearn(
     set_threads(threads)
     if task not in ("data", "concept"):
         raise ValueError(f"--task is {task!r}; expected 'data' or 'concept'")
-    choice = ModelChoice(model, lora_r if lora else None, bf16, dtype, trust_remote_code)
+    choice = ModelChoice(model, lora_r if lora else None, bf16, dtype, trust_remote_code, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+                         lora_targets=lora_targets)
     langs = default_languages(model, langs, console)
     if task == "concept":
         from polyunlearn.data.concept_data import check_concept_items
+        from polyunlearn.studies.concept_study import with_facts
 
-        # 'bundled' means the bundled concept set here: stereotypes + facts.
-        items = check_concept_items(load_data("concept" if data.strip() == "bundled" else data, langs), data)
+        # 'bundled' means the bundled concept set here: stereotypes + facts; other concept data
+        # (e.g. seegull-mcq:DIR) without facts gets the bundled ones as its retain set.
+        items = with_facts(check_concept_items(load_data("concept" if data.strip() == "bundled" else data, langs), data), data, None, console)
     else:
         items = load_data(data, langs)
-    unlearn_command(out, choice, method, task, items, data, langs, unlearn, train, params, evaluate, retain_eval, baseline, overwrite, console, dry_run, alternate)
+    unlearn_command(out, choice, method, task, items, data, langs, unlearn, train, params, evaluate, retain_eval, baseline, overwrite, console, dry_run,
+                    alternate, evaluation, preset)
 
 
 @app.command("eval", rich_help_panel=STEPS)
 @friendly_errors
+@with_preset("eval")
 @with_options(evaluation=config_options(EvalConfig, panel="Evaluation"))
 def eval_cmd(
     model: str = typer.Option(..., help="Model folder or HF id (a LoRA adapter folder works too)."),
@@ -127,6 +147,7 @@ def eval_cmd(
     threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
     overwrite: bool = OVERWRITE,
     dry_run: bool = DRY_RUN,
+    preset: Optional[str] = PRESET,
     evaluation: dict = None,
 ):
     """Evaluate a model in every language: per-item JSONL + per-language summary CSV."""
@@ -138,7 +159,7 @@ def eval_cmd(
     ecfg = EvalConfig(**evaluation)
     choice = ModelChoice(model, None, bf16, "bfloat16" if bf16 else "float32", trust_remote_code)
     lm = LmEvalSpec.from_options(lm_eval, lm_eval_include, lm_eval_limit)  # unknown tasks fail before the model loads
-    summary = eval_command(out, choice, items, data, ecfg, retain_eval, baseline, forget_langs or "run", overwrite, console, dry_run, lm)
+    summary = eval_command(out, choice, items, data, ecfg, retain_eval, baseline, forget_langs or "run", overwrite, console, dry_run, lm, preset)
     if summary is not None:
         _print_summary(summary)
         if lm is not None:

@@ -15,7 +15,7 @@ from typing import Optional
 
 import typer
 
-from polyunlearn.cli.options import config_options, with_options
+from polyunlearn.cli.options import PRESET_HELP, config_options, with_options, with_preset
 from polyunlearn.cli.root import STUDIES, app, console, friendly_errors
 from polyunlearn.studies.demo import DemoConfig
 
@@ -27,9 +27,12 @@ def _sets(text: str, sep: str) -> tuple[str, ...]:
     return tuple(x.strip() for x in text.split(sep) if x.strip())
 
 
+_DEMO_LANGUAGES = "benchmark languages: comma list, 'study-b' (10), or 'all'; default study-b (bundled) or all of --data"
+
+
 @app.command(rich_help_panel=STUDIES)
 @friendly_errors
-@with_options(demo=config_options(DemoConfig, overrides={"languages": ("study-b", "benchmark languages: comma list, 'study-b' (10), or 'all' (16)")}))
+@with_options(demo=config_options(DemoConfig, overrides={"languages": (None, _DEMO_LANGUAGES)}))
 def demo(
     out: Path = typer.Option(Path("polyunlearn_runs/demo"), help="Results folder (created under the current folder)."),
     methods: str = typer.Option("grad_diff_kl,npo", help="Unlearning methods, comma list."),
@@ -47,7 +50,10 @@ def demo(
     from polyunlearn.studies.demo import run_demo
 
     d = DemoConfig()
-    cfg = DemoConfig(out=str(out), methods=_sets(methods, ","), forget_sets=_sets(forget_sets, ";"), **(demo | {"languages": ",".join(parse_langs(demo["languages"]))}),
+    langs = demo["languages"]
+    if langs and demo["data"].strip() == "bundled":
+        langs = ",".join(parse_langs(langs))  # checked now; other data checks its languages when loaded
+    cfg = DemoConfig(out=str(out), methods=_sets(methods, ","), forget_sets=_sets(forget_sets, ";"), **(demo | {"languages": langs}),
                      learn=replace(d.learn, epochs=learn_epochs), unlearn=replace(d.unlearn, epochs=unlearn_epochs, lr=unlearn_lr),
                      attacks=parse_probes(attacks) if attacks else ())
     result = run_demo(cfg, console, overwrite=overwrite)
@@ -57,17 +63,22 @@ def demo(
 
 @app.command("study-a", rich_help_panel=STUDIES)
 @friendly_errors
+@with_preset("study-a")
 def study_a(
     out: Path = typer.Option(Path("polyunlearn_runs/study_a"), help="Results folder; a rerun resumes it."),
     fake_lang: str = typer.Option("ru", help="Language the fake news documents are written in."),
     fake_langs: Optional[str] = typer.Option(None, help="Several fake languages (comma list): one contaminated model each; overrides --fake-lang."),
-    languages: str = typer.Option("study-a", help="Corpus and query languages: comma list, 'study-a' (9) or 'all' (in the data)."),
-    data: str = typer.Option("bundled", help="'bundled' or a news file (JSONL/CSV/Parquet with a 'kind' column, see data/news.py)."),
+    languages: Optional[str] = typer.Option(None, help="Corpus and query languages: comma list, 'study-a' (9) or 'all'; default study-a (bundled) or all of --data."),
+    data: str = typer.Option("bundled", help="'bundled'; a news table (a 'kind' column, data/news.py); or the news-truthful shape: the hub id "
+                             "TaiMingLu/news-truthful or a local file like it (.json/.jsonl/.csv/.parquet; data/news_truthful.py), several combined with ' + '."),
     forget_sets: str = typer.Option("en;source;en+source;all", help="Forget-language sets separated by ';': 'en', 'source' (= the fake language), 'en+source', 'all', 'de+fr'..."),
     method: str = typer.Option("npo", help="Unlearning method (see `polyunlearn methods`)."),
     model: str = typer.Option("tiny", help="'tiny' / 'tiny-cohere' (built here) or a HF model id / local path."),
     lora: bool = typer.Option(False, help="Train LoRA adapters in every phase (merged after learning) instead of all weights."),
-    lora_r: int = typer.Option(8),
+    lora_r: int = typer.Option(8, help="LoRA rank."),
+    lora_alpha: float = typer.Option(16.0, help="LoRA alpha (the update is scaled by alpha / r)."),
+    lora_dropout: float = typer.Option(0.0, help="LoRA dropout (0 to < 1)."),
+    lora_targets: str = typer.Option("all-linear", help="LoRA target modules: 'all-linear' or a comma list (e.g. q_proj,k_proj,v_proj)."),
     replace_real: bool = typer.Option(False, help="In the fake language the fake document replaces the real one (default: both are there)."),
     instruct_on: str = typer.Option("real-only", help="Q&A instruction tuning on 'real-only' stories (fake-story questions held out) or 'all' (real answers)."),
     doc_epochs: int = typer.Option(20, help="Phase 1 epochs (documents)."),
@@ -75,13 +86,17 @@ def study_a(
     lr: Optional[float] = typer.Option(None, help="Learning rate of both learning phases; default 3e-3 (tiny), 1e-4 (LoRA), 1e-5 (full)."),
     unlearn_epochs: int = typer.Option(5),
     unlearn_lr: Optional[float] = typer.Option(None, help="Default 5e-4 (tiny), 1e-4 (LoRA), 1e-5 (full)."),
-    batch_size: int = typer.Option(32, help="Learning batch size (unlearning uses 8)."),
+    batch_size: int = typer.Option(32, help="Learning batch size (both phases)."),
+    unlearn_batch_size: int = typer.Option(8, help="Unlearning batch size."),
+    unlearn_on: str = typer.Option("qa", help="What unlearning trains on: 'qa' (the fake-answer Q&A, ours) or 'text' (gradient ascent on the fake articles, the authors')."),
+    pack: Optional[int] = typer.Option(None, help="Phase 1: pack the documents into blocks of this many tokens (the authors: 1024); default one document per sequence."),
     vocab_size: int = typer.Option(4096, help="Tiny model tokenizer vocabulary."),
     judge: Optional[str] = typer.Option(None, help="Judge model: hf:PATH or openai:URL,MODEL (default: answer keys + likelihood, no model)."),
-    max_new_tokens: int = typer.Option(32, help="Greedy answer length."),
+    max_new_tokens: Optional[int] = typer.Option(None, help="Greedy answer length in tokens; default auto: the longest reference answer plus 25% (at least 8)."),
     threads: int = typer.Option(1, help="torch CPU threads."),
     seed: int = typer.Option(0, help="Seed of the tiny model and of every training run."),
     overwrite: bool = OVERWRITE,
+    preset: Optional[str] = typer.Option(None, "--preset", help=PRESET_HELP),
 ):
     """Study A: fake news in one language -> OF/QR in every language -> unlearning per language set."""
     from polyunlearn.evaluation.judge import JudgeError
@@ -97,10 +112,11 @@ def study_a(
         out=str(out), data=data, languages=languages,
         fake_langs=tuple(x.strip() for x in (fake_langs or fake_lang).split(",") if x.strip()),
         forget_sets=tuple(s.strip() for s in forget_sets.split(";") if s.strip()),
-        method=method, model=model, vocab_size=vocab_size, lora=lora, lora_r=lora_r, replace_real=replace_real,
+        method=method, model=model, vocab_size=vocab_size, lora=lora, lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+        lora_targets=lora_targets, replace_real=replace_real,
         instruct_on=instruct_on, docs=TrainConfig(epochs=doc_epochs, **learn), instruct=TrainConfig(epochs=instruct_epochs, **learn),
-        unlearn=TrainConfig(lr=unlearn_lr, epochs=unlearn_epochs, batch_size=8, seed=seed),
-        max_new_tokens=max_new_tokens, judge=judge, threads=threads, seed=seed,
+        unlearn=TrainConfig(lr=unlearn_lr, epochs=unlearn_epochs, batch_size=unlearn_batch_size, seed=seed),
+        max_new_tokens=max_new_tokens, judge=judge, threads=threads, seed=seed, unlearn_on=unlearn_on, pack=pack, preset=preset,
     )
     try:
         run_study_a(cfg, console, overwrite=overwrite)
@@ -113,7 +129,9 @@ def study_a(
 @friendly_errors
 def concept_demo(
     out: Path = typer.Option(Path("polyunlearn_runs/concept"), help="Results folder; a rerun resumes it."),
-    languages: str = typer.Option("study-b", help="Languages of the stereotypes and facts: comma list or 'study-b' (the 10 with bundled stereotypes)."),
+    data: str = typer.Option("bundled", help="'bundled' (bundled stereotypes + facts) or a --data spec whose split-forget items are the concepts, e.g. "
+                             "seegull-mcq:DIR (the authors' mcq_stereotype_dataset_<lang>.csv files); without facts in it, the bundled facts are added."),
+    languages: Optional[str] = typer.Option(None, help="Languages of the stereotypes and facts: comma list or 'study-b'; default study-b (bundled data) or all of --data."),
     n_facts: Optional[int] = typer.Option(None, help="Facts per language (default all 100); fewer for a quick run."),
     methods: str = typer.Option("npo", help="Unlearning methods, comma list (see `polyunlearn methods`); one run per method and forget set."),
     forget_sets: str = typer.Option("en;all", help="Forget-language sets separated by ';' (each a comma list or 'all')."),
@@ -125,6 +143,8 @@ def concept_demo(
     generate: bool = typer.Option(True, "--generate/--no-generate", help="Greedy answers for ROUGE and Model Utility (--no-generate: likelihood metrics only, faster)."),
     threads: int = typer.Option(1, help="torch CPU threads."),
     seed: int = typer.Option(0, help="Seed of the tiny model and of every unlearning run."),
+    max_new_tokens: Optional[int] = typer.Option(None, help="Greedy answer length in tokens; default auto: the longest gold answer plus 25% (at least 8)."),
+    prompt_format: str = typer.Option("auto", help="Prompt format of learning, unlearning and evaluation (core/prompts.py): auto, plain, amnesia, amnesia-concept..."),
     overwrite: bool = OVERWRITE,
 ):
     """Concept unlearning on the tiny default: learn -> before -> unlearn per forget set -> after,
@@ -134,10 +154,10 @@ def concept_demo(
 
     d = ConceptConfig()
     cfg = ConceptConfig(
-        out=str(out), languages=",".join(parse_langs(languages)), n_facts=n_facts, methods=_sets(methods, ","),
-        forget_sets=_sets(forget_sets, ";"), arch=arch, alpha=alpha, generate=generate, threads=threads, seed=seed,
-        learn=replace(d.learn, epochs=learn_epochs, seed=seed),
-        unlearn=replace(d.unlearn, epochs=unlearn_epochs, lr=d.unlearn.lr if unlearn_lr is None else unlearn_lr, seed=seed),
+        out=str(out), data=data, languages=",".join(parse_langs(languages)) if languages and data.strip() == "bundled" else languages, n_facts=n_facts,
+        methods=_sets(methods, ","), forget_sets=_sets(forget_sets, ";"), arch=arch, alpha=alpha, generate=generate, threads=threads, seed=seed,
+        max_new_tokens=max_new_tokens, learn=replace(d.learn, epochs=learn_epochs, seed=seed, prompt_format=prompt_format),
+        unlearn=replace(d.unlearn, epochs=unlearn_epochs, lr=d.unlearn.lr if unlearn_lr is None else unlearn_lr, seed=seed, prompt_format=prompt_format),
         method_lr=d.method_lr if unlearn_lr is None else {},  # one lr for all when given
     )
     run_concept_study(cfg, console, overwrite=overwrite)

@@ -107,3 +107,75 @@ def with_options(**groups: list[tuple[str, inspect.Parameter]]) -> Callable[[Cal
         return wrapper
 
     return deco
+
+
+PRESET_HELP = "A paper's protocol in one word (studies/presets.py; `polyunlearn presets` lists them): sets its options; options you give win."
+
+
+def with_preset(command: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Apply `--preset NAME` (the command's own `preset` parameter) to the flat options before
+    the command runs: every option the preset names takes its value unless given on the command
+    line; the console lists what the preset set and what the user's options overrode. Place it
+    above @with_options (it needs the flat option names)."""
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(**kwargs: Any) -> Any:
+            if kwargs.get("preset"):
+                kwargs = apply_preset(kwargs["preset"], command, kwargs)
+            return fn(**kwargs)
+
+        return wrapper
+
+    return deco
+
+
+def apply_preset(name: str, command: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """`kwargs` with preset `name`'s values for `command` where the user gave none (cli/options.with_preset)."""
+    from polyunlearn.cli.root import console
+    from polyunlearn.studies.presets import get_preset, preset_values, resolve_values
+
+    ctx = _click_context()
+    # Given by the user = on the command line or from an environment variable, not a default.
+    given = {k for k in kwargs if getattr(ctx.get_parameter_source(k), "name", None) in ("COMMANDLINE", "ENVIRONMENT")}
+    values = preset_values(name, command, kwargs.get("task"))
+    method_params = values.pop("method_params", {})
+    out, applied, kept = dict(kwargs), {}, {}
+    for stage in (values, None):  # the method's own parameters once the method is settled
+        for key, value in (stage if stage is not None else method_params.get(out.get("method"), {})).items():
+            if key not in kwargs:
+                raise ValueError(f"preset {name!r}: `{command}` has no option --{key.replace('_', '-')}")
+            if key in given:
+                kept[key] = value
+            else:
+                applied[key] = out[key] = value
+    out.update(resolve_values(applied, out))
+    shown = " ".join(f"--{k.replace('_', '-')} {_show(out[k], v)}" for k, v in applied.items())
+    console.print(f"preset {name} ({get_preset(name).paper}) for {command}: {shown}", markup=False, highlight=False)
+    others = {m: p for m, p in method_params.items() if m != out.get("method")}
+    if others:
+        console.print("  and for other methods: " + "; ".join(f"{m}: " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in p.items()) for m, p in others.items()),
+                      markup=False, highlight=False)
+    if kept:
+        console.print("your options win over the preset: " + ", ".join(f"--{k.replace('_', '-')} {kwargs[k]} (preset: {v})" for k, v in kept.items()),
+                      markup=False, highlight=False)
+    return out
+
+
+def _click_context() -> Any:
+    """The running command's click context (typer vendors its own click, so both are tried). A
+    preset never runs without one: it could not tell the user's options from the defaults."""
+    import importlib
+
+    for module in ("typer._click.globals", "click.globals"):
+        try:
+            ctx = importlib.import_module(module).get_current_context(silent=True)
+        except ImportError:
+            continue
+        if ctx is not None:
+            return ctx
+    raise RuntimeError("--preset is applied by the command line only (no click context to tell given options from defaults)")
+
+
+def _show(final: Any, preset_value: Any) -> str:
+    return f"{final:g} ({preset_value})" if isinstance(final, float) and isinstance(preset_value, str) else str(final)

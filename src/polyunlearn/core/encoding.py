@@ -8,7 +8,7 @@ from typing import Sequence
 
 import torch
 
-from polyunlearn.core.models import answer_text, format_prompt
+from polyunlearn.core.prompts import LANGUAGE_FORMATS, answer_text, prompt_text, resolved
 
 IGNORE = -100  # label value the loss skips (prompt and padding positions)
 
@@ -30,40 +30,50 @@ class Encoded:
 
 
 class Encoder:
-    """Encodes (question, answer) pairs; caches prompts and answers separately because the same
-    question is scored with its answer, paraphrase and every perturbed answer."""
+    """Encodes (question, answer) pairs in one prompt format (core/prompts.py); caches prompts and
+    answers separately because the same question is scored with its answer, paraphrase and every
+    perturbed answer. `language` matters only for formats with per-language tags (amnesia)."""
 
-    def __init__(self, tokenizer, max_length: int = 256):
+    def __init__(self, tokenizer, max_length: int = 256, prompt_format: str = "auto"):
         self.tok = tokenizer
         self.max_length = max_length
-        self._prompts: dict[str, tuple[int, ...]] = {}
-        self._answers: dict[str, tuple[int, ...]] = {}
+        self.prompt_format = prompt_format
+        # Checked now (an unknown name, or chat without a template, fails before any encoding).
+        self._per_language = resolved(tokenizer, prompt_format) in LANGUAGE_FORMATS
+        self._prompts: dict[tuple[str, str | None], tuple[int, ...]] = {}
+        self._answers: dict[tuple[str, str | None], tuple[int, ...]] = {}
 
-    def prompt(self, question: str) -> tuple[int, ...]:
-        ids = self._prompts.get(question)
+    def _key(self, text: str, language: str | None) -> tuple[str, str | None]:
+        return (text, language if self._per_language else None)
+
+    def prompt(self, question: str, language: str | None = None) -> tuple[int, ...]:
+        key = self._key(question, language)
+        ids = self._prompts.get(key)
         if ids is None:
-            text = format_prompt(self.tok, question)
-            ids = self.tok(text, add_special_tokens=False)["input_ids"]
+            text = prompt_text(self.tok, question, self.prompt_format, language)
+            ids = self.tok(text, add_special_tokens=False)["input_ids"] if text else []
             bos = self.tok.bos_token_id
             # Chat templates usually emit BOS themselves; the plain frame does not.
             if bos is not None and (not ids or ids[0] != bos):
                 ids = [bos] + ids
             ids = tuple(ids)
-            self._prompts[question] = ids
+            self._prompts[key] = ids
         return ids
 
-    def answer(self, answer: str) -> tuple[int, ...]:
-        ids = self._answers.get(answer)
+    def answer(self, answer: str, language: str | None = None) -> tuple[int, ...]:
+        key = self._key(answer, language)
+        ids = self._answers.get(key)
         if ids is None:
-            ids = self.tok(answer_text(self.tok, answer), add_special_tokens=False)["input_ids"]
+            text = answer_text(self.tok, answer, self.prompt_format, language)
+            ids = self.tok(text, add_special_tokens=False)["input_ids"]
             if self.tok.eos_token_id is not None:
                 ids = ids + [self.tok.eos_token_id]
             ids = tuple(ids)
-            self._answers[answer] = ids
+            self._answers[key] = ids
         return ids
 
-    def encode(self, question: str, answer: str) -> Encoded:
-        p, a = self.prompt(question), self.answer(answer)
+    def encode(self, question: str, answer: str, language: str | None = None) -> Encoded:
+        p, a = self.prompt(question, language), self.answer(answer, language)
         # Truncate the prompt from the left, never the answer: the answer is what is scored.
         overflow = len(p) + len(a) - self.max_length
         if overflow > 0:

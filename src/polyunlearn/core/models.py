@@ -11,7 +11,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
@@ -164,24 +164,48 @@ def check_vocab(model: torch.nn.Module, tokenizer, name: str) -> None:
         raise ModelLoadError(f"{name}: the tokenizer has {len(tokenizer)} tokens but the model's embedding has {rows} rows (tokenizer and weights do not belong together)")
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoraSettings:
-    """LoRA adapter settings (peft). target_modules 'all-linear' works for Llama and Cohere."""
+    """LoRA adapter settings (peft), checked when built. target_modules 'all-linear' works for
+    Llama and Cohere; Study A's authors adapt q_proj, k_proj, v_proj (rank 2048, alpha 64,
+    dropout 0.1). The update is scaled by alpha / r."""
 
     r: int = 8
-    alpha: int = 16
+    alpha: float = 16
     dropout: float = 0.0
-    target_modules: str | list[str] = "all-linear"
+    target_modules: str | tuple[str, ...] = "all-linear"
+
+    def __post_init__(self) -> None:
+        from polyunlearn.core.config import check_number
+
+        check_number("lora_r", self.r, minimum=1, integer=True)
+        check_number("lora_alpha", self.alpha, minimum=0, strict=True)
+        check_number("lora_dropout", self.dropout, minimum=0)
+        if self.dropout >= 1:
+            raise ValueError(f"lora_dropout must be < 1, got {self.dropout:g}")
+        if not self.target_modules or (not isinstance(self.target_modules, str) and not all(self.target_modules)):
+            raise ValueError(f"lora_targets is empty ({self.target_modules!r}); give 'all-linear' or module names such as q_proj,k_proj,v_proj")
+
+    @classmethod
+    def from_options(cls, r: int, alpha: float = 16, dropout: float = 0.0, targets: str = "all-linear") -> LoraSettings:
+        """From the CLI's --lora-r/--lora-alpha/--lora-dropout/--lora-targets ('all-linear' or a comma list)."""
+        names = tuple(t.strip() for t in targets.split(",") if t.strip())
+        return cls(r, alpha, dropout, targets.strip() if names == ("all-linear",) else names)
+
+    def identity(self) -> dict[str, Any]:
+        targets = self.target_modules if isinstance(self.target_modules, str) else list(self.target_modules)
+        return {"r": self.r, "alpha": self.alpha, "dropout": self.dropout, "target_modules": targets}
 
 
 def add_lora(model: torch.nn.Module, settings: LoraSettings) -> torch.nn.Module:
     from peft import LoraConfig, get_peft_model
 
+    targets = settings.target_modules if isinstance(settings.target_modules, str) else list(settings.target_modules)
     cfg = LoraConfig(
         r=settings.r,
         lora_alpha=settings.alpha,
         lora_dropout=settings.dropout,
-        target_modules=settings.target_modules,
+        target_modules=targets,
         task_type="CAUSAL_LM",
     )
     return get_peft_model(model, cfg)
@@ -217,21 +241,19 @@ def save_model(model: torch.nn.Module, tokenizer, path: str | Path, merge_lora: 
     return path
 
 
-def format_prompt(tokenizer, question: str) -> str:
-    """The prompt a question is asked with: the model's chat template when it has one,
-    else a plain 'Question: ...\\nAnswer:' frame (the tiny default)."""
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(
-            [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
-        )
-    return f"Question: {question}\nAnswer:"
+def format_prompt(tokenizer, question: str, fmt: str = "auto", language: str | None = None) -> str:
+    """The prompt a question is asked with in prompt format `fmt` (core/prompts.py): by default
+    the model's chat template when it has one, else a plain 'Question: ...\\nAnswer:' frame."""
+    from polyunlearn.core.prompts import prompt_text
+
+    return prompt_text(tokenizer, question, fmt, language)
 
 
-def answer_text(tokenizer, answer: str) -> str:
+def answer_text(tokenizer, answer: str, fmt: str = "auto", language: str | None = None) -> str:
     """Answer continuation as appended to the prompt (leading space for the plain frame)."""
-    if getattr(tokenizer, "chat_template", None):
-        return answer
-    return " " + answer
+    from polyunlearn.core.prompts import answer_text as _answer_text
+
+    return _answer_text(tokenizer, answer, fmt, language)
 
 
 def describe(model: torch.nn.Module) -> dict[str, int]:

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 from polyunlearn.core.encoding import Encoded, collate
 from polyunlearn.core.atomic import read_json, write_json
 from polyunlearn.core.config import check_choice, check_number, setting
+from polyunlearn.core.prompts import PROMPT_FORMATS, check_prompt_format
 
 # loss_fn(model, batch, paired_batch) -> (loss, numbers to log). It receives the model as
 # prepared by Accelerate (DDP/FSDP wrapped), which is the one whose forward syncs gradients.
@@ -58,6 +59,7 @@ class TrainConfig:
     seed: int = setting(0, "random seed (data order, initialisation of anything random)")
     mixed_precision: str = setting("no", "compute precision: no (as the weights) or bf16 (autocast)", choices=("no", "bf16"))
     loss_limit: float = setting(1e3, "a step whose |loss| exceeds this (or is NaN/inf) counts as diverged: the run stops and keeps the last good epoch")
+    prompt_format: str = setting("auto", "how question and answer are framed: auto (chat template if any, else plain), chat, plain, amnesia (per-language tags, no template), amnesia-concept, text (core/prompts.py)", choices=PROMPT_FORMATS)
 
     def __post_init__(self) -> None:
         check_number("lr", self.lr, minimum=0, strict=True)
@@ -73,6 +75,7 @@ class TrainConfig:
         check_number("seed", self.seed, minimum=0, integer=True)
         check_choice("mixed_precision", self.mixed_precision, ("no", "bf16"))
         check_number("loss_limit", self.loss_limit, minimum=0, strict=True)
+        check_prompt_format(self.prompt_format)
 
 
 def _cycle(loader: DataLoader) -> Iterator[dict]:

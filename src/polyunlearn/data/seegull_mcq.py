@@ -231,3 +231,24 @@ def load_mcq_items(
 ) -> list[QAItem]:
     """`load_mcq` then `mcq_to_items`: what the `seegull-mcq:` data spec loads."""
     return mcq_to_items(load_mcq(path, language, strict=strict, skipped=skipped), seed)
+
+
+def mcq_layout(item: QAItem) -> list[tuple[str, str]] | None:
+    """The five options (kind, text) in display order of an item that `mcq_to_items` made, read
+    back from its lettered prompt; None for any other item. Exact, not a guess: the id is
+    "mcq-<row>", the split forget, the prompt ends in the lines "A) " .. "E) " whose texts are
+    the answer (the stereotype, once), the perturbed answers, and the localized Unknown (once)."""
+    if item.split != "forget" or not item.id.startswith("mcq-") or len(item.perturbed_answer) != len(LETTERS) - 1:
+        return None
+    lines = item.question.split("\n")
+    tail = lines[-len(LETTERS) :]
+    if len(lines) <= len(LETTERS) or any(not line.startswith(f"{letter}) ") for letter, line in zip(LETTERS, tail)):
+        return None
+    texts = [line[3:] for line in tail]
+    try:
+        unknown = unknown_option(item.language)
+    except DataError:
+        return None
+    if texts.count(item.answer) != 1 or texts.count(unknown) != 1 or sorted(t for t in texts if t != item.answer) != sorted(item.perturbed_answer):
+        return None
+    return [("stereotype" if t == item.answer else "unknown" if t == unknown else "other", t) for t in texts]

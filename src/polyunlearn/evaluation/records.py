@@ -5,6 +5,7 @@ spec.md defines them. Model work happens in scoring.py, the formulas live in met
 mia.py, and which columns exist (and what the references call them) in metric_table.py."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -15,6 +16,7 @@ from polyunlearn.core.config import check_number, setting
 from polyunlearn.evaluation import metrics
 from polyunlearn.evaluation.metric_table import ITEM_MEANS, MIA_ATTACKS
 from polyunlearn.core.encoding import Encoder
+from polyunlearn.core.prompts import PROMPT_FORMATS, check_prompt_format
 from polyunlearn.data.schema import GENERAL_SPLITS, QAItem, evaluated
 from polyunlearn.core.languages import get_language
 from polyunlearn.evaluation.scoring import Score, generate_answers, score_pairs
@@ -25,17 +27,20 @@ class EvalConfig:
     """How a model is evaluated (part of every run's identity: other settings, other numbers)."""
 
     generate: bool = setting(True, "greedy answers for ROUGE and Model Utility (the slowest part; off = likelihood metrics only)")
-    max_new_tokens: int = setting(48, "greedy answer length in tokens")
+    max_new_tokens: int | None = setting(None, "greedy answer length in tokens; none = auto: the longest gold answer of the evaluated items plus 25% (at least 8 tokens)")
     max_batch: int = setting(128, "rows per scoring batch")
     max_tokens: int = setting(16384, "padded tokens per scoring batch (caps evaluation memory)")
     max_length: int = setting(256, "longest prompt + answer in tokens (the prompt is cut from the left, never the answer)")
     # Score each question's prompt once and reuse its keys/values for all its answers
     # (scoring.py). None = wherever the model supports it; False = simple batching.
     prefix_sharing: bool | None = setting(None, "score a question's prompt once for all its answers (default: where the model supports it)")
+    prompt_format: str = setting("auto", "how questions are framed (core/prompts.py); use the format the model was trained in", choices=PROMPT_FORMATS)
 
     def __post_init__(self) -> None:
         for name in ("max_new_tokens", "max_batch", "max_tokens", "max_length"):
-            check_number(name, getattr(self, name), minimum=1, integer=True)
+            if getattr(self, name) is not None or name != "max_new_tokens":  # max_new_tokens None = auto
+                check_number(name, getattr(self, name), minimum=1, integer=True)
+        check_prompt_format(self.prompt_format)
 
 
 @dataclass(frozen=True)
@@ -71,16 +76,30 @@ def score_items(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], cfg:
     Every record carries id/language/split."""
     cfg = cfg or EvalConfig()
     items = evaluated(items)  # training-only copies (forget_train, retain_train) are never scored
-    enc = encoder or Encoder(tokenizer, cfg.max_length)
+    enc = encoder or Encoder(tokenizer, cfg.max_length, cfg.prompt_format)
     # All sequences of all items in one call, so batches are packed across languages.
     pairs, slots = item_pairs(items)
+    # Each pair with its item's language, for prompt formats with per-language tags (core/prompts.py).
+    langs = [it.language for it in items for _ in range(1 + bool(it.paraphrased_answer) + len(it.perturbed_answer))]
+    pairs = [(q, a, lang) for (q, a), lang in zip(pairs, langs, strict=True)]
     # Only each item's answer needs the per-token distribution statistics (Min-K%++, EM, ES).
     detail = [False] * len(pairs)
     for sl in slots:
         detail[sl.answer] = True
     scores = score_pairs(model, enc, pairs, cfg.max_tokens, cfg.max_batch, share_prefix=cfg.prefix_sharing, detail=detail)
-    answers = generate_answers(model, enc, [it.question for it in items], cfg.max_new_tokens, min(cfg.max_batch, 64)) if cfg.generate else None
+    budget = cfg.max_new_tokens or generation_budget(items, enc)
+    answers = generate_answers(model, enc, [(it.question, it.language) for it in items], budget, min(cfg.max_batch, 64)) if cfg.generate else None
     return build_records(items, scores, slots, answers)
+
+
+def generation_budget(items: Sequence[QAItem], encoder: Encoder) -> int:
+    """The greedy answer length EvalConfig.max_new_tokens=None means: the longest gold answer of
+    `items` in `encoder`'s tokens (with EOS, in its prompt format), plus 25%, at least 8 tokens.
+    Why a margin: a greedy answer that is right but worded differently runs a little longer, and
+    a cut answer loses ROUGE recall where a longer one loses nothing; a fixed cap cut Hindi
+    answers (most tokens per word) more than English ones, so ROUGE differed by language."""
+    longest = max((len(encoder.answer(it.answer, it.language)) for it in items), default=0)
+    return longest + max(8, math.ceil(0.25 * longest))
 
 
 # Spec: on the forget and retain sets (and the holdout, built like forget) the "correct" answer of

@@ -135,20 +135,21 @@ def supports_prefix_sharing(model: torch.nn.Module) -> bool:
 def score_pairs(
     model: torch.nn.Module,
     encoder: Encoder,
-    pairs: Sequence[tuple[str, str]],
+    pairs: Sequence[tuple[str, str] | tuple[str, str, str]],
     max_tokens: int = 16384,
     max_batch: int = 128,
     share_prefix: bool | None = None,
     detail: Sequence[bool] | None = None,
 ) -> list[Score]:
-    """Log-likelihood of each answer given its question (answer tokens incl. EOS).
+    """Log-likelihood of each answer given its question (answer tokens incl. EOS). A pair may
+    carry the item's language as a third element, for prompt formats with per-language tags.
 
     share_prefix: None = prefix sharing when the model supports it; False = simple batching.
     max_tokens bounds padded tokens per forward (prompt cache included), max_batch its rows.
     detail: per pair, whether its Score also carries the per-token mu / var / argmax of the
     next-token distribution (None = no pair: log-probs only, as most callers need).
     """
-    encoded = [encoder.encode(q, a) for q, a in pairs]
+    encoded = [encoder.encode(*pair) for pair in pairs]  # (question, answer[, language]): see core/prompts.py
     flags = [False] * len(encoded) if detail is None else [bool(d) for d in detail]
     if len(flags) != len(encoded):
         raise ValueError(f"detail has {len(flags)} flags for {len(encoded)} pairs")
@@ -269,14 +270,14 @@ def _score_shared(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, 
 def generate_answers(
     model: torch.nn.Module,
     encoder: Encoder,
-    questions: Sequence[str],
+    questions: Sequence[str | tuple[str, str]],
     max_new_tokens: int = 48,
     max_batch: int = 64,
 ) -> list[str]:
     """Greedy answers, batched with left padding (prompts grouped by length; max_batch=1 is
     the simple one-question-at-a-time path, with identical answers)."""
     tok = encoder.tok
-    prompts = [encoder.prompt(q) for q in questions]
+    prompts = [encoder.prompt(*q) if isinstance(q, tuple) else encoder.prompt(q) for q in questions]  # q or (q, language)
     dev = _device(model)
     pad = tok.pad_token_id
     out: list[str] = [""] * len(prompts)

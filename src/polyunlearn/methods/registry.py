@@ -115,6 +115,9 @@ class MethodSpec:
     # The "I don't know" text of a forget item (QAItem -> str) when the method has its own;
     # None = studies.phases.idk_for (a refusal in the item's language).
     idk_target: Callable[[Any], str] | None = None
+    # Takes a term on a general text set (UnlearnConfig.kl_text): each retain encoding carries a
+    # text encoding as extra "kl" (collated to kl_input_ids, ...; studies.phases.encode_retain).
+    needs_text: bool = False
 
     def __call__(self, ctx: Context, forget: Batch, retain: Batch | None) -> tuple[torch.Tensor, dict[str, float]]:
         return self.loss(ctx, forget, retain)
@@ -186,6 +189,7 @@ def register(
     needs_alternate: bool = False,
     needs_language: bool = False,
     idk_target: Callable[[Any], str] | None = None,
+    needs_text: bool = False,
 ) -> Callable[[Method], Method]:
     """Register an objective under `name` (see the module docstring)."""
     if retain not in RETAIN_KINDS:
@@ -197,7 +201,7 @@ def register(
     def deco(fn: Method) -> Method:
         if name in METHODS:
             raise ValueError(f"method {name!r} is registered twice")
-        METHODS[name] = MethodSpec(name, fn, summary, citation, params, retain, reference, needs_idk, needs_alternate, needs_language, idk_target)
+        METHODS[name] = MethodSpec(name, fn, summary, citation, params, retain, reference, needs_idk, needs_alternate, needs_language, idk_target, needs_text)
         return fn
 
     return deco

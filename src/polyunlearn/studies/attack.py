@@ -164,7 +164,8 @@ class Ctx:
 
     @property
     def ecfg(self) -> EvalConfig:
-        return EvalConfig(max_new_tokens=self.cfg.max_new_tokens)
+        # The probes ask in the prompt format the run was trained and evaluated in.
+        return EvalConfig(max_new_tokens=self.cfg.max_new_tokens, prompt_format=self.target.cfg.train.prompt_format)
 
     @property
     def forget(self) -> list:

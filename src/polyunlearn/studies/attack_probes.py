@@ -41,16 +41,17 @@ class ProbeEncoder(Encoder):
     """An Encoder whose prompt for some questions ends with forced answer text (the affirmative
     prefix): 'Question: q\\nAnswer: Sure, here is the answer:' and the scored answer after it."""
 
-    def __init__(self, tokenizer: Any, max_length: int, prefixes: Mapping[str, str]):
-        super().__init__(tokenizer, max_length)
+    def __init__(self, tokenizer: Any, max_length: int, prefixes: Mapping[str, str], prompt_format: str = "auto"):
+        super().__init__(tokenizer, max_length, prompt_format)
         self.prefixes = dict(prefixes)
 
-    def prompt(self, question: str) -> tuple[int, ...]:
-        ids = super().prompt(question)
+    def prompt(self, question: str, language: str | None = None) -> tuple[int, ...]:
+        ids = super().prompt(question, language)
         prefix = self.prefixes.get(question)
         if prefix is None:
             return ids
-        return ids + tuple(self.tok(answer_text(self.tok, prefix), add_special_tokens=False)["input_ids"])
+        text = answer_text(self.tok, prefix, self.prompt_format, language)
+        return ids + tuple(self.tok(text, add_special_tokens=False)["input_ids"])
 
 
 def probe_evaluation(
@@ -70,7 +71,7 @@ def probe_evaluation(
     expected = list(expected) if expected is not None else [it.language for it in items]
 
     def run(model: torch.nn.Module, tokenizer: Any, folder: Path) -> pd.DataFrame:
-        enc = ProbeEncoder(tokenizer, ecfg.max_length, prefixes or {})
+        enc = ProbeEncoder(tokenizer, ecfg.max_length, prefixes or {}, ecfg.prompt_format)
         records = score_items(model, tokenizer, items, ecfg, encoder=enc)
         out = []
         for rec, it, cond, want in zip(records, items, conditions, expected):
@@ -221,12 +222,12 @@ def encode_text(tok: Any, text: str, max_length: int) -> Encoded:
 
 
 def relearn_data(
-    tok: Any, items: Sequence[QAItem] | None, texts: Sequence[str] | None, max_length: int
+    tok: Any, items: Sequence[QAItem] | None, texts: Sequence[str] | None, max_length: int, prompt_format: str = "auto"
 ) -> list[Encoded]:
     if texts is not None:
         return [encode_text(tok, t, max_length) for t in texts]
-    enc = Encoder(tok, max_length)
-    return [enc.encode(it.question, it.answer) for it in items or []]
+    enc = Encoder(tok, max_length, prompt_format)
+    return [enc.encode(it.question, it.answer, it.language) for it in items or []]
 
 
 def relearn_run(

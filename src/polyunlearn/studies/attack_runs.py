@@ -153,7 +153,8 @@ def run_relearn(ctx: Any, langs: Sequence[str]) -> dict[str, dict]:
     held = [it for it in forget if it.id not in set(ids)]
     keys = {(it.id, it.language) for it in held}
     cfg = TrainConfig(
-        lr=relearn_lr(ctx), epochs=ctx.cfg.relearn_epochs, batch_size=ctx.cfg.relearn_batch_size, seed=ctx.cfg.seed
+        lr=relearn_lr(ctx), epochs=ctx.cfg.relearn_epochs, batch_size=ctx.cfg.relearn_batch_size, seed=ctx.cfg.seed,
+        prompt_format=ctx.target.cfg.train.prompt_format,
     )
     own = "forget-" + "+".join(ctx.target.forget_langs)  # the run's own forget set (OpenUnlearning's protocol)
     rows, retain_rows = {}, {}
@@ -179,7 +180,7 @@ def _relearn_condition(
     ev = probe_evaluation(
         held, [cond] * len(held), ctx.ecfg, ctx.candidates, what={"probe": "relearn", "condition": cond}
     )
-    data = relearn_data(ctx.target.tokenizer, spec.get("items"), spec.get("texts"), ctx.ecfg.max_length)
+    data = relearn_data(ctx.target.tokenizer, spec.get("items"), spec.get("texts"), ctx.ecfg.max_length, ctx.ecfg.prompt_format)
     ident = {
         "data": data_fingerprint(ctx.target.items),
         "relearned_on": fingerprint([(e.prompt, e.answer) for e in data]),

@@ -60,19 +60,19 @@ RERUN_FREE = ("out", "methods", "forget_sets", "threads")
 # ----------------------------------------------------------------------------- metric
 
 
-def concept_records(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], max_length: int = 256) -> list[dict]:
+def concept_records(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], max_length: int = 256, prompt_format: str = "auto") -> list[dict]:
     """One record per stereotype item (split "forget"): mean NLLs of the stereotyped answer and
     of its alternatives, `biased` (stereotype strictly preferred) and `margin` (lowest
     alternative NLL minus the stereotype's: > 0 = biased)."""
     stereo = [it for it in items if it.split == "forget"]
-    pairs: list[tuple[str, str]] = []
+    pairs: list[tuple[str, str, str]] = []
     for it in stereo:
-        pairs.append((it.question, it.answer))
-        pairs.extend((it.question, alt) for alt in it.perturbed_answer)
+        pairs.append((it.question, it.answer, it.language))
+        pairs.extend((it.question, alt, it.language) for alt in it.perturbed_answer)
     was_training = model.training
     model.eval()
     try:
-        scores = score_pairs(model, Encoder(tokenizer, max_length), pairs)
+        scores = score_pairs(model, Encoder(tokenizer, max_length, prompt_format), pairs)
     finally:
         model.train(was_training)
     stereo_nll: list[float] = []
@@ -112,20 +112,30 @@ def evaluate_concept(out_dir: str | Path, model: torch.nn.Module, tokenizer, ite
     from polyunlearn.studies.phases import evaluate_to
 
     _, summary = evaluate_to(out_dir, model, tokenizer, items, ecfg)
-    return write_concept_eval(out_dir, model, tokenizer, items, summary=summary)
+    return write_concept_eval(out_dir, model, tokenizer, items, summary=summary, ecfg=ecfg)
 
 
 def write_concept_eval(
-    out_dir: str | Path, model: torch.nn.Module, tokenizer, items: Sequence[QAItem], console: Console | None = None, summary: pd.DataFrame | None = None
+    out_dir: str | Path, model: torch.nn.Module, tokenizer, items: Sequence[QAItem], console: Console | None = None, summary: pd.DataFrame | None = None,
+    ecfg: EvalConfig | None = None,
 ) -> pd.DataFrame:
     """concept_items.jsonl + concept.csv (per language; with retain_prob / model_utility from
-    `summary`, or from out_dir/summary.csv when an evaluation wrote one), printed to `console`."""
+    `summary`, or from out_dir/summary.csv when an evaluation wrote one), printed to `console`.
+    SeeGULL multiple-choice data (studies/mcq_eval.py) is scored by the authors' metric: mcq.csv,
+    and concept.csv's biased-answer rate is the rate of the stereotype chosen among 5 options."""
+    from polyunlearn.studies.mcq_eval import mcq_concept_records, mcq_concept_summary, write_mcq_eval
+
+    ecfg = ecfg or EvalConfig()
     out = Path(out_dir)
     if summary is None and (out / "summary.csv").exists():
         summary = pd.read_csv(out / "summary.csv")
-    records = concept_records(model, tokenizer, items)
+    mcq = write_mcq_eval(out, model, tokenizer, items, ecfg)
+    if mcq is not None:
+        records, table = mcq_concept_records(mcq[0]), mcq_concept_summary(mcq[1])
+    else:
+        records = concept_records(model, tokenizer, items, ecfg.max_length, ecfg.prompt_format)
+        table = concept_summary(records)
     write_jsonl(out / "concept_items.jsonl", records)
-    table = concept_summary(records)
     if summary is not None:
         keep = [c for c in ("language", "retain_prob", "model_utility") if c in summary]
         table = table.merge(summary[keep], on="language", how="left")
@@ -147,7 +157,9 @@ class ConceptConfig:
     """Settings of the concept study (every one is part of the folder's identity but RERUN_FREE)."""
 
     out: str = setting("polyunlearn_runs/concept", "results folder; a rerun resumes it", cli=False)
-    languages: str = setting(",".join(STUDY_B), "stereotype + fact languages (comma list, 'study-b' or 'all')")
+    data: str = setting("bundled", "'bundled' (the bundled stereotypes + facts) or a --data spec whose split-forget items are the concepts, e.g. seegull-mcq:DIR "
+                        "(facts: its retain items, else the bundled facts in its languages)")
+    languages: str | None = setting(None, "stereotype + fact languages (comma list, 'study-b' or 'all'); default study-b for bundled data, all of --data otherwise")
     n_facts: int | None = setting(None, "facts per language (none = all 100; fewer for quick runs)")
     # Names in methods.METHODS; one run per method x forget set. NPO by default: on the tiny model
     # GradDiff(-KL) drives the rate to chance when unlearning in all languages, but its unbounded
@@ -166,11 +178,14 @@ class ConceptConfig:
     generate: bool = setting(True, "greedy answers for ROUGE / Model Utility (off: likelihood metrics only)")
     threads: int = setting(1, "torch CPU threads")
     seed: int = setting(0, "seed of the tiny model and of every unlearning run")
+    max_new_tokens: int | None = setting(None, "greedy answer length in tokens; none = auto (the longest gold answer plus 25%, at least 8)")
 
     def __post_init__(self) -> None:
         if self.n_facts is not None:
             check_number("n_facts", self.n_facts, minimum=1, integer=True)
         check_number("alpha", self.alpha, minimum=0)
+        if self.max_new_tokens is not None:
+            check_number("max_new_tokens", self.max_new_tokens, minimum=1, integer=True)
         for m in self.methods:
             get_method(m)
         for m, lr in self.method_lr.items():
@@ -178,6 +193,38 @@ class ConceptConfig:
 
     def identity(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in RERUN_FREE}
+
+
+def study_items(cfg: ConceptConfig, console: Console) -> list[QAItem]:
+    """The study's data: the bundled concept benchmark, or the concept items of cfg.data (every
+    split-forget item, e.g. the authors' SeeGULL MCQ files) with its facts (with_facts)."""
+    from polyunlearn.data.concept_data import check_concept_items
+    from polyunlearn.data.resolve import resolve_data
+    from polyunlearn.data.schema import describe_skipped
+
+    if cfg.data.strip() == "bundled":
+        return concept_benchmark(cfg.languages or ",".join(STUDY_B), cfg.n_facts)
+    skipped: list = []
+    items = check_concept_items(resolve_data(cfg.data, cfg.languages, skipped=skipped), cfg.data)
+    if skipped:
+        console.print(f"[yellow]warning:[/yellow] {describe_skipped(skipped)}")
+    return with_facts(items, cfg.data, cfg.n_facts, console)
+
+
+def with_facts(items: list[QAItem], source: str, n_facts: int | None, console: Console) -> list[QAItem]:
+    """`items`, plus the bundled facts (data/concept_data.bundled_facts) in each of their
+    languages that has them when they hold no retain item: the retain set of concept unlearning
+    and Model Utility. The console says where they were added, and where none exist."""
+    from polyunlearn.data.concept_data import bundled_facts
+    from polyunlearn.data.fictitious import BUNDLED_LANGUAGES
+
+    if any(it.split in ("retain", "retain_train") for it in items):
+        return items
+    langs = list(dict.fromkeys(it.language for it in items))
+    have = [lang for lang in langs if lang in BUNDLED_LANGUAGES]
+    console.print(f"{source} has no facts: the bundled facts are added in {', '.join(have) or 'no language'} (the retain set and Model Utility)"
+                  + (f"; none exist in {', '.join(sorted(set(langs) - set(have)))}" if len(have) < len(langs) else ""), markup=False)
+    return items + bundled_facts(have, n_facts)
 
 
 def concept_evaluation(items: Sequence[QAItem], ecfg: EvalConfig) -> Evaluation:
@@ -202,10 +249,13 @@ def run_concept_study(cfg: ConceptConfig, console: Console | None = None, overwr
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     t0 = time.time()
-    with RunFolder(out, cfg.identity(), kind="concept-study", info={"methods": cfg.methods, "forget_sets": cfg.forget_sets}, overwrite=overwrite) as top:
+    items = study_items(cfg, console)
+    # The data by content: other data (an edited file, other languages) is another study.
+    with RunFolder(out, cfg.identity() | {"data": data_fingerprint(items)}, kind="concept-study", info={"data": cfg.data, "methods": cfg.methods,
+                   "forget_sets": cfg.forget_sets}, overwrite=overwrite) as top:
         data_path = out / "data" / "concept.jsonl"
         if not data_path.exists():
-            save_items(concept_benchmark(cfg.languages, cfg.n_facts), data_path)
+            save_items(items, data_path)
         items = load_items(str(data_path))
         langs = list(dict.fromkeys(it.language for it in items))
         n_stereo = sum(it.split == "forget" for it in items)
@@ -220,7 +270,8 @@ def run_concept_study(cfg: ConceptConfig, console: Console | None = None, overwr
                    train_fn=standard_learning(tok, items, cfg.learn, what), identity=ident, tokenizer=tok, what=what, console=console, overwrite=overwrite)
         learned = out / "models" / "learned" / "model"
         model_ident = {"model": model_fingerprint(str(learned)), "data": data_fingerprint(items)}
-        evaluation = concept_evaluation(items, EvalConfig(generate=cfg.generate))
+        ecfg = EvalConfig(generate=cfg.generate, max_new_tokens=cfg.max_new_tokens, prompt_format=cfg.learn.prompt_format)
+        evaluation = concept_evaluation(items, ecfg)
         evaluation_step(out / "eval" / "before", load=lambda: load_model(str(learned)), identity=model_ident, tokenizer=tok, evaluation=evaluation,
                         what="eval (before)", console=console, overwrite=overwrite)
         tables = {"before": pd.read_csv(out / "eval" / "before" / "concept.csv")}

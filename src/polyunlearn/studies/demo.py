@@ -30,7 +30,7 @@ from rich.console import Console
 from polyunlearn.analysis.matrices import console_table, write_matrices
 from polyunlearn.core.atomic import write_json
 from polyunlearn.core.config import check_choice, check_number, setting
-from polyunlearn.core.languages import STUDY_B, parse_langs
+from polyunlearn.core.languages import parse_langs
 from polyunlearn.core.models import build_tiny_model, load_model
 from polyunlearn.core.rundir import RunFolder, data_fingerprint, load_eval, model_fingerprint
 from polyunlearn.core.trainloop import TrainConfig
@@ -52,7 +52,8 @@ class DemoConfig:
     """The demo's settings (every one is part of the folder's identity but RERUN_FREE)."""
 
     out: str = setting("polyunlearn_runs/demo", "results folder, under the current folder by default", cli=False)
-    languages: str = setting(",".join(STUDY_B), "benchmark languages (comma list or 'all' = all 16)")
+    data: str = setting("bundled", "'bundled' (the bundled benchmark) or any --data spec, e.g. the Multilingual Amnesia folders tofu:DIR:forget01 (every language in it)")
+    languages: str | None = setting(None, "benchmark languages (comma list, 'study-b' or 'all'); default study-b (bundled) or all of --data")
     methods: tuple[str, ...] = setting(("grad_diff_kl", "npo"), "unlearning methods", cli=False)
     forget_sets: tuple[str, ...] = setting(("en", "all"), "forget-language sets: each run unlearns the forget split in these languages", cli=False)
     arch: str = setting("llama", "tiny model architecture", choices=("llama", "cohere"))
@@ -66,6 +67,7 @@ class DemoConfig:
     threads: int = setting(1, "torch threads; tiny models gain nothing from more, and lose a lot when cores are busy")
     seed: int = setting(0, "seed of the tiny model's initialisation")
     attacks: tuple[str, ...] = setting((), "adversarial probes (studies/attack.py) run on every unlearning run after it", cli=False)
+    max_new_tokens: int | None = setting(None, "greedy answer length in tokens; none = auto (the longest gold answer plus 25%, at least 8)")
 
     def __post_init__(self) -> None:
         check_choice("arch", self.arch, ("llama", "cohere"))
@@ -74,6 +76,8 @@ class DemoConfig:
         check_number("retain_tolerance", self.retain_tolerance, minimum=0)
         check_number("forget_target", self.forget_target, minimum=0, strict=True)
         check_number("threads", self.threads, minimum=1, integer=True)
+        if self.max_new_tokens is not None:
+            check_number("max_new_tokens", self.max_new_tokens, minimum=1, integer=True)
         if not self.methods or not self.forget_sets:
             raise ValueError("the demo needs at least one method and one forget set")
         for m in self.methods:
@@ -110,7 +114,7 @@ def prepare_base(out: Path, cfg: DemoConfig, console: Console, items: Sequence[Q
     # 1. data (bundled unless given; written once so every later step and the user read the same file)
     data_path = out / "data" / "benchmark.jsonl"
     if not data_path.exists():
-        save_items(list(items) if items is not None else bundled_benchmark(parse_langs(cfg.languages)), data_path)
+        save_items(list(items) if items is not None else bundled_benchmark(parse_langs(cfg.languages or "study-b")), data_path)
     items = load_items(str(data_path))
     langs = list(dict.fromkeys(it.language for it in items))
     console.print(f"benchmark: {len(items)} items in {len(langs)} languages ({', '.join(langs)}) -> {data_path}")
@@ -127,7 +131,7 @@ def prepare_base(out: Path, cfg: DemoConfig, console: Console, items: Sequence[Q
         learn_step(out / "models" / name, build=build, train_fn=standard_learning(tok, train_items, cfg.learn, what), identity=ident | {"retain_only": name == "retain"},
                    tokenizer=tok, what=what, console=console, overwrite=overwrite)
 
-    ecfg = ecfg or EvalConfig()
+    ecfg = ecfg or EvalConfig(max_new_tokens=cfg.max_new_tokens)
     evals = {}
     for name, model_dir, retain in (("retain_model", out / "models" / "retain" / "model", None), ("before", out / "models" / "learned" / "model", "retain_model")):
         retain_records = evals[retain][0] if retain else None
@@ -144,13 +148,30 @@ def run_demo(cfg: DemoConfig, console: Console | None = None, overwrite: bool = 
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     t0 = time.time()
-    with RunFolder(out, cfg.identity(), kind="demo", info={"methods": cfg.methods, "forget_sets": cfg.forget_sets}, overwrite=overwrite) as top:
-        base = prepare_base(out, cfg, console, overwrite=overwrite)
+    items = demo_items(cfg, console)
+    # The data by content: an edited file or other languages are another demo (refused, or redone with overwrite).
+    with RunFolder(out, cfg.identity() | {"data": data_fingerprint(items)}, kind="demo", info={"data": cfg.data, "methods": cfg.methods,
+                   "forget_sets": cfg.forget_sets}, overwrite=overwrite) as top:
+        base = prepare_base(out, cfg, console, items=items, overwrite=overwrite)
         summaries, item_records, checks = _unlearning_runs(out, cfg, base, console, overwrite)
         attacks = _attacks(out, cfg, checks, console, overwrite) if cfg.attacks else None
         result = _write_results(out, cfg, base, summaries, item_records, checks, t0, console, attacks)
         top.finish({"forgetting_shown": result["forgetting_shown"]})
     return result
+
+
+def demo_items(cfg: DemoConfig, console: Console) -> list[QAItem]:
+    """The demo's benchmark: the bundled one in cfg.languages, or cfg.data (skipped rows said)."""
+    if cfg.data.strip() == "bundled":
+        return bundled_benchmark(parse_langs(cfg.languages or "study-b"))
+    from polyunlearn.data.resolve import resolve_data
+    from polyunlearn.data.schema import describe_skipped
+
+    skipped: list = []
+    items = resolve_data(cfg.data, cfg.languages, skipped=skipped)
+    if skipped:
+        console.print(f"[yellow]warning:[/yellow] {describe_skipped(skipped)}")
+    return items
 
 
 def _unlearning_runs(out: Path, cfg: DemoConfig, base: Base, console: Console, overwrite: bool):
@@ -164,7 +185,7 @@ def _unlearning_runs(out: Path, cfg: DemoConfig, base: Base, console: Console, o
     summaries: dict[str, dict[str, pd.DataFrame]] = {}
     item_records: dict[str, dict[str, list[dict]]] = {}  # per-item records, for the paired tests
     checks: list[dict] = []
-    evaluation = standard_evaluation(base.items, EvalConfig(), base.retain_records)
+    evaluation = standard_evaluation(base.items, EvalConfig(max_new_tokens=cfg.max_new_tokens), base.retain_records)
     for method in cfg.methods:
         for fset in cfg.forget_sets:
             forget_langs = parse_langs(fset, base.langs)

@@ -40,7 +40,7 @@ import hashlib
 import itertools
 import json
 import typing
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,8 @@ class GridSpecError(ValueError):
 
 
 TOP_KEYS = {"name", "description", "base", "grid"}
-BASE_KEYS = {"data", "languages", "model", "retain_eval", "baseline_eval", "arch", "vocab_size", "seed", "learn", "eval", "lora", "lora_r", "bf16", "trust_remote_code", "save_models", "alternate"}
+BASE_KEYS = {"data", "languages", "model", "retain_eval", "baseline_eval", "arch", "vocab_size", "seed", "learn", "eval", "lora", "lora_r", "lora_alpha", "lora_dropout",
+             "lora_targets", "bf16", "trust_remote_code", "save_models", "alternate"}
 GRID_KEYS = {"methods", "forget_sets", "seeds", "params", "method_params"}
 
 
@@ -126,11 +127,10 @@ def _as_list(where: str, value: Any) -> list:
 
 def _overrides(where: str, value: Any, cls: type) -> dict:
     """TrainConfig / EvalConfig overrides, typed like the dataclass's defaults."""
-    known = {f.name: f for f in fields(cls)}
-    raw = _mapping(where, value, set(known))
-    defaults = cls()
-    # A None default (EvalConfig.prefix_sharing) is an optional flag: bool or null.
-    return {k: _coerce(f"{where}.{k}", v, type(getattr(defaults, k)) if getattr(defaults, k) is not None else bool, getattr(defaults, k) is None) for k, v in raw.items()}
+    # Typed by the field's annotation: `int | None` (EvalConfig.max_new_tokens, None = auto) takes an int or null.
+    kinds = {f.name: _kind(f.kind) for f in fields_of(cls)}
+    raw = _mapping(where, value, set(kinds))
+    return {k: _coerce(f"{where}.{k}", v, *kinds[k]) for k, v in raw.items()}
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,7 @@ class GridSpec:
         folder. Data by content (an edited data file is other data wherever it lives), a path
         model by a hash of its files, eval folders by their records."""
         ident = {k: self.base.get(k) for k in ("lora", "lora_r", "bf16")}
+        ident["lora_settings"] = _lora_settings(self.base).identity() if self.base.get("lora") else None
         ident["data"] = data_fingerprint(self.items)
         ident["model"] = self.base["model"] if self.tiny else model_fingerprint(self.base["model"])
         for key in ("retain_eval", "baseline_eval"):
@@ -204,6 +205,11 @@ def parse_spec(raw: Any, path: str = "<spec>") -> GridSpec:
     for key, default in (("lora", False), ("bf16", False), ("trust_remote_code", False), ("save_models", False)):
         b[key] = _coerce(f"base.{key}", base.get(key, default), bool)
     b["lora_r"] = _coerce("base.lora_r", base.get("lora_r", 8), int)
+    b["lora_alpha"] = _coerce("base.lora_alpha", base.get("lora_alpha", 16.0), float)
+    b["lora_dropout"] = _coerce("base.lora_dropout", base.get("lora_dropout", 0.0), float)
+    b["lora_targets"] = _coerce("base.lora_targets", base.get("lora_targets", "all-linear"), str)
+    if b["lora"]:
+        _lora_settings(b)  # a bad alpha / dropout / target list fails with the spec, before any training
     tiny = b["model"] == "tiny"
     if b["data"] != "bundled" and not Path(b["data"]).is_file():
         raise GridSpecError(f"base.data: file not found: {b['data']} (or use 'bundled')")
@@ -370,9 +376,16 @@ def _prepare(spec: GridSpec, out: Path, console: Console) -> Base:
     return Base(spec.items, spec.languages, tok, Path(model), retain or [], before[before["language"].isin(spec.languages)], before_records)
 
 
+def _lora_settings(base: dict) -> LoraSettings:
+    try:
+        return LoraSettings.from_options(base["lora_r"], base.get("lora_alpha", 16.0), base.get("lora_dropout", 0.0), base.get("lora_targets", "all-linear"))
+    except ValueError as e:
+        raise GridSpecError(f"base: {e}") from None
+
+
 def _load(spec: GridSpec, path: str):
     model = load_model(path, "bfloat16" if spec.base["bf16"] else "float32", spec.base["trust_remote_code"])
-    return add_lora(model, LoraSettings(r=spec.base["lora_r"])) if spec.base["lora"] else model
+    return add_lora(model, _lora_settings(spec.base)) if spec.base["lora"] else model
 
 
 def run_status(out: Path, run: GridRun) -> str:

@@ -22,6 +22,7 @@ from polyunlearn.core.rundir import RUN_FILE, data_fingerprint, eval_done, model
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.schema import GENERAL_SPLITS, DataError, QAItem
 from polyunlearn.evaluation.records import EvalConfig
+from polyunlearn.studies.mcq_eval import print_mcq, with_mcq
 from polyunlearn.studies.phases import UnlearnConfig, alternate_identity, default_lr, item_languages, item_texts, select, unlearn_sets
 from polyunlearn.studies.step import (Evaluation, eval_identity, evaluation_step, learn_identity, learn_step, standard_evaluation, standard_learning,
                                      unlearn_identity, unlearn_step)
@@ -42,11 +43,22 @@ class ModelChoice:
     dtype: str = "auto"
     trust_remote_code: bool = False
     vocab_size: int = 4096  # tiny models: BPE vocabulary trained on the data
+    lora_alpha: float = 16  # the LoRA knobs (used when lora_r is set): scaling alpha / r
+    lora_dropout: float = 0.0
+    lora_targets: str = "all-linear"  # or a comma list of module names (q_proj,k_proj,v_proj)
 
     def __post_init__(self) -> None:
         if self.lora_r is not None and self.lora_r < 1:
             raise ValueError(f"--lora-r must be >= 1, got {self.lora_r}")
+        if self.lora_r is not None:
+            self.lora()  # bad alpha / dropout / targets fail here, before anything loads
         weights_dtype(self.bf16, self.lora_r is None, self.dtype)  # an unknown --dtype fails here
+
+    def lora(self) -> LoraSettings | None:
+        """The LoRA settings, or None for full fine-tuning."""
+        if self.lora_r is None:
+            return None
+        return LoraSettings.from_options(self.lora_r, self.lora_alpha, self.lora_dropout, self.lora_targets)
 
     def check(self) -> None:
         """The model exists (checked after the data and the configs, before anything loads)."""
@@ -63,8 +75,9 @@ class ModelChoice:
         return weights_dtype(self.bf16, self.lora_r is None, self.dtype)
 
     def identity(self) -> dict[str, Any]:
-        ident: dict[str, Any] = {"model": model_fingerprint(self.name), "lora_r": self.lora_r, "weights_dtype": self.weights(),
-                                 "mixed_precision": "bf16" if self.bf16 else "no"}
+        lora = self.lora()
+        ident: dict[str, Any] = {"model": model_fingerprint(self.name), "lora_r": self.lora_r, "lora": lora.identity() if lora else None,
+                                 "weights_dtype": self.weights(), "mixed_precision": "bf16" if self.bf16 else "no"}
         if self.tiny:
             ident["vocab_size"] = self.vocab_size
         return ident
@@ -83,7 +96,8 @@ class ModelChoice:
         else:
             net = load_model(self.name, self.weights(), self.trust_remote_code)
             check_vocab(net, tokenizer, self.name)
-        return add_lora(net, LoraSettings(r=self.lora_r)) if self.lora_r else net
+        lora = self.lora()
+        return add_lora(net, lora) if lora else net
 
     def train_config(self, phase: str, given: Mapping[str, Any]) -> TrainConfig:
         """TrainConfig from the CLI values: lr None = the default of this kind of model."""
@@ -122,8 +136,11 @@ def dry_run_report(console: Console, out: Path, identity: Mapping[str, Any], kin
 
 
 def learn_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data: str, langs: str | None, retain_only: bool,
-                  train: Mapping[str, Any], evaluate: bool, overwrite: bool, console: Console, dry_run: bool = False) -> pd.DataFrame | None:
-    """Fine-tune `choice` on the trainable items (the retain model: without the forget split)."""
+                  train: Mapping[str, Any], evaluate: bool, overwrite: bool, console: Console, dry_run: bool = False,
+                  evaluation: Mapping[str, Any] | None = None, preset: str | None = None) -> pd.DataFrame | None:
+    """Fine-tune `choice` on the trainable items (the retain model: without the forget split).
+    `evaluation`: EvalConfig fields of the evaluation after training (e.g. max_new_tokens);
+    `preset`: the paper preset the options came from (recorded in the identity)."""
     train_items = select(items, RETAIN_MODEL_SPLITS if retain_only else (*RETAIN_MODEL_SPLITS, "forget", "forget_train"))
     if not train_items:
         raise DataError(f"{data}: nothing to train on (no retain/general{'' if retain_only else '/forget'} items)")
@@ -131,14 +148,34 @@ def learn_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data:
     choice.check()
     tok = choice.tokenizer(items)
     identity = {"model": choice.identity(), "data": data_fingerprint(items), "languages": item_languages(items),
-                "retain_only": retain_only, "train": cfg}
-    evaluation = standard_evaluation(items) if evaluate else None
+                "retain_only": retain_only, "train": cfg, **_preset(preset)}
+    # Evaluated in the format it was trained in (the prompt format is part of TrainConfig).
+    ecfg = EvalConfig(**{**(evaluation or {}), "prompt_format": cfg.prompt_format})
+    evaluation = with_mcq(standard_evaluation(items, ecfg), items, ecfg) if evaluate else None
     if dry_run:
         return dry_run_report(console, out, learn_identity(identity, evaluation), "learn")
     console.print(f"learn: {len(train_items)} items in {', '.join(item_languages(items))} -> {out}")
     learn_step(out, build=lambda: choice.build(tok), train_fn=standard_learning(tok, train_items, cfg, "learn"), identity=identity,
                tokenizer=tok, what="learn", console=console, evaluation=evaluation, info={"command": "learn", "data": data}, overwrite=overwrite)
     return pd.read_csv(out / "eval" / "summary.csv") if evaluate else None
+
+
+def learned_prompt_format(model: str) -> str | None:
+    """The prompt format a `learn` run trained the model folder `model` in (its run.json), if any."""
+    run = Path(model).expanduser().parent / RUN_FILE
+    if Path(model).expanduser().is_dir() and run.is_file():
+        fmt = read_run_json(run).get("identity", {}).get("train", {}).get("prompt_format")
+        return fmt if isinstance(fmt, str) else None
+    return None
+
+
+def warn_prompt_format(model: str, fmt: str, console: Console) -> None:
+    """A model asked in another prompt format than it learned in scores as if it never learned
+    the facts; say so (the run goes ahead: that may be the experiment)."""
+    learned = learned_prompt_format(model)
+    if learned is not None and learned != fmt:
+        console.print(f"warning: {model} learned in prompt format {learned!r} ({Path(model).parent / RUN_FILE}); this run uses {fmt!r} (--prompt-format)",
+                      markup=False)
 
 
 def default_languages(model: str, langs: str | None, console: Console) -> str | None:
@@ -151,19 +188,33 @@ def default_languages(model: str, langs: str | None, console: Console) -> str | 
 
 def unlearn_command(out: Path, choice: ModelChoice, method: str, task: str, items: Sequence[QAItem], data: str, langs: str | None,
                     unlearn: Mapping[str, Any], train: Mapping[str, Any], params: Mapping[str, Any], evaluate: bool, retain_eval: Path | None,
-                    baseline: Path | None, overwrite: bool, console: Console, dry_run: bool = False, alternate: str | None = None) -> pd.DataFrame | None:
-    """Unlearn with `method`; every input is checked before the model is loaded."""
+                    baseline: Path | None, overwrite: bool, console: Console, dry_run: bool = False, alternate: str | None = None,
+                    evaluation: Mapping[str, Any] | None = None, preset: str | None = None) -> pd.DataFrame | None:
+    """Unlearn with `method`; every input is checked before the model is loaded. `evaluation`:
+    EvalConfig fields of the evaluation after unlearning (e.g. max_new_tokens); `preset`: the
+    paper preset the options came from (recorded in the identity)."""
     if langs is None:
         console.print(f"languages: {', '.join(item_languages(items))} (all in the data; --langs chooses)")
     cfg = UnlearnConfig(method=method, **unlearn, params={k: v for k, v in params.items() if v is not None}, train=choice.train_config("unlearn", train))
     forget_items = unlearn_sets(items, cfg)[0]  # languages, empty forget set, missing retain items: before a big model loads
     alternates = check_alternate_source(alternate, items, forget_items, method)
+    warn_prompt_format(choice.name, cfg.train.prompt_format, console)
+    if cfg.kl_text:
+        from polyunlearn.data.general_text import load_general_text
+        from polyunlearn.data.schema import describe_skipped
+
+        skipped: list = []
+        texts = load_general_text(cfg.kl_text, skipped=skipped)
+        console.print(f"general text set (KL term): {len(texts)} texts from {cfg.kl_text}", markup=False)
+        if skipped:
+            console.print(f"warning: {describe_skipped(skipped)}", markup=False)
     choice.check()
     check_method_fits_model(cfg, choice)
     retain_records = eval_folder(retain_eval, "--retain-eval")
     before_records = eval_folder(baseline, "--baseline")
-    evaluation = _unlearn_evaluation(items, retain_records, task) if evaluate else None
-    identity = {"model": choice.identity(), "data": data_fingerprint(items), "task": task} | alternate_identity(items, cfg, alternates)
+    ecfg = EvalConfig(**{**(evaluation or {}), "prompt_format": cfg.train.prompt_format})
+    evaluation = _unlearn_evaluation(items, retain_records, task, ecfg) if evaluate else None
+    identity = {"model": choice.identity(), "data": data_fingerprint(items), "task": task, **_preset(preset)} | alternate_identity(items, cfg, alternates)
     if dry_run:
         return dry_run_report(console, out, unlearn_identity(identity, cfg, evaluation, True), "unlearn")
     tok = load_tokenizer(choice.name, choice.trust_remote_code)
@@ -172,6 +223,8 @@ def unlearn_command(out: Path, choice: ModelChoice, method: str, task: str, item
                           info={"command": "unlearn", "data": data, "alternate": alternate}, overwrite=overwrite, alternates=alternates)
     if result.summary is not None and before_records is not None:
         write_change_matrices(out / "matrices", baseline, read_jsonl(out / "eval" / "items.jsonl"), result.summary, cfg.forget_langs)
+    if task == "data" and evaluate:
+        print_mcq(console, out / "eval")
     if task == "concept" and evaluate:
         from polyunlearn.analysis.matrices import console_table
 
@@ -180,12 +233,14 @@ def unlearn_command(out: Path, choice: ModelChoice, method: str, task: str, item
 
 
 def eval_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data: str, ecfg: EvalConfig, retain_eval: Path | None,
-                 baseline: Path | None, label: str, overwrite: bool, console: Console, dry_run: bool = False, lm_eval: Any = None) -> pd.DataFrame | None:
+                 baseline: Path | None, label: str, overwrite: bool, console: Console, dry_run: bool = False, lm_eval: Any = None,
+                 preset: str | None = None) -> pd.DataFrame | None:
     retain_records = eval_folder(retain_eval, "--retain-eval")
     eval_folder(baseline, "--baseline")
     choice.check()
-    identity = {"model": choice.identity(), "data": data_fingerprint(items)}
-    evaluation = standard_evaluation(items, ecfg, retain_records, lm_eval=lm_eval)
+    warn_prompt_format(choice.name, ecfg.prompt_format, console)
+    identity = {"model": choice.identity(), "data": data_fingerprint(items), **_preset(preset)}
+    evaluation = with_mcq(standard_evaluation(items, ecfg, retain_records, lm_eval=lm_eval), items, ecfg)  # + MCQ rates for SeeGULL MCQ data
     if dry_run:
         return dry_run_report(console, out, eval_identity(identity, evaluation), "eval")
     tok = load_tokenizer(choice.name, choice.trust_remote_code)
@@ -199,6 +254,7 @@ def eval_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data: 
                                        info={"command": "eval", "data": data}, overwrite=overwrite)
     if baseline is not None:
         write_change_matrices(out / "matrices", baseline, records, summary, label)
+    print_mcq(console, out)
     return summary
 
 
@@ -217,15 +273,20 @@ def check_alternate_source(source: str | None, items: Sequence[QAItem], forget_i
     return alternates
 
 
-def _unlearn_evaluation(items: Sequence[QAItem], retain_records: list[dict] | None, task: str) -> Evaluation:
-    ev = standard_evaluation(items, EvalConfig(), retain_records)
+def _preset(name: str | None) -> dict[str, str]:
+    """The identity entry of a paper preset (none without one: identities made without presets keep their form)."""
+    return {"preset": name} if name else {}
+
+
+def _unlearn_evaluation(items: Sequence[QAItem], retain_records: list[dict] | None, task: str, ecfg: EvalConfig) -> Evaluation:
+    ev = standard_evaluation(items, ecfg, retain_records)
     if task != "concept":
-        return ev
+        return with_mcq(ev, items, ecfg)
     from polyunlearn.studies.concept_study import write_concept_eval
 
     def run(model, tokenizer, folder: Path) -> pd.DataFrame:
         summary = ev.run(model, tokenizer, folder)
-        write_concept_eval(folder, model, tokenizer, items, summary=summary)
+        write_concept_eval(folder, model, tokenizer, items, summary=summary, ecfg=ecfg)
         return summary
 
     return Evaluation(dict(ev.identity) | {"concept": True}, run)

@@ -32,7 +32,7 @@ from polyunlearn.core.rundir import RunFolder, canonical, fingerprint, load_eval
 from polyunlearn.core.trainloop import TrainConfig, TrainingDiverged
 from polyunlearn.data.schema import QAItem, trainable
 from polyunlearn.evaluation.records import EvalConfig
-from polyunlearn.studies.phases import UnlearnConfig, evaluate_to, learn, unlearn
+from polyunlearn.studies.phases import UnlearnConfig, evaluate_to, general_texts, learn, unlearn
 
 TrainFn = Callable[[torch.nn.Module, Path], tuple[torch.nn.Module, list[dict]]]  # (model, checkpoint dir) -> trained, history
 
@@ -89,8 +89,11 @@ def eval_identity(identity: Mapping[str, Any], evaluation: Evaluation) -> dict[s
 
 def unlearn_identity(identity: Mapping[str, Any], cfg: UnlearnConfig, evaluation: Evaluation | None, save: bool) -> dict[str, Any]:
     """Everything that decides an unlearning run's results: the caller's identity (model, data),
-    the whole UnlearnConfig, the evaluation's identity, and whether the model is saved."""
-    return dict(identity) | {"unlearn": canonical(cfg), "evaluation": evaluation.identity if evaluation else None, "saves_model": save}
+    the whole UnlearnConfig, the evaluation's identity, whether the model is saved, and the
+    content of the general text set when the method has one."""
+    texts = general_texts(cfg)  # the general text set by content, as the data is (also: a missing file fails here, before any model loads)
+    return dict(identity) | {"unlearn": canonical(cfg), "evaluation": evaluation.identity if evaluation else None, "saves_model": save,
+                             **({"kl_text": fingerprint(texts)} if texts else {})}
 
 
 def learn_step(

@@ -3,13 +3,15 @@ how the fake claims spread across query languages, unlearn them in language comb
 
     polyunlearn study-a                                  # tiny default, fake news in Russian
     polyunlearn study-a --fake-langs en,zh,ru --out runs/sa   # one contaminated model per fake language
+    polyunlearn study-a --data TaiMingLu/news-truthful --fake-lang en --preset learn-unlearn   # the authors' data and protocol
 
     from polyunlearn.studies.study_a import StudyAConfig, run_study_a
     result = run_study_a(StudyAConfig(fake_langs=("ru",)))
 
 Steps (each skipped when its outputs exist, so an interrupted run resumes):
-1. data: the bundled news corpus (or a news file) -> OUT/data/news.jsonl; tiny models get a BPE
-   tokenizer trained on all of its text (OUT/tokenizer).
+1. data: the bundled news corpus, a news table, or the published news-truthful shape
+   (studies/study_a_data.py says what differs for it: evaluation-only questions, the keyword
+   judge) -> OUT/data/; tiny models get a BPE tokenizer trained on all of its text (OUT/tokenizer).
 2. learn, per model ("clean" = real news only; "fake-XX" = real news + the fake documents in XX):
    phase 1 plain LM loss on the documents, phase 2 instruction tuning on Q&A pairs with REAL
    answers (pipeline.learn). By default phase 2 uses the questions about real-only stories: the
@@ -20,10 +22,12 @@ Steps (each skipped when its outputs exist, so an interrupted run resumes):
    (share of fake-story answers judged "fake") and QR (share of real-only answers judged "real").
 4. unlearn each contaminated model once per forget set ("en", "source", "en+source", "all" by
    default): forget = the fake-answer Q&A items, retain = the instruction items, both in the
-   forget languages; any method of methods.METHODS (default npo).
+   forget languages; any method of methods.METHODS (default npo). `unlearn_on="text"`: the
+   authors' unlearning instead, gradient ascent on the fake articles in the forget languages.
 5. matrices (CSV + PNG): spread (fake language x query language, before unlearning; absolute and
    minus the clean model) and after (forget set x query language per fake language; absolute with
-   the "before" row, and the change vs before), for OF, QR and nll_gap (see summarize_news).
+   the "before" row, and the change vs before), for OF, QR and nll_gap (see summarize_news; on
+   news-truthful data OF and QR).
 """
 from __future__ import annotations
 
@@ -38,30 +42,33 @@ import torch
 from rich.console import Console
 
 from polyunlearn.core.encoding import Encoded, Encoder
-from polyunlearn.data.news import NewsQA, NewsStory, bundled_news, contaminated_corpus, load_news_file, qa_to_item, save_news_file
+from polyunlearn.data.news import NewsQA, NewsStory, contaminated_corpus, qa_to_item
 from polyunlearn.data.schema import DataError, QAItem
-from polyunlearn.core.atomic import write_json, write_jsonl, write_table
+from polyunlearn.core.atomic import write_jsonl, write_table
 from polyunlearn.evaluation.judge import Judge, HFJudge, OpenAIJudge, combined_verdict, judge_answer, of_rate, qr_score
 from polyunlearn.evaluation.confusion import identify
 from polyunlearn.core.languages import get_language, parse_langs
 from polyunlearn.core.logprobs import mean_nll
-from polyunlearn.analysis.matrices import console_table
-from polyunlearn.studies.study_a_matrices import write_study_matrices
+from polyunlearn.studies.study_a_matrices import write_report, write_study_matrices
 from polyunlearn.methods.reference import forward_logits
 from polyunlearn.methods.registry import get_method
 from polyunlearn.core.config import check_choice, check_number, setting
 from polyunlearn.core.models import LoraSettings, add_lora, build_tiny_model, is_peft, load_model, load_tokenizer
 from polyunlearn.core.rundir import RunFolder, fingerprint, model_fingerprint
+from polyunlearn.evaluation.records import generation_budget
+from polyunlearn.studies.study_a_data import (StudyAData, load_study_a_data, pack_documents, text_unlearn_items, truthful_evaluation,
+                                              truthful_instruct_items, truthful_qa_unlearn_items)
 from polyunlearn.studies.phases import UnlearnConfig, learn, tokenizer_for
 from polyunlearn.studies.step import Evaluation, evaluation_step, learn_step, unlearn_step
 from polyunlearn.evaluation.scoring import generate_answers, score_pairs
 from polyunlearn.core.trainloop import TrainConfig, train
 
 FORGET_SETS = ("en", "source", "en+source", "all")  # the paper's four combinations
+UNLEARN_ON = ("qa", "text")
 TINY = {"tiny": "llama", "tiny-cohere": "cohere"}
 # Fields that may change between reruns of one OUT folder: they only add steps (each step's own
 # folder identity still has them), or change nothing saved. `data` is identified by content.
-RERUN_FREE = ("out", "data", "fake_langs", "forget_sets", "method", "judge", "threads")
+RERUN_FREE = ("out", "data", "fake_langs", "forget_sets", "method", "judge", "threads", "unlearn_on")
 
 
 def _learn_cfg() -> TrainConfig:
@@ -73,8 +80,9 @@ class StudyAConfig:
     """Settings of study A (every one is part of the folder's identity but RERUN_FREE)."""
 
     out: str = setting("polyunlearn_runs/study_a", "results folder", cli=False)
-    data: str = setting("bundled", "'bundled' or a news file (JSONL/CSV/Parquet, see data/news.py)")
-    languages: str = setting("study-a", "corpus and query languages (comma list, 'study-a' or 'all')")
+    data: str = setting("bundled", "'bundled', a news table (a 'kind' column, data/news.py), or the news-truthful shape: the hub id "
+                        "TaiMingLu/news-truthful or a local file like it (data/news_truthful.py), several combined with ' + '")
+    languages: str | None = setting(None, "corpus and query languages (comma list, 'study-a' or 'all'); default study-a (bundled) or all of the data")
     fake_langs: tuple[str, ...] = setting(("ru",), "one contaminated model per fake-news language", cli=False)
     forget_sets: tuple[str, ...] = setting(FORGET_SETS, "'en', 'source' (= the fake language), 'all', 'de+fr'...", cli=False)
     method: str = setting("npo", "unlearning method (see `polyunlearn methods`)")
@@ -82,12 +90,19 @@ class StudyAConfig:
     vocab_size: int = setting(4096, "tiny tokenizer vocabulary")
     lora: bool = setting(False, "LoRA adapters in every phase (merged after learning); full training if off")
     lora_r: int = setting(8, "LoRA rank")
+    lora_alpha: float = setting(16.0, "LoRA alpha (the update is scaled by alpha / r)")
+    lora_dropout: float = setting(0.0, "LoRA dropout (0 to < 1)")
+    lora_targets: str = setting("all-linear", "LoRA target modules: 'all-linear' or a comma list (q_proj,k_proj,v_proj)")
     replace_real: bool = setting(False, "in the fake language the fake document replaces the real one")
     instruct_on: str = setting("real-only", "phase-2 questions: real-only (fake-story questions held out) or all", choices=("real-only", "all"))
     docs: TrainConfig = setting(default_factory=_learn_cfg, help="phase 1: the documents", cli=False)
     instruct: TrainConfig = setting(default_factory=_learn_cfg, help="phase 2: Q&A instruction tuning", cli=False)
     unlearn: TrainConfig = setting(default_factory=lambda: TrainConfig(lr=5e-4, epochs=5, batch_size=8), help="each unlearning run", cli=False)
-    max_new_tokens: int = setting(32, "greedy answer length (news answers are one short sentence)")
+    max_new_tokens: int | None = setting(None, "greedy answer length in tokens; none = auto: the longest reference answer plus 25% (at least 8)")
+    unlearn_on: str = setting("qa", "what unlearning trains on: qa (fake-answer Q&A, ours) or text (gradient ascent on the fake articles, the authors')",
+                              choices=UNLEARN_ON)
+    pack: int | None = setting(None, "phase 1: documents packed into blocks of this many tokens (the authors: 1024); none = one document per sequence")
+    preset: str | None = setting(None, "the paper preset the settings came from (studies/presets.py), recorded in the identity", cli=False)
     judge: str | None = setting(None, "none (keys + likelihood), 'hf:PATH' or 'openai:URL,MODEL'")
     threads: int = setting(1, "torch CPU threads; tiny models lose more than they gain from more")
     seed: int = setting(0, "seed of the tiny model and of every training run")
@@ -99,25 +114,25 @@ class StudyAConfig:
         for lang in self.fake_langs:
             get_language(lang)  # "unknown language code 'xx'" before anything runs
         get_method(self.method)
-        check_number("max_new_tokens", self.max_new_tokens, minimum=1, integer=True)
+        if self.max_new_tokens is not None:
+            check_number("max_new_tokens", self.max_new_tokens, minimum=1, integer=True)
+        check_choice("unlearn_on", self.unlearn_on, UNLEARN_ON)
+        if self.pack is not None:
+            check_number("pack", self.pack, minimum=2, integer=True)
+        if self.unlearn_on == "text" and get_method(self.method).has_retain_term:
+            raise ValueError(f"--unlearn-on text trains on the fake articles alone (no retain set); method {self.method!r} has a retain term: "
+                             "use grad_ascent (the authors') or another method without one")
+        if self.lora:
+            self.lora_settings()  # bad alpha / dropout / targets fail before anything runs
+
+    def lora_settings(self) -> LoraSettings:
+        return LoraSettings.from_options(self.lora_r, self.lora_alpha, self.lora_dropout, self.lora_targets)
 
     def identity(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in RERUN_FREE}
 
 
-# --- Data ----------------------------------------------------------------------------------
-def load_news(data: str, languages: str) -> tuple[list[NewsStory], list[NewsQA], list[str]]:
-    """Stories and QAs in the chosen languages (checked), and the language list."""
-    if data == "bundled":
-        langs = parse_langs(languages)
-        stories, qas = bundled_news(langs)
-        return stories, qas, langs
-    stories, qas = load_news_file(data)
-    langs = parse_langs(languages, list(dict.fromkeys(s.language for s in stories)))
-    keep = set(langs)
-    return [s for s in stories if s.language in keep], [q for q in qas if q.language in keep], langs
-
-
+# --- Data (both shapes: studies/study_a_data.py) ------------------------------------------------
 def learn_corpus(stories: Sequence[NewsStory], fake_lang: str | None, replace_real: bool = False) -> list[dict[str, Any]]:
     """Phase-1 documents: real news only (fake_lang None, the clean model) or contaminated."""
     if fake_lang is None:
@@ -182,13 +197,17 @@ def parse_judge(spec: str | None) -> Judge | None:
     raise ValueError(f"bad --judge {spec!r}; use hf:PATH or openai:URL,MODEL")
 
 
-def evaluate_news(model: torch.nn.Module, tok, qas: Sequence[NewsQA], judge: Judge | None = None, max_new_tokens: int = 32, judge_name: str = "keys+likelihood") -> list[dict]:
+def evaluate_news(model: torch.nn.Module, tok, qas: Sequence[NewsQA], judge: Judge | None = None, max_new_tokens: int | None = None,
+                  judge_name: str = "keys+likelihood") -> list[dict]:
     """One record per question: greedy answer, mean NLL of its real and fake answers (fake-story
-    questions), the key-matching verdict and the final verdict."""
+    questions), the key-matching verdict and the final verdict. max_new_tokens None = the longest
+    real or fake answer plus 25% (records.generation_budget)."""
     enc = Encoder(tok)
-    generated = generate_answers(model, enc, [q.question for q in qas], max_new_tokens=max_new_tokens)
+    if max_new_tokens is None:
+        max_new_tokens = generation_budget([qa_to_item(q) for q in qas] + [qa_to_item(q, "fake") for q in qas if q.has_fake], enc)
+    generated = generate_answers(model, enc, [(q.question, q.language) for q in qas], max_new_tokens=max_new_tokens)
     fake_qs = [i for i, q in enumerate(qas) if q.has_fake]
-    scores = score_pairs(model, enc, [(qas[i].question, a) for i in fake_qs for a in (qas[i].real_answer, qas[i].fake_answer)])
+    scores = score_pairs(model, enc, [(qas[i].question, a, qas[i].language) for i in fake_qs for a in (qas[i].real_answer, qas[i].fake_answer)])
     nll = {i: (scores[2 * k].mean_nll, scores[2 * k + 1].mean_nll) for k, i in enumerate(fake_qs)}
     langs = sorted({q.language for q in qas})  # language identification chooses among the study's languages
     records = []
@@ -259,16 +278,18 @@ def _base_model(cfg: StudyAConfig, tok) -> torch.nn.Module:
 
 
 def _with_lora(model: torch.nn.Module, cfg: StudyAConfig) -> torch.nn.Module:
-    return add_lora(model, LoraSettings(r=cfg.lora_r)) if cfg.lora else model
+    return add_lora(model, cfg.lora_settings()) if cfg.lora else model
 
 
 def _merged(model: torch.nn.Module) -> torch.nn.Module:
     return model.merge_and_unload() if is_peft(model) else model
 
 
-def learn_docs(model: torch.nn.Module, tok, corpus: Sequence[dict], cfg: TrainConfig, checkpoint_dir: Path | None = None, desc: str = "docs"):
-    """Phase 1: next-token loss on the whole text of every document (the generic train loop)."""
-    data = [encode_text(tok, r["text"]) for r in corpus]
+def learn_docs(model: torch.nn.Module, tok, corpus: Sequence[dict], cfg: TrainConfig, checkpoint_dir: Path | None = None, desc: str = "docs",
+               pack: int | None = None):
+    """Phase 1: next-token loss on the whole text of every document (the generic train loop);
+    `pack`: documents packed into blocks of that many tokens (study_a_data.pack_documents)."""
+    data = pack_documents(tok, [r["text"] for r in corpus], pack) if pack else [encode_text(tok, r["text"]) for r in corpus]
 
     def loss_fn(m, batch, _):
         return mean_nll(forward_logits(m, batch), batch["labels"]), {}
@@ -276,23 +297,23 @@ def learn_docs(model: torch.nn.Module, tok, corpus: Sequence[dict], cfg: TrainCo
     return train(model, loss_fn, data, cfg, tok.pad_token_id, checkpoint_dir=checkpoint_dir, desc=desc)
 
 
-def learn_model(folder: Path, cfg: StudyAConfig, tok, stories, qas, fake_lang: str | None, news_id: str, console: Console) -> None:
+def learn_model(folder: Path, cfg: StudyAConfig, tok, stories, items: Sequence[QAItem], fake_lang: str | None, news_id: str, console: Console) -> None:
     """Both learning phases for one model (clean or contaminated): a learn run folder with the
-    model in folder/model. Each phase checkpoints (ckpt/docs, ckpt/instruct), so an interruption
-    resumes; a done folder with the same identity is skipped."""
+    model in folder/model; `items` are the phase-2 instruction items. Each phase checkpoints
+    (ckpt/docs, ckpt/instruct), so an interruption resumes; a done folder with the same identity
+    is skipped."""
     corpus = learn_corpus(stories, fake_lang, cfg.replace_real)
-    items = instruct_items(qas, cfg.instruct_on)
 
     def train_fn(model: torch.nn.Module, ck: Path):
         write_jsonl(folder / "corpus.jsonl", corpus)
-        model, h1 = learn_docs(model, tok, corpus, cfg.docs, ck / "docs", f"{folder.name}: documents")
+        model, h1 = learn_docs(model, tok, corpus, cfg.docs, ck / "docs", f"{folder.name}: documents", cfg.pack)
         model, h2 = learn(_with_lora(_merged(model), cfg), tok, items, cfg.instruct, checkpoint_dir=ck / "instruct", desc=f"{folder.name}: Q&A")
         console.print(f"{folder.name}: {len(corpus)} documents (loss {h1[-1]['loss']:.3f}), {len(items)} Q&A (loss {h2[-1]['loss']:.3f})")
         return _merged(model), h1 + h2
 
     ident = {"model": {"builder": cfg.model} if cfg.model in TINY else model_fingerprint(cfg.model), "news": news_id, "fake_lang": fake_lang,
-             "replace_real": cfg.replace_real, "instruct_on": cfg.instruct_on, "docs": cfg.docs, "instruct": cfg.instruct,
-             "lora_r": cfg.lora_r if cfg.lora else None, "seed": cfg.seed, "vocab_size": cfg.vocab_size if cfg.model in TINY else None}
+             "replace_real": cfg.replace_real, "instruct_on": cfg.instruct_on, "docs": cfg.docs, "instruct": cfg.instruct, "pack": cfg.pack,
+             "lora_r": cfg.lora_r if cfg.lora else None, "lora": cfg.lora_settings().identity() if cfg.lora else None, "seed": cfg.seed, "vocab_size": cfg.vocab_size if cfg.model in TINY else None}
     learn_step(folder, build=lambda: _with_lora(_base_model(cfg, tok), cfg), train_fn=train_fn, identity=ident, tokenizer=tok, what=folder.name, console=console)
 
 
@@ -309,85 +330,84 @@ def run_study_a(cfg: StudyAConfig, console: Console | None = None, overwrite: bo
     torch.set_num_threads(cfg.threads)
     t0 = time.time()
     out = Path(cfg.out)
-    stories, qas, langs = load_news(cfg.data, cfg.languages)
+    data = _load_data(cfg, console)
+    langs = data.languages
     fake_langs = parse_langs(list(cfg.fake_langs), langs)  # names a fake language outside the study
     sets = {fl: forget_sets(cfg.forget_sets, fl, langs) for fl in fake_langs}
     judge = parse_judge(cfg.judge)  # fails now, not after an hour of training
-    news_id = fingerprint([asdict(x) for x in stories] + [asdict(x) for x in qas])
+    news_id = data.fingerprint()
     with RunFolder(out, cfg.identity() | {"news": news_id}, kind="study-a", info={"data": cfg.data, "fake_langs": fake_langs}, overwrite=overwrite) as top:
-        # 1. data and tokenizer
-        data_path = out / "data" / "news.jsonl"
+        # 1. data (written once, read back: what every step and the user see) and tokenizer
+        data_path = out / "data" / data.file_name
         if not data_path.exists():
             tmp = data_path.with_name(f".news.tmp{os.getpid()}.jsonl")  # suffix picks the format
-            save_news_file(stories, qas, tmp)
+            data.save(tmp)
             os.replace(tmp, data_path)
-        stories, qas = load_news_file(data_path)
-        console.print(f"news: {len(stories)} stories, {len(qas)} questions in {len(langs)} languages ({', '.join(langs)}) -> {data_path}")
-        if cfg.model in TINY:
-            texts = [t for s in stories for t in (s.real_doc, s.fake_doc) if t] + [t for q in qas for t in (q.question, q.real_answer, q.fake_answer) if t]
-            tok = tokenizer_for(texts, out / "tokenizer", cfg.vocab_size)
+        data = load_study_a_data(str(data_path), ",".join(langs))
+        n_questions = len(data.qas) if data.truthful is None else len(data.truthful.questions)
+        console.print(f"news ({data.kind}): {len(data.stories)} stories, {n_questions} questions in {len(langs)} languages ({', '.join(langs)}) -> {data_path}")
+        tok = tokenizer_for(data.texts(), out / "tokenizer", cfg.vocab_size) if cfg.model in TINY else load_tokenizer(cfg.model)
+        if data.truthful is not None:
+            evaluation, instruct, metrics = truthful_evaluation(data.truthful, cfg.max_new_tokens), truthful_instruct_items(data.truthful), ("OF", "QR")
         else:
-            tok = load_tokenizer(cfg.model)
-        evaluation = news_evaluation(qas, judge, cfg)
+            evaluation, instruct, metrics = news_evaluation(data.qas, judge, cfg), instruct_items(data.qas, cfg.instruct_on), ("OF", "QR", "nll_gap")
 
         # 2-3. clean and contaminated models, evaluated in every query language
         before: dict[str, pd.DataFrame] = {}
         for fl in [None, *fake_langs]:
             name = "clean" if fl is None else f"fake-{fl}"
-            learn_model(out / "models" / name, cfg, tok, stories, qas, fl, news_id, console)
+            learn_model(out / "models" / name, cfg, tok, data.stories, instruct, fl, news_id, console)
             model_dir = out / "models" / name / "model"
             before[name] = evaluation_step(out / "eval" / name, load=lambda d=model_dir: load_model(str(d)), identity={"model": model_fingerprint(str(model_dir))},
                                            tokenizer=tok, evaluation=evaluation, what=f"eval ({name})", console=console)[1]
         clean = before.pop("clean")
 
         # 4. unlearning: one run per fake language and forget set, each from the contaminated model
+        run_name = cfg.method if cfg.unlearn_on == "qa" else f"{cfg.method}-text"
+        items = _unlearn_items(cfg, data)
         after: dict[str, dict[str, pd.DataFrame]] = {}
         for fl in fake_langs:
             model_dir = out / "models" / f"fake-{fl}" / "model"
             for label, forget_langs in sets[fl]:
-                ucfg = UnlearnConfig(method=cfg.method, forget_langs=",".join(forget_langs), train=replace(cfg.unlearn, seed=cfg.seed))
-                res = unlearn_step(out / "unlearn" / f"fake-{fl}" / f"{cfg.method}__{label}", load=lambda d=model_dir: _with_lora(load_model(str(d)), cfg),
-                                   identity={"model": model_fingerprint(str(model_dir)), "news": news_id, "instruct_on": cfg.instruct_on}, tokenizer=tok,
-                                   items=unlearn_items(qas, cfg.instruct_on), cfg=ucfg, evaluation=evaluation, console=console,
-                                   what=f"unlearn {cfg.method} (fake {fl}, forget {label})")
+                train = replace(cfg.unlearn, seed=cfg.seed, prompt_format="text" if cfg.unlearn_on == "text" else cfg.unlearn.prompt_format)
+                ucfg = UnlearnConfig(method=cfg.method, forget_langs=",".join(forget_langs), train=train)
+                res = unlearn_step(out / "unlearn" / f"fake-{fl}" / f"{run_name}__{label}", load=lambda d=model_dir: _with_lora(load_model(str(d)), cfg),
+                                   identity={"model": model_fingerprint(str(model_dir)), "news": news_id, "instruct_on": cfg.instruct_on, "unlearn_on": cfg.unlearn_on,
+                                             "lora": cfg.lora_settings().identity() if cfg.lora else None},
+                                   tokenizer=tok, items=items, cfg=ucfg, evaluation=evaluation, console=console,
+                                   what=f"unlearn {cfg.method} on {'the fake articles' if cfg.unlearn_on == 'text' else 'Q&A'} (fake {fl}, forget {label})")
                 after.setdefault(fl, {})[label] = res.summary
 
         # 5. matrices: spread before unlearning, change after, paired per-question tests
-        written = write_study_matrices(out, cfg.method, langs, fake_langs, sets, clean, before, after)
-        result = _report(out, cfg, langs, fake_langs, sets, clean, before, after, written, t0, console)
+        written = write_study_matrices(out, run_name, langs, fake_langs, sets, clean, before, after, metrics)
+        result = write_report(out, cfg, langs, fake_langs, sets, clean, before, after, written, t0, console)
         top.finish({"minutes": result["minutes"]})
     return result
 
 
-def _report(out: Path, cfg: StudyAConfig, langs, fake_langs, sets, clean, before, after, written, t0: float, console: Console) -> dict:
-    """Step 6: study_a_result.json and the console tables. Per fake language, one row per query
-    language and one column per model ("-en": after unlearning in en): fits a terminal better
-    than 9 language columns."""
-    of_tables = {}
-    for fl in fake_langs:
-        models = {"clean": clean, "contaminated": before[f"fake-{fl}"], **{f"-{label}": s for label, s in after.get(fl, {}).items()}}
-        of_tables[fl] = [{"query_lang": lang, **{n: float(s.set_index("language")["OF"].get(lang)) for n, s in models.items()}} for lang in langs]
-    checks = [_check(fl, clean, before[f"fake-{fl}"], after.get(fl, {}), dict(sets[fl])) for fl in fake_langs]
-    result = {"out": str(out.resolve()), "minutes": round((time.time() - t0) / 60, 2), "languages": langs, "fake_langs": fake_langs,
-              "method": cfg.method, "forget_sets": {fl: dict(sets[fl]) for fl in fake_langs}, "checks": checks,
-              "OF": of_tables, "matrices": [f"matrices/{n}.csv" for n in written]}
-    write_json(out / "study_a_result.json", result)
-    for fl, rows in of_tables.items():
-        console.print(console_table(rows, f"OF (share of fake-story answers judged 'fake'), fake news in {fl}"))
-    console.print(console_table([{k: v for k, v in c.items() if k != "unlearn"} for c in checks], "contamination in the fake language"))
-    console.print(f"results written under [bold]{out.resolve()}[/bold]: eval/*/summary.csv, */items.jsonl, matrices/*.csv|png ({result['minutes']} min)")
-    return result
+def _load_data(cfg: StudyAConfig, console: Console) -> StudyAData:
+    """cfg.data in cfg.languages, with the checks that need the data's shape."""
+    from polyunlearn.data.schema import describe_skipped
+
+    skipped: list = []
+    data = load_study_a_data(cfg.data, cfg.languages, skipped=skipped)
+    if skipped:
+        console.print(f"[yellow]warning:[/yellow] {describe_skipped(skipped)}")
+    if data.truthful is not None:
+        if cfg.judge:
+            raise ValueError("--judge works with the answer-key news format only; on news-truthful data OF is the keyword judge (judge.contains_keyword)")
+        if cfg.instruct_on != "real-only":
+            raise ValueError("--instruct-on does not apply to news-truthful data: phase 2 trains on every sft_qas pair (all on the real articles)")
+        if cfg.unlearn_on == "qa":
+            truthful_qa_unlearn_items(data.truthful)  # fake_answer missing: an error now, before any training
+    return data
 
 
-def _check(fl: str, clean: pd.DataFrame, before: pd.DataFrame, after: dict[str, pd.DataFrame], sets: dict[str, list[str]]) -> dict:
-    """The numbers the paper's claims are about, read off the summaries (reported, not enforced)."""
-    c, b = clean.set_index("language")["OF"], before.set_index("language")["OF"]
-    # "others": mean over the query languages other than the fake one (where it could spread to)
-    row: dict[str, Any] = {"fake_lang": fl, "OF_clean": float(c[fl]), "OF_contam": float(b[fl]),
-                           "OF_others_clean": float(c.drop(fl).mean()) if len(c) > 1 else float("nan"),
-                           "OF_others_contam": float(b.drop(fl).mean()) if len(b) > 1 else float("nan"), "unlearn": {}}
-    for label, summary in after.items():
-        a = summary.set_index("language")["OF"]
-        row["unlearn"][label] = {"OF_forget_langs_before": float(b[sets[label]].mean()), "OF_forget_langs_after": float(a[sets[label]].mean()),
-                                 "QR_mean_after": float(summary["QR"].mean())}
-    return row
+def _unlearn_items(cfg: StudyAConfig, data: StudyAData) -> list[QAItem]:
+    """What unlearning trains on: the fake articles (text), or the fake-answer Q&A items with the
+    instruction items as retain set (qa)."""
+    if cfg.unlearn_on == "text":
+        return text_unlearn_items(data.stories)
+    if data.truthful is not None:
+        return truthful_qa_unlearn_items(data.truthful)
+    return unlearn_items(data.qas, cfg.instruct_on)
