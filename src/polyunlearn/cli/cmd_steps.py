@@ -13,8 +13,9 @@ from typing import Optional
 
 import typer
 
-from polyunlearn.cli.options import config_options, method_options, with_options
+from polyunlearn.cli.options import LOG_WITH, config_options, method_options, with_options
 from polyunlearn.cli.root import STEPS, app, console, friendly_errors, load_data, set_threads
+from polyunlearn.core import tracking
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.resolve import DATA_HELP
 from polyunlearn.evaluation.records import EvalConfig
@@ -47,15 +48,18 @@ def learn(
     threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
     overwrite: bool = OVERWRITE,
     dry_run: bool = DRY_RUN,
+    log_with: Optional[str] = LOG_WITH,
     train: dict = None,
 ):
     """Fine-tune a model on the benchmark until it knows the facts."""
     from polyunlearn.studies.runs import ModelChoice, learn_command
 
     set_threads(threads)
+    tracking.check_log_with(log_with)
     items = load_data(data, langs)
     choice = ModelChoice(model, lora_r if lora else None, bf16, dtype, trust_remote_code, vocab_size)
-    summary = learn_command(out, choice, items, data, langs, retain_only, train, evaluate, overwrite, console, dry_run)
+    with tracking.use(log_with):
+        summary = learn_command(out, choice, items, data, langs, retain_only, train, evaluate, overwrite, console, dry_run)
     if summary is not None:
         _print_summary(summary)
 
@@ -85,6 +89,7 @@ def unlearn(
     threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
     overwrite: bool = OVERWRITE,
     dry_run: bool = DRY_RUN,
+    log_with: Optional[str] = LOG_WITH,
     unlearn: dict = None,
     train: dict = None,
     params: dict = None,
@@ -93,6 +98,7 @@ def unlearn(
     from polyunlearn.studies.runs import ModelChoice, default_languages, unlearn_command
 
     set_threads(threads)
+    tracking.check_log_with(log_with)
     if task not in ("data", "concept"):
         raise ValueError(f"--task is {task!r}; expected 'data' or 'concept'")
     choice = ModelChoice(model, lora_r if lora else None, bf16, dtype, trust_remote_code)
@@ -104,7 +110,8 @@ def unlearn(
         items = check_concept_items(load_data("concept" if data.strip() == "bundled" else data, langs), data)
     else:
         items = load_data(data, langs)
-    unlearn_command(out, choice, method, task, items, data, langs, unlearn, train, params, evaluate, retain_eval, baseline, overwrite, console, dry_run)
+    with tracking.use(log_with):
+        unlearn_command(out, choice, method, task, items, data, langs, unlearn, train, params, evaluate, retain_eval, baseline, overwrite, console, dry_run)
 
 
 @app.command("eval", rich_help_panel=STEPS)

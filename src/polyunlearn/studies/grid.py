@@ -34,6 +34,7 @@ run resumes from its last epoch checkpoint (pipeline.unlearn -> train.py).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -47,16 +48,19 @@ import yaml
 from rich.console import Console
 
 from polyunlearn.data.schema import QAItem
-from polyunlearn.studies.demo import Base, DemoConfig, prepare_base
+from polyunlearn.studies.demo import DemoConfig
 from polyunlearn.evaluation.records import EvalConfig
-from polyunlearn.core.atomic import read_jsonl, write_json, write_table
+from polyunlearn.core.atomic import read_jsonl, write_table
 from polyunlearn.core.languages import parse_langs
 from polyunlearn.core.config import fields_of
 from polyunlearn.methods.registry import get_method, method_params
-from polyunlearn.core.models import LoraSettings, add_lora, load_model, load_tokenizer
-from polyunlearn.core.rundir import CKPT_DIR, DONE_FILE, RunFolder, data_fingerprint, eval_done, fingerprint, load_eval, model_fingerprint
+from polyunlearn.core import tracking
+from polyunlearn.core.claims import live_claims
+from polyunlearn.core.rundir import DONE_FILE, RunFolder, RunFolderError, data_fingerprint, eval_done, fingerprint, model_fingerprint
+from polyunlearn.studies.grid_base import prepare_shared
+from polyunlearn.studies.grid_exec import ExecConfig, failures, run_local, run_ray
+from polyunlearn.studies.grid_status import LiveGrid, run_state
 from polyunlearn.studies.phases import UnlearnConfig, default_lr, item_languages
-from polyunlearn.studies.step import evaluation_step, standard_evaluation, unlearn_step
 from polyunlearn.analysis.results import gather, write_result_matrices
 from polyunlearn.core.trainloop import TrainConfig
 
@@ -324,68 +328,49 @@ def _unlearn_config(spec: GridSpec, method: str, langs: list[str], seed: int, p:
 # ----------------------------------------------------------------------------- running
 
 
-def _prepare(spec: GridSpec, out: Path, console: Console) -> Base:
-    """The base: learned like the demo for 'tiny' (demo.prepare_base), else loaded/evaluated."""
-    base_dir = out / "base"
-    if spec.tiny:
-        return prepare_base(base_dir, spec.demo, console, items=spec.items, ecfg=spec.eval)
-    model = spec.base["model"]
-    tok = load_tokenizer(model, spec.base["trust_remote_code"])
-    retain = read_jsonl(Path(spec.base["retain_eval"]) / "items.jsonl") if spec.base["retain_eval"] else None
-    if spec.base["baseline_eval"]:
-        before_records, before = load_eval(spec.base["baseline_eval"])
-    else:
-        before_records, before = evaluation_step(base_dir / "eval" / "before", load=lambda: _load(spec, model),
-                                                 identity={"model": model_fingerprint(model), "data": data_fingerprint(spec.items)}, tokenizer=tok,
-                                                 evaluation=standard_evaluation(spec.items, spec.eval, retain), what="eval (before)", console=console)
-    missing = sorted(set(spec.languages) - set(before["language"]))
-    if missing:
-        raise GridSpecError(f"base.baseline_eval: {spec.base['baseline_eval']} has no rows for language(s) {', '.join(missing)}")
-    return Base(spec.items, spec.languages, tok, Path(model), retain or [], before[before["language"].isin(spec.languages)], before_records)
+def run_status(out: Path, run: GridRun, cfg: ExecConfig | None = None) -> str:
+    """done / running / stale / failed / partial / pending (studies/grid_status.run_state)."""
+    cfg = cfg or ExecConfig()
+    return run_state(Path(out) / "runs" / run.run_id, cfg.claim_timeout, cfg.heartbeat)["status"]
 
 
-def _load(spec: GridSpec, path: str):
-    model = load_model(path, "bfloat16" if spec.base["bf16"] else "float32", spec.base["trust_remote_code"])
-    return add_lora(model, LoraSettings(r=spec.base["lora_r"])) if spec.base["lora"] else model
+class GridRunsFailed(RuntimeError):
+    """Some runs raised; each one's error is in its failed.json (the others finished)."""
 
 
-def run_status(out: Path, run: GridRun) -> str:
-    d = Path(out) / "runs" / run.run_id
-    return "done" if (d / DONE_FILE).exists() else "partial" if (d / CKPT_DIR).exists() else "pending"
-
-
-def run_grid(spec: GridSpec, out: str | Path, console: Console | None = None, progress: bool = True, overwrite: bool = False) -> pd.DataFrame:
-    """Run every unfinished run of the spec in order, then write the results table and matrices.
-    Returns the tidy results. Ctrl-C / a crash loses at most the current epoch of one run. The
-    grid folder is locked while a grid runs in it; its base must match (data by content)."""
+def run_grid(spec: GridSpec, out: str | Path, console: Console | None = None, progress: bool = True, overwrite: bool = False,
+             execution: ExecConfig | None = None, log_with: str | None = None, threads: int = 1) -> pd.DataFrame:
+    """Run every unfinished run of the spec, then write the results table and matrices; returns
+    the tidy results. The base is prepared once, under its claim (a second grid process waits
+    for it); each run executes under its own claim (studies/grid_exec.py), here or as a Ray
+    task, so several grid processes can share one folder. Ctrl-C / a crash loses at most the
+    current epoch of the runs under way. Runs that raise are recorded (failed.json) and reported
+    at the end (GridRunsFailed), after the table of the others is written."""
     console = console or Console()
     out = Path(out)
-    with RunFolder(out, {"base": spec.identity(), "eval": asdict(spec.eval)}, kind="grid", info={"spec_path": spec.path}, overwrite=overwrite):
-        base = _prepare(spec, out, console)
-        before_dir = (out / "base" / "eval" / "before") if not spec.base["baseline_eval"] else Path(spec.base["baseline_eval"])
-        write_json(out / "grid.json", {"config": {
-            "spec_path": spec.path, "spec": spec.raw, "base": spec.identity(), "before_eval": str(before_dir.resolve()),
-            "params": list(spec.runs[0].params) if spec.runs else [], "languages": spec.languages,
-            "runs": [{"run_id": r.run_id, "method": r.method, "forget_langs": r.forget_label, "seed": r.seed, "params": r.params} for r in spec.runs],
-        }})
-        todo = [r for r in spec.runs if run_status(out, r) != "done"]
-        console.print(f"grid: {len(spec.runs)} runs, {len(spec.runs) - len(todo)} finished, {len(todo)} to run -> {out.resolve()}")
-        evaluation = standard_evaluation(base.items, spec.eval, base.retain_records or None)
-        identity = {"model": model_fingerprint(str(base.learned_path)), "data": data_fingerprint(base.items),
-                    "base": spec.identity(), "lora_r": spec.base["lora_r"] if spec.base["lora"] else None}
-        for k, run in enumerate(todo, 1):
-            what = f"[{k}/{len(todo)}] {run.run_id}: {run.method} forget ({run.forget_label}) seed {run.seed} {run.params or ''}"
-            console.print(("resuming " if run_status(out, run) == "partial" else "") + what, markup=False)
-            try:
-                unlearn_step(out / "runs" / run.run_id, load=lambda: _load(spec, str(base.learned_path)), identity=identity, tokenizer=base.tokenizer,
-                             items=base.items, cfg=run.unlearn, evaluation=evaluation, console=console, save=spec.base["save_models"],
-                             info={"run_id": run.run_id, "forget_label": run.forget_label, "params": run.params}, progress=progress, what=f"  {run.run_id}")
-            except KeyboardInterrupt:
-                console.print(f"interrupted in run {run.run_id}: rerun the same command to resume (finished runs are kept; this one goes on from its last finished epoch)")
-                raise
+    cfg = execution or ExecConfig()
+    tracking.check_log_with(log_with)
+    if overwrite:
+        busy = [f"{folder.relative_to(out)} ({h.where()})" for folder, h in live_claims(out, cfg.claim_timeout, cfg.heartbeat)] if out.is_dir() else []
+        if busy:
+            raise RunFolderError(f"{out}: --overwrite would delete runs other processes are working on: {', '.join(busy)}; stop them first")
+    with RunFolder(out, {"base": spec.identity(), "eval": asdict(spec.eval)}, kind="grid", info={"spec_path": spec.path}, overwrite=overwrite, lock=False):
+        ctx = prepare_shared(spec, out, cfg, console)
+        todo = [r for r in spec.runs if not (out / "runs" / r.run_id / DONE_FILE).is_file()]
+        where = "here" if cfg.executor == "local" else f"on Ray ({cfg.address})"
+        console.print(f"grid: {len(spec.runs)} runs, {len(spec.runs) - len(todo)} finished, {len(todo)} to run {where} -> {out.resolve()}")
+        with LiveGrid(console, out, todo, cfg.claim_timeout, cfg.heartbeat) if progress and todo else contextlib.nullcontext():
+            if cfg.executor == "ray":
+                outcomes = run_ray(ctx, todo, cfg, console, log_with, threads)
+            else:
+                outcomes = run_local(ctx, todo, cfg, console, log_with, progress=False)
         results = gather(out)
         write_table(out / "results.parquet", results)
         write_table(out / "results.csv", results)
         write_result_matrices(results, out / "matrices", order=spec.languages, folder=out)
     console.print(f"results: {len(results)} rows -> {(out / 'results.parquet').resolve()} (and results.csv)")
+    errors = failures(out, outcomes)
+    if errors:
+        raise GridRunsFailed(f"{len(errors)} of {len(spec.runs)} runs failed (rerun the grid to retry them; `--status` lists them): "
+                             + "; ".join(f"{k}: {v}" for k, v in errors.items()))
     return results
