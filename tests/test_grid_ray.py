@@ -79,7 +79,18 @@ def ray_local():
 
     temp = tempfile.mkdtemp(prefix="pu-ray-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, _temp_dir=temp)
+
+    @ray.remote(num_cpus=1)
+    def warm() -> int:
+        import polyunlearn.studies.grid_ray  # noqa: F401 - torch, transformers: a worker's slow start, paid here
+
+        time.sleep(1.0)  # both at once: two workers
+        return os.getpid()
+
     try:
+        # Two warm workers, as a grid of real runs (minutes each) would have after its first
+        # seconds: so that these 2-second runs show 2 at a time rather than one worker's start-up.
+        assert len(set(ray.get([warm.remote(), warm.remote()]))) == 2
         yield ray
     finally:
         ray.shutdown()

@@ -58,7 +58,8 @@ from polyunlearn.core import tracking
 from polyunlearn.core.claims import live_claims
 from polyunlearn.core.rundir import DONE_FILE, RunFolder, RunFolderError, data_fingerprint, eval_done, fingerprint, model_fingerprint
 from polyunlearn.studies.grid_base import prepare_shared
-from polyunlearn.studies.grid_exec import ExecConfig, failures, run_local, run_ray
+from polyunlearn.studies.grid_exec import ExecConfig, LocalExecutor, failures
+from polyunlearn.studies.grid_ray import RayExecutor
 from polyunlearn.studies.grid_status import LiveGrid, run_state
 from polyunlearn.studies.phases import UnlearnConfig, default_lr, item_languages
 from polyunlearn.analysis.results import gather, write_result_matrices
@@ -354,16 +355,15 @@ def run_grid(spec: GridSpec, out: str | Path, console: Console | None = None, pr
         busy = [f"{folder.relative_to(out)} ({h.where()})" for folder, h in live_claims(out, cfg.claim_timeout, cfg.heartbeat)] if out.is_dir() else []
         if busy:
             raise RunFolderError(f"{out}: --overwrite would delete runs other processes are working on: {', '.join(busy)}; stop them first")
-    with RunFolder(out, {"base": spec.identity(), "eval": asdict(spec.eval)}, kind="grid", info={"spec_path": spec.path}, overwrite=overwrite, lock=False):
-        ctx = prepare_shared(spec, out, cfg, console)
+    executor = RayExecutor(cfg, console, threads) if cfg.executor == "ray" else LocalExecutor(cfg, console)
+    identity = {"base": spec.identity(), "eval": asdict(spec.eval)}
+    with RunFolder(out, identity, kind="grid", info={"spec_path": spec.path}, overwrite=overwrite, lock=False), executor:
+        ctx = executor.prepare(prepare_shared, spec, out)
         todo = [r for r in spec.runs if not (out / "runs" / r.run_id / DONE_FILE).is_file()]
         where = "here" if cfg.executor == "local" else f"on Ray ({cfg.address})"
         console.print(f"grid: {len(spec.runs)} runs, {len(spec.runs) - len(todo)} finished, {len(todo)} to run {where} -> {out.resolve()}")
         with LiveGrid(console, out, todo, cfg.claim_timeout, cfg.heartbeat) if progress and todo else contextlib.nullcontext():
-            if cfg.executor == "ray":
-                outcomes = run_ray(ctx, todo, cfg, console, log_with, threads)
-            else:
-                outcomes = run_local(ctx, todo, cfg, console, log_with, progress=False)
+            outcomes = executor.run(ctx, todo, log_with)
         results = gather(out)
         write_table(out / "results.parquet", results)
         write_table(out / "results.csv", results)

@@ -21,7 +21,6 @@ rerun of the grid retries it.
 
 from __future__ import annotations
 
-import logging
 import os
 import queue
 import socket
@@ -30,7 +29,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from rich.console import Console
 
@@ -120,7 +119,7 @@ def _load_model(ctx: RunContext):
     return add_lora(model, LoraSettings(r=ctx.lora_r)) if ctx.lora_r else model
 
 
-def _fail(folder: Path, error: BaseException) -> None:
+def fail(folder: Path, error: BaseException) -> None:
     """failed.json: the error in one line, the end of its traceback, where and when."""
     tb = traceback.format_exception(type(error), error, error.__traceback__)
     where = f"{socket.gethostname()} pid {os.getpid()}"
@@ -177,7 +176,7 @@ def execute_run(
             )
             raise
         except Exception as e:  # noqa: BLE001 - recorded in the run folder, reported by the driver
-            _fail(folder, e)
+            fail(folder, e)
             console.print(f"{run.run_id}: failed: {type(e).__name__}: {e}", markup=False)
             return "failed"
     return "ran"
@@ -232,124 +231,35 @@ def run_all(runs: Sequence[Any], out: Path, cfg: ExecConfig, start: Callable[[An
             time.sleep(min(1.0, cfg.heartbeat))
 
 
-def run_local(
-    ctx: RunContext, runs: Sequence[Any], cfg: ExecConfig, console: Console, log_with: str | None, progress: bool
-) -> dict[str, str]:
-    """Every run in this process, one after another (the runs of other processes waited for)."""
-    ended: queue.SimpleQueue = queue.SimpleQueue()
+class LocalExecutor:
+    """The runs one after another in this process (the base too); the runs that other
+    processes hold are waited for."""
 
-    def start(run: Any) -> None:
-        ended.put((run.run_id, execute_run(ctx, run, cfg, console, log_with, progress)))
+    def __init__(self, cfg: ExecConfig, console: Console):
+        self.cfg, self.console = cfg, console
 
-    def collect(timeout: float) -> list[tuple[str, str]]:
-        out = []
-        while not ended.empty():
-            out.append(ended.get())
-        return out
+    def __enter__(self) -> Self:
+        return self
 
-    return run_all(runs, Path(ctx.out), cfg, start, collect, console)
+    def __exit__(self, *exc: object) -> None:
+        pass
 
+    def prepare(self, prepare: Callable[..., RunContext], spec: Any, out: Path) -> RunContext:
+        return prepare(spec, out, self.cfg, self.console)
 
-def _ray_task(ctx: RunContext, run: Any, cfg: ExecConfig, log_with: str | None, threads: int) -> str:
-    """One grid run in a Ray worker (its output goes to the worker's log, not the driver's)."""
-    import torch
-    from transformers.utils import logging as hf_logging
-
-    torch.set_num_threads(threads)
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    return execute_run(ctx, run, cfg, Console(), log_with, progress=False)
-
-
-def connect_ray(cfg: ExecConfig) -> bool:
-    """Connect to (or start) the Ray cluster of `cfg`; True when this call started the
-    connection (and so must shut it down). An existing connection (ray.init by the caller) is
-    used as it is. Ray's own logs stay in its session folder (/tmp/ray), not on the console."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
-    if cfg.address == "local":
-        ray.init(address="local", include_dashboard=False, **quiet)
-    else:
-        ray.init(address=cfg.address, **quiet)
-    return True
-
-
-def check_resources(cfg: ExecConfig) -> dict[str, float]:
-    """The cluster has what one run asks for (else every task would wait forever)."""
-    import ray
-
-    have = ray.cluster_resources()
-    for name, need in (("CPU", cfg.cpus_per_run), ("GPU", cfg.gpus_per_run)):
-        if need > have.get(name, 0):
-            raise ValueError(
-                f"--{name.lower()}s-per-run is {need:g} but the Ray cluster ({cfg.address}) has {have.get(name, 0):g} {name}(s) in all"
-            )
-    return have
-
-
-def run_ray(
-    ctx: RunContext, runs: Sequence[Any], cfg: ExecConfig, console: Console, log_with: str | None, threads: int
-) -> dict[str, str]:
-    """Every run as a Ray task with cfg's resources; the driver waits for them, and for runs
-    other processes hold. Ctrl-C cancels the tasks (their claims go stale; a rerun resumes)."""
-    import ray
-
-    own = connect_ray(cfg)
-    try:
-        have = check_resources(cfg)
-        at_once = (
-            int(have.get("CPU", 0) // cfg.cpus_per_run)
-            if not cfg.gpus_per_run
-            else int(have.get("GPU", 0) // cfg.gpus_per_run)
-        )
-        console.print(
-            f"ray: {have.get('CPU', 0):g} CPUs, {have.get('GPU', 0):g} GPUs; {cfg.cpus_per_run:g} CPU + {cfg.gpus_per_run:g} GPU per run: up to {at_once} runs at once"
-        )
-        task = ray.remote(_ray_task).options(
-            num_cpus=cfg.cpus_per_run, num_gpus=cfg.gpus_per_run, max_retries=cfg.max_retries, retry_exceptions=False
-        )
-        ctx_ref = ray.put(ctx)
-        refs: dict[Any, Any] = {}
+    def run(self, ctx: RunContext, runs: Sequence[Any], log_with: str | None) -> dict[str, str]:
+        ended: queue.SimpleQueue = queue.SimpleQueue()
 
         def start(run: Any) -> None:
-            refs[task.remote(ctx_ref, run, cfg, log_with, threads)] = run
+            ended.put((run.run_id, execute_run(ctx, run, self.cfg, self.console, log_with)))
 
         def collect(timeout: float) -> list[tuple[str, str]]:
-            if not refs:
-                return []
-            ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=timeout)
-            return [_outcome(ctx, refs.pop(ref), ref, console) for ref in ready]
+            out = []
+            while not ended.empty():
+                out.append(ended.get())
+            return out
 
-        try:
-            return run_all(runs, Path(ctx.out), cfg, start, collect, console)
-        except KeyboardInterrupt:
-            for ref in refs:
-                ray.cancel(ref, force=True)
-            raise
-    finally:
-        if own:
-            ray.shutdown()
-
-
-def _outcome(ctx: RunContext, run: Any, ref: Any, console: Console) -> tuple[str, str]:
-    """A finished task's outcome; a task that died (its worker killed more often than Ray
-    retries, or an error outside the run) is recorded as the run's failure."""
-    import ray
-
-    try:
-        outcome = ray.get(ref)
-    except ray.exceptions.RayError as e:
-        _fail(Path(ctx.out) / "runs" / run.run_id, e)
-        outcome = "failed"
-    if outcome in ("ran", "failed"):
-        console.print(
-            f"{run.run_id}: {run.method} ({run.forget_label}) seed {run.seed}: {'done' if outcome == 'ran' else 'FAILED'}",
-            markup=False,
-        )
-    return run.run_id, outcome
+        return run_all(runs, Path(ctx.out), self.cfg, start, collect, self.console)
 
 
 def failures(out: Path, outcomes: Mapping[str, str]) -> dict[str, str]:
