@@ -78,7 +78,14 @@ def ray_local():
     import ray
 
     temp = tempfile.mkdtemp(prefix="pu-ray-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, _temp_dir=temp)
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+        _temp_dir=temp,
+    )
 
     @ray.remote(num_cpus=1)
     def warm() -> int:
@@ -114,14 +121,17 @@ def test_ray_grid_equals_local(local_grid, ray_local):
 
     root, _, out, local = local_grid
     shutil.rmtree(out / "runs")  # same folder: the base is reused, every run is redone on Ray
+    (out / "base" / "ready.json").unlink()  # so the base goes through a Ray task too (which finds it done)
+    log = io.StringIO()
     results = run_grid(
         load_spec(root / "grid.yaml"),
         out,
-        Console(file=io.StringIO()),
+        Console(file=log, width=200),
         progress=False,
         execution=RAY,
         log_with="tensorboard",
     )
+    assert "base: prepared by a Ray task" in log.getvalue() and (out / "base" / "ready.json").exists()
     pd.testing.assert_frame_equal(results, local)
     run_ids = list(local["run_id"].unique())
     assert len(run_ids) == 4
@@ -346,3 +356,29 @@ def test_two_grid_processes_share_one_folder(tmp_path):
     assert {a[0]["pid"] for a in starts.values()} <= {p.pid for p in procs}
     assert all(f"results: {len(pd.read_csv(out / 'results.csv'))} rows" in o for o in outputs)
     assert pd.read_csv(out / "results.csv")["run_id"].nunique() == 4
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--gpus-per-run", "1"], "--gpus-per-run: only for --executor ray"),
+        (["--executor", "ray", "--gpus-per-run", "2"], "a grid run is one process on at most one GPU"),
+        (
+            ["--executor", "ray", "--gpus-per-run", "1"],
+            "--gpus-per-run is 1 but the Ray cluster (local) has 0 GPUs in all",
+        ),
+        (
+            ["--executor", "ray", "--cpus-per-run", "3"],
+            "--cpus-per-run is 3 but the Ray cluster (local) has 2 CPUs in all",
+        ),
+        (["--claim-timeout", "5"], "claim_timeout must be > 6"),
+        (["--executor", "spark"], "executor is 'spark'; choose from local, ray"),
+    ],
+)
+def test_execution_options_are_checked_before_anything_is_written(local_grid, ray_local, tmp_path, args, message):
+    """One line, exit 2, and OUT untouched (the Ray checks: against the running instance)."""
+    root = local_grid[0]
+    out = tmp_path / "o"
+    res = CliRunner().invoke(app, ["grid", str(root / "grid.yaml"), "--out", str(out), *args])
+    assert res.exit_code == 2 and message in " ".join(res.output.split()), res.output
+    assert not out.exists()

@@ -357,7 +357,8 @@ def run_grid(spec: GridSpec, out: str | Path, console: Console | None = None, pr
             raise RunFolderError(f"{out}: --overwrite would delete runs other processes are working on: {', '.join(busy)}; stop them first")
     executor = RayExecutor(cfg, console, threads) if cfg.executor == "ray" else LocalExecutor(cfg, console)
     identity = {"base": spec.identity(), "eval": asdict(spec.eval)}
-    with RunFolder(out, identity, kind="grid", info={"spec_path": spec.path}, overwrite=overwrite, lock=False), executor:
+    # The executor first: a Ray cluster that lacks what a run asks for is refused before OUT is touched.
+    with executor, RunFolder(out, identity, kind="grid", info={"spec_path": spec.path}, overwrite=overwrite, lock=False):
         ctx = executor.prepare(prepare_shared, spec, out)
         todo = [r for r in spec.runs if not (out / "runs" / r.run_id / DONE_FILE).is_file()]
         where = "here" if cfg.executor == "local" else f"on Ray ({cfg.address})"

@@ -4,20 +4,28 @@ evaluation before unlearning; then the RunContext every run reads (studies/grid_
 
 The base is prepared under a claim on OUT/base (core/claims.py): the first grid process on a
 folder builds it, a second one waits and then reuses it (each step is a run folder, skipped when
-done), and a process that died building it is taken over once its claim is stale.
+done), and a process that died building it is taken over once its claim is stale. OUT/base/
+ready.json, written last, says the base of this identity is complete: the Ray executor then
+reads it in the driver instead of starting a task for it.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from polyunlearn.core.atomic import read_jsonl, write_json
+from polyunlearn.core.atomic import read_json, read_jsonl, write_json
 from polyunlearn.core.claims import wait_claim
 from polyunlearn.core.models import LoraSettings, add_lora, load_model, load_tokenizer
-from polyunlearn.core.rundir import data_fingerprint, load_eval, model_fingerprint
+from polyunlearn.core.rundir import (
+    data_fingerprint,
+    fingerprint,
+    load_eval,
+    model_fingerprint,
+)
 from polyunlearn.studies.demo import Base, prepare_base
 from polyunlearn.studies.grid_exec import ExecConfig, RunContext
 from polyunlearn.studies.step import evaluation_step, standard_evaluation
@@ -69,6 +77,21 @@ def _load(spec: GridSpec, path: str):
     return add_lora(model, LoraSettings(r=spec.base["lora_r"])) if spec.base["lora"] else model
 
 
+READY_FILE = "ready.json"  # in OUT/base: written last, once the base of this identity is complete
+
+
+def base_fingerprint(spec: GridSpec) -> str:
+    return fingerprint({"base": spec.identity(), "eval": asdict(spec.eval)})
+
+
+def base_ready(spec: GridSpec, out: Path) -> bool:
+    """Whether OUT/base was completed for this spec's base (then preparing it only reads files)."""
+    try:
+        return read_json(Path(out) / "base" / READY_FILE).get("base") == base_fingerprint(spec)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def prepare_shared(spec: GridSpec, out: Path, cfg: ExecConfig, console: Console) -> RunContext:
     """The base (learned and retain models, the evaluation before unlearning) and grid.json,
     under the base's claim: the first grid process builds, a second waits and then reuses it."""
@@ -86,6 +109,7 @@ def prepare_shared(spec: GridSpec, out: Path, cfg: ExecConfig, console: Console)
             "params": list(spec.runs[0].params) if spec.runs else [], "languages": spec.languages,
             "runs": [{"run_id": r.run_id, "method": r.method, "forget_langs": r.forget_label, "seed": r.seed, "params": r.params} for r in spec.runs],
         }})  # fmt: skip
+        write_json(out / "base" / READY_FILE, {"base": base_fingerprint(spec)})
     # Absolute paths: a Ray worker's working folder is not the driver's.
     model = Path(spec.base["model"])
     retain_eval = (

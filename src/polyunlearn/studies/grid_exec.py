@@ -91,7 +91,7 @@ class ExecConfig:
             ]
             if given:
                 raise ValueError(
-                    f"{', '.join(given)} only apply to --executor ray (the local executor runs one run at a time here)"
+                    f"{', '.join(given)}: only for --executor ray (the local executor runs one run at a time, in this process)"
                 )
 
 

@@ -52,10 +52,15 @@ def _prepare_task(prepare: Callable[..., RunContext], spec: Any, out: str, cfg: 
     return prepare(spec, Path(out), cfg, Console())
 
 
+def _warm_up() -> None:
+    """Import what a run needs, leaving a warm worker in Ray's pool."""
+    import polyunlearn.studies.step  # noqa: F401 - torch, transformers, accelerate, the metrics
+
+
 def _absolute(spec: Any) -> Any:
     """The spec with its local paths absolute: a Ray worker's working folder is not ours."""
     base = dict(spec.base)
-    for key in ("model", "retain_eval", "baseline_eval"):
+    for key in ("retain_eval", "baseline_eval") if spec.tiny else ("model", "retain_eval", "baseline_eval"):
         if base.get(key) and Path(base[key]).exists():
             base[key] = str(Path(base[key]).resolve())
     return dataclasses.replace(spec, base=base)
@@ -69,12 +74,14 @@ class RayExecutor:
     def __init__(self, cfg: ExecConfig, console: Console, threads: int = 1):
         self.cfg, self.console, self.threads = cfg, console, threads
         self.own = False
+        self.at_once = 1
+        self._warm: list[Any] = []
 
     def __enter__(self) -> Self:
         import ray
 
         if not ray.is_initialized():  # a caller's ray.init (tests, notebooks) is used as it is
-            quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
+            quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
             if self.cfg.address == "local":
                 ray.init(address="local", include_dashboard=False, **quiet)
             else:
@@ -87,9 +94,10 @@ class RayExecutor:
                     f"--{name.lower()}s-per-run is {need:g} but the Ray cluster ({self.cfg.address}) has {have.get(name, 0):g} {name}s in all"
                 )
         cpu, gpu = have.get("CPU", 0), have.get("GPU", 0)
-        at_once = int(gpu // self.cfg.gpus_per_run) if self.cfg.gpus_per_run else int(cpu // self.cfg.cpus_per_run)
+        gpu_bound = int(gpu // self.cfg.gpus_per_run) if self.cfg.gpus_per_run else None
+        self.at_once = min(int(cpu // self.cfg.cpus_per_run), gpu_bound if gpu_bound is not None else 1 << 30)
         self.console.print(
-            f"ray: {cpu:g} CPUs, {gpu:g} GPUs; {self.cfg.cpus_per_run:g} CPU + {self.cfg.gpus_per_run:g} GPU per run: up to {at_once} runs at once"
+            f"ray: {cpu:g} CPUs, {gpu:g} GPUs; {self.cfg.cpus_per_run:g} CPU + {self.cfg.gpus_per_run:g} GPU per run: up to {self.at_once} runs at once"
         )
         return self
 
@@ -110,10 +118,18 @@ class RayExecutor:
         )
 
     def prepare(self, prepare: Callable[..., RunContext], spec: Any, out: Path) -> RunContext:
-        """prepare(spec, out, cfg, console) in one task; its error re-raised here as itself."""
+        """prepare(spec, out, cfg, console) in one task (here when the base is complete already);
+        the task's error re-raised here as itself."""
         import ray
 
+        from polyunlearn.studies.grid_base import base_ready
+
+        if base_ready(spec, out):  # complete: preparing it only reads files, no task needed
+            return prepare(spec, out, self.cfg, self.console)
         self.console.print("base: prepared by a Ray task (its log: Ray's session folder)", markup=False)
+        # Meanwhile the other workers import torch & co. (a cold worker takes seconds to tens
+        # of seconds), so the runs start at once when the base is ready. Nobody waits for these.
+        self._warm = [self._remote(_warm_up).remote() for _ in range(max(0, self.at_once - 1))]
         try:
             return ray.get(
                 self._remote(_prepare_task).remote(
