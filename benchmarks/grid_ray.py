@@ -12,8 +12,9 @@ pair of results tables must be equal (the run is refused otherwise). Prints and 
 OUT/bench_grid_ray.json: per executor min / median / max seconds, and the ratio local / Ray.
 
 The default grid: bundled facts in en, fr, ja; NPO and GradDiff-KL; each single forget language;
-10 unlearning epochs and the evaluation with greedy answers: 6 runs of roughly 10-30 s on a CPU
-core, the evaluation the larger part, as at real scale.
+10 unlearning epochs and the evaluation with greedy answers: 6 runs of about 7 s each on a
+shared CPU core, the evaluation the larger part, as at real scale. Measured figures:
+docs/ray.md.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ checkpoint epoch it resumes from, the claim it took over): the run's history of 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -40,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from polyunlearn.core.atomic import read_json, write_text
+from polyunlearn.core.atomic import dumps, read_json, write_text
 
 CLAIM_FILE = "claim.json"
 ATTEMPTS_FILE = "attempts.jsonl"
@@ -172,16 +173,16 @@ class Claim:
             if holder is None or holder.token not in (self.token, "?"):
                 self.lost.set()  # taken over (or removed by hand): never write over the new holder
                 return
-            try:
+            # A full disk or a filesystem hiccup: the next beat tries again. The thread must not
+            # die of it: a silent heartbeat would let another process take the run over.
+            with contextlib.suppress(Exception):
                 self._write()
-            except OSError:
-                pass  # a full disk or a filesystem hiccup: the next beat tries again
 
     def _write(self) -> None:
         self.record["heartbeat"] = time.time()
         self.record["progress"] = self.progress() if self.progress else None
         tmp = self.folder / f".{CLAIM_FILE}.{self.token}.tmp"
-        tmp.write_text(json.dumps(self.record), encoding="utf-8")
+        tmp.write_text(dumps(self.record), encoding="utf-8")  # strict JSON: a NaN loss is null
         os.replace(tmp, self.path)
 
     def release(self) -> None:

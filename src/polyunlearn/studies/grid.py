@@ -24,13 +24,17 @@ hash of its resolved config (base, method, languages, every hyperparameter, eval
 editing the spec adds new runs and keeps finished ones. Layout of the output folder:
 
     grid.json                  the spec, the run list, the base; config + environment
-    base/                      tiny: data, tokenizer, models/{learned,retain}, eval/{before,retain_model}
-    runs/<run_id>/             config.json, ckpt/ (while training), history.json, eval/, [model/]
+    base/                      tiny: data, tokenizer, models/{learned,retain}, eval/{before,retain_model}; ready.json
+    runs/<run_id>/             run.json, claim.json (while running), attempts.jsonl, ckpt/ (while training),
+                               history.json, eval/, [model/], [failed.json], [tracking/], done.json
     results.parquet|csv        one row per run x language x metric (value, before, delta)
     matrices/                  forget-set x eval-language change matrices (CSV + PNG), per group
 
-A run is finished when its eval/summary.csv exists (written last, atomically); an interrupted
-run resumes from its last epoch checkpoint (pipeline.unlearn -> train.py).
+A run is finished when its done.json exists (written last); an interrupted run resumes from its
+last epoch checkpoint. Runs execute here one after another (`--executor local`) or as Ray tasks
+(`--executor ray`, studies/grid_ray.py), each under a claim on its folder (claim.json,
+core/claims.py), so several grid processes, on one host or several of a shared filesystem,
+share one folder and no run runs twice; `--status` shows who runs what (studies/grid_status.py).
 """
 from __future__ import annotations
 
