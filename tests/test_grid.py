@@ -179,9 +179,10 @@ def test_edited_data_file_is_refused(grid_dir, tmp_path):
         data.write_text(original)
 
 
-def test_grid_folder_in_use_is_one_line(grid_dir):
-    """A second grid process on the same folder is refused before it trains anything (the lock
-    is held by another open file description, as by another process)."""
+def test_grid_folder_is_shared_not_locked(grid_dir):
+    """The grid folder itself is not locked for the whole grid: two grid processes share its
+    runs, each run under its own claim (tests/test_grid_ray.py), so a held grid-folder lock no
+    longer refuses a second grid."""
     import os
 
     from polyunlearn.core.rundir import lock_folder
@@ -190,7 +191,7 @@ def test_grid_folder_in_use_is_one_line(grid_dir):
     fd = lock_folder(out)
     try:
         res = run("grid", str(root / "grid.yaml"), "--out", str(out), "--no-progress")
-        assert res.exit_code == 2 and f"{out} is in use by pid {os.getpid()}" in " ".join(res.output.split())
+        assert res.exit_code == 0 and "2 finished, 0 to run" in res.output
     finally:
         os.close(fd)
 

@@ -13,8 +13,9 @@ from typing import Optional
 
 import typer
 
-from polyunlearn.cli.options import PRESET_HELP, config_options, method_options, with_options, with_preset
+from polyunlearn.cli.options import LOG_WITH, PRESET_HELP, config_options, method_options, with_options, with_preset
 from polyunlearn.cli.root import STEPS, app, console, friendly_errors, load_data, set_threads
+from polyunlearn.core import tracking
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.resolve import DATA_HELP
 from polyunlearn.evaluation.records import EvalConfig
@@ -54,6 +55,7 @@ def learn(
     overwrite: bool = OVERWRITE,
     dry_run: bool = DRY_RUN,
     preset: Optional[str] = PRESET,
+    log_with: Optional[str] = LOG_WITH,
     train: dict = None,
     evaluation: dict = None,
 ):
@@ -61,9 +63,11 @@ def learn(
     from polyunlearn.studies.runs import ModelChoice, learn_command
 
     set_threads(threads)
+    tracking.check_log_with(log_with)
     items = load_data(data, langs)
     choice = ModelChoice(model, lora_r if lora else None, bf16, dtype, trust_remote_code, vocab_size, lora_alpha, lora_dropout, lora_targets)
-    summary = learn_command(out, choice, items, data, langs, retain_only, train, evaluate, overwrite, console, dry_run, evaluation, preset)
+    with tracking.use(log_with):
+        summary = learn_command(out, choice, items, data, langs, retain_only, train, evaluate, overwrite, console, dry_run, evaluation, preset)
     if summary is not None:
         _print_summary(summary)
 
@@ -100,6 +104,7 @@ def unlearn(
     overwrite: bool = OVERWRITE,
     dry_run: bool = DRY_RUN,
     preset: Optional[str] = PRESET,
+    log_with: Optional[str] = LOG_WITH,
     unlearn: dict = None,
     train: dict = None,
     params: dict = None,
@@ -109,6 +114,7 @@ def unlearn(
     from polyunlearn.studies.runs import ModelChoice, default_languages, unlearn_command
 
     set_threads(threads)
+    tracking.check_log_with(log_with)
     if task not in ("data", "concept"):
         raise ValueError(f"--task is {task!r}; expected 'data' or 'concept'")
     choice = ModelChoice(model, lora_r if lora else None, bf16, dtype, trust_remote_code, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
@@ -123,8 +129,9 @@ def unlearn(
         items = with_facts(check_concept_items(load_data("concept" if data.strip() == "bundled" else data, langs), data), data, None, console)
     else:
         items = load_data(data, langs)
-    unlearn_command(out, choice, method, task, items, data, langs, unlearn, train, params, evaluate, retain_eval, baseline, overwrite, console, dry_run,
-                    alternate, evaluation, preset)
+    with tracking.use(log_with):
+        unlearn_command(out, choice, method, task, items, data, langs, unlearn, train, params, evaluate, retain_eval, baseline, overwrite, console,
+                        dry_run, alternate, evaluation, preset)
 
 
 @app.command("eval", rich_help_panel=STEPS)

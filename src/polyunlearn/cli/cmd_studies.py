@@ -6,6 +6,7 @@ options to one module of polyunlearn.studies.
     polyunlearn study-a --fake-langs en,zh,ru --out runs/sa
     polyunlearn concept-demo --languages en,fr,ja --n-facts 20
     polyunlearn grid src/polyunlearn/configs/grids/study_b_tiny.yaml
+    polyunlearn grid src/polyunlearn/configs/grids/study_b_tiny.yaml --executor ray --address auto
 """
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
-from polyunlearn.cli.options import PRESET_HELP, config_options, with_options, with_preset
+from polyunlearn.cli.options import LOG_WITH, PRESET_HELP, config_options, with_options, with_preset
 from polyunlearn.cli.root import STUDIES, app, console, friendly_errors
 from polyunlearn.studies.demo import DemoConfig
+from polyunlearn.studies.grid_exec import ExecConfig
 
 
 OVERWRITE = typer.Option(False, "--overwrite", help="Redo everything in OUT, even runs made with the same settings.")
@@ -165,32 +168,43 @@ def concept_demo(
 
 @app.command(rich_help_panel=STUDIES)
 @friendly_errors
+@with_options(execution=config_options(ExecConfig, panel="Execution"))
 def grid(
     spec: Path = typer.Argument(..., help="Grid spec (YAML): base + methods x forget sets x seeds x params."),
     out: Optional[Path] = typer.Option(None, help="Results folder; default polyunlearn_runs/grid_<spec name>."),
     dry_run: bool = typer.Option(False, help="Validate the spec and list the runs with their status; train nothing."),
-    threads: int = typer.Option(1, help="torch CPU threads (tiny models gain nothing from more)."),
-    progress: bool = typer.Option(True, help="Show training progress bars."),
+    status: bool = typer.Option(False, "--status", help="Print where the grid in OUT stands (done / running: where / pending / failed: why), from its run folders; run nothing."),
+    threads: int = typer.Option(1, help="torch CPU threads, here or in each Ray task (tiny models gain nothing from more)."),
+    progress: bool = typer.Option(True, help="Show live progress: a total line and one line per running run."),
     attacks: str = typer.Option("", "--attacks", help="Adversarial probes on every finished run afterwards (see `polyunlearn attack`), comma list or 'all'."),
     overwrite: bool = OVERWRITE,
+    log_with: Optional[str] = LOG_WITH,
+    execution: dict = None,
 ):
-    """Run a grid of unlearning runs as a resumable queue; finished runs are skipped on rerun."""
+    """Run a grid of unlearning runs as a resumable queue, here or on a Ray cluster; finished runs are skipped on rerun."""
     import torch
 
-    from polyunlearn.studies.grid import load_spec, run_grid, run_status
     from polyunlearn.analysis.matrices import console_table
+    from polyunlearn.studies.grid import GridRunsFailed, load_spec, run_grid, run_status
+    from polyunlearn.studies.grid_status import print_status
 
     torch.set_num_threads(threads)
+    cfg = ExecConfig(**execution)
     loaded = load_spec(spec)
     out = out or Path("polyunlearn_runs") / f"grid_{spec.stem}"
+    if status:
+        return print_status(console, out, loaded.runs, cfg.claim_timeout, cfg.heartbeat)
     if dry_run:
-        rows = [{"run_id": r.run_id, "method": r.method, "forget_langs": r.forget_label, "seed": r.seed, **{k: str(v) for k, v in r.params.items()}, "status": run_status(out, r)} for r in loaded.runs]
+        rows = [{"run_id": r.run_id, "method": r.method, "forget_langs": r.forget_label, "seed": r.seed, **{k: str(v) for k, v in r.params.items()}, "status": run_status(out, r, cfg)} for r in loaded.runs]
         console.print(console_table(rows, f"{len(rows)} runs of {spec} -> {out}"))
         return
     try:
-        results = run_grid(loaded, out, console, progress=progress, overwrite=overwrite)
+        results = run_grid(loaded, out, console, progress=progress, overwrite=overwrite, execution=cfg, log_with=log_with, threads=threads)
     except KeyboardInterrupt:
         raise typer.Exit(130)
+    except GridRunsFailed as e:
+        console.print(f"[bold red]error:[/bold red] {escape(str(e))}", soft_wrap=True)
+        raise typer.Exit(1)
     if len(results):
         forget = results[results["metric"] == "forget_prob"]
         table = forget.pivot_table(index=["method", "forget_langs"], columns="language", values="delta", aggfunc="mean", sort=False).reset_index()

@@ -22,6 +22,14 @@ import typer
 from polyunlearn.core.config import fields_of
 from polyunlearn.methods.registry import method_params
 
+# --log-with on learn, unlearn and grid (core/tracking.py: Accelerate's trackers, offline by default).
+LOG_WITH = typer.Option(
+    None, "--log-with",
+    help="Log the loss terms per step and the evaluation per language to an experiment tracker (Accelerate's), the run's "
+    "identity as its config: tensorboard (OUT/tracking), wandb (offline unless WANDB_MODE), trackio (local), "
+    "mlflow (file store in OUT/tracking unless MLFLOW_TRACKING_URI). Default: none.",
+)  # fmt: skip
+
 
 def _cli_type(kind: Any) -> Any:
     """The annotation typer gets: X | None -> Optional[X] (typer reads typing.Optional)."""

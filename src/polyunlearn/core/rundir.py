@@ -6,6 +6,10 @@ Every command writes its results into run folders laid out the same way:
     run.json       the run's identity (everything that determines its result), what it is, the
                    software environment; written when the run starts
     .lock          held (flock) by the one process working in the folder
+    claim.json     a grid run's claim (host, pid, heartbeat): which process works on it, on any
+                   host of a shared filesystem (core/claims.py); attempts.jsonl: every start
+    failed.json    a grid run that raised: its error (removed when the run starts again)
+    tracking/      the --log-with tracker's own files (core/tracking.py), when one is chosen
     ckpt/          the training checkpoint while training (removed once the run is done)
     model/         the saved model, when the command saves one (a loadable HF / peft folder)
     history.json   per-step training losses
@@ -36,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from polyunlearn.core.atomic import read_json, strict_json, write_json
+from polyunlearn.core.claims import ATTEMPTS_FILE, CLAIM_FILE, TAKEOVER_FILE
+from polyunlearn.core.tracking import TRACKING_DIR
 
 RUN_FILE = "run.json"
 DONE_FILE = "done.json"
@@ -46,6 +52,15 @@ EVAL_DIR = "eval"
 HISTORY_FILE = "history.json"
 DIVERGED_DIR = "diverged"
 EVAL_FILES = ("items.jsonl", "summary.csv")  # summary.csv is written last by an evaluation
+FAILED_FILE = "failed.json"
+# Who works on the folder, not what it holds: never a reason to call a folder "not a run folder",
+# and kept when the folder is cleared (an --overwrite by the claim holder keeps its claim).
+BOOKKEEPING = (LOCK_FILE, CLAIM_FILE, ATTEMPTS_FILE, TAKEOVER_FILE)
+
+
+def _bookkeeping(name: str) -> bool:
+    # also the write probe of a process that checks the folder right now, and claim temp files
+    return name in BOOKKEEPING or name == FAILED_FILE or name.startswith((".write_test.", f".{CLAIM_FILE}."))
 
 
 class RunFolderError(ValueError):
@@ -240,7 +255,7 @@ class RunFolder:
                 )
             if diff or self.overwrite:
                 clear_folder(self.path)
-        elif any(p.name not in (LOCK_FILE,) for p in self.path.iterdir()):
+        elif any(not _bookkeeping(p.name) for p in self.path.iterdir()):
             if not self.overwrite:
                 raise RunFolderError(f"{self.path} is not empty and holds no {RUN_FILE}: not a polyunlearn run folder; use another --out (or --overwrite)")
             clear_folder(self.path)
@@ -313,9 +328,9 @@ def lock_folder(path: Path) -> int:
 
 
 def clear_folder(path: Path) -> None:
-    """Remove everything in `path` but the lock (an --overwrite, or a changed identity)."""
+    """Remove everything in `path` but the lock and the claim (an --overwrite, or a changed identity)."""
     for p in path.iterdir():
-        if p.name == LOCK_FILE:
+        if p.name in BOOKKEEPING or p.name.startswith(f".{CLAIM_FILE}."):
             continue
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p)
@@ -369,14 +384,16 @@ def check_run_folder(path: str | Path) -> list[str]:
         problems.append(f"{run_file}: not strict JSON ({e})")
     if not (path / DONE_FILE).is_file():
         return problems
-    for json_file in [path / DONE_FILE, *sorted(path.rglob("*.json"))]:
+    # The tracker's files (tracking/) are the tracker's format, not ours: not checked.
+    own = [p for p in path.rglob("*") if TRACKING_DIR not in p.relative_to(path).parts[:1]]
+    for json_file in [path / DONE_FILE, *sorted(p for p in own if p.suffix == ".json")]:
         try:
             strict_json(json_file.read_text(encoding="utf-8"))
         except ValueError as e:
             problems.append(f"{json_file}: not strict JSON ({e})")
     if (path / CKPT_DIR).exists():
         problems.append(f"{path}: done but {CKPT_DIR}/ was left behind")
-    leftovers = [p for p in path.rglob("*") if ".tmp" in p.name]
+    leftovers = [p for p in own if ".tmp" in p.name]
     problems += [f"{p}: temporary file left behind" for p in leftovers]
     # A learn/unlearn run's own evaluation is eval/; an eval run is an evaluation folder itself;
     # a study's eval/ holds evaluation runs of its own (checked as such).

@@ -20,6 +20,7 @@ from accelerate.state import AcceleratorState
 from accelerate.utils import DataLoaderConfiguration, DistributedType, set_seed
 from torch.utils.data import DataLoader
 
+from polyunlearn.core import tracking
 from polyunlearn.core.encoding import Encoded, collate
 from polyunlearn.core.atomic import read_json, write_json
 from polyunlearn.core.config import check_choice, check_number, setting
@@ -244,6 +245,8 @@ def _run_epoch(run: _Run, loss_fn: LossFn, cfg: TrainConfig, epoch: int, history
             run.optimizer.zero_grad()
         if acc.sync_gradients:
             history.append({"epoch": epoch + 1, "step": len(history) + 1, "loss": value, "lr": run.scheduler.get_last_lr()[0], **logs})
+            if acc.is_main_process:  # live progress, the --log-with tracker, stop requests (core/tracking.py)
+                tracking.on_step(history[-1], run.total_steps)
             if bar is not None:
                 bar[0].update(bar[1], advance=1, description=f"{desc} loss {value:.3f}")
 

@@ -26,16 +26,21 @@ hash of its resolved config (base, method, languages, every hyperparameter, eval
 editing the spec adds new runs and keeps finished ones. Layout of the output folder:
 
     grid.json                  the spec, the run list, the base; config + environment
-    base/                      tiny: data, tokenizer, models/{learned,retain}, eval/{before,retain_model}
-    runs/<run_id>/             config.json, ckpt/ (while training), history.json, eval/, [model/]
+    base/                      tiny: data, tokenizer, models/{learned,retain}, eval/{before,retain_model}; ready.json
+    runs/<run_id>/             run.json, claim.json (while running), attempts.jsonl, ckpt/ (while training),
+                               history.json, eval/, [model/], [failed.json], [tracking/], done.json
     results.parquet|csv        one row per run x language x metric (value, before, delta)
     matrices/                  forget-set x eval-language change matrices (CSV + PNG), per group
 
-A run is finished when its eval/summary.csv exists (written last, atomically); an interrupted
-run resumes from its last epoch checkpoint (pipeline.unlearn -> train.py).
+A run is finished when its done.json exists (written last); an interrupted run resumes from its
+last epoch checkpoint. Runs execute here one after another (`--executor local`) or as Ray tasks
+(`--executor ray`, studies/grid_ray.py), each under a claim on its folder (claim.json,
+core/claims.py), so several grid processes, on one host or several of a shared filesystem,
+share one folder and no run runs twice; `--status` shows who runs what (studies/grid_status.py).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -50,16 +55,20 @@ from rich.console import Console
 
 from polyunlearn.data.alternates import load_alternates
 from polyunlearn.data.schema import QAItem
-from polyunlearn.studies.demo import Base, DemoConfig, prepare_base
+from polyunlearn.studies.demo import DemoConfig
 from polyunlearn.evaluation.records import EvalConfig
-from polyunlearn.core.atomic import read_jsonl, write_json, write_table
+from polyunlearn.core.atomic import read_jsonl, write_table
 from polyunlearn.core.languages import parse_langs
 from polyunlearn.core.config import fields_of
 from polyunlearn.methods.registry import get_method, method_params
-from polyunlearn.core.models import LoraSettings, add_lora, load_model, load_tokenizer
-from polyunlearn.core.rundir import CKPT_DIR, DONE_FILE, RunFolder, data_fingerprint, eval_done, fingerprint, load_eval, model_fingerprint
+from polyunlearn.core import tracking
+from polyunlearn.core.claims import live_claims
+from polyunlearn.core.rundir import DONE_FILE, RunFolder, RunFolderError, data_fingerprint, eval_done, fingerprint, model_fingerprint
+from polyunlearn.studies.grid_base import lora_settings as _lora_settings, prepare_shared
+from polyunlearn.studies.grid_exec import ExecConfig, LocalExecutor, failures
+from polyunlearn.studies.grid_ray import RayExecutor
+from polyunlearn.studies.grid_status import LiveGrid, run_state
 from polyunlearn.studies.phases import UnlearnConfig, alternate_identity, default_lr, item_languages
-from polyunlearn.studies.step import evaluation_step, standard_evaluation, unlearn_step
 from polyunlearn.analysis.results import gather, write_result_matrices
 from polyunlearn.core.trainloop import TrainConfig
 
@@ -356,77 +365,49 @@ def _unlearn_config(spec: GridSpec, method: str, langs: list[str], seed: int, p:
 # ----------------------------------------------------------------------------- running
 
 
-def _prepare(spec: GridSpec, out: Path, console: Console) -> Base:
-    """The base: learned like the demo for 'tiny' (demo.prepare_base), else loaded/evaluated."""
-    base_dir = out / "base"
-    if spec.tiny:
-        return prepare_base(base_dir, spec.demo, console, items=spec.items, ecfg=spec.eval)
-    model = spec.base["model"]
-    tok = load_tokenizer(model, spec.base["trust_remote_code"])
-    retain = read_jsonl(Path(spec.base["retain_eval"]) / "items.jsonl") if spec.base["retain_eval"] else None
-    if spec.base["baseline_eval"]:
-        before_records, before = load_eval(spec.base["baseline_eval"])
-    else:
-        before_records, before = evaluation_step(base_dir / "eval" / "before", load=lambda: _load(spec, model),
-                                                 identity={"model": model_fingerprint(model), "data": data_fingerprint(spec.items)}, tokenizer=tok,
-                                                 evaluation=standard_evaluation(spec.items, spec.eval, retain), what="eval (before)", console=console)
-    missing = sorted(set(spec.languages) - set(before["language"]))
-    if missing:
-        raise GridSpecError(f"base.baseline_eval: {spec.base['baseline_eval']} has no rows for language(s) {', '.join(missing)}")
-    return Base(spec.items, spec.languages, tok, Path(model), retain or [], before[before["language"].isin(spec.languages)], before_records)
+def run_status(out: Path, run: GridRun, cfg: ExecConfig | None = None) -> str:
+    """done / running / stale / failed / partial / pending (studies/grid_status.run_state)."""
+    cfg = cfg or ExecConfig()
+    return run_state(Path(out) / "runs" / run.run_id, cfg.claim_timeout, cfg.heartbeat)["status"]
 
 
-def _lora_settings(base: dict) -> LoraSettings:
-    try:
-        return LoraSettings.from_options(base["lora_r"], base.get("lora_alpha", 16.0), base.get("lora_dropout", 0.0), base.get("lora_targets", "all-linear"))
-    except ValueError as e:
-        raise GridSpecError(f"base: {e}") from None
+class GridRunsFailed(RuntimeError):
+    """Some runs raised; each one's error is in its failed.json (the others finished)."""
 
 
-def _load(spec: GridSpec, path: str):
-    model = load_model(path, "bfloat16" if spec.base["bf16"] else "float32", spec.base["trust_remote_code"])
-    return add_lora(model, _lora_settings(spec.base)) if spec.base["lora"] else model
-
-
-def run_status(out: Path, run: GridRun) -> str:
-    d = Path(out) / "runs" / run.run_id
-    return "done" if (d / DONE_FILE).exists() else "partial" if (d / CKPT_DIR).exists() else "pending"
-
-
-def run_grid(spec: GridSpec, out: str | Path, console: Console | None = None, progress: bool = True, overwrite: bool = False) -> pd.DataFrame:
-    """Run every unfinished run of the spec in order, then write the results table and matrices.
-    Returns the tidy results. Ctrl-C / a crash loses at most the current epoch of one run. The
-    grid folder is locked while a grid runs in it; its base must match (data by content)."""
+def run_grid(spec: GridSpec, out: str | Path, console: Console | None = None, progress: bool = True, overwrite: bool = False,
+             execution: ExecConfig | None = None, log_with: str | None = None, threads: int = 1) -> pd.DataFrame:
+    """Run every unfinished run of the spec, then write the results table and matrices; returns
+    the tidy results. The base is prepared once, under its claim (a second grid process waits
+    for it); each run executes under its own claim (studies/grid_exec.py), here or as a Ray
+    task, so several grid processes can share one folder. Ctrl-C / a crash loses at most the
+    current epoch of the runs under way. Runs that raise are recorded (failed.json) and reported
+    at the end (GridRunsFailed), after the table of the others is written."""
     console = console or Console()
     out = Path(out)
-    with RunFolder(out, {"base": spec.identity(), "eval": asdict(spec.eval)}, kind="grid", info={"spec_path": spec.path}, overwrite=overwrite):
-        base = _prepare(spec, out, console)
-        before_dir = (out / "base" / "eval" / "before") if not spec.base["baseline_eval"] else Path(spec.base["baseline_eval"])
-        write_json(out / "grid.json", {"config": {
-            "spec_path": spec.path, "spec": spec.raw, "base": spec.identity(), "before_eval": str(before_dir.resolve()),
-            "params": list(dict.fromkeys(k for r in spec.runs for k in r.params)), "languages": spec.languages,
-            "runs": [{"run_id": r.run_id, "method": r.method, "forget_langs": r.forget_label, "seed": r.seed, "params": r.params} for r in spec.runs],
-        }})
-        todo = [r for r in spec.runs if run_status(out, r) != "done"]
-        console.print(f"grid: {len(spec.runs)} runs, {len(spec.runs) - len(todo)} finished, {len(todo)} to run -> {out.resolve()}")
-        evaluation = standard_evaluation(base.items, spec.eval, base.retain_records or None)
-        identity = {"model": model_fingerprint(str(base.learned_path)), "data": data_fingerprint(base.items),
-                    "base": spec.identity(), "lora_r": spec.base["lora_r"] if spec.base["lora"] else None}
-        for k, run in enumerate(todo, 1):
-            what = f"[{k}/{len(todo)}] {run.run_id}: {run.method} forget ({run.forget_label}) seed {run.seed} {run.params or ''}"
-            console.print(("resuming " if run_status(out, run) == "partial" else "") + what, markup=False)
-            try:
-                unlearn_step(out / "runs" / run.run_id, load=lambda: _load(spec, str(base.learned_path)),
-                             identity=identity | alternate_identity(base.items, run.unlearn, spec.alternates), tokenizer=base.tokenizer,
-                             items=base.items, cfg=run.unlearn, evaluation=evaluation, console=console, save=spec.base["save_models"],
-                             info={"run_id": run.run_id, "forget_label": run.forget_label, "params": run.params}, progress=progress, what=f"  {run.run_id}",
-                             alternates=spec.alternates)
-            except KeyboardInterrupt:
-                console.print(f"interrupted in run {run.run_id}: rerun the same command to resume (finished runs are kept; this one goes on from its last finished epoch)")
-                raise
+    cfg = execution or ExecConfig()
+    tracking.check_log_with(log_with)
+    if overwrite:
+        busy = [f"{folder.relative_to(out)} ({h.where()})" for folder, h in live_claims(out, cfg.claim_timeout, cfg.heartbeat)] if out.is_dir() else []
+        if busy:
+            raise RunFolderError(f"{out}: --overwrite would delete runs other processes are working on: {', '.join(busy)}; stop them first")
+    executor = RayExecutor(cfg, console, threads) if cfg.executor == "ray" else LocalExecutor(cfg, console)
+    identity = {"base": spec.identity(), "eval": asdict(spec.eval)}
+    # The executor first: a Ray cluster that lacks what a run asks for is refused before OUT is touched.
+    with executor, RunFolder(out, identity, kind="grid", info={"spec_path": spec.path}, overwrite=overwrite, lock=False):
+        ctx = executor.prepare(prepare_shared, spec, out)
+        todo = [r for r in spec.runs if not (out / "runs" / r.run_id / DONE_FILE).is_file()]
+        where = "here" if cfg.executor == "local" else f"on Ray ({cfg.address})"
+        console.print(f"grid: {len(spec.runs)} runs, {len(spec.runs) - len(todo)} finished, {len(todo)} to run {where} -> {out.resolve()}")
+        with LiveGrid(console, out, todo, cfg.claim_timeout, cfg.heartbeat) if progress and todo else contextlib.nullcontext():
+            outcomes = executor.run(ctx, todo, log_with)
         results = gather(out)
         write_table(out / "results.parquet", results)
         write_table(out / "results.csv", results)
         write_result_matrices(results, out / "matrices", order=spec.languages, folder=out)
     console.print(f"results: {len(results)} rows -> {(out / 'results.parquet').resolve()} (and results.csv)")
+    errors = failures(out, outcomes)
+    if errors:
+        raise GridRunsFailed(f"{len(errors)} of {len(spec.runs)} runs failed (rerun the grid to retry them; `--status` lists them): "
+                             + "; ".join(f"{k}: {v}" for k, v in errors.items()))
     return results

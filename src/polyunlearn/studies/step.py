@@ -26,6 +26,7 @@ import pandas as pd
 import torch
 from rich.console import Console
 
+from polyunlearn.core import tracking
 from polyunlearn.core.atomic import write_json
 from polyunlearn.core.models import load_model, save_model
 from polyunlearn.core.rundir import RunFolder, canonical, fingerprint, load_eval
@@ -120,11 +121,12 @@ def learn_step(
             console.print(f"[dim]{what}: done in {folder}, skipping[/dim]")
             return load_model(str(rf.model))
         t = time.time()
-        model, hist = _train_or_save_diverged(rf, build(), train_fn, tokenizer)
-        save_model(model, tokenizer, rf.model, merge_lora=merge_lora)
-        write_json(rf.history, hist)
-        if evaluation is not None:
-            evaluation.run(model, tokenizer, rf.eval)
+        with tracking.run(folder, rf.identity, what):  # --log-with: losses per step, the evaluation per language
+            model, hist = _train_or_save_diverged(rf, build(), train_fn, tokenizer)
+            save_model(model, tokenizer, rf.model, merge_lora=merge_lora)
+            write_json(rf.history, hist)
+            if evaluation is not None:
+                tracking.log_summary(evaluation.run(model, tokenizer, rf.eval), step=len(hist))
         rf.finish({"steps": len(hist), "final_loss": hist[-1]["loss"] if hist else None, "seconds": time.time() - t})
         console.print(f"{what}: {len(hist)} steps, final loss {hist[-1]['loss']:.3f} ({time.time() - t:.0f}s) -> {rf.model}")
         return model
@@ -199,11 +201,13 @@ def unlearn_step(
         def train_fn(model: torch.nn.Module, ckpt: Path) -> tuple[torch.nn.Module, list[dict]]:
             return unlearn(model, tokenizer, items, cfg, checkpoint_dir=ckpt, progress=progress, alternates=alternates)
 
-        model, hist = _train_or_save_diverged(rf, load(), train_fn, tokenizer)
-        if save:
-            save_model(model, tokenizer, rf.model, merge_lora=merge_lora)
-        write_json(rf.history, hist)
-        summary = evaluation.run(model, tokenizer, rf.eval) if evaluation else None
+        with tracking.run(folder, rf.identity, what):  # --log-with: losses per step, the evaluation per language
+            model, hist = _train_or_save_diverged(rf, load(), train_fn, tokenizer)
+            if save:
+                save_model(model, tokenizer, rf.model, merge_lora=merge_lora)
+            write_json(rf.history, hist)
+            summary = evaluation.run(model, tokenizer, rf.eval) if evaluation else None
+            tracking.log_summary(summary, step=len(hist))
         rf.finish({"steps": len(hist), "seconds": time.time() - t})
         console.print(f"{what}: {len(hist)} steps ({time.time() - t:.0f}s)")
         return UnlearnResult(folder, summary, len(hist), model)
