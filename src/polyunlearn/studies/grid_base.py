@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from rich.console import Console
 
@@ -30,8 +30,9 @@ from polyunlearn.studies.demo import Base, prepare_base
 from polyunlearn.studies.grid_exec import ExecConfig, RunContext
 from polyunlearn.studies.step import evaluation_step, standard_evaluation
 
-if TYPE_CHECKING:
-    from polyunlearn.studies.grid import GridSpec
+# A grid spec (studies.grid.GridSpec) is passed in as `spec`; it is not imported here, so the base
+# stays below the grid module that uses it (no import cycle).
+GridSpec = Any
 
 
 def _prepare(spec: GridSpec, out: Path, console: Console) -> Base:
