@@ -12,7 +12,9 @@ from typing import Optional
 import typer
 
 from polyunlearn.cli.root import STEPS, app, console, friendly_errors, load_data, set_threads
+from polyunlearn.core.config import field_help
 from polyunlearn.data.resolve import DATA_HELP
+from polyunlearn.evaluation.settings import EvalConfig
 
 
 @app.command(rich_help_panel=STEPS)
@@ -153,19 +155,31 @@ def eval_cmd(
     baseline: Optional[Path] = typer.Option(None, help="Eval folder of the model before unlearning (for the change matrix)."),
     forget_langs: str = typer.Option("", help="Label of the forget languages for the matrix row."),
     no_generate: bool = typer.Option(False, help="Skip greedy generation (no ROUGE; much faster)."),
+    max_new_tokens: int = typer.Option(0, help=field_help(EvalConfig, "max_new_tokens")),
+    eval_batch_tokens: int = typer.Option(EvalConfig.eval_batch_tokens, help=field_help(EvalConfig, "eval_batch_tokens")),
+    generation_backend: str = typer.Option("hf", help=field_help(EvalConfig, "generation_backend") + " See docs/real_scale.md."),
     bf16: bool = typer.Option(False, help="Load the weights in bfloat16."),
     trust_remote_code: bool = typer.Option(False),
     threads: Optional[int] = typer.Option(None),
 ):
     """Evaluate a model in every language: per-item JSONL + per-language summary CSV."""
-    from polyunlearn.evaluation.records import EvalConfig
+    from polyunlearn.core.encoding import Encoder
     from polyunlearn.core.models import load_model, load_tokenizer
+    from polyunlearn.evaluation.records import generation_budget
 
     set_threads(threads)
+    # Settings are checked before data or model are loaded.
+    ecfg = EvalConfig(generate=not no_generate, max_new_tokens=max_new_tokens, eval_batch_tokens=eval_batch_tokens, generation_backend=generation_backend, model_source=model)
+    if ecfg.generate and ecfg.generation_backend == "vllm":
+        from polyunlearn.evaluation.vllm_backend import check_vllm_environment
+
+        check_vllm_environment(model)
     items = load_data(data, langs)
     tok = load_tokenizer(model, trust_remote_code)
     net = load_model(model, "bfloat16" if bf16 else "float32", trust_remote_code)
-    _eval_and_report(net, tok, items, out, retain_eval, baseline, forget_langs or "run", EvalConfig(generate=not no_generate))
+    if ecfg.generate:
+        console.print(f"greedy answers: up to {generation_budget(ecfg, Encoder(tok, ecfg.max_length), items)[1]} new tokens")
+    _eval_and_report(net, tok, items, out, retain_eval, baseline, forget_langs or "run", ecfg)
 
 
 def _eval_and_report(net, tok, items, out: Path, retain_eval: Path | None, baseline: Path | None, label: str, ecfg=None) -> None:

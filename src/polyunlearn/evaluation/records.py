@@ -4,6 +4,8 @@ membership-attack AUCs forget vs holdout), as spec.md defines them. Model work h
 formulas live in metrics.py."""
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -14,19 +16,20 @@ from polyunlearn.evaluation import metrics
 from polyunlearn.core.encoding import Encoder
 from polyunlearn.data.schema import QAItem
 from polyunlearn.core.languages import get_language
-from polyunlearn.evaluation.scoring import Score, generate_answers, score_pairs
+from polyunlearn.evaluation.scoring import Score, score_and_generate
+from polyunlearn.evaluation.settings import MARGIN_MIN, MARGIN_SHARE, EvalConfig
 
+__all__ = ["EvalConfig", "score_items", "build_records", "item_pairs", "summarize", "generation_budget"]
 
-@dataclass
-class EvalConfig:
-    generate: bool = True  # greedy answers for ROUGE (the slowest part; off = likelihood metrics only)
-    max_new_tokens: int = 48
-    max_batch: int = 128
-    max_tokens: int = 16384  # padded tokens per scoring batch
-    max_length: int = 256
-    # Score each question's prompt once and reuse its keys/values for all its answers
-    # (scoring.py). None = wherever the model supports it; False = simple batching.
-    prefix_sharing: bool | None = None
+log = logging.getLogger(__name__)
+
+def generation_budget(cfg: EvalConfig, encoder: Encoder, items: Sequence[QAItem]) -> tuple[int, str]:
+    """(new tokens per greedy answer, how it was chosen)."""
+    if cfg.max_new_tokens:
+        return cfg.max_new_tokens, f"{cfg.max_new_tokens} (--max-new-tokens)"
+    longest = max((len(encoder.answer(it.answer)) for it in items), default=1)
+    margin = max(MARGIN_MIN, math.ceil(MARGIN_SHARE * longest))
+    return longest + margin, f"{longest + margin} (longest gold answer {longest} tokens + margin {margin})"
 
 
 @dataclass(frozen=True)
@@ -61,11 +64,25 @@ def score_items(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], cfg:
     and its ROUGE-L recall, membership-attack scores. Every record carries id/language/split."""
     cfg = cfg or EvalConfig()
     enc = encoder or Encoder(tokenizer, cfg.max_length)
-    # All sequences of all items in one call, so batches are packed across languages.
+    # All sequences of all items in one call, so batches are packed across languages, and each
+    # question's prompt is run once for its scores and its greedy answer.
     pairs, slots = item_pairs(items)
-    scores = score_pairs(model, enc, pairs, cfg.max_tokens, cfg.max_batch, share_prefix=cfg.prefix_sharing)
-    answers = generate_answers(model, enc, [it.question for it in items], cfg.max_new_tokens, min(cfg.max_batch, 64)) if cfg.generate else None
-    return build_records(items, scores, slots, answers)
+    questions = [it.question for it in items] if cfg.generate else []
+    vllm = bool(questions) and cfg.generation_backend == "vllm"
+    if vllm:
+        from polyunlearn.evaluation.vllm_backend import check_vllm_usable, vllm_generate
+
+        check_vllm_usable(model, cfg.model_source)  # before the scoring, not after
+    budget, why = generation_budget(cfg, enc, items) if questions else (0, "")
+    if questions:
+        log.info("greedy answers: up to %s new tokens", why)
+    scores, answers = score_and_generate(model, enc, pairs, [] if vllm else questions, budget, cfg.eval_batch_tokens, cfg.max_batch, cfg.prefix_sharing)
+    if vllm:
+        answers = vllm_generate(model, enc, questions, budget, cfg.model_source)
+    records = build_records(items, scores, slots, answers if cfg.generate else None)
+    for rec in records if cfg.generate else []:
+        rec["gen_max_new_tokens"] = budget  # the budget travels with the answers it limited
+    return records
 
 
 def build_records(items: Sequence[QAItem], scores: Sequence[Score], slots: Sequence[Slots], answers: Sequence[str] | None) -> list[dict]:

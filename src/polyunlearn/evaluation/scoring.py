@@ -1,17 +1,21 @@
 """Model-side evaluation primitives: answer log-likelihoods for many (question, answer) pairs, and
 batched greedy generation. Both run under inference mode.
 
-Scoring has two exact paths (same numbers up to float rounding, ~1e-7):
-- prefix sharing (default where the model supports a KV cache): every question is scored with
-  several continuations (answer, paraphrase, perturbed answers), so its prompt is run ONCE, its
-  keys/values are copied to one row per continuation, and only the continuations are run on
-  top. The LM head is applied only at positions that predict an answer token.
+Three exact paths (same numbers up to float rounding, ~1e-7; same greedy tokens as HF `generate`):
+- the fast path (decoding.py, default where the model allows it: decoder-only, full attention, sdpa
+  or eager): each question's prompt is run once and its cache serves both the scoring of all its
+  continuations and its greedy answer, prompts of different lengths share batches (left padding),
+  the KV cache is preallocated, finished answers leave the batch;
+- prefix sharing with the model's own cache (the fallback for e.g. sliding-window attention):
+  prompts of the same length share a batch, their cache is copied to one row per continuation;
 - simple batching (`share_prefix=False`, and the fallback for models whose cache cannot be
-  reused, e.g. recurrent layers): each pair is a full right-padded sequence; pairs of similar
-  length share a batch.
+  reused, e.g. recurrent layers): each pair is a full right-padded sequence.
+Generation falls back to HF `generate` in batches where the fast path is off, or where the model's
+generation_config asks for more than plain greedy decoding (e.g. a repetition penalty).
 
     scores = score_pairs(model, Encoder(tok), [("Capital of X?", "Y"), ...])
     scores[0].mean_nll
+    scores, answers = score_and_generate(model, Encoder(tok), pairs, questions, max_new_tokens=40)
 """
 from __future__ import annotations
 
@@ -25,6 +29,8 @@ import torch.nn.functional as F
 
 from polyunlearn.core.encoding import Encoded, Encoder, collate, length_buckets
 from polyunlearn.core.logprobs import token_logprobs
+from polyunlearn.evaluation.decoding import Job, Limits, run_jobs
+from polyunlearn.evaluation.kvcache import FastModel, generation_extras
 
 log = logging.getLogger(__name__)
 
@@ -83,15 +89,69 @@ def score_pairs(
     share_prefix: None = prefix sharing when the model supports it; False = simple batching.
     max_tokens bounds padded tokens per forward (prompt cache included), max_batch its rows.
     """
+    return score_and_generate(model, encoder, pairs, [], 0, max_tokens, max_batch, share_prefix)[0]
+
+
+@torch.inference_mode()
+def score_and_generate(
+    model: torch.nn.Module,
+    encoder: Encoder,
+    pairs: Sequence[tuple[str, str]],
+    questions: Sequence[str],
+    max_new_tokens: int,
+    max_tokens: int = 16384,
+    max_batch: int = 128,
+    share_prefix: bool | None = None,
+) -> tuple[list[Score], list[str]]:
+    """Scores of `pairs` and greedy answers (up to max_new_tokens) to `questions`, with one
+    prefill per distinct prompt for both where the fast path applies."""
+    if questions and max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1 to generate answers, got {max_new_tokens}")
     encoded = [encoder.encode(q, a) for q, a in pairs]
+    prompts = [encoder.prompt(q) for q in questions]
+    fm = FastModel.resolve(model) if share_prefix is not False or prompts else None
+    fast_gen = fm is not None and not generation_extras(model)
+    if prompts and fm is not None and not fast_gen:
+        log.warning("generation_config sets %s: greedy answers by HF generate", ", ".join(generation_extras(model)))
+    jobs: dict[tuple[int, ...], Job] = {}
+    if fm is not None and share_prefix is not False:
+        for e in encoded:  # identical (prompt, answer) pairs are scored once
+            job = jobs.setdefault(e.prompt, Job(e.prompt))
+            if e.answer not in job.conts:
+                job.conts.append(e.answer)
+    if fast_gen:
+        for p in prompts:
+            jobs.setdefault(p, Job(p)).generate = True
+    lim = Limits(max_tokens, max_batch, max_new_tokens)
+    tok = encoder.tok
+    logps, gen = run_jobs(fm, list(jobs.values()), tok.pad_token_id, tok.eos_token_id, lim) if jobs else ({}, {})
+    if fm is not None and share_prefix is not False:
+        scores = [_score_of(logps[(e.prompt, e.answer)]) for e in encoded]
+    else:
+        scores = _score_fallback(model, encoded, tok.pad_token_id, max_tokens, max_batch, share_prefix)
+    if not prompts:
+        return scores, []
+    if not fast_gen:
+        gen = _hf_generate(model, tok, list(dict.fromkeys(prompts)), max_new_tokens, max_batch)
+    decoded = {p: tok.decode(ids, skip_special_tokens=True).strip() for p, ids in gen.items()}
+    return scores, [decoded[p] for p in prompts]
+
+
+def _score_of(toks: list[float]) -> Score:
+    return Score(sum(toks), len(toks), toks)
+
+
+def _score_fallback(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, max_tokens: int, max_batch: int, share_prefix: bool | None) -> list[Score]:
+    if not encoded:
+        return []
     if share_prefix is None:
         share_prefix = supports_prefix_sharing(model)
     if share_prefix:
         try:
-            return _score_shared(model, encoded, encoder.tok.pad_token_id, max_tokens, max_batch)
+            return _score_shared(model, encoded, pad, max_tokens, max_batch)
         except PrefixSharingUnsupported as e:
             log.warning("prefix sharing unsupported for %s (%s); scoring with simple batching", type(model).__name__, e)
-    return _score_batched(model, encoded, encoder.tok.pad_token_id, max_tokens, max_batch)
+    return _score_batched(model, encoded, pad, max_tokens, max_batch)
 
 
 def _score_batched(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, max_tokens: int, max_batch: int) -> list[Score]:
@@ -209,17 +269,17 @@ def generate_answers(
     questions: Sequence[str],
     max_new_tokens: int = 48,
     max_batch: int = 64,
+    max_tokens: int = 16384,
 ) -> list[str]:
-    """Greedy answers, batched with left padding (prompts grouped by length; max_batch=1 is
-    the simple one-question-at-a-time path, with identical answers)."""
-    tok = encoder.tok
-    prompts = [encoder.prompt(q) for q in questions]
+    """Greedy answers, batched (max_batch=1: one question at a time, with identical answers)."""
+    return score_and_generate(model, encoder, [], questions, max_new_tokens, max_tokens, max_batch)[1]
+
+
+def _hf_generate(model: torch.nn.Module, tok, unique: Sequence[tuple[int, ...]], max_new_tokens: int, max_batch: int) -> dict[tuple[int, ...], list[int]]:
+    """The fallback: HF `generate`, left padding, prompts grouped by length."""
     dev = _device(model)
     pad = tok.pad_token_id
-    out: list[str] = [""] * len(prompts)
-    # The same question asked twice is generated once (greedy decoding is deterministic).
-    unique = list(dict.fromkeys(prompts))
-    answers: dict[tuple[int, ...], str] = {}
+    answers: dict[tuple[int, ...], list[int]] = {}
     for idx in length_buckets([len(p) for p in unique], max_tokens=max_batch * 512, max_batch=max_batch):
         T = max(len(unique[i]) for i in idx)
         ids = torch.full((len(idx), T), pad, dtype=torch.long)
@@ -237,7 +297,5 @@ def generate_answers(
             eos_token_id=tok.eos_token_id,
         )
         for row, i in enumerate(idx):
-            answers[unique[i]] = tok.decode(gen[row, T:], skip_special_tokens=True).strip()
-    for k, p in enumerate(prompts):
-        out[k] = answers[p]
-    return out
+            answers[unique[i]] = gen[row, T:].tolist()
+    return answers
