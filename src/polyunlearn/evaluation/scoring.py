@@ -105,6 +105,23 @@ def score_and_generate(
 ) -> tuple[list[Score], list[str]]:
     """Scores of `pairs` and greedy answers (up to max_new_tokens) to `questions`, with one
     prefill per distinct prompt for both where the fast path applies."""
+    scores, ids = score_and_generate_ids(model, encoder, pairs, questions, max_new_tokens, max_tokens, max_batch, share_prefix)
+    tok = encoder.tok
+    return scores, [tok.decode(x, skip_special_tokens=True).strip() for x in ids]
+
+
+def score_and_generate_ids(
+    model: torch.nn.Module,
+    encoder: Encoder,
+    pairs: Sequence[tuple[str, str]],
+    questions: Sequence[str],
+    max_new_tokens: int,
+    max_tokens: int = 16384,
+    max_batch: int = 128,
+    share_prefix: bool | None = None,
+) -> tuple[list[Score], list[list[int]]]:
+    """As score_and_generate, with each answer as its generated token ids (up to and including
+    the first EOS, as HF `generate` emits them before padding)."""
     if questions and max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1 to generate answers, got {max_new_tokens}")
     encoded = [encoder.encode(q, a) for q, a in pairs]
@@ -122,19 +139,16 @@ def score_and_generate(
     if fast_gen:
         for p in prompts:
             jobs.setdefault(p, Job(p)).generate = True
-    lim = Limits(max_tokens, max_batch, max_new_tokens)
     tok = encoder.tok
+    lim = Limits(max_tokens, max_batch, max_new_tokens)
     logps, gen = run_jobs(fm, list(jobs.values()), tok.pad_token_id, tok.eos_token_id, lim) if jobs else ({}, {})
     if fm is not None and share_prefix is not False:
         scores = [_score_of(logps[(e.prompt, e.answer)]) for e in encoded]
     else:
         scores = _score_fallback(model, encoded, tok.pad_token_id, max_tokens, max_batch, share_prefix)
-    if not prompts:
-        return scores, []
-    if not fast_gen:
+    if prompts and not fast_gen:
         gen = _hf_generate(model, tok, list(dict.fromkeys(prompts)), max_new_tokens, max_batch)
-    decoded = {p: tok.decode(ids, skip_special_tokens=True).strip() for p, ids in gen.items()}
-    return scores, [decoded[p] for p in prompts]
+    return scores, [gen[p] for p in prompts]
 
 
 def _score_of(toks: list[float]) -> Score:
@@ -275,6 +289,11 @@ def generate_answers(
     return score_and_generate(model, encoder, [], questions, max_new_tokens, max_tokens, max_batch)[1]
 
 
+def generate_token_ids(model: torch.nn.Module, encoder: Encoder, questions: Sequence[str], max_new_tokens: int, max_batch: int = 64, max_tokens: int = 16384) -> list[list[int]]:
+    """Greedy answers as token ids (up to and including the first EOS)."""
+    return score_and_generate_ids(model, encoder, [], questions, max_new_tokens, max_tokens, max_batch)[1]
+
+
 def _hf_generate(model: torch.nn.Module, tok, unique: Sequence[tuple[int, ...]], max_new_tokens: int, max_batch: int) -> dict[tuple[int, ...], list[int]]:
     """The fallback: HF `generate`, left padding, prompts grouped by length."""
     dev = _device(model)
@@ -297,5 +316,7 @@ def _hf_generate(model: torch.nn.Module, tok, unique: Sequence[tuple[int, ...]],
             eos_token_id=tok.eos_token_id,
         )
         for row, i in enumerate(idx):
-            answers[unique[i]] = gen[row, T:].tolist()
+            ids = gen[row, T:].tolist()
+            eos = tok.eos_token_id
+            answers[unique[i]] = ids[: ids.index(eos) + 1] if eos is not None and eos in ids else ids  # the rest is padding
     return answers
