@@ -27,7 +27,14 @@ TOL = 1e-5
 def hf_ids(model, tok, prompt: tuple[int, ...], max_new: int) -> list[int]:
     """HF generate on one prompt alone (no padding): the generated ids, EOS included."""
     ids = torch.tensor([prompt])
-    out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new, do_sample=False, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+    out = model.generate(
+        input_ids=ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=max_new,
+        do_sample=False,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
     return out[0, len(prompt) :].tolist()
 
 
@@ -102,7 +109,9 @@ def test_one_prefill_per_question_for_scores_and_answer(learned, tokenizer, item
 def test_joint_scores_match_the_baseline_and_do_not_depend_on_generation(learned, tokenizer, items):
     pairs, _ = item_pairs(items[:20])
     enc = Encoder(tokenizer)
-    joint, _ = score_and_generate_ids(learned, enc, pairs, [it.question for it in items[:20]], 8, max_tokens=600, max_batch=7)
+    joint, _ = score_and_generate_ids(
+        learned, enc, pairs, [it.question for it in items[:20]], 8, max_tokens=600, max_batch=7
+    )
     alone = score_pairs(learned, enc, pairs)
     base = [baseline_score_pair(learned, tokenizer, q, a) for q, a in pairs]
     for j, a, b in zip(joint, alone, base):
@@ -116,7 +125,9 @@ def test_job_batches_keep_rows_and_tokens_within_limits():
     [3, 5, 5]: 3 x (4 + 10) = 42 > 40, so [3, 5] (2 x 14 = 28), then [5, 9] (2 x 18 = 36),
     then [12] alone (21; a single prompt always runs)."""
     jobs = [Job(tuple(range(n)), generate=True) for n in (9, 3, 12, 5, 5)]
-    got = [[len(j.prompt) for j in b] for b in job_batches(jobs, Limits(batch_tokens=40, max_batch=3, max_new_tokens=10))]
+    got = [
+        [len(j.prompt) for j in b] for b in job_batches(jobs, Limits(batch_tokens=40, max_batch=3, max_new_tokens=10))
+    ]
     assert got == [[3, 5], [5, 9], [12]]
     # Scoring only (no generation): widths 2, 4, 4, 8, 11 -> [3, 5, 5] (3 x 4 = 12), [9, 12] (2 x 11).
     scoring = [Job(j.prompt) for j in jobs]
@@ -176,7 +187,9 @@ def test_default_budget_is_longest_gold_answer_plus_margin(tokenizer, items):
     assert generation_budget(EvalConfig(max_new_tokens=200), enc, items)[0] == 200
 
 
-@pytest.mark.parametrize("field,value", [("max_new_tokens", -1), ("eval_batch_tokens", 0), ("max_batch", 0), ("generation_backend", "trt")])
+@pytest.mark.parametrize(
+    "field,value", [("max_new_tokens", -1), ("eval_batch_tokens", 0), ("max_batch", 0), ("generation_backend", "trt")]
+)
 def test_eval_config_refuses_bad_values(field, value):
     with pytest.raises(ValueError, match=field):
         EvalConfig(**{field: value})
@@ -187,7 +200,9 @@ def test_eval_cli_checks_settings_before_loading(tmp_path):
 
     from polyunlearn.cli import app
 
-    res = CliRunner().invoke(app, ["eval", "--model", str(tmp_path / "missing"), "--out", str(tmp_path / "o"), "--eval-batch-tokens", "0"])
+    res = CliRunner().invoke(
+        app, ["eval", "--model", str(tmp_path / "missing"), "--out", str(tmp_path / "o"), "--eval-batch-tokens", "0"]
+    )
     assert res.exit_code == 2 and "eval_batch_tokens" in res.output and "missing" not in res.output
 
 
@@ -216,5 +231,8 @@ def test_open_unlearning_algorithm_gives_our_values(learned, tokenizer, items):
     mine = score_pairs(model, enc, [(it.question, w) for it in sub for w in it.perturbed_answer])
     assert max(abs(a - b.mean_nll) for a, b in zip([x for w in wrong for x in w], mine)) < TOL
     assert len(para) == sum(1 for it in sub if it.paraphrased_answer)
-    answers = [Encoder(tokenizer).tok.decode(x, skip_special_tokens=True).strip() for x in generate_token_ids(model, enc, [it.question for it in sub], 20)]
+    answers = [
+        Encoder(tokenizer).tok.decode(x, skip_special_tokens=True).strip()
+        for x in generate_token_ids(model, enc, [it.question for it in sub], 20)
+    ]
     assert peer_generate(model, tokenizer, sub, 20) == answers

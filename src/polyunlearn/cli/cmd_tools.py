@@ -102,7 +102,9 @@ def bench(
         print(json.dumps(result["json"], indent=1))
         return
     console.print(console_table(result["ratios"], "ours vs the batch-1 baseline (ratio = ours / baseline)"))
-    fmt = lambda v: "-".join(f"{x:.2f}" for x in v)  # noqa: E731
+    def fmt(v):
+        return "-".join(f"{x:.2f}" for x in v)
+
     for row in result["sizes"]:
         lines = [{"part": p, "vs peer (min-med-max)": fmt(r["vs_peer"]), "vs batch1": fmt(r["vs_batch1"]), "FLOP/s / matmul": f"{r['flops_fraction']:.0%}", "ours s": f"{r['seconds']['ours'][1]:.2f}", "peer s": f"{r['seconds']['peer'][1]:.2f}"} for p, r in row["eval_parts"].items()]
         console.print(console_table(lines, f"size {row['size']}: evaluation, reference seconds / our seconds over {cfg.repeats} interleaved repeats (greedy budget {row['eval_gen_budget']} vs {cfg.max_new_tokens})"))

@@ -17,8 +17,8 @@ equal the one-pair-per-forward baseline and answers equal HF `generate` (tests/t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -51,7 +51,9 @@ def job_batches(jobs: Sequence[Job], lim: Limits) -> list[list[Job]]:
     cur: list[Job] = []
     gen = False  # does the current batch generate (its cache then has room for the budget)?
     for j in order:
-        width = len(j.prompt) - 1 + (lim.max_new_tokens if gen or j.generate else 0)  # sorted: the newcomer is the longest
+        width = (
+            len(j.prompt) - 1 + (lim.max_new_tokens if gen or j.generate else 0)
+        )  # sorted: the newcomer is the longest
         if cur and (len(cur) + 1 > lim.max_batch or (len(cur) + 1) * max(1, width) > lim.batch_tokens):
             batches.append(cur)
             cur, gen = [], False
@@ -75,7 +77,9 @@ def run_jobs(fm: FastModel, jobs: Sequence[Job], pad: int, eos: int | None, lim:
             for (g, c), logps in zip(sub, _score(fm, pb, [batch[g].prompt for g, _ in sub], sub, pad)):
                 scores[(batch[g].prompt, c)] = logps
         if gen_rows and lim.max_new_tokens > 0:
-            for g, toks in zip(gen_rows, _generate(fm, pb, gen_rows, [batch[g].prompt[-1] for g in gen_rows], eos, lim.max_new_tokens)):
+            for g, toks in zip(
+                gen_rows, _generate(fm, pb, gen_rows, [batch[g].prompt[-1] for g in gen_rows], eos, lim.max_new_tokens)
+            ):
                 answers[batch[g].prompt] = toks
     return scores, answers
 
@@ -110,10 +114,14 @@ def _prefill(fm: FastModel, prompts: Sequence[Tokens], pad: int, max_new: int) -
         col = torch.arange(ws, device=dev)
         real = col[None] >= pads[:, None]  # (g, ws)
         # Causal among real tokens; each pad attends to itself only (a fully masked row would give NaN).
-        mask = (col[None, :] <= col[:, None])[None] & real[:, None, :] | torch.eye(ws, dtype=torch.bool, device=dev)[None]
+        mask = (col[None, :] <= col[:, None])[None] & real[:, None, :] | torch.eye(ws, dtype=torch.bool, device=dev)[
+            None
+        ]
         pos = (col[None] - pads[:, None]).clamp(min=0)
         window = cache.window(r0, r1, w - ws, w)
-        fm.decoder(input_ids=ids, attention_mask=mask[:, None], position_ids=pos, past_key_values=window, use_cache=True)
+        fm.decoder(
+            input_ids=ids, attention_mask=mask[:, None], position_ids=pos, past_key_values=window, use_cache=True
+        )
         window.check_filled(ws)
     cache.set_filled(w)
     return _Prefilled(cache, lp - lengths, lengths, w)
@@ -150,21 +158,27 @@ def _score_batches(conts: list[tuple[int, Tokens]], width: int, lim: Limits) -> 
     return out
 
 
-def _score(fm: FastModel, pb: _Prefilled, prompts: Sequence[Tokens], rows: Sequence[tuple[int, Tokens]], pad: int) -> list[list[float]]:
+def _score(
+    fm: FastModel, pb: _Prefilled, prompts: Sequence[Tokens], rows: Sequence[tuple[int, Tokens]], pad: int
+) -> list[list[float]]:
     """Per-token log p(a_t | p, a_<t) of each row (g, a): [p[-1]] + a on top of prompt g's cache."""
     dev = fm.device
     g_idx = torch.tensor([g for g, _ in rows], device=dev)
     T = 1 + max(len(a) for _, a in rows)
     w = pb.width
     cache = pb.cache.gather(g_idx, w + T)
-    ids = torch.tensor([[p[-1], *a] + [pad] * (T - 1 - len(a)) for p, (_, a) in zip(prompts, rows)], device=dev)  # (R, T)
+    ids = torch.tensor(
+        [[p[-1], *a] + [pad] * (T - 1 - len(a)) for p, (_, a) in zip(prompts, rows)], device=dev
+    )  # (R, T)
     t = torch.arange(T, device=dev)
     pos = (pb.lengths[g_idx] - 1)[:, None] + t[None]
     real = torch.arange(w, device=dev)[None] >= pb.pads[g_idx][:, None]  # (R, w) prefix columns
     causal = (t[None, :] <= t[:, None])[None].expand(len(rows), T, T)
     mask = torch.cat([real[:, None, :].expand(len(rows), T, w), causal], dim=2)[:, None]  # (R, 1, T, w + T)
     keep = t[None] < torch.tensor([len(a) for _, a in rows], device=dev)[:, None]  # position t predicts a[t]
-    h = fm.decoder(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True).last_hidden_state
+    h = fm.decoder(
+        input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True
+    ).last_hidden_state
     cache.check_filled(w + T)
     targets = torch.tensor([tok for _, a in rows for tok in a], device=dev)
     logp = answer_logp(fm, h[keep], targets).cpu().tolist()
@@ -179,11 +193,16 @@ def answer_logp(fm: FastModel, hidden: torch.Tensor, targets: torch.Tensor, chun
     """log p(target) for each row of hidden (N, H): the LM head and a float32 log-softmax over a
     few rows at a time, so at most chunk_elems logits exist at once."""
     rows = max(1, chunk_elems // fm.vocab)
-    parts = [-F.cross_entropy(fm.head(hidden[i : i + rows]).float(), targets[i : i + rows], reduction="none") for i in range(0, len(targets), rows)]
+    parts = [
+        -F.cross_entropy(fm.head(hidden[i : i + rows]).float(), targets[i : i + rows], reduction="none")
+        for i in range(0, len(targets), rows)
+    ]
     return torch.cat(parts) if parts else hidden.new_zeros(0)
 
 
-def _generate(fm: FastModel, pb: _Prefilled, rows: list[int], last: list[int], eos: int | None, max_new: int) -> list[list[int]]:
+def _generate(
+    fm: FastModel, pb: _Prefilled, rows: list[int], last: list[int], eos: int | None, max_new: int
+) -> list[list[int]]:
     """Greedy decoding of prompt rows `rows` from the prefilled cache; returns each row's tokens."""
     dev = fm.device
     cache = pb.cache
@@ -200,7 +219,9 @@ def _generate(fm: FastModel, pb: _Prefilled, rows: list[int], last: list[int], e
     done = torch.zeros(B, dtype=torch.bool, device=dev)
     for s in range(max_new):
         n = cache.filled
-        h = fm.decoder(input_ids=tok, attention_mask=valid[..., : n + 1], position_ids=pos, past_key_values=cache, use_cache=True).last_hidden_state
+        h = fm.decoder(
+            input_ids=tok, attention_mask=valid[..., : n + 1], position_ids=pos, past_key_values=cache, use_cache=True
+        ).last_hidden_state
         nxt = greedy_argmax(fm.head(h[:, -1]))
         out[live, s] = nxt
         if s == max_new - 1:

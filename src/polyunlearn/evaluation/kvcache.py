@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from transformers.cache_utils import Cache, CacheLayerMixin
@@ -50,7 +50,9 @@ class _BufferLayer(CacheLayerMixin):
         self.values = value_states.new_empty((b, h, self.capacity, value_states.shape[-1]))
         self.is_initialized = True
 
-    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.is_initialized:
             self.lazy_initialization(key_states, value_states)
         q = key_states.shape[-2]
@@ -88,14 +90,14 @@ class BufferCache(Cache):
         if any(n != expected for n in got):
             raise FastPathUnsupported(f"the model did not fill the cache as expected ({got[:3]}... vs {expected})")
 
-    def gather(self, rows: torch.Tensor, capacity: int) -> "BufferCache":
+    def gather(self, rows: torch.Tensor, capacity: int) -> BufferCache:
         """A new cache whose row i is a copy of row rows[i] of this one (filled columns only)."""
         out = BufferCache(len(self.layers), capacity)
         for src, dst in zip(self.layers, out.layers):
             dst.n = src.n
             if not src.is_initialized:
                 continue
-            b, h, _, d = src.keys.shape
+            _, h, _, d = src.keys.shape
             dst.keys = src.keys.new_empty((len(rows), h, capacity, d))
             dst.values = src.values.new_empty((len(rows), h, capacity, src.values.shape[-1]))
             dst.is_initialized = True
@@ -104,7 +106,7 @@ class BufferCache(Cache):
                 dst.values[:, :, : src.n].copy_(src.values[rows, :, : src.n])
         return out
 
-    def window(self, r0: int, r1: int, c0: int, c1: int) -> "BufferCache":
+    def window(self, r0: int, r1: int, c0: int, c1: int) -> BufferCache:
         """A cache writing into rows r0:r1, columns c0:c1 of this one's (allocated) buffers: prompts
         of one length bucket are prefilled into their own columns of a left-padded batch, without
         running the longer prompts' padding."""
@@ -114,10 +116,10 @@ class BufferCache(Cache):
             dst.is_initialized = True
         return view
 
-    def allocate(self, rows: int, like: "BufferCache") -> None:
+    def allocate(self, rows: int, like: BufferCache) -> None:
         """Buffers for `rows` rows, with the heads, dims and dtype of `like`'s layers."""
         for layer, ref in zip(self.layers, like.layers):
-            b, h, _, d = ref.keys.shape
+            _, h, _, d = ref.keys.shape
             layer.keys = ref.keys.new_empty((rows, h, layer.capacity, d))
             layer.values = ref.values.new_empty((rows, h, layer.capacity, ref.values.shape[-1]))
             layer.is_initialized = True
@@ -208,7 +210,7 @@ class FastModel:
     probe: BufferCache | None = None  # the cache of the logits check: shapes and dtype of every layer's keys/values
 
     @classmethod
-    def resolve(cls, model: torch.nn.Module) -> "FastModel | None":
+    def resolve(cls, model: torch.nn.Module) -> FastModel | None:
         """The model's fast-path view, or None (with the reason logged) when it has none."""
         try:
             return cls._resolve(model)
@@ -217,7 +219,7 @@ class FastModel:
             return None
 
     @classmethod
-    def _resolve(cls, model: torch.nn.Module) -> "FastModel":
+    def _resolve(cls, model: torch.nn.Module) -> FastModel:
         base = _base(model)
         config = getattr(base, "config", None)
         if config is None or getattr(config, "is_encoder_decoder", False):
@@ -263,7 +265,9 @@ class FastModel:
         cache = BufferCache(self.n_layers, 4)
         mask = torch.ones(4, 4, dtype=torch.bool, device=self.device).tril()[None, None]
         pos = torch.arange(4, device=self.device)[None]
-        h = self.decoder(inputs_embeds=emb, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True).last_hidden_state
+        h = self.decoder(
+            inputs_embeds=emb, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True
+        ).last_hidden_state
         cache.check_filled(4)
         got = self.head(h).float()
         if got.shape != want.shape or not torch.allclose(got, want, rtol=1e-4, atol=1e-5):

@@ -19,7 +19,7 @@ from polyunlearn.core.languages import get_language
 from polyunlearn.evaluation.scoring import Score, score_and_generate
 from polyunlearn.evaluation.settings import MARGIN_MIN, MARGIN_SHARE, EvalConfig
 
-__all__ = ["EvalConfig", "score_items", "build_records", "item_pairs", "summarize", "generation_budget"]
+__all__ = ["EvalConfig", "build_records", "generation_budget", "item_pairs", "score_items", "summarize"]
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ ids are decoded by our tokenizer, so the answers are comparable token for token
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import torch
 
@@ -28,9 +28,13 @@ from polyunlearn.core.encoding import Encoder
 def check_vllm_environment(source: str | None) -> None:
     """One-line ValueError naming what is missing, before data or model are loaded."""
     if not source:
-        raise ValueError("--generation-backend vllm needs the folder or hub id the model was loaded from unchanged (only `polyunlearn eval --model` sets it)")
+        raise ValueError(
+            "--generation-backend vllm needs the folder or hub id the model was loaded from unchanged (only `polyunlearn eval --model` sets it)"
+        )
     if importlib.util.find_spec("vllm") is None:
-        raise ValueError("--generation-backend vllm needs vLLM: pip install 'polyunlearn[vllm]' on a machine with a CUDA GPU (docs/real_scale.md)")
+        raise ValueError(
+            "--generation-backend vllm needs vLLM: pip install 'polyunlearn[vllm]' on a machine with a CUDA GPU (docs/real_scale.md)"
+        )
     if not torch.cuda.is_available():
         raise ValueError("--generation-backend vllm needs a CUDA GPU; none is visible")
 
@@ -50,7 +54,9 @@ def _engine(source: str, dtype: str, memory_share: float):
     return LLM(model=source, dtype=dtype, gpu_memory_utilization=memory_share, trust_remote_code=False, seed=0)
 
 
-def vllm_generate(model: torch.nn.Module, encoder: Encoder, questions: Sequence[str], max_new_tokens: int, source: str | None) -> list[str]:
+def vllm_generate(
+    model: torch.nn.Module, encoder: Encoder, questions: Sequence[str], max_new_tokens: int, source: str | None
+) -> list[str]:
     """Greedy answers to `questions` by vLLM, up to max_new_tokens, stopping at the tokenizer's EOS."""
     check_vllm_usable(model, source)
     from vllm import SamplingParams
@@ -62,8 +68,17 @@ def vllm_generate(model: torch.nn.Module, encoder: Encoder, questions: Sequence[
     eos = encoder.tok.eos_token_id
     # ignore_eos drops vLLM's own EOS set (the model's generation_config may list more ids than
     # the tokenizer); stop_token_ids keeps exactly ours.
-    params = SamplingParams(temperature=0.0, max_tokens=max_new_tokens, ignore_eos=True, stop_token_ids=[eos] if eos is not None else None, detokenize=False)
+    params = SamplingParams(
+        temperature=0.0,
+        max_tokens=max_new_tokens,
+        ignore_eos=True,
+        stop_token_ids=[eos] if eos is not None else None,
+        detokenize=False,
+    )
     prompts = list(dict.fromkeys(encoder.prompt(q) for q in questions))
     outs = llm.generate([TokensPrompt(prompt_token_ids=list(p)) for p in prompts], params, use_tqdm=False)
-    text = {p: encoder.tok.decode(list(o.outputs[0].token_ids), skip_special_tokens=True).strip() for p, o in zip(prompts, outs)}
+    text = {
+        p: encoder.tok.decode(list(o.outputs[0].token_ids), skip_special_tokens=True).strip()
+        for p, o in zip(prompts, outs)
+    }
     return [text[encoder.prompt(q)] for q in questions]

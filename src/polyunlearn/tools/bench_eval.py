@@ -19,7 +19,7 @@ fraction of the fp32 matmul throughput measured in the same process, is `flops_f
 from __future__ import annotations
 
 import statistics
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -44,23 +44,48 @@ def _tr_pairs(items: Sequence[QAItem]) -> list[tuple[str, str]]:
     return out + [(it.question, w) for it in items for w in it.perturbed_answer]
 
 
-def ours_parts(model, tok, items: Sequence[QAItem], budget: int, fixed: int, ecfg: EvalConfig) -> dict[str, Callable[[], object]]:
+def ours_parts(
+    model, tok, items: Sequence[QAItem], budget: int, fixed: int, ecfg: EvalConfig
+) -> dict[str, Callable[[], object]]:
     """Each part as a thunk returning what it computed (mean NLLs or answers)."""
     answers = [(it.question, it.answer) for it in items]
 
     def score(pairs):
-        return [s.mean_nll for s in score_pairs(model, Encoder(tok, ecfg.max_length), pairs, ecfg.eval_batch_tokens, ecfg.max_batch)]
+        return [
+            s.mean_nll
+            for s in score_pairs(model, Encoder(tok, ecfg.max_length), pairs, ecfg.eval_batch_tokens, ecfg.max_batch)
+        ]
 
     def gen(n):
-        return _rouge(items, generate_answers(model, Encoder(tok, ecfg.max_length), [it.question for it in items], n, ecfg.max_batch, ecfg.eval_batch_tokens))
+        return _rouge(
+            items,
+            generate_answers(
+                model,
+                Encoder(tok, ecfg.max_length),
+                [it.question for it in items],
+                n,
+                ecfg.max_batch,
+                ecfg.eval_batch_tokens,
+            ),
+        )
 
     def total(n):
-        return score_items(model, tok, items, EvalConfig(max_new_tokens=n, eval_batch_tokens=ecfg.eval_batch_tokens, max_batch=ecfg.max_batch))
+        return score_items(
+            model,
+            tok,
+            items,
+            EvalConfig(max_new_tokens=n, eval_batch_tokens=ecfg.eval_batch_tokens, max_batch=ecfg.max_batch),
+        )
 
     return {
         "prob": lambda: score(answers),
         "truth_ratio": lambda: score(_tr_pairs(items)),
-        "scoring": lambda: score_items(model, tok, items, EvalConfig(generate=False, eval_batch_tokens=ecfg.eval_batch_tokens, max_batch=ecfg.max_batch)),
+        "scoring": lambda: score_items(
+            model,
+            tok,
+            items,
+            EvalConfig(generate=False, eval_batch_tokens=ecfg.eval_batch_tokens, max_batch=ecfg.max_batch),
+        ),
         "generation": lambda: gen(budget),
         "total": lambda: total(budget),
         f"generation_{fixed}": lambda: gen(fixed),
@@ -119,7 +144,9 @@ def flop_count(fn: Callable[[], object]) -> float:
         return 4 * b * h * lq * k[-2] * d
 
     aten = torch.ops.aten
-    with FlopCounterMode(display=False, custom_mapping={aten._scaled_dot_product_flash_attention_for_cpu: cpu_flash}) as fc:
+    with FlopCounterMode(
+        display=False, custom_mapping={aten._scaled_dot_product_flash_attention_for_cpu: cpu_flash}
+    ) as fc:
         fn()
     return float(fc.get_total_flops())
 
@@ -139,20 +166,32 @@ def agreement(values: dict[str, dict[str, object]], fixed: int) -> dict:
     return {
         "max_abs_nll_diff_vs_peer": d_peer,
         "max_abs_nll_diff_vs_batch1": max(d_b1, d_joint),
-        "generated_identical_vs_batch1": ours["generation"] == b1["generation"] and [r["generated"] for r in ours["total"]] == b1["generation"],
+        "generated_identical_vs_batch1": ours["generation"] == b1["generation"]
+        and [r["generated"] for r in ours["total"]] == b1["generation"],
         f"generated_identical_{fixed}_vs_peer": ours[f"generation_{fixed}"] == gen_fixed_peer,
-        f"generated_identical_{fixed}_vs_batch1": ours[f"generation_{fixed}"] == b1[f"generation_{fixed}"] and [r["generated"] for r in ours[f"total_{fixed}"]] == b1[f"generation_{fixed}"],
+        f"generated_identical_{fixed}_vs_batch1": ours[f"generation_{fixed}"] == b1[f"generation_{fixed}"]
+        and [r["generated"] for r in ours[f"total_{fixed}"]] == b1[f"generation_{fixed}"],
     }
 
 
-def bench_eval_parts(cfg, model, tok, items: Sequence[QAItem], matmul_gflops: float, timed, log: Callable[[str], None]) -> dict:
+def bench_eval_parts(
+    cfg, model, tok, items: Sequence[QAItem], matmul_gflops: float, timed, log: Callable[[str], None]
+) -> dict:
     """Interleaved repeats of every evaluator's parts; ratios, FLOP fractions, peak memory and
     agreement. `timed(fn)` -> (result, seconds, peak MiB) is bench._timed bound to cfg."""
     fixed = cfg.max_new_tokens
     ecfg = EvalConfig(eval_batch_tokens=cfg.eval_batch_tokens[0])
     budget = generation_budget(ecfg, Encoder(tok, ecfg.max_length), items)[0]
-    runners = {"ours": ours_parts(model, tok, items, budget, fixed, ecfg), "peer": peer_parts(model, tok, items, fixed), "batch1": batch1_parts(model, tok, items, budget, fixed)}
-    warm = [ours_parts(model, tok, items[:2], 2, 2, ecfg), peer_parts(model, tok, items[:2], 2), batch1_parts(model, tok, items[:2], 2, 2)]
+    runners = {
+        "ours": ours_parts(model, tok, items, budget, fixed, ecfg),
+        "peer": peer_parts(model, tok, items, fixed),
+        "batch1": batch1_parts(model, tok, items, budget, fixed),
+    }
+    warm = [
+        ours_parts(model, tok, items[:2], 2, 2, ecfg),
+        peer_parts(model, tok, items[:2], 2),
+        batch1_parts(model, tok, items[:2], 2, 2),
+    ]
     for fn in (f for parts in warm for f in parts.values()):
         fn()  # warm-up on two items: first calls pay one-off allocations
     seconds = {w: [] for w in EVALUATORS}
@@ -166,7 +205,9 @@ def bench_eval_parts(cfg, model, tok, items: Sequence[QAItem], matmul_gflops: fl
                 values[who][part], s[part], mib = timed(fn)
                 peak[who] = max(peak[who], mib)
             seconds[who].append(derived_seconds(who, s, fixed))
-        log(f"  repeat {r + 1}/{cfg.repeats}: total ours {seconds['ours'][-1]['total']:.2f} s, peer {seconds['peer'][-1]['total']:.2f} s, batch1 {seconds['batch1'][-1]['total']:.2f} s")
+        log(
+            f"  repeat {r + 1}/{cfg.repeats}: total ours {seconds['ours'][-1]['total']:.2f} s, peer {seconds['peer'][-1]['total']:.2f} s, batch1 {seconds['batch1'][-1]['total']:.2f} s"
+        )
     parts = list(seconds["ours"][0])
     flops = {w: {p: flop_count(fn) for p, fn in runners[w].items()} for w in ("ours", "peer")}
     out: dict[str, dict] = {}
@@ -187,6 +228,14 @@ def bench_eval_parts(cfg, model, tok, items: Sequence[QAItem], matmul_gflops: fl
     sweep = []
     for v in cfg.eval_batch_tokens:
         e = EvalConfig(eval_batch_tokens=v)
-        _, sec, mib = timed(lambda: score_items(model, tok, items, e))
+        _, sec, mib = timed(lambda e=e: score_items(model, tok, items, e))
         sweep.append({"eval_batch_tokens": v, "seconds": sec, "peak_mib": mib})
-    return {"parts": out, "budget": budget, "fixed": fixed, "agreement": agreement(values, fixed), "batch_tokens_sweep": sweep, "n_items": len(items), "n_pairs": len(item_pairs(items)[0])}
+    return {
+        "parts": out,
+        "budget": budget,
+        "fixed": fixed,
+        "agreement": agreement(values, fixed),
+        "batch_tokens_sweep": sweep,
+        "n_items": len(items),
+        "n_pairs": len(item_pairs(items)[0]),
+    }

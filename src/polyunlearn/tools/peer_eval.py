@@ -20,7 +20,7 @@ memorization.py; configs/eval/tofu_metrics/*.yaml, generation/default.yaml; read
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -59,7 +59,9 @@ def peer_batch_nll(model: torch.nn.Module, tok, pairs: Sequence[tuple[str, str]]
         labels[r, len(p) : len(p) + len(a)] = torch.tensor(a)
     logits = model(input_ids=ids.to(dev), attention_mask=att.to(dev)).logits  # (B, T, V)
     shifted = labels[:, 1:].to(dev)
-    loss = F.cross_entropy(logits[:, :-1].transpose(1, 2).float(), shifted, ignore_index=IGNORE, reduction="none").sum(-1)
+    loss = F.cross_entropy(logits[:, :-1].transpose(1, 2).float(), shifted, ignore_index=IGNORE, reduction="none").sum(
+        -1
+    )
     return (loss / (shifted != IGNORE).sum(-1)).tolist()
 
 
@@ -72,7 +74,9 @@ def peer_prob(model: torch.nn.Module, tok, items: Sequence[QAItem]) -> list[floa
     return peer_nll(model, tok, [(it.question, it.answer) for it in items])
 
 
-def peer_truth_ratio(model: torch.nn.Module, tok, items: Sequence[QAItem], batch: int = PEER_BATCH) -> tuple[list[float], list[list[float]]]:
+def peer_truth_ratio(
+    model: torch.nn.Module, tok, items: Sequence[QAItem], batch: int = PEER_BATCH
+) -> tuple[list[float], list[list[float]]]:
     """(paraphrase mean NLL per item with one, perturbed mean NLLs per item): the paraphrase
     metric in batches of 32, then per batch of 32 items one mini-batch per perturbed index."""
     para = peer_nll(model, tok, [(it.question, it.paraphrased_answer) for it in items if it.paraphrased_answer], batch)
@@ -81,13 +85,21 @@ def peer_truth_ratio(model: torch.nn.Module, tok, items: Sequence[QAItem], batch
         chunk = list(range(i, min(i + batch, len(items))))
         for k in range(max((len(items[j].perturbed_answer) for j in chunk), default=0)):
             rows = [j for j in chunk if len(items[j].perturbed_answer) > k]
-            for j, v in zip(rows, peer_batch_nll(model, tok, [(items[j].question, items[j].perturbed_answer[k]) for j in rows])):
+            for j, v in zip(
+                rows, peer_batch_nll(model, tok, [(items[j].question, items[j].perturbed_answer[k]) for j in rows])
+            ):
                 wrong[j].append(v)
     return para, wrong
 
 
 @torch.inference_mode()
-def peer_generate(model: torch.nn.Module, tok, items: Sequence[QAItem], max_new_tokens: int = PEER_MAX_NEW_TOKENS, batch: int = PEER_BATCH) -> list[str]:
+def peer_generate(
+    model: torch.nn.Module,
+    tok,
+    items: Sequence[QAItem],
+    max_new_tokens: int = PEER_MAX_NEW_TOKENS,
+    batch: int = PEER_BATCH,
+) -> list[str]:
     """Greedy answers: HF generate on batches of 32 questions in dataset order, left-padded."""
     dev = next(model.parameters()).device
     out: list[str] = []
@@ -99,6 +111,13 @@ def peer_generate(model: torch.nn.Module, tok, items: Sequence[QAItem], max_new_
         for r, p in enumerate(prompts):
             ids[r, T - len(p) :] = torch.tensor(p)
             att[r, T - len(p) :] = 1
-        gen = model.generate(input_ids=ids.to(dev), attention_mask=att.to(dev), max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+        gen = model.generate(
+            input_ids=ids.to(dev),
+            attention_mask=att.to(dev),
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=tok.pad_token_id,
+            eos_token_id=tok.eos_token_id,
+        )
         out.extend(tok.decode(g[T:], skip_special_tokens=True).strip() for g in gen)
     return out
