@@ -236,3 +236,47 @@ def test_open_unlearning_algorithm_gives_our_values(learned, tokenizer, items):
         for x in generate_token_ids(model, enc, [it.question for it in sub], 20)
     ]
     assert peer_generate(model, tokenizer, sub, 20) == answers
+
+
+def test_bench_json_prints_the_ratio_table_per_model_and_part(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from polyunlearn.cli import app
+
+    args = [
+        "bench",
+        "--out",
+        str(tmp_path),
+        "--sizes",
+        "tiny",
+        "--languages",
+        "en",
+        "--items-per-lang",
+        "3",
+        "--max-new-tokens",
+        "3",
+        "--eval-batch-tokens",
+        "2048,512",
+        "--unlearn-steps",
+        "1",
+        "--batch-size",
+        "2",
+        "--json",
+    ]
+    res = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    table = json.loads(res.stdout[res.stdout.index("{") :])
+    parts = {"prob", "truth_ratio", "scoring", "generation", "total", "generation_3", "total_3"}
+    assert set(table) == {"tiny"} and set(table["tiny"]) == parts
+    for cell in table["tiny"].values():
+        assert (
+            len(cell["vs_peer"]) == len(cell["vs_batch1"]) == 3
+            and cell["vs_peer"][0] <= cell["vs_peer"][1] <= cell["vs_peer"][2]
+        )
+        assert 0 < cell["flops_fraction"] < 2
+    assert set(table["tiny"]["total"]["peak_mib"]) == {"ours", "peer", "batch1"}
+    row = json.loads((tmp_path / "results.json").read_text())["sizes"][0]
+    assert row["eval_max_abs_nll_diff"] < TOL and row["eval_generated_identical"] is True
+    assert [s["eval_batch_tokens"] for s in row["eval_batch_tokens_sweep"]] == [2048, 512]
