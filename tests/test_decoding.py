@@ -280,3 +280,11 @@ def test_bench_json_prints_the_ratio_table_per_model_and_part(tmp_path):
     row = json.loads((tmp_path / "results.json").read_text())["sizes"][0]
     assert row["eval_max_abs_nll_diff"] < TOL and row["eval_generated_identical"] is True
     assert [s["eval_batch_tokens"] for s in row["eval_batch_tokens_sweep"]] == [2048, 512]
+
+
+def test_batched_tokenization_gives_the_ids_of_one_text_at_a_time(tokenizer, items):
+    warm, cold = Encoder(tokenizer), Encoder(tokenizer)
+    warm.warm([it.question for it in items], [a for it in items for a in (it.answer, *it.perturbed_answer)])
+    for it in items:
+        assert warm.prompt(it.question) == cold.prompt(it.question)
+        assert all(warm.answer(a) == cold.answer(a) for a in (it.answer, *it.perturbed_answer))

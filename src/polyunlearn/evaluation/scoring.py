@@ -124,6 +124,7 @@ def score_and_generate_ids(
     the first EOS, as HF `generate` emits them before padding)."""
     if questions and max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1 to generate answers, got {max_new_tokens}")
+    encoder.warm([q for q, _ in pairs] + list(questions), [a for _, a in pairs])
     encoded = [encoder.encode(q, a) for q, a in pairs]
     prompts = [encoder.prompt(q) for q in questions]
     fm = FastModel.resolve(model) if share_prefix is not False or prompts else None
