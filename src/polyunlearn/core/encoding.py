@@ -62,6 +62,23 @@ class Encoder:
             self._answers[answer] = ids
         return ids
 
+    def warm(self, questions: Sequence[str] = (), answers: Sequence[str] = ()) -> None:
+        """Tokenize every prompt and answer not cached yet in one batched tokenizer call each
+        (a fast tokenizer encodes a list in one go; one call per text cost 16% of scoring on
+        the tiny model). The ids are exactly those of prompt() / answer() one at a time."""
+        new_q = [q for q in dict.fromkeys(questions) if q not in self._prompts]
+        if new_q:
+            ids = self.tok([format_prompt(self.tok, q) for q in new_q], add_special_tokens=False)["input_ids"]
+            bos = self.tok.bos_token_id
+            for q, x in zip(new_q, ids):
+                self._prompts[q] = tuple(x if bos is None or (x and x[0] == bos) else [bos] + x)
+        new_a = [a for a in dict.fromkeys(answers) if a not in self._answers]
+        if new_a:
+            ids = self.tok([answer_text(self.tok, a) for a in new_a], add_special_tokens=False)["input_ids"]
+            eos = self.tok.eos_token_id
+            for a, x in zip(new_a, ids):
+                self._answers[a] = tuple(x + [eos] if eos is not None else x)
+
     def encode(self, question: str, answer: str) -> Encoded:
         p, a = self.prompt(question), self.answer(answer)
         # Truncate the prompt from the left, never the answer: the answer is what is scored.

@@ -5,37 +5,34 @@ spec.md defines them. Model work happens in scoring.py, the formulas live in met
 mia.py, and which columns exist (and what the references call them) in metric_table.py."""
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
 import pandas as pd
 import torch
 
-from polyunlearn.core.config import check_number, setting
 from polyunlearn.evaluation import metrics
 from polyunlearn.evaluation.metric_table import ITEM_MEANS, MIA_ATTACKS
 from polyunlearn.core.encoding import Encoder
 from polyunlearn.data.schema import GENERAL_SPLITS, QAItem, evaluated
 from polyunlearn.core.languages import get_language
-from polyunlearn.evaluation.scoring import Score, generate_answers, score_pairs
+from polyunlearn.evaluation.scoring import Score, score_and_generate
+from polyunlearn.evaluation.settings import MARGIN_MIN, MARGIN_SHARE, EvalConfig
+
+__all__ = ["EvalConfig", "build_records", "generation_budget", "item_pairs", "score_items", "summarize"]
+
+log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class EvalConfig:
-    """How a model is evaluated (part of every run's identity: other settings, other numbers)."""
-
-    generate: bool = setting(True, "greedy answers for ROUGE and Model Utility (the slowest part; off = likelihood metrics only)")
-    max_new_tokens: int = setting(48, "greedy answer length in tokens")
-    max_batch: int = setting(128, "rows per scoring batch")
-    max_tokens: int = setting(16384, "padded tokens per scoring batch (caps evaluation memory)")
-    max_length: int = setting(256, "longest prompt + answer in tokens (the prompt is cut from the left, never the answer)")
-    # Score each question's prompt once and reuse its keys/values for all its answers
-    # (scoring.py). None = wherever the model supports it; False = simple batching.
-    prefix_sharing: bool | None = setting(None, "score a question's prompt once for all its answers (default: where the model supports it)")
-
-    def __post_init__(self) -> None:
-        for name in ("max_new_tokens", "max_batch", "max_tokens", "max_length"):
-            check_number(name, getattr(self, name), minimum=1, integer=True)
+def generation_budget(cfg: EvalConfig, encoder: Encoder, items: Sequence[QAItem]) -> tuple[int, str]:
+    """(new tokens per greedy answer, how it was chosen)."""
+    if cfg.max_new_tokens:
+        return cfg.max_new_tokens, f"{cfg.max_new_tokens} (--max-new-tokens)"
+    longest = max((len(encoder.answer(it.answer)) for it in items), default=1)
+    margin = max(MARGIN_MIN, math.ceil(MARGIN_SHARE * longest))
+    return longest + margin, f"{longest + margin} (longest gold answer {longest} tokens + margin {margin})"
 
 
 @dataclass(frozen=True)
@@ -72,15 +69,30 @@ def score_items(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], cfg:
     cfg = cfg or EvalConfig()
     items = evaluated(items)  # training-only copies (forget_train, retain_train) are never scored
     enc = encoder or Encoder(tokenizer, cfg.max_length)
-    # All sequences of all items in one call, so batches are packed across languages.
+    # All sequences of all items in one call, so batches are packed across languages, and each
+    # question's prompt is run once for its scores and its greedy answer.
     pairs, slots = item_pairs(items)
     # Only each item's answer needs the per-token distribution statistics (Min-K%++, EM, ES).
     detail = [False] * len(pairs)
     for sl in slots:
         detail[sl.answer] = True
-    scores = score_pairs(model, enc, pairs, cfg.max_tokens, cfg.max_batch, share_prefix=cfg.prefix_sharing, detail=detail)
-    answers = generate_answers(model, enc, [it.question for it in items], cfg.max_new_tokens, min(cfg.max_batch, 64)) if cfg.generate else None
-    return build_records(items, scores, slots, answers)
+    questions = [it.question for it in items] if cfg.generate else []
+    vllm = bool(questions) and cfg.generation_backend == "vllm"
+    if vllm:
+        from polyunlearn.evaluation.vllm_backend import check_vllm_usable, vllm_generate
+
+        check_vllm_usable(model, cfg.model_source)  # before the scoring, not after
+    budget, why = generation_budget(cfg, enc, items) if questions else (0, "")
+    if questions:
+        log.info("greedy answers: up to %s new tokens", why)
+    scores, answers = score_and_generate(model, enc, pairs, [] if vllm else questions, budget, cfg.eval_batch_tokens, cfg.max_batch,
+                                         cfg.prefix_sharing, detail)
+    if vllm:
+        answers = vllm_generate(model, enc, questions, budget, cfg.model_source)
+    records = build_records(items, scores, slots, answers if cfg.generate else None)
+    for rec in records if cfg.generate else []:
+        rec["gen_max_new_tokens"] = budget  # the budget travels with the answers it limited
+    return records
 
 
 # Spec: on the forget and retain sets (and the holdout, built like forget) the "correct" answer of
