@@ -79,18 +79,20 @@ def test_encoder_uses_the_format_per_language(tokenizer) -> None:
 
 
 def test_generation_budget_by_hand(tokenizer) -> None:
-    """The auto budget is the longest gold answer in tokens (with EOS) plus 25%, at least 8.
-    With the session tokenizer " ab" + EOS is 3 tokens and thirty " zq" + EOS are 91: the budget
-    of both is 91 + ceil(91 / 4) = 91 + 23 = 114; of the short one alone 3 + 8 = 11."""
+    """The auto budget is the longest gold answer in tokens (with EOS) plus max(16, a quarter of
+    it). With the session tokenizer " ab" + EOS is 3 tokens and thirty " zq" + EOS are 91: the
+    budget of both is 91 + max(16, ceil(91 / 4) = 23) = 114; of the short one alone 3 + 16 = 19."""
     from polyunlearn.data.schema import QAItem
-    from polyunlearn.evaluation.records import generation_budget
+    from polyunlearn.evaluation.records import auto_budget, generation_budget
 
     enc = Encoder(tokenizer)
     short, long = "ab", " ".join(["zq"] * 30)
     assert (len(enc.answer(short)), len(enc.answer(long))) == (3, 91)
     items = [QAItem("a", "en", "q?", short), QAItem("b", "fr", "q?", long)]
-    assert generation_budget(items, enc) == 114
-    assert generation_budget(items[:1], enc) == 11
-    assert EvalConfig().max_new_tokens is None and EvalConfig(max_new_tokens=5).max_new_tokens == 5
-    with pytest.raises(ValueError, match="max_new_tokens must be >= 1"):
-        EvalConfig(max_new_tokens=0)
+    assert auto_budget(items, enc) == 114
+    assert auto_budget(items[:1], enc) == 19
+    # 0 (or None, the study commands' "auto") = the auto budget; a number is used as it is.
+    assert EvalConfig().max_new_tokens == 0 and EvalConfig(max_new_tokens=None).max_new_tokens == 0
+    assert generation_budget(EvalConfig(), enc, items)[0] == 114 and generation_budget(EvalConfig(max_new_tokens=5), enc, items)[0] == 5
+    with pytest.raises(ValueError, match="max_new_tokens must be >= 0"):
+        EvalConfig(max_new_tokens=-1)

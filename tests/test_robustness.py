@@ -147,7 +147,8 @@ def _interrupt_while_writing_summary(monkeypatch):
     real = pd.DataFrame.to_csv
 
     def half_then_interrupt(self, path=None, *args, **kwargs):
-        if path is not None and "summary.csv" in str(path):
+        # The atomic writer's temp name keeps the stem and suffix: .summary.<pid>-<id>.tmp.csv
+        if path is not None and Path(path).name.startswith(".summary.") and str(path).endswith(".csv"):
             Path(path).write_text("language,forget_prob\nen,0.")  # half a table
             raise KeyboardInterrupt
         return real(self, path, *args, **kwargs)

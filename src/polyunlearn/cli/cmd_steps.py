@@ -18,7 +18,7 @@ from polyunlearn.cli.root import STEPS, app, console, friendly_errors, load_data
 from polyunlearn.core import tracking
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.resolve import DATA_HELP
-from polyunlearn.evaluation.records import EvalConfig
+from polyunlearn.evaluation.settings import EvalConfig
 from polyunlearn.studies.phases import UnlearnConfig
 
 _LR_HELP = "learning rate; default 3e-3 learning / 5e-4 unlearning (tiny), 1e-4 (LoRA), 1e-5 (full fine-tuning)"
@@ -155,6 +155,7 @@ def eval_cmd(
     overwrite: bool = OVERWRITE,
     dry_run: bool = DRY_RUN,
     preset: Optional[str] = PRESET,
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", hidden=True, help="Old name of --eval-batch-tokens (existing command lines keep working)."),
     evaluation: dict = None,
 ):
     """Evaluate a model in every language: per-item JSONL + per-language summary CSV."""
@@ -162,8 +163,16 @@ def eval_cmd(
     from polyunlearn.studies.runs import ModelChoice, eval_command
 
     set_threads(threads)
+    evaluation = _old_max_tokens(evaluation, max_tokens)
+    # Settings are checked before data or model are loaded. vLLM loads the weights itself, from
+    # --model unchanged; the in-process backend needs no source (the run identity then holds none).
+    vllm = evaluation["generate"] and evaluation["generation_backend"] == "vllm"
+    ecfg = EvalConfig(**evaluation, model_source=model if vllm else "")
+    if vllm:
+        from polyunlearn.evaluation.vllm_backend import check_vllm_environment
+
+        check_vllm_environment(model)
     items = load_data(data, langs)
-    ecfg = EvalConfig(**evaluation)
     choice = ModelChoice(model, None, bf16, "bfloat16" if bf16 else "float32", trust_remote_code)
     lm = LmEvalSpec.from_options(lm_eval, lm_eval_include, lm_eval_limit)  # unknown tasks fail before the model loads
     summary = eval_command(out, choice, items, data, ecfg, retain_eval, baseline, forget_langs or "run", overwrite, console, dry_run, lm, preset)
@@ -172,6 +181,18 @@ def eval_cmd(
         if lm is not None:
             _print_lm_eval(out, summary)
         console.print(f"results written under [bold]{out.resolve()}[/bold]")
+
+
+def _old_max_tokens(evaluation: dict, max_tokens: int | None) -> dict:
+    """--max-tokens (the batch cap's name before the fast evaluation path) sets eval_batch_tokens,
+    said on the console; refused beside a different --eval-batch-tokens."""
+    if max_tokens is None:
+        return evaluation
+    given = evaluation["eval_batch_tokens"]
+    if given not in (max_tokens, EvalConfig.eval_batch_tokens):
+        raise ValueError(f"--max-tokens {max_tokens} (the old name of --eval-batch-tokens) contradicts --eval-batch-tokens {given}")
+    console.print(f"--max-tokens is the old name of --eval-batch-tokens: eval_batch_tokens = {max_tokens}")
+    return {**evaluation, "eval_batch_tokens": max_tokens}
 
 
 def _print_lm_eval(out: Path, summary) -> None:

@@ -89,30 +89,52 @@ def translate(
 @app.command(rich_help_panel=TOOLS)
 @friendly_errors
 def bench(
-    out: Path = typer.Option(Path("polyunlearn_runs/bench"), help="Results folder: results.json, results.csv."),
+    out: Path = typer.Option(Path("polyunlearn_runs/bench"), help="Results folder: results.json, results.csv, eval_parts.csv."),
     sizes: str = typer.Option("tiny,small", help="Model sizes (models.TINY_SIZES), comma list."),
     languages: str = typer.Option("study-b", help="Evaluation languages: comma list, 'study-b' (10) or 'all'."),
-    items_per_lang: int = typer.Option(11, help="Evaluation items per language (the baseline scores the same items)."),
-    max_new_tokens: int = typer.Option(16, help="Greedy answer length in the generation-on measurement."),
+    items_per_lang: int = typer.Option(11, help="Evaluation items per language (every evaluator scores the same items)."),
+    max_new_tokens: int = typer.Option(200, help="The fixed greedy budget measured beside our default one, on every evaluator (200: open-unlearning's TOFU setting)."),
+    repeats: int = typer.Option(3, help="Interleaved repeats of every evaluation part (>= 3: min / median / max)."),
+    eval_batch_tokens: str = typer.Option("32768,4096", help="EvalConfig.eval_batch_tokens values, comma list: the first for the parts, each measured for time and peak memory."),
     unlearn_steps: int = typer.Option(2, help="NPO optimizer steps per epoch (2 epochs)."),
     batch_size: int = typer.Option(8, help="NPO forget/retain batch size."),
     arch: str = typer.Option("llama", help="llama or cohere."),
     threads: int = typer.Option(1, help="torch CPU threads."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
+    as_json: bool = typer.Option(False, "--json", help='Print only {"<model>": {"<part>": {"vs_peer": [min, med, max], "vs_batch1": [...], "flops_fraction": x}}}.'),
 ):
-    """Benchmark evaluation (items/s, generation off and on) and NPO unlearning (tokens/s, peak
-    memory) of polyunlearn against a one-pair-per-forward baseline."""
+    """Benchmark evaluation part by part (against open-unlearning's evaluation algorithm and a
+    one-pair-per-forward baseline: speed, FLOP/s vs matmul, peak memory) and NPO unlearning."""
+    import json
+    import sys
+
     from polyunlearn.tools.bench import BenchConfig, run_bench
     from polyunlearn.analysis.matrices import console_table
 
-    cfg = BenchConfig(out=str(out), sizes=tuple(s.strip() for s in sizes.split(",") if s.strip()), languages=languages, items_per_lang=items_per_lang, max_new_tokens=max_new_tokens, unlearn_steps=unlearn_steps, batch_size=batch_size, arch=arch, threads=threads, device=device)
-    result = run_bench(cfg, log=console.print)
-    console.print(console_table(result["ratios"], "ours vs baseline (ratio = ours / baseline)"))
+    try:
+        tokens = tuple(int(v) for v in eval_batch_tokens.split(",") if v.strip())
+    except ValueError:
+        raise ValueError(f"--eval-batch-tokens must be a comma list of integers, got {eval_batch_tokens!r}") from None
+    cfg = BenchConfig(out=str(out), sizes=tuple(s.strip() for s in sizes.split(",") if s.strip()), languages=languages, items_per_lang=items_per_lang, max_new_tokens=max_new_tokens, repeats=repeats, eval_batch_tokens=tokens, unlearn_steps=unlearn_steps, batch_size=batch_size, arch=arch, threads=threads, device=device)
+    log = (lambda msg: print(msg, file=sys.stderr)) if as_json else console.print
+    result = run_bench(cfg, log=log)
+    if as_json:
+        print(json.dumps(result["json"], indent=1))
+        return
+    console.print(console_table(result["ratios"], "ours vs the batch-1 baseline (ratio = ours / baseline)"))
+    def fmt(v):
+        return "-".join(f"{x:.2f}" for x in v)
+
     for row in result["sizes"]:
+        lines = [{"part": p, "vs peer (min-med-max)": fmt(r["vs_peer"]), "vs batch1": fmt(r["vs_batch1"]), "FLOP/s / matmul": f"{r['flops_fraction']:.0%}", "ours s": f"{r['seconds']['ours'][1]:.2f}", "peer s": f"{r['seconds']['peer'][1]:.2f}"} for p, r in row["eval_parts"].items()]
+        console.print(console_table(lines, f"size {row['size']}: evaluation, reference seconds / our seconds over {cfg.repeats} interleaved repeats (greedy budget {row['eval_gen_budget']} vs {cfg.max_new_tokens})"))
+        peak = row["eval_parts"]["total"]["peak_mib"]
+        sweep = ", ".join(f"{s['eval_batch_tokens']}: {s['peak_mib']:.0f} MiB {s['seconds']:.2f} s" for s in row["eval_batch_tokens_sweep"])
+        console.print(f"size {row['size']}: eval peak memory ours {peak['ours']:.0f} MiB, peer {peak['peer']:.0f} MiB, batch1 {peak['batch1']:.0f} MiB; by --eval-batch-tokens: {sweep}")
+        console.print(f"size {row['size']}: agreement {row['eval_agreement']}")
         console.print(
-            f"size {row['size']}: scores agree: max |dNLL| {row['eval_max_abs_nll_diff']:.2e}, generated answers identical: {row['eval_generated_identical']}; "
-            f"NPO step {row['unlearn_ours_step_s']:.3f} s, {row['unlearn_ours_gflops']:.1f} GFLOP/s = "
-            f"{100 * row['unlearn_ours_fraction_of_matmul']:.0f}% of matmul ({result['matmul_gflops']:.1f} GFLOP/s; "
+            f"size {row['size']}: NPO step {row['unlearn_ours_step_s']:.3f} s, {row['unlearn_ours_gflops']:.1f} GFLOP/s = "
+            f"{100 * row['unlearn_ours_fraction_of_matmul']:.0f}% of matmul ({row['matmul_gflops']:.1f} GFLOP/s; "
             f"{100 * row['unlearn_ours_matmul_params_fraction_of_matmul']:.0f}% counting matmul parameters only)"
         )
     console.print(f"times: {result['clock']}")

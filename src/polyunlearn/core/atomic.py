@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -16,7 +17,9 @@ import pandas as pd
 
 
 def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp{os.getpid()}")
+    """A temporary name beside `path`, unique per process and call (two grid processes may write
+    the same figure at once), keeping the suffix so writers that pick a format from it still do."""
+    return path.with_name(f".{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
 
 
 class WriteError(OSError):
@@ -130,4 +133,4 @@ def write_table(path: str | Path, df: pd.DataFrame, index: bool = False) -> Path
 def save_figure(fig, path: str | Path) -> Path:
     path = Path(path)
     _mkdir(path)
-    return _replace_from(_tmp(path).with_suffix(path.suffix), path, lambda t: fig.savefig(t, dpi=120, bbox_inches="tight"))
+    return _replace_from(_tmp(path), path, lambda t: fig.savefig(t, dpi=120, bbox_inches="tight"))

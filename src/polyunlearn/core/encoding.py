@@ -72,6 +72,28 @@ class Encoder:
             self._answers[key] = ids
         return ids
 
+    def warm(self, questions: Sequence = (), answers: Sequence = ()) -> None:
+        """Tokenize every prompt and answer not cached yet in one batched tokenizer call each
+        (a fast tokenizer encodes a list in one go; one call per text cost 16% of scoring on
+        the tiny model). Each element is a text or (text, language); the ids are exactly those
+        of prompt() / answer() one at a time."""
+        qs = [self._key(*(q if isinstance(q, tuple) else (q, None))) for q in questions]
+        new_q = [k for k in dict.fromkeys(qs) if k not in self._prompts]
+        if new_q:
+            texts = [prompt_text(self.tok, q, self.prompt_format, lang) for q, lang in new_q]
+            ids = self.tok(texts, add_special_tokens=False)["input_ids"] if any(texts) else [[] for _ in texts]
+            bos = self.tok.bos_token_id
+            for k, text, x in zip(new_q, texts, ids):
+                x = x if text else []
+                self._prompts[k] = tuple(x if bos is None or (x and x[0] == bos) else [bos] + x)
+        ans = [self._key(*(a if isinstance(a, tuple) else (a, None))) for a in answers]
+        new_a = [k for k in dict.fromkeys(ans) if k not in self._answers]
+        if new_a:
+            ids = self.tok([answer_text(self.tok, a, self.prompt_format, lang) for a, lang in new_a], add_special_tokens=False)["input_ids"]
+            eos = self.tok.eos_token_id
+            for k, x in zip(new_a, ids):
+                self._answers[k] = tuple(x + [eos] if eos is not None else x)
+
     def encode(self, question: str, answer: str, language: str | None = None) -> Encoded:
         p, a = self.prompt(question, language), self.answer(answer, language)
         # Truncate the prompt from the left, never the answer: the answer is what is scored.

@@ -5,6 +5,7 @@ spec.md defines them. Model work happens in scoring.py, the formulas live in met
 mia.py, and which columns exist (and what the references call them) in metric_table.py."""
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -12,35 +13,39 @@ from typing import Sequence
 import pandas as pd
 import torch
 
-from polyunlearn.core.config import check_number, setting
 from polyunlearn.evaluation import metrics
 from polyunlearn.evaluation.metric_table import ITEM_MEANS, MIA_ATTACKS
 from polyunlearn.core.encoding import Encoder
-from polyunlearn.core.prompts import PROMPT_FORMATS, check_prompt_format
 from polyunlearn.data.schema import GENERAL_SPLITS, QAItem, evaluated
 from polyunlearn.core.languages import get_language
-from polyunlearn.evaluation.scoring import Score, generate_answers, score_pairs
+from polyunlearn.evaluation.scoring import Score, score_and_generate
+from polyunlearn.evaluation.settings import MARGIN_MIN, MARGIN_SHARE, EvalConfig
+
+__all__ = ["EvalConfig", "auto_budget", "build_records", "generation_budget", "item_pairs", "score_items", "summarize"]
+
+log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class EvalConfig:
-    """How a model is evaluated (part of every run's identity: other settings, other numbers)."""
+def generation_budget(cfg: EvalConfig, encoder: Encoder, items: Sequence[QAItem]) -> tuple[int, str]:
+    """(new tokens per greedy answer, how it was chosen)."""
+    if cfg.max_new_tokens:
+        return cfg.max_new_tokens, f"{cfg.max_new_tokens} (--max-new-tokens)"
+    longest, margin = _longest_and_margin(items, encoder)
+    return longest + margin, f"{longest + margin} (longest gold answer {longest} tokens + margin {margin})"
 
-    generate: bool = setting(True, "greedy answers for ROUGE and Model Utility (the slowest part; off = likelihood metrics only)")
-    max_new_tokens: int | None = setting(None, "greedy answer length in tokens; none = auto: the longest gold answer of the evaluated items plus 25% (at least 8 tokens)")
-    max_batch: int = setting(128, "rows per scoring batch")
-    max_tokens: int = setting(16384, "padded tokens per scoring batch (caps evaluation memory)")
-    max_length: int = setting(256, "longest prompt + answer in tokens (the prompt is cut from the left, never the answer)")
-    # Score each question's prompt once and reuse its keys/values for all its answers
-    # (scoring.py). None = wherever the model supports it; False = simple batching.
-    prefix_sharing: bool | None = setting(None, "score a question's prompt once for all its answers (default: where the model supports it)")
-    prompt_format: str = setting("auto", "how questions are framed (core/prompts.py); use the format the model was trained in", choices=PROMPT_FORMATS)
 
-    def __post_init__(self) -> None:
-        for name in ("max_new_tokens", "max_batch", "max_tokens", "max_length"):
-            if getattr(self, name) is not None or name != "max_new_tokens":  # max_new_tokens None = auto
-                check_number(name, getattr(self, name), minimum=1, integer=True)
-        check_prompt_format(self.prompt_format)
+def auto_budget(items: Sequence[QAItem], encoder: Encoder) -> int:
+    """The default greedy budget of `items`: their longest gold answer in tokens (EOS included, in
+    the encoder's prompt format and each item's language) plus max(16, a quarter of it). Why a
+    margin: a greedy answer that is right but worded differently runs a little longer, and a cut
+    answer loses ROUGE recall where a longer one loses nothing; a fixed cap cut Hindi answers
+    (most tokens per word) more than English ones, so ROUGE differed by language."""
+    return sum(_longest_and_margin(items, encoder))
+
+
+def _longest_and_margin(items: Sequence[QAItem], encoder: Encoder) -> tuple[int, int]:
+    longest = max((len(encoder.answer(it.answer, it.language)) for it in items), default=1)
+    return longest, max(MARGIN_MIN, math.ceil(MARGIN_SHARE * longest))
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,8 @@ def score_items(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], cfg:
     cfg = cfg or EvalConfig()
     items = evaluated(items)  # training-only copies (forget_train, retain_train) are never scored
     enc = encoder or Encoder(tokenizer, cfg.max_length, cfg.prompt_format)
-    # All sequences of all items in one call, so batches are packed across languages.
+    # All sequences of all items in one call, so batches are packed across languages, and each
+    # question's prompt is run once for its scores and its greedy answer.
     pairs, slots = item_pairs(items)
     # Each pair with its item's language, for prompt formats with per-language tags (core/prompts.py).
     langs = [it.language for it in items for _ in range(1 + bool(it.paraphrased_answer) + len(it.perturbed_answer))]
@@ -86,20 +92,23 @@ def score_items(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], cfg:
     detail = [False] * len(pairs)
     for sl in slots:
         detail[sl.answer] = True
-    scores = score_pairs(model, enc, pairs, cfg.max_tokens, cfg.max_batch, share_prefix=cfg.prefix_sharing, detail=detail)
-    budget = cfg.max_new_tokens or generation_budget(items, enc)
-    answers = generate_answers(model, enc, [(it.question, it.language) for it in items], budget, min(cfg.max_batch, 64)) if cfg.generate else None
-    return build_records(items, scores, slots, answers)
+    questions = [(it.question, it.language) for it in items] if cfg.generate else []
+    vllm = bool(questions) and cfg.generation_backend == "vllm"
+    if vllm:
+        from polyunlearn.evaluation.vllm_backend import check_vllm_usable, vllm_generate
 
-
-def generation_budget(items: Sequence[QAItem], encoder: Encoder) -> int:
-    """The greedy answer length EvalConfig.max_new_tokens=None means: the longest gold answer of
-    `items` in `encoder`'s tokens (with EOS, in its prompt format), plus 25%, at least 8 tokens.
-    Why a margin: a greedy answer that is right but worded differently runs a little longer, and
-    a cut answer loses ROUGE recall where a longer one loses nothing; a fixed cap cut Hindi
-    answers (most tokens per word) more than English ones, so ROUGE differed by language."""
-    longest = max((len(encoder.answer(it.answer, it.language)) for it in items), default=0)
-    return longest + max(8, math.ceil(0.25 * longest))
+        check_vllm_usable(model, cfg.model_source)  # before the scoring, not after
+    budget, why = generation_budget(cfg, enc, items) if questions else (0, "")
+    if questions:
+        log.info("greedy answers: up to %s new tokens", why)
+    scores, answers = score_and_generate(model, enc, pairs, [] if vllm else questions, budget, cfg.eval_batch_tokens, cfg.max_batch,
+                                         cfg.prefix_sharing, detail)
+    if vllm:
+        answers = vllm_generate(model, enc, questions, budget, cfg.model_source)
+    records = build_records(items, scores, slots, answers if cfg.generate else None)
+    for rec in records if cfg.generate else []:
+        rec["gen_max_new_tokens"] = budget  # the budget travels with the answers it limited
+    return records
 
 
 # Spec: on the forget and retain sets (and the holdout, built like forget) the "correct" answer of

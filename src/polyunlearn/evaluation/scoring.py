@@ -1,17 +1,25 @@
 """Model-side evaluation primitives: answer log-likelihoods for many (question, answer) pairs, and
 batched greedy generation. Both run under inference mode.
 
-Scoring has two exact paths (same numbers up to float rounding, ~1e-7):
-- prefix sharing (default where the model supports a KV cache): every question is scored with
-  several continuations (answer, paraphrase, perturbed answers), so its prompt is run ONCE, its
-  keys/values are copied to one row per continuation, and only the continuations are run on
-  top. The LM head is applied only at positions that predict an answer token.
+Three exact paths (same numbers up to float rounding, ~1e-7; same greedy tokens as HF `generate`):
+- the fast path (decoding.py, default where the model allows it: decoder-only, full attention, sdpa
+  or eager): each question's prompt is run once and its cache serves both the scoring of all its
+  continuations and its greedy answer, prompts of different lengths share batches (left padding),
+  the KV cache is preallocated, finished answers leave the batch;
+- prefix sharing with the model's own cache (the fallback for e.g. sliding-window attention):
+  prompts of the same length share a batch, their cache is copied to one row per continuation;
 - simple batching (`share_prefix=False`, and the fallback for models whose cache cannot be
-  reused, e.g. recurrent layers): each pair is a full right-padded sequence; pairs of similar
-  length share a batch.
+  reused, e.g. recurrent layers): each pair is a full right-padded sequence.
+Generation falls back to HF `generate` in batches where the fast path is off, or where the model's
+generation_config asks for more than plain greedy decoding (e.g. a repetition penalty).
+On every path, the pairs scored with `detail` (an item's answer, in records.score_items) also get
+per token the mean / variance of log p over the vocabulary and whether the target is the argmax
+(token_stats.py, float32, on their tokens only), for Min-K%++, Exact Memorization and Extraction
+Strength.
 
     scores = score_pairs(model, Encoder(tok), [("Capital of X?", "Y"), ...])
     scores[0].mean_nll
+    scores, answers = score_and_generate(model, Encoder(tok), pairs, questions, max_new_tokens=40)
 """
 from __future__ import annotations
 
@@ -21,9 +29,12 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 
 from polyunlearn.core.encoding import IGNORE, Encoded, Encoder, collate, length_buckets
+from polyunlearn.evaluation.decoding import Job, Limits, TokenScores, run_jobs
+from polyunlearn.evaluation.kvcache import FastModel, generation_extras
+from polyunlearn.evaluation.token_stats import target_logp as _answer_logp
+from polyunlearn.evaluation.token_stats import token_stats as _token_stats
 
 log = logging.getLogger(__name__)
 
@@ -53,34 +64,6 @@ class Score:
     def content(self, values: list) -> list:
         """`values` (one per answer token) without the trailing EOS token, when there is one."""
         return values[:-1] if self.ends_with_eos else values
-
-
-def _token_stats(logits: torch.Tensor, targets: torch.Tensor, chunk_elems: int = 2**23) -> tuple[torch.Tensor, ...]:
-    """For each row of logits (N, V) and its target (N,): log p(target), E_v[log p(v)],
-    Var_v[log p(v)] (both under p itself) and target == argmax, in float32, a few rows at a
-    time: a float32 log-softmax of all rows at once would multiply peak memory (N x V is
-    large with a 256k vocab). log p(target) is the same number cross-entropy gives."""
-    rows = max(1, chunk_elems // logits.size(-1))
-    logp, mu, var, top1 = [], [], [], []
-    for i in range(0, len(targets), rows):
-        lsm = F.log_softmax(logits[i : i + rows].float(), dim=-1)  # (n, V)
-        t = targets[i : i + rows]
-        # p log p and p (log p)^2 are 0 where p is 0 (log p = -inf for a -inf logit: 0 * -inf = nan -> 0).
-        plogp = (lsm.exp() * lsm).nan_to_num_(0.0)
-        m = plogp.sum(-1)
-        second = plogp.mul_(lsm).nan_to_num_(0.0).sum(-1)
-        logp.append(lsm.gather(1, t[:, None]).squeeze(1))
-        mu.append(m)
-        var.append((second - m * m).clamp_min(0.0))
-        top1.append(lsm.argmax(-1) == t)
-    return torch.cat(logp), torch.cat(mu), torch.cat(var), torch.cat(top1)
-
-
-def _answer_logp(logits: torch.Tensor, targets: torch.Tensor, chunk_elems: int = 2**24) -> torch.Tensor:
-    """log p(target) per row of logits (N, V), in float32, a few rows at a time (what a pair
-    that needs no distribution statistics costs: one cross-entropy)."""
-    rows = max(1, chunk_elems // logits.size(-1))
-    return torch.cat([-F.cross_entropy(logits[i : i + rows].float(), targets[i : i + rows], reduction="none") for i in range(0, len(targets), rows)])
 
 
 def _row_scores(logits: torch.Tensor, targets: torch.Tensor, answers: Sequence[Sequence[int]], detail: Sequence[bool], eos: int | None) -> list[Score]:
@@ -149,19 +132,99 @@ def score_pairs(
     detail: per pair, whether its Score also carries the per-token mu / var / argmax of the
     next-token distribution (None = no pair: log-probs only, as most callers need).
     """
-    encoded = [encoder.encode(*pair) for pair in pairs]  # (question, answer[, language]): see core/prompts.py
-    flags = [False] * len(encoded) if detail is None else [bool(d) for d in detail]
-    if len(flags) != len(encoded):
-        raise ValueError(f"detail has {len(flags)} flags for {len(encoded)} pairs")
+    return score_and_generate(model, encoder, pairs, [], 0, max_tokens, max_batch, share_prefix, detail)[0]
+
+
+@torch.inference_mode()
+def score_and_generate(
+    model: torch.nn.Module,
+    encoder: Encoder,
+    pairs: Sequence[tuple[str, str]],
+    questions: Sequence[str],
+    max_new_tokens: int,
+    max_tokens: int = 16384,
+    max_batch: int = 128,
+    share_prefix: bool | None = None,
+    detail: Sequence[bool] | None = None,
+) -> tuple[list[Score], list[str]]:
+    """Scores of `pairs` (with the distribution statistics where `detail`, as score_pairs) and
+    greedy answers (up to max_new_tokens) to `questions`, with one prefill per distinct prompt
+    for both where the fast path applies."""
+    scores, ids = score_and_generate_ids(model, encoder, pairs, questions, max_new_tokens, max_tokens, max_batch, share_prefix, detail)
+    tok = encoder.tok
+    return scores, [tok.decode(x, skip_special_tokens=True).strip() for x in ids]
+
+
+def score_and_generate_ids(
+    model: torch.nn.Module,
+    encoder: Encoder,
+    pairs: Sequence[tuple[str, str]],
+    questions: Sequence[str],
+    max_new_tokens: int,
+    max_tokens: int = 16384,
+    max_batch: int = 128,
+    share_prefix: bool | None = None,
+    detail: Sequence[bool] | None = None,
+) -> tuple[list[Score], list[list[int]]]:
+    """As score_and_generate, with each answer as its generated token ids (up to and including
+    the first EOS, as HF `generate` emits them before padding)."""
+    if questions and max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1 to generate answers, got {max_new_tokens}")
+    flags = [False] * len(pairs) if detail is None else [bool(d) for d in detail]
+    if len(flags) != len(pairs):
+        raise ValueError(f"detail has {len(flags)} flags for {len(pairs)} pairs")
+    # A pair is (question, answer[, language]) and a question q or (q, language): the language
+    # matters for prompt formats with per-language tags (core/prompts.py).
+    if hasattr(encoder, "warm"):  # an Encoder stand-in (memorization.RawPrompts) tokenizes one text at a time
+        lang = lambda p: p[2] if len(p) > 2 else None  # noqa: E731
+        encoder.warm([(p[0], lang(p)) for p in pairs] + [q if isinstance(q, tuple) else (q, None) for q in questions], [(p[1], lang(p)) for p in pairs])
+    encoded = [encoder.encode(*pair) for pair in pairs]
+    prompts = [encoder.prompt(*q) if isinstance(q, tuple) else encoder.prompt(q) for q in questions]
+    fm = FastModel.resolve(model) if share_prefix is not False or prompts else None
+    fast_gen = fm is not None and not generation_extras(model)
+    if prompts and fm is not None and not fast_gen:
+        log.warning("generation_config sets %s: greedy answers by HF generate", ", ".join(generation_extras(model)))
+    jobs: dict[tuple[int, ...], Job] = {}
+    if fm is not None and share_prefix is not False:
+        for e, d in zip(encoded, flags):  # identical (prompt, answer) pairs are scored once
+            job = jobs.setdefault(e.prompt, Job(e.prompt))
+            if e.answer not in job.conts:
+                job.conts.append(e.answer)
+            if d:  # a pair scored once serves every copy of it: statistics if any copy needs them
+                job.detail.add(e.answer)
+    if fast_gen:
+        for p in prompts:
+            jobs.setdefault(p, Job(p)).generate = True
+    tok = encoder.tok
+    lim = Limits(max_tokens, max_batch, max_new_tokens)
+    done, gen = run_jobs(fm, list(jobs.values()), tok.pad_token_id, tok.eos_token_id, lim) if jobs else ({}, {})
+    if fm is not None and share_prefix is not False:
+        scores = [_score_of(done[(e.prompt, e.answer)], e.answer, tok.eos_token_id) for e in encoded]
+    else:
+        scores = _score_fallback(model, encoded, tok.pad_token_id, tok.eos_token_id, max_tokens, max_batch, share_prefix, flags)
+    if prompts and not fast_gen:
+        gen = _hf_generate(model, tok, list(dict.fromkeys(prompts)), max_new_tokens, max_batch)
+    return scores, [gen[p] for p in prompts]
+
+
+def _score_of(ts: TokenScores, answer: Sequence[int], eos: int | None) -> Score:
+    ends = eos is not None and len(answer) > 0 and answer[-1] == eos
+    return Score(sum(ts.logp), len(ts.logp), ts.logp, ts.mu, ts.var, ts.top1, ends_with_eos=ends)
+
+
+def _score_fallback(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, eos: int | None, max_tokens: int, max_batch: int,
+                    share_prefix: bool | None, detail: Sequence[bool]) -> list[Score]:
+    """The previous scoring paths, for models the fast path does not serve."""
+    if not encoded:
+        return []
     if share_prefix is None:
         share_prefix = supports_prefix_sharing(model)
-    eos = encoder.tok.eos_token_id
     if share_prefix:
         try:
-            return _score_shared(model, encoded, encoder.tok.pad_token_id, max_tokens, max_batch, eos, flags)
+            return _score_shared(model, encoded, pad, max_tokens, max_batch, eos, detail)
         except PrefixSharingUnsupported as e:
             log.warning("prefix sharing unsupported for %s (%s); scoring with simple batching", type(model).__name__, e)
-    return _score_batched(model, encoded, encoder.tok.pad_token_id, max_tokens, max_batch, eos, flags)
+    return _score_batched(model, encoded, pad, max_tokens, max_batch, eos, detail)
 
 
 def _score_batched(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, max_tokens: int, max_batch: int,
@@ -273,17 +336,22 @@ def generate_answers(
     questions: Sequence[str | tuple[str, str]],
     max_new_tokens: int = 48,
     max_batch: int = 64,
+    max_tokens: int = 16384,
 ) -> list[str]:
-    """Greedy answers, batched with left padding (prompts grouped by length; max_batch=1 is
-    the simple one-question-at-a-time path, with identical answers)."""
-    tok = encoder.tok
-    prompts = [encoder.prompt(*q) if isinstance(q, tuple) else encoder.prompt(q) for q in questions]  # q or (q, language)
+    """Greedy answers, batched (max_batch=1: one question at a time, with identical answers)."""
+    return score_and_generate(model, encoder, [], questions, max_new_tokens, max_tokens, max_batch)[1]
+
+
+def generate_token_ids(model: torch.nn.Module, encoder: Encoder, questions: Sequence[str], max_new_tokens: int, max_batch: int = 64, max_tokens: int = 16384) -> list[list[int]]:
+    """Greedy answers as token ids (up to and including the first EOS)."""
+    return score_and_generate_ids(model, encoder, [], questions, max_new_tokens, max_tokens, max_batch)[1]
+
+
+def _hf_generate(model: torch.nn.Module, tok, unique: Sequence[tuple[int, ...]], max_new_tokens: int, max_batch: int) -> dict[tuple[int, ...], list[int]]:
+    """The fallback: HF `generate`, left padding, prompts grouped by length."""
     dev = _device(model)
     pad = tok.pad_token_id
-    out: list[str] = [""] * len(prompts)
-    # The same question asked twice is generated once (greedy decoding is deterministic).
-    unique = list(dict.fromkeys(prompts))
-    answers: dict[tuple[int, ...], str] = {}
+    answers: dict[tuple[int, ...], list[int]] = {}
     for idx in length_buckets([len(p) for p in unique], max_tokens=max_batch * 512, max_batch=max_batch):
         T = max(len(unique[i]) for i in idx)
         ids = torch.full((len(idx), T), pad, dtype=torch.long)
@@ -301,7 +369,7 @@ def generate_answers(
             eos_token_id=tok.eos_token_id,
         )
         for row, i in enumerate(idx):
-            answers[unique[i]] = tok.decode(gen[row, T:], skip_special_tokens=True).strip()
-    for k, p in enumerate(prompts):
-        out[k] = answers[p]
-    return out
+            ids = gen[row, T:].tolist()
+            eos = tok.eos_token_id
+            answers[unique[i]] = ids[: ids.index(eos) + 1] if eos is not None and eos in ids else ids  # the rest is padding
+    return answers

@@ -45,7 +45,7 @@ def write_mcq_eval(
             tokenizer,
             mine,
             max_length=ecfg.max_length,
-            max_tokens=ecfg.max_tokens,
+            max_tokens=ecfg.eval_batch_tokens,
             max_batch=ecfg.max_batch,
             prompt_format=ecfg.prompt_format,
         )

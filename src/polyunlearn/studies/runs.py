@@ -244,6 +244,12 @@ def eval_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data: 
     if dry_run:
         return dry_run_report(console, out, eval_identity(identity, evaluation), "eval")
     tok = load_tokenizer(choice.name, choice.trust_remote_code)
+    if ecfg.generate:  # the greedy budget, as score_items will choose it (0 = fit the data)
+        from polyunlearn.core.encoding import Encoder
+        from polyunlearn.data.schema import evaluated
+        from polyunlearn.evaluation.records import generation_budget
+
+        console.print(f"greedy answers: up to {generation_budget(ecfg, Encoder(tok, ecfg.max_length, ecfg.prompt_format), evaluated(items))[1]} new tokens")
 
     def load():
         net = load_model(choice.name, choice.dtype, choice.trust_remote_code)

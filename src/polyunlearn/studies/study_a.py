@@ -55,7 +55,7 @@ from polyunlearn.methods.registry import get_method
 from polyunlearn.core.config import check_choice, check_number, setting
 from polyunlearn.core.models import LoraSettings, add_lora, build_tiny_model, is_peft, load_model, load_tokenizer
 from polyunlearn.core.rundir import RunFolder, fingerprint, model_fingerprint
-from polyunlearn.evaluation.records import generation_budget
+from polyunlearn.evaluation.records import auto_budget
 from polyunlearn.studies.study_a_data import (StudyAData, load_study_a_data, pack_documents, text_unlearn_items, truthful_evaluation,
                                               truthful_instruct_items, truthful_qa_unlearn_items)
 from polyunlearn.studies.phases import UnlearnConfig, learn, tokenizer_for
@@ -201,10 +201,10 @@ def evaluate_news(model: torch.nn.Module, tok, qas: Sequence[NewsQA], judge: Jud
                   judge_name: str = "keys+likelihood") -> list[dict]:
     """One record per question: greedy answer, mean NLL of its real and fake answers (fake-story
     questions), the key-matching verdict and the final verdict. max_new_tokens None = the longest
-    real or fake answer plus 25% (records.generation_budget)."""
+    real or fake answer plus max(16, 25%) (records.auto_budget)."""
     enc = Encoder(tok)
     if max_new_tokens is None:
-        max_new_tokens = generation_budget([qa_to_item(q) for q in qas] + [qa_to_item(q, "fake") for q in qas if q.has_fake], enc)
+        max_new_tokens = auto_budget([qa_to_item(q) for q in qas] + [qa_to_item(q, "fake") for q in qas if q.has_fake], enc)
     generated = generate_answers(model, enc, [(q.question, q.language) for q in qas], max_new_tokens=max_new_tokens)
     fake_qs = [i for i, q in enumerate(qas) if q.has_fake]
     scores = score_pairs(model, enc, [(qas[i].question, a, qas[i].language) for i in fake_qs for a in (qas[i].real_answer, qas[i].fake_answer)])

@@ -39,7 +39,7 @@ from polyunlearn.data.news_truthful import NewsTruthful, load_news_truthful, sav
 from polyunlearn.data.schema import DataError, QAItem, SkippedRow
 from polyunlearn.evaluation.judge import contains_keyword
 from polyunlearn.evaluation.metrics import rouge_l_recall
-from polyunlearn.evaluation.records import generation_budget
+from polyunlearn.evaluation.records import auto_budget
 from polyunlearn.evaluation.scoring import generate_answers, score_pairs
 from polyunlearn.studies.step import Evaluation
 
@@ -227,7 +227,7 @@ def evaluate_truthful(model: torch.nn.Module, tok, data: NewsTruthful, max_new_t
             raise DataError(
                 "no reference answer (real_answer / fake_answer) to size the greedy answers by; give --max-new-tokens"
             )
-        max_new_tokens = generation_budget(refs, enc)
+        max_new_tokens = auto_budget(refs, enc)
     generated = generate_answers(model, enc, [(q.question, q.language) for q in qs], max_new_tokens=max_new_tokens)
     scored = [i for i, q in enumerate(qs) if q.role == "eval_fake" and q.answer]
     scores = (

@@ -1,18 +1,20 @@
-"""Performance benchmark: evaluation and unlearning throughput of polyunlearn against a simple
-baseline, on the tiny default model and on a ~30M-parameter "small" model, side by side.
+"""Performance benchmark: evaluation and unlearning throughput of polyunlearn against two
+references, on the tiny default model and on a ~30M-parameter "small" model, side by side.
 
-    polyunlearn bench                                   # both sizes, 10 study-B languages: ~2 min of CPU time
+    polyunlearn bench                                   # both sizes, 10 study-B languages
     polyunlearn bench --sizes tiny --items-per-lang 5   # a quick look
+    polyunlearn bench --json                            # the ratio table as one JSON object
 
 What is measured, per model size (random weights: throughput does not depend on training):
-- evaluation: items/s for the full metric set (Prob, truth ratio, normalized prob, Min-K, zlib;
-  plus greedy answers and ROUGE-L when generation is on), ours (`evaluate.score_items`: prefix
-  sharing, batching, cached tokenization) vs the BASELINE below; both must give the same numbers.
+- evaluation, part by part (tools/bench_eval.py): ours against open-unlearning's evaluation
+  algorithm (tools/peer_eval.py) and against the BASELINE below, ratios over interleaved
+  repeats, the FLOP/s achieved as a fraction of a matmul, peak memory, and agreement (values
+  within 1e-5, identical greedy answers); peak memory and time at each --eval-batch-tokens;
 - unlearning: NPO tokens/s over the optimizer steps of epoch 2 (forget + retain tokens, prompts
   included, padding not), with the reference log-probs memoized per forget sequence (ours,
   methods.Reference.memo) vs recomputed every step (baseline), and the achieved FLOP/s
   (6 x params x tokens per step) against plain fp32 matmul GFLOP/s on this machine.
-- peak memory of every phase (CPU: peak RSS growth sampled every 2 ms; GPU: peak allocated).
+- peak memory of every phase (CPU: the kernel's RSS high-water mark; GPU: peak allocated).
 Times are the main thread's CPU time when running on CPU with one thread (robust to other
 processes on a shared machine; all model work runs in that thread), wall time otherwise.
 
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import math
 import platform
-import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,13 +35,16 @@ import torch
 from polyunlearn.core.encoding import Encoder
 from polyunlearn.data.fictitious import bundled_benchmark
 from polyunlearn.data.schema import QAItem, trainable
-from polyunlearn.evaluation.records import EvalConfig, build_records, item_pairs, score_items
+from polyunlearn.evaluation.records import build_records, item_pairs
 from polyunlearn.core.atomic import write_json, write_table
 from polyunlearn.core.languages import parse_langs
 from polyunlearn.methods.reference import Reference
 from polyunlearn.methods.registry import get_method
 from polyunlearn.core.models import TINY_SIZES, answer_text, build_tiny_model, describe, format_prompt, train_tokenizer
 from polyunlearn.studies.phases import item_texts
+from polyunlearn.tools.measure import PeakMemory, matmul_gflops
+
+__all__ = ["BenchConfig", "PeakMemory", "baseline_generate", "baseline_score_items", "baseline_score_pair", "bench_items", "matmul_gflops", "run_bench"]
 from polyunlearn.evaluation.scoring import Score
 from polyunlearn.core.trainloop import TrainConfig, train
 
@@ -51,7 +55,9 @@ class BenchConfig:
     sizes: tuple[str, ...] = ("tiny", "small")  # models.TINY_SIZES entries
     languages: str = "study-b"  # evaluation languages (comma list, 'study-b', 'all')
     items_per_lang: int = 11  # evaluation items per language, evenly spaced over the 110 bundled
-    max_new_tokens: int = 16  # greedy answer length (random weights never stop early)
+    max_new_tokens: int = 200  # the fixed greedy budget measured beside our default (200: open-unlearning's TOFU setting)
+    repeats: int = 3  # interleaved repeats of every evaluation part
+    eval_batch_tokens: tuple[int, ...] = (32768, 4096)  # EvalConfig.eval_batch_tokens values: the first is used for the parts, each gets a time + peak memory run
     unlearn_steps: int = 2  # NPO optimizer steps per epoch; 2 epochs (the 2nd hits the reference memo)
     batch_size: int = 8  # NPO forget (and retain) batch size
     small_vocab: int = 32000  # the small model's vocab is padded to this (the BPE stops earlier)
@@ -61,8 +67,12 @@ class BenchConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.items_per_lang < 1 or self.unlearn_steps < 1 or self.batch_size < 1:
-            raise ValueError("items_per_lang, unlearn_steps and batch_size must be >= 1")
+        if self.items_per_lang < 1 or self.unlearn_steps < 1 or self.batch_size < 1 or self.max_new_tokens < 1:
+            raise ValueError("items_per_lang, unlearn_steps, batch_size and max_new_tokens must be >= 1")
+        if self.repeats < 3:
+            raise ValueError(f"repeats must be >= 3 (min / median / max of interleaved repeats), got {self.repeats}")
+        if not self.eval_batch_tokens or min(self.eval_batch_tokens) < 1:
+            raise ValueError(f"eval_batch_tokens must be one or more integers >= 1, got {self.eval_batch_tokens}")
         unknown = [s for s in self.sizes if s not in TINY_SIZES]
         if unknown or not self.sizes:
             raise ValueError(f"unknown model size(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(TINY_SIZES)}")
@@ -136,83 +146,7 @@ def baseline_score_items(model: torch.nn.Module, tok, items: Sequence[QAItem], g
     return records, t1 - t0, clock() - t1
 
 
-# ---------------------------------------------------------------- measuring
-
-
-def _malloc_trim() -> None:
-    import ctypes
-
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: the measure is then an upper bound of reuse
-        pass
-
-
-class PeakMemory:
-    """Peak memory growth inside a `with` block, in MiB: CUDA peak allocated on a GPU; on CPU the
-    kernel's RSS high-water mark (VmHWM), reset on entry through /proc/self/clear_refs, so even a
-    tensor that lives for a microsecond is counted (torch's CPU allocator is invisible to
-    tracemalloc). Where the reset is not allowed, RSS is sampled every 2 ms instead, which can
-    miss short peaks. Freed heap is handed back to the OS first, so memory freed by an earlier
-    phase is not reused unseen."""
-
-    def __init__(self, device: str = "cpu"):
-        self.cuda = device.startswith("cuda")
-        self.peak_mib = 0.0
-        self.exact = False  # True when the kernel high-water mark was used
-
-    @staticmethod
-    def _rss() -> int:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * 4096
-
-    @staticmethod
-    def _hwm() -> int:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-        raise OSError("no VmHWM in /proc/self/status")
-
-    @classmethod
-    def _reset_hwm(cls) -> bool:
-        try:
-            with open("/proc/self/clear_refs", "w") as f:
-                f.write("5")  # 5 = reset the peak RSS to the current RSS (Linux >= 4.0)
-            return cls._hwm() <= cls._rss() + 2**20
-        except OSError:
-            return False
-
-    def __enter__(self) -> "PeakMemory":
-        if self.cuda:
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            self._start = torch.cuda.memory_allocated()
-            return self
-        _malloc_trim()
-        self.exact = self._reset_hwm()
-        self._start = self._peak = self._rss()
-        self._stop = threading.Event()
-        self._thread = None
-        if not self.exact:
-            self._thread = threading.Thread(target=self._sample, daemon=True)
-            self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.002):
-            self._peak = max(self._peak, self._rss())
-
-    def __exit__(self, *exc) -> None:
-        if self.cuda:
-            torch.cuda.synchronize()
-            self.peak_mib = (torch.cuda.max_memory_allocated() - self._start) / 2**20
-            return
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        peak = self._hwm() if self.exact else max(self._peak, self._rss())
-        self.peak_mib = (peak - self._start) / 2**20
+# ---------------------------------------------------------------- measuring (tools/measure.py)
 
 
 def _timed(fn: Callable[[], object], cfg: BenchConfig) -> tuple[object, float, float]:
@@ -224,19 +158,6 @@ def _timed(fn: Callable[[], object], cfg: BenchConfig) -> tuple[object, float, f
             torch.cuda.synchronize()
         seconds = cfg.clock() - t0
     return result, seconds, mem.peak_mib
-
-
-def matmul_gflops(n: int = 1024, repeats: int = 8, device: str = "cpu", clock: Callable[[], float] = time.perf_counter) -> float:
-    """Plain fp32 matmul throughput (n x n @ n x n, best of `repeats`) with the current threads."""
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    best = float("inf")
-    for _ in range(repeats + 1):  # +1: the first call warms up
-        t0 = clock()
-        torch.mm(a, b)
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        best = min(best, clock() - t0)
-    return 2 * n**3 / best / 1e9
 
 
 def bench_items(languages: Sequence[str], per_lang: int) -> list[QAItem]:
@@ -267,31 +188,30 @@ def _model(cfg: BenchConfig, size: str, langs: Sequence[str]):
     return tok, model.to(cfg.device).eval()
 
 
-def _max_nll_diff(a: Sequence[dict], b: Sequence[dict]) -> float:
-    return max(abs(x["nll"] - y["nll"]) for x, y in zip(a, b))
+def bench_eval(cfg: BenchConfig, model: torch.nn.Module, tok, items: Sequence[QAItem], matmul: float, log: Callable[[str], None]) -> dict:
+    """The part-by-part evaluation benchmark (bench_eval.py), plus the flat columns of the
+    summary table (ours vs the batch-1 baseline)."""
+    from polyunlearn.tools.bench_eval import bench_eval_parts
 
-
-def bench_eval(cfg: BenchConfig, model: torch.nn.Module, tok, items: Sequence[QAItem]) -> dict:
-    """Evaluation items/s, generation off and on, ours vs baseline, and their agreement."""
-    # Warm-up of both paths on two items (first calls pay one-off allocation costs).
-    score_items(model, tok, items[:2], EvalConfig(max_new_tokens=2))
-    baseline_score_items(model, tok, items[:2], True, 2)
-    ours_off, t_off, m_off = _timed(lambda: score_items(model, tok, items, EvalConfig(generate=False)), cfg)
-    ours_on, t_on, m_on = _timed(lambda: score_items(model, tok, items, EvalConfig(generate=True, max_new_tokens=cfg.max_new_tokens)), cfg)
-    (base, b_score, b_gen), _, m_base = _timed(lambda: baseline_score_items(model, tok, items, True, cfg.max_new_tokens, cfg.clock), cfg)
-    n = len(items)
+    res = bench_eval_parts(cfg, model, tok, items, matmul, lambda fn: _timed(fn, cfg), log)
+    parts, agree, n = res["parts"], res["agreement"], len(items)
+    med = {p: {w: r["seconds"][w][1] for w in r["seconds"]} for p, r in parts.items()}
     return {
         "eval_items": n,
-        "eval_pairs": len(item_pairs(items)[0]),
-        "eval_nogen_ours_items_per_s": n / t_off,
-        "eval_nogen_baseline_items_per_s": n / b_score,
-        "eval_gen_ours_items_per_s": n / t_on,
-        "eval_gen_baseline_items_per_s": n / (b_score + b_gen),
-        "eval_nogen_ours_peak_mib": m_off,
-        "eval_gen_ours_peak_mib": m_on,
-        "eval_gen_baseline_peak_mib": m_base,
-        "eval_max_abs_nll_diff": max(_max_nll_diff(ours_off, base), _max_nll_diff(ours_on, base)),
-        "eval_generated_identical": all(x["generated"] == y["generated"] for x, y in zip(ours_on, base)),
+        "eval_pairs": res["n_pairs"],
+        "eval_gen_budget": res["budget"],
+        "eval_nogen_ours_items_per_s": n / med["scoring"]["ours"],
+        "eval_nogen_baseline_items_per_s": n / med["scoring"]["batch1"],
+        "eval_gen_ours_items_per_s": n / med["total"]["ours"],
+        "eval_gen_baseline_items_per_s": n / med["total"]["batch1"],
+        "eval_gen_ours_peak_mib": parts["total"]["peak_mib"]["ours"],
+        "eval_gen_peer_peak_mib": parts["total"]["peak_mib"]["peer"],
+        "eval_gen_baseline_peak_mib": parts["total"]["peak_mib"]["batch1"],
+        "eval_max_abs_nll_diff": max(agree["max_abs_nll_diff_vs_peer"], agree["max_abs_nll_diff_vs_batch1"]),
+        "eval_generated_identical": all(v for k, v in agree.items() if k.startswith("generated_identical")),
+        "eval_agreement": agree,
+        "eval_parts": parts,
+        "eval_batch_tokens_sweep": res["batch_tokens_sweep"],
     }
 
 
@@ -341,7 +261,7 @@ def bench_size(cfg: BenchConfig, size: str, langs: Sequence[str], matmul: float,
     params = describe(model)["parameters"]
     log(f"size {size}: {params / 1e6:.1f}M parameters, vocab {model.config.vocab_size}: evaluating...")
     row: dict = {"size": size, "parameters": params, "vocab": model.config.vocab_size}
-    row.update(bench_eval(cfg, model, tok, bench_items(langs, cfg.items_per_lang)))
+    row.update(bench_eval(cfg, model, tok, bench_items(langs, cfg.items_per_lang), matmul, log))
     log(f"size {size}: unlearning (NPO)...")
     ours = bench_unlearn(cfg, model, tok, langs, cache_reference=True)
     base = bench_unlearn(cfg, model, tok, langs, cache_reference=False)
@@ -378,6 +298,34 @@ def ratio_table(rows: Sequence[dict]) -> list[dict]:
     return out
 
 
+def parts_table(rows: Sequence[dict]) -> list[dict]:
+    """Long format of the evaluation parts: one line per (size, part)."""
+    out = []
+    for r in rows:
+        for part, p in r["eval_parts"].items():
+            line = {"size": r["size"], "part": part}
+            for ref in ("vs_peer", "vs_batch1"):
+                line.update({f"{ref}_min": p[ref][0], f"{ref}_median": p[ref][1], f"{ref}_max": p[ref][2]})
+            line.update({f"{w}_s": p["seconds"][w][1] for w in p["seconds"]})
+            line["flops_fraction"] = p["flops_fraction"]
+            out.append(line)
+    return out
+
+
+def json_table(rows: Sequence[dict]) -> dict:
+    """{"<model>": {"<part>": {"vs_peer": [min, med, max], "vs_batch1": [...], "flops_fraction": x}}},
+    plus the evaluators' peak MiB on the total parts."""
+    out: dict = {}
+    for r in rows:
+        out[r["size"]] = {}
+        for part, p in r["eval_parts"].items():
+            cell = {"vs_peer": p["vs_peer"], "vs_batch1": p["vs_batch1"], "flops_fraction": p["flops_fraction"]}
+            if "peak_mib" in p:
+                cell["peak_mib"] = p["peak_mib"]
+            out[r["size"]][part] = cell
+    return out
+
+
 def machine() -> dict:
     cpu = platform.processor()
     try:
@@ -396,14 +344,19 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
     torch.set_num_threads(cfg.threads)
     langs = parse_langs(cfg.languages)
     t0 = time.perf_counter()
-    matmul = matmul_gflops(device=cfg.device, clock=cfg.clock)
-    log(f"matmul (fp32, {cfg.threads} thread(s)): {matmul:.1f} GFLOP/s")
-    rows = [bench_size(cfg, size, langs, matmul, log) for size in cfg.sizes]
+    rows = []
+    for size in cfg.sizes:
+        # Measured again before each size: on a shared machine the throughput available drifts.
+        matmul = matmul_gflops(device=cfg.device, clock=cfg.clock)
+        log(f"matmul (fp32, {cfg.threads} thread(s)): {matmul:.1f} GFLOP/s")
+        rows.append({**bench_size(cfg, size, langs, matmul, log), "matmul_gflops": matmul})
     clock = "CPU time of the main thread" if cfg.cpu_clock else "wall time"
-    result = {"config": asdict(cfg), "machine": machine(), "clock": clock, "languages": langs, "matmul_gflops": matmul, "sizes": rows, "ratios": ratio_table(rows), "seconds": time.perf_counter() - t0}
+    result = {"config": asdict(cfg), "machine": machine(), "clock": clock, "languages": langs, "matmul_gflops": rows[0]["matmul_gflops"], "sizes": rows,
+              "ratios": ratio_table(rows), "eval_parts": parts_table(rows), "json": json_table(rows), "seconds": time.perf_counter() - t0}
     out = Path(cfg.out)
     write_json(out / "results.json", result)
     import pandas as pd
 
     write_table(out / "results.csv", pd.DataFrame(result["ratios"]))
+    write_table(out / "eval_parts.csv", pd.DataFrame(result["eval_parts"]))
     return result
