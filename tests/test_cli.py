@@ -48,6 +48,11 @@ def test_demo_writes_results_and_shows_forgetting(demo_dir):
     records = [json.loads(l) for l in (out / "unlearn" / "npo__en" / "eval" / "items.jsonl").open()]
     assert {r["language"] for r in records} == {"en", "fr", "ja"}
     assert "<img" in (out / "report.html").read_text()  # the HTML report is written too
+    # Per-epoch curves (the demo's default --eval-every 1): epochs 0-5 in every language, shown in the report.
+    for run_dir in ("npo__en", "npo__all"):
+        curves = pd.read_csv(out / "unlearn" / run_dir / "curves.csv", keep_default_na=False)
+        assert sorted(set(curves["epoch"])) == list(range(6)) and set(curves["language"]) == {"en", "fr", "ja"}
+        assert json.loads((out / "unlearn" / run_dir / "done.json").read_text())["selected_epoch"] == 5  # --select last
     assert not list(out.rglob("*.tmp*")), "no temporary files may remain"
 
 

@@ -19,6 +19,7 @@ A spec is YAML (read with yaml.safe_load: a config can never run code) with two 
       forget_sets: [each, all] # 'each' = every single language: the forget x eval matrix
       seeds: [0]
       params: {lr: 3.0e-4, alpha: [1.0, 5.0]}   # a list is swept, a scalar is fixed
+                               # (also eval_every, select, curve_*: per-epoch curves, studies/curves.py)
       method_params: {satimp: {lr: 3.0e-3}}   # per method, over params (same rules), for that method's runs only
 
 Every field is checked before any training, and an error names the field. Each run's id is a
@@ -59,7 +60,9 @@ from polyunlearn.methods.registry import get_method, method_params
 from polyunlearn.core.models import LoraSettings, add_lora, load_model, load_tokenizer
 from polyunlearn.core.rundir import CKPT_DIR, DONE_FILE, RunFolder, data_fingerprint, eval_done, fingerprint, load_eval, model_fingerprint
 from polyunlearn.studies.phases import UnlearnConfig, alternate_identity, default_lr, item_languages
+from polyunlearn.studies.curves import CurveEvaluation
 from polyunlearn.studies.step import evaluation_step, standard_evaluation, unlearn_step
+from polyunlearn.analysis.curves import NEEDS_RETAIN
 from polyunlearn.analysis.results import gather, write_result_matrices
 from polyunlearn.core.trainloop import TrainConfig
 
@@ -317,6 +320,8 @@ def _expand(spec: GridSpec, grid: dict) -> list[GridRun]:
     axes = itertools.product(methods, forget_sets, seeds)
     for method, (label, langs), seed, p in ((*a, dict(zip(per_method[a[0]], c))) for a in axes for c in itertools.product(*per_method[a[0]].values())):
         ucfg = _unlearn_config(spec, method, langs, seed, p, "grid.params" + (f" (with grid.method_params.{method})" if method in overrides else ""))
+        if ucfg.select in NEEDS_RETAIN and not spec.tiny and not spec.base.get("retain_eval"):
+            raise GridSpecError(f"grid.params.select: {ucfg.select} needs the retain model's evaluation: set base.retain_eval")
         try:  # an altpo run's alternates cover its forget set, and their hash is part of its id
             alt = alternate_identity(spec.items, ucfg, spec.alternates)
         except ValueError as e:
@@ -397,6 +402,7 @@ def run_grid(spec: GridSpec, out: str | Path, console: Console | None = None, pr
         todo = [r for r in spec.runs if run_status(out, r) != "done"]
         console.print(f"grid: {len(spec.runs)} runs, {len(spec.runs) - len(todo)} finished, {len(todo)} to run -> {out.resolve()}")
         evaluation = standard_evaluation(base.items, spec.eval, base.retain_records or None)
+        curves = CurveEvaluation(base.items, spec.eval, base.retain_records or None)  # runs with eval_every > 0
         identity = {"model": model_fingerprint(str(base.learned_path)), "data": data_fingerprint(base.items),
                     "base": spec.identity(), "lora_r": spec.base["lora_r"] if spec.base["lora"] else None}
         for k, run in enumerate(todo, 1):
@@ -407,7 +413,7 @@ def run_grid(spec: GridSpec, out: str | Path, console: Console | None = None, pr
                              identity=identity | alternate_identity(base.items, run.unlearn, spec.alternates), tokenizer=base.tokenizer,
                              items=base.items, cfg=run.unlearn, evaluation=evaluation, console=console, save=spec.base["save_models"],
                              info={"run_id": run.run_id, "forget_label": run.forget_label, "params": run.params}, progress=progress, what=f"  {run.run_id}",
-                             alternates=spec.alternates)
+                             alternates=spec.alternates, curves=curves)
             except KeyboardInterrupt:
                 console.print(f"interrupted in run {run.run_id}: rerun the same command to resume (finished runs are kept; this one goes on from its last finished epoch)")
                 raise
