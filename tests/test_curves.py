@@ -360,6 +360,20 @@ def test_select_without_a_retain_evaluation_is_refused_before_the_model_loads(fi
     )
     assert code == 2 and "select best-fq-mu needs Model Utility" in text, text
     assert not (files / "refused").exists()
+    # best-fq-mu on data whose forget items have no paraphrase (no truth ratio, so no Forget Quality).
+    rows = [json.loads(line) for line in (files / "items.jsonl").read_text().splitlines()]
+    (files / "no_paraphrase.jsonl").write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if k != "paraphrased_answer"}) + "\n" for r in rows)
+    )
+    args = [
+        a if a != files / "items.jsonl" else files / "no_paraphrase.jsonl"
+        for a in unlearn_args(files, files / "refused", "--select", "best-fq-mu")
+    ]
+    code, text = invoke(*args, "--retain-eval", files / "retain" / "eval")
+    assert (
+        code == 2 and "--select best-fq-mu needs truth ratios" in text and "forget en: no paraphrased_answer" in text
+    ), text
+    assert not (files / "refused").exists()
 
 
 def test_grid_keys_and_refusal():

@@ -52,7 +52,7 @@ from polyunlearn.core.atomic import read_json, write_json, write_jsonl, write_ta
 from polyunlearn.core.models import load_weights, save_model
 from polyunlearn.core.rundir import CURVES_DIR, SELECTED_DIR, RunFolderError, canonical, eval_done, fingerprint
 from polyunlearn.data.schema import GENERAL_SPLITS, QAItem, evaluated
-from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
+from polyunlearn.evaluation.records import EvalConfig, score_items, summarize, truth_ratio_missing
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,21 @@ def check_curves(
                 f"--select {cfg.select} needs the retain model's evaluation: give {retain_option} "
                 "(the eval/ folder of a `learn --retain-only` run)"
             )
+        if cfg.select == "best-fq-mu":  # Forget Quality and Model Utility are made of truth ratios
+            lacking = sorted(
+                {
+                    f"{it.split} {it.language}: {why}"
+                    for it in curves.items
+                    if it.language in forget_langs
+                    and it.split in ("forget", "retain")
+                    and (why := truth_ratio_missing(it))
+                }
+            )
+            if lacking:
+                raise ValueError(
+                    "--select best-fq-mu needs truth ratios (Forget Quality, Model Utility); "
+                    f"items lack them ({'; '.join(lacking[:3])})"
+                )
         have = {r["language"] for r in curves.retain_records if r.get("split") == "forget"}
         missing = [lang for lang in forget_langs if lang not in have]
         if missing:
