@@ -38,9 +38,9 @@ from polyunlearn.analysis.results import collect_results, run_groups, slug, writ
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px; color: #222; padding: 0 1em; }
 h1 { font-size: 1.6em; } h2 { border-bottom: 2px solid #ddd; padding-bottom: .2em; margin-top: 2em; } h3 { margin-bottom: .3em; }
-figure { display: inline-block; margin: .5em 1em .5em 0; vertical-align: top; }
+figure { display: inline-block; margin: .5em 1em .5em 0; vertical-align: top; max-width: 100%; }
 figure img { max-width: 100%; border: 1px solid #eee; } figure.small { max-width: 47%; } figcaption { font-size: .85em; color: #555; }
-table.t { border-collapse: collapse; font-size: .85em; margin: .5em 0 1em; }
+table.t { border-collapse: collapse; font-size: .85em; margin: .5em 0 1em; display: block; overflow-x: auto; max-width: 100%; }
 table.t th, table.t td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
 table.t th { background: #f4f4f4; } pre { background: #f7f7f7; padding: .8em; overflow-x: auto; font-size: .8em; }
 .note { color: #666; font-style: italic; } details { margin: .3em 0; } summary { cursor: pointer; }
