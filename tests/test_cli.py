@@ -3,6 +3,7 @@ names the culprit (unknown language, missing field, empty forget set, missing mo
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -48,6 +49,14 @@ def test_demo_writes_results_and_shows_forgetting(demo_dir):
     records = [json.loads(l) for l in (out / "unlearn" / "npo__en" / "eval" / "items.jsonl").open()]
     assert {r["language"] for r in records} == {"en", "fr", "ja"}
     assert "<img" in (out / "report.html").read_text()  # the HTML report is written too
+    # Per-epoch curves (the demo's default --eval-every 1): epochs 0-5 in every language, shown in the report.
+    for run_dir in ("npo__en", "npo__all"):
+        curves = pd.read_csv(out / "unlearn" / run_dir / "curves.csv", keep_default_na=False)
+        assert sorted(set(curves["epoch"])) == list(range(6)) and set(curves["language"]) == {"en", "fr", "ja"}
+        assert json.loads((out / "unlearn" / run_dir / "done.json").read_text())["selected_epoch"] == 5  # --select last
+    page = (out / "report.html").read_text()
+    assert page.index('id="headline-table"') < page.index('<nav class="toc">')
+    assert len(re.findall(r"<figcaption>Per-epoch[^<]*the run&#x27;s result \(last", page)) == 2
     assert not list(out.rglob("*.tmp*")), "no temporary files may remain"
 
 

@@ -19,7 +19,8 @@ from polyunlearn.analysis.analyze import analyze_dir
 from polyunlearn.cli import app
 from polyunlearn.studies.demo import DemoConfig
 from polyunlearn.core.atomic import write_jsonl, write_table
-from polyunlearn.analysis.matrices import write_matrices
+from polyunlearn.analysis.epoch_curves import write_curves
+from polyunlearn.analysis.matrices import write_matrices, write_matrix
 from polyunlearn.core.rundir import RunFolder, canonical
 from polyunlearn.studies.phases import UnlearnConfig
 from polyunlearn.analysis.report import build_report
@@ -43,7 +44,23 @@ def summary(forget: dict[str, float], retain: dict[str, float]) -> pd.DataFrame:
         "language": lang, "resource": "low" if lang == "hi" else "high", "forget_n": 10, "retain_n": 20,
         "forget_prob": forget[lang], "retain_prob": retain[lang], "forget_truth_ratio_score": 0.5 + (BEFORE[lang] - forget[lang]) / 2,
         "model_utility": retain[lang] / 2, "mia_loss_auc": round(forget[lang] + 0.1, 3),  # en: 1.0 before, 0.5 after npo__en
+        "forget_quality": round(1 - forget[lang], 3),  # 0.1 before in en, 0.6 after npo__en
     } for lang in LANGS])
+
+
+# Hand-made BH q-values of the forget_prob matrix (rows = forget sets, columns = LANGS): the
+# headline table counts the cells below 0.05 in each run's row, e.g. npo__en: 2 of 3.
+Q_FORGET = {"en": [0.01, 0.04, 0.50], "fr": [0.20, 0.001, 0.30], "hi": [0.9, 0.8, 0.7], "all": [0.01, 0.01, 0.01]}
+
+
+def curves_of_npo_en() -> pd.DataFrame:
+    """A hand-made per-epoch curve of run npo__en (epochs 0-3): forget Prob falls below the
+    retain model's (0.5) at epoch 2, which is the run's selected epoch."""
+    rows = []
+    for epoch, (en, fr) in enumerate([(0.9, 0.8), (0.7, 0.75), (0.45, 0.7), (0.4, 0.6)]):
+        rows += [{"epoch": epoch, "language": lang, "split": "forget", "metric": "prob", "value": v} for lang, v in (("en", en), ("fr", fr))]
+        rows += [{"epoch": epoch, "language": lang, "split": "retain", "metric": "prob", "value": 0.85 - 0.01 * epoch} for lang in ("en", "fr")]
+    return pd.DataFrame(rows)
 
 
 def make_demo_folder(root: Path) -> Path:
@@ -63,9 +80,17 @@ def make_demo_folder(root: Path) -> Path:
         runs[fset] = summary({lang: BEFORE[lang] - drops[lang] for lang in LANGS}, retain)
         write_table(run / "eval" / "summary.csv", runs[fset])
         write_jsonl(run / "eval" / "items.jsonl", [{"id": "fact-090", "language": "en", "split": "forget", "prob": 0.1}])
-        rf.finish()
+        selection = {}
+        if fset == "en":  # per-epoch curves, as unlearn --eval-every 1 --select first-below-retain writes them
+            write_curves(run, curves_of_npo_en(), ["en"], "npo (en)", retain_forget_prob=0.5, selected=2)
+            selection = {"select": "first-below-retain", "selected_epoch": 2, "selection_reason": "the first evaluated epoch whose mean forget Prob (0.45) is at or below the retain model's (0.5)",
+                         "curves": {"would_select": {"last": {"epoch": 3, "reason": "the last epoch"}}}}
+        rf.finish(selection)
         rf.__exit__()
     write_matrices(root / "matrices", before, runs, "npo", {f: (LANGS if f == "all" else [f]) for f in runs})
+    m = pd.read_csv(root / "matrices" / "npo_forget_prob.csv", index_col=0)
+    q = pd.DataFrame([Q_FORGET[f] for f in m.index], index=m.index, columns=m.columns)
+    write_matrix(root / "matrices", "npo_forget_prob", m, "npo: change in forget_prob", highlight={f: (LANGS if f == "all" else [f]) for f in runs}, pq=(q, q))
     return root
 
 
@@ -137,8 +162,8 @@ def test_report_is_one_self_contained_page(demo_folder):
     page = path.read_text(encoding="utf-8")
     srcs = image_sources(page)
     heatmaps = len(list((demo_folder / "matrices").glob("*.png")))
-    assert heatmaps == 4  # forget_prob, retain_prob, forget_truth_ratio_score, model_utility
-    assert len(srcs) == heatmaps + 4 + 6  # + one bar chart per run + one scatter per distance kind
+    assert heatmaps == 5  # forget_prob, retain_prob, forget_truth_ratio_score, model_utility, forget_quality
+    assert len(srcs) == heatmaps + 4 + 1 + 6  # + one bar chart per run + npo__en's curves + one scatter per distance kind
     for src in srcs:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
@@ -147,12 +172,53 @@ def test_report_is_one_self_contained_page(demo_folder):
     assert "npo__en" in page and "&quot;forget_langs&quot;: &quot;en&quot;" in page  # run configs, escaped
     assert not list(demo_folder.rglob("*.tmp*")) and not (demo_folder / "analysis").exists()  # report writes only its page
     # pandas parses the HTML table back (lxml, installed with sacrebleu); first column = run
-    mia = pd.read_html(io.StringIO(page[page.index("Membership attack"):]), index_col=0)[0]
+    mia = pd.read_html(io.StringIO(page[page.index('<section id="s-membership'):]), index_col=0)[0]
     assert list(mia.columns) == LANGS and list(mia.index[:2]) == ["before unlearning", "retain model (target)"]
     assert sorted(mia.index[2:]) == ["npo__all", "npo__en", "npo__fr", "npo__hi"]
     assert mia.loc["retain model (target)", "hi"] == pytest.approx(0.45)
     assert mia.loc["before unlearning", "en"] == pytest.approx(1.0) and mia.loc["npo__en", "en"] == pytest.approx(0.5)
     assert mia.loc["npo__fr", "fr"] == pytest.approx(0.80 - 0.60 + 0.1)
+
+
+def test_report_opens_with_the_headline_table_and_links_that_resolve(demo_folder):
+    """Headline numbers, hand-worked from the fixture: means over the languages each run
+    unlearned. npo__en: forget Prob 0.90 -> 0.90 - 0.50 = 0.40; retain Prob 0.85 -> 0.85 - 0.02 =
+    0.83; FQ 1 - 0.40 = 0.6; MU 0.85 / 2 = 0.425 -> 0.83 / 2 = 0.415; forget_prob q row en =
+    (0.01, 0.04, 0.50): 2 of 3 below 0.05. npo__all: forget Prob mean(0.90, 0.80, 0.70) = 0.80 ->
+    mean(0.30, 0.15, 0.20) = 0.217 (retain unchanged, 0.85); FQ mean(0.7, 0.85, 0.8) = 0.783;
+    q row all: 3 of 3."""
+    page = build_report(demo_folder).read_text(encoding="utf-8")
+    assert page.index('id="headline-table"') < page.index('<nav class="toc">') < page.index("<section id=\"s-npo\">")
+    table = pd.read_html(io.StringIO(page), attrs={"id": "headline-table"})[0].set_index("run")
+    assert sorted(table.index) == ["npo__all", "npo__en", "npo__fr", "npo__hi"]
+
+    def pair(text: str) -> tuple[float, float]:
+        a, b = text.split("→")
+        return float(a), float(b)
+
+    en, everywhere = table.loc["npo__en"], table.loc["npo__all"]
+    assert pair(en["forget Prob before → after"]) == pytest.approx((0.90, 0.40), abs=5e-4)
+    assert pair(en["retain Prob before → after"]) == pytest.approx((0.85, 0.83), abs=5e-4)
+    assert float(en["Forget Quality"]) == pytest.approx(0.6, abs=5e-4)
+    assert pair(en["Model Utility before → after"]) == pytest.approx((0.425, 0.415), abs=5e-4)
+    assert "forget_prob 2/3" in en["significant cells (q < 0.05)"]
+    assert en["result epoch"] == "2 (first-below-retain)" and table.loc["npo__fr", "result epoch"] == "–"
+    assert pair(everywhere["forget Prob before → after"]) == pytest.approx((0.80, (0.30 + 0.15 + 0.20) / 3), abs=5e-4)
+    assert pair(everywhere["retain Prob before → after"]) == pytest.approx((0.85, 0.85), abs=5e-4)
+    assert float(everywhere["Forget Quality"]) == pytest.approx((0.7 + 0.85 + 0.8) / 3, abs=5e-4)
+    assert "forget_prob 3/3" in everywhere["significant cells (q < 0.05)"] and "forget_prob 0/3" in table.loc["npo__hi", "significant cells (q < 0.05)"]
+    # The numbers equal the summaries the runs wrote (not only the hand-worked ones).
+    after = pd.read_csv(demo_folder / "unlearn" / "npo__fr" / "eval" / "summary.csv").set_index("language")
+    assert pair(table.loc["npo__fr", "forget Prob before → after"])[1] == pytest.approx(after.loc["fr", "forget_prob"], abs=5e-4)
+    # Navigation: every in-page link has its target; every run and section is linked.
+    targets = re.findall(r'href="#([^"]+)"', page)
+    ids = set(re.findall(r'id="([^"]+)"', page))
+    assert targets and set(targets) <= ids
+    assert {"run-npo__en", "run-npo__all", "s-npo", "s-run_configs"} <= set(targets)
+    # Each figure says what it shows; the selected epoch of the curves is named.
+    captions = re.findall(r"<figcaption>([^<]*)</figcaption>", page)
+    assert len(captions) == len(image_sources(page)) and all(c.strip().endswith(".") for c in captions)
+    assert any("epoch 2, the run&#x27;s result (first-below-retain" in c and "last would pick epoch 3" in c for c in captions)
 
 
 def test_report_and_analyze_commands(demo_folder, tmp_path):
@@ -192,7 +258,9 @@ CHECK = """<script>window.addEventListener('load', () => {
   const imgs = [...document.images];
   const ok = imgs.filter(i => i.complete && i.naturalWidth > 0 && i.naturalHeight > 0).length;
   const d = document.createElement('div'); d.id = 'render-check';
-  d.textContent = 'images-ok ' + ok + '/' + imgs.length + ' h2 ' + document.querySelectorAll('h2').length;
+  const links = [...document.querySelectorAll('a[href^="#"]')];
+  const found = links.filter(a => document.getElementById(decodeURIComponent(a.getAttribute('href').slice(1)))).length;
+  d.textContent = 'images-ok ' + ok + '/' + imgs.length + ' h2 ' + document.querySelectorAll('h2').length + ' links-ok ' + found + '/' + links.length;
   document.body.appendChild(d);
 });</script>"""
 
@@ -214,7 +282,8 @@ def test_report_renders_in_headless_chromium(demo_folder, chromium, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     marker = re.search(r'<div id="render-check">([^<]*)</div>', done.stdout)
     assert marker, "the check script did not run: " + done.stdout[-500:]
-    assert marker.group(1) == f"images-ok {n}/{n} h2 {page.count('<h2>')}"
+    links = page.count('href="#')
+    assert links > 0 and marker.group(1) == f"images-ok {n}/{n} h2 {page.count('<h2>')} links-ok {links}/{links}"
     # The check itself can fail: a corrupt image is counted as not rendered.
     broken = tmp_path / "broken.html"
     broken.write_text(page.replace("data:image/png;base64,", "data:image/png;base64,AAAA", 1).replace("</body>", CHECK + "</body>"), encoding="utf-8")

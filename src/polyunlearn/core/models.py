@@ -260,3 +260,32 @@ def describe(model: torch.nn.Module) -> dict[str, int]:
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return {"parameters": total, "trainable": trainable}
+
+
+def load_weights(model: torch.nn.Module, folder: str | Path) -> torch.nn.Module:
+    """Put the weights save_model wrote into `folder` back into `model` (the same architecture),
+    in place: a peft model takes the adapter weights, a plain one every saved tensor (shards
+    included). Weights save_pretrained leaves out because they are tied to a saved one stay
+    tied. Anything else missing, or a tensor the model lacks, is an error naming the folder."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        raise ModelLoadError(f"{folder}: no safetensors weights")
+    state: dict[str, torch.Tensor] = {}
+    for f in files:
+        state.update(load_file(str(f)))
+    if is_peft(model):
+        from peft import set_peft_model_state_dict
+
+        unexpected = set_peft_model_state_dict(model, state).unexpected_keys
+        missing: list[str] = []
+    else:
+        own = model.state_dict()
+        loaded = {own[k].data_ptr() for k in state if k in own}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        missing = [k for k in missing if own[k].data_ptr() not in loaded]  # tied to a loaded weight: fine
+    if missing or unexpected:
+        raise ModelLoadError(f"{folder}: weights do not fit the model (missing {missing[:3]}, unexpected {list(unexpected)[:3]})")
+    return model

@@ -15,6 +15,10 @@ Every command writes its results into run folders laid out the same way:
     history.json   per-step training losses
     eval/          items.jsonl (per item) and summary.csv (per language)
     diverged/      after a diverging loss: model/ (the last good epoch, loadable) + diverged.json
+    curves/        unlearning with --eval-every: epoch_<k>/ (items.jsonl, summary.csv) per evaluated
+                   epoch; curves.csv (tidy) and curves.png beside it (studies/epoch_eval.py)
+    selected/      while training with --select other than last: the candidate epoch's model/ +
+                   selected.json (removed once the run is done; done.json names the epoch)
     done.json      written LAST: its presence, and nothing else, marks the run as finished
 
 Rules (`RunFolder`): a folder is reused only when the saved identity equals the new one field by
@@ -51,6 +55,8 @@ MODEL_DIR = "model"
 EVAL_DIR = "eval"
 HISTORY_FILE = "history.json"
 DIVERGED_DIR = "diverged"
+CURVES_DIR = "curves"
+SELECTED_DIR = "selected"
 EVAL_FILES = ("items.jsonl", "summary.csv")  # summary.csv is written last by an evaluation
 FAILED_FILE = "failed.json"
 # Who works on the folder, not what it holds: never a reason to call a folder "not a run folder",

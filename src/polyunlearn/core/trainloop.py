@@ -108,6 +108,9 @@ def train(
 
     `on_epoch_end(epoch, model)` runs on the main process after each epoch's checkpoint (e.g. an
     evaluation during unlearning), with the unwrapped model in eval mode; training resumes after.
+    A run resumed from a checkpoint first calls it again for the checkpoint's epoch, with that
+    epoch's weights, so that a hook interrupted mid-way completes: hooks must be idempotent
+    (studies/epoch_eval.py reuses what it saved).
     A diverging loss raises TrainingDiverged carrying the last good epoch's weights."""
     if len(data) == 0:
         raise ValueError(f"{desc}: no training examples")
@@ -118,15 +121,13 @@ def train(
     run.model.train()
     bar = _progress(progress and run.acc.is_main_process, desc, run.total_steps, start_epoch * run.steps_per_epoch)
     try:
+        if start_epoch:
+            _epoch_hook(run, on_epoch_end, start_epoch)
         for epoch in range(start_epoch, cfg.epochs):
             _run_epoch(run, loss_fn, cfg, epoch, history, ckpt, desc, bar)
             if ckpt:
                 _save_checkpoint(run.acc, ckpt, epoch + 1, history, cfg)
-            if on_epoch_end is not None and run.acc.is_main_process:
-                inner = run.acc.unwrap_model(run.model)
-                inner.eval()
-                on_epoch_end(epoch + 1, inner)
-                run.model.train()
+            _epoch_hook(run, on_epoch_end, epoch + 1)
     finally:
         if bar is not None:
             bar[0].stop()
@@ -136,6 +137,16 @@ def train(
 
 
 EpochHook = Callable[[int, torch.nn.Module], None]
+
+
+def _epoch_hook(run: _Run, hook: EpochHook | None, epoch: int) -> None:
+    """hook(epoch, unwrapped model in eval mode) on the main process; back to train mode after."""
+    if hook is None or not run.acc.is_main_process:
+        return
+    inner = run.acc.unwrap_model(run.model)
+    inner.eval()
+    hook(epoch, inner)
+    run.model.train()
 
 
 @dataclass

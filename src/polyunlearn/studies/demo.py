@@ -13,7 +13,7 @@ differing settings named (--overwrite redoes it). Layout of OUT:
     data/benchmark.jsonl         the benchmark every step reads; tokenizer/
     models/learned/, models/retain/    learn runs (model/ inside)
     eval/before/, eval/retain_model/   evaluation runs (items.jsonl, summary.csv)
-    unlearn/<method>__<langs>/         unlearning runs (eval/, history.json)
+    unlearn/<method>__<langs>/         unlearning runs (eval/, history.json, curves.csv|png: studies/epoch_eval.py)
     matrices/, demo_result.json, report.html
 """
 from __future__ import annotations
@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 from rich.console import Console
 
+from polyunlearn.analysis.epoch_curves import SELECT_RULES
 from polyunlearn.analysis.matrices import console_table, write_matrices
 from polyunlearn.core.atomic import write_json
 from polyunlearn.core.config import check_choice, check_number, setting
@@ -41,6 +42,7 @@ from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.methods.registry import get_method
 from polyunlearn.studies.phases import UnlearnConfig, item_texts, select, tokenizer_for
 from polyunlearn.studies.runs import RETAIN_MODEL_SPLITS
+from polyunlearn.studies.epoch_eval import CurveEvaluation
 from polyunlearn.studies.step import evaluation_step, learn_step, standard_evaluation, standard_learning, unlearn_step
 
 # Settings that may change between reruns of one OUT: they add runs or change nothing saved.
@@ -64,6 +66,10 @@ class DemoConfig:
     alpha: float = setting(5.0, "retain-term weight; the tiny model needs a strong retain term to stay selective")
     retain_tolerance: float = setting(0.15, "mean retain Prob over the unlearned languages may fall by at most this (absolute)")
     forget_target: float = setting(0.5, "forget Prob must fall below this fraction of its value before")
+    eval_every: int = setting(1, "evaluate the forget and retain sets of every language every N unlearning epochs (0 = never): unlearn/*/curves.csv|png")
+    select: str = setting("last", "which evaluated epoch's model is each run's result: last, first-below-retain or best-fq-mu (see `unlearn --help`)",
+                          choices=SELECT_RULES)
+    curve_retain_items: int = setting(10, "retain items per language in each per-epoch evaluation (0 = all 90); the forget split is always whole")
     threads: int = setting(1, "torch threads; tiny models gain nothing from more, and lose a lot when cores are busy")
     seed: int = setting(0, "seed of the tiny model's initialisation")
     attacks: tuple[str, ...] = setting((), "adversarial probes (studies/attack.py) run on every unlearning run after it", cli=False)
@@ -78,6 +84,9 @@ class DemoConfig:
         check_number("threads", self.threads, minimum=1, integer=True)
         if self.max_new_tokens is not None:
             check_number("max_new_tokens", self.max_new_tokens, minimum=1, integer=True)
+        check_number("eval_every", self.eval_every, minimum=0, integer=True)
+        check_number("curve_retain_items", self.curve_retain_items, minimum=0, integer=True)
+        check_choice("select", self.select, SELECT_RULES)
         if not self.methods or not self.forget_sets:
             raise ValueError("the demo needs at least one method and one forget set")
         for m in self.methods:
@@ -185,15 +194,19 @@ def _unlearning_runs(out: Path, cfg: DemoConfig, base: Base, console: Console, o
     summaries: dict[str, dict[str, pd.DataFrame]] = {}
     item_records: dict[str, dict[str, list[dict]]] = {}  # per-item records, for the paired tests
     checks: list[dict] = []
-    evaluation = standard_evaluation(base.items, EvalConfig(max_new_tokens=cfg.max_new_tokens), base.retain_records)
+    ecfg = EvalConfig(max_new_tokens=cfg.max_new_tokens)
+    evaluation = standard_evaluation(base.items, ecfg, base.retain_records)
+    curves = CurveEvaluation(base.items, ecfg, base.retain_records)  # per-epoch, with --eval-every
     for method in cfg.methods:
         for fset in cfg.forget_sets:
             forget_langs = parse_langs(fset, base.langs)
             label = "all" if fset == "all" else ",".join(forget_langs)
-            ucfg = UnlearnConfig(method=method, forget_langs=fset, alpha=cfg.alpha if get_method(method).has_retain_term else None, train=cfg.unlearn)
+            ucfg = UnlearnConfig(method=method, forget_langs=fset, alpha=cfg.alpha if get_method(method).has_retain_term else None, train=cfg.unlearn,
+                                 eval_every=cfg.eval_every, select=cfg.select, curve_retain_items=cfg.curve_retain_items)
             run_dir = out / "unlearn" / f"{method}__{label.replace(',', '-')}"
             unlearn_step(run_dir, load=lambda: load_model(str(base.learned_path)), identity=base.model_identity(), tokenizer=base.tokenizer,
-                               items=base.items, cfg=ucfg, evaluation=evaluation, console=console, overwrite=overwrite, what=f"unlearn {method} in ({label})")
+                               items=base.items, cfg=ucfg, evaluation=evaluation, console=console, overwrite=overwrite, what=f"unlearn {method} in ({label})",
+                               curves=curves)
             after_records, after = load_eval(run_dir / "eval")
             summaries.setdefault(method, {})[label] = after
             item_records.setdefault(method, {})[label] = after_records

@@ -19,6 +19,7 @@ A spec is YAML (read with yaml.safe_load: a config can never run code) with two 
       forget_sets: [each, all] # 'each' = every single language: the forget x eval matrix
       seeds: [0]
       params: {lr: 3.0e-4, alpha: [1.0, 5.0]}   # a list is swept, a scalar is fixed
+                               # (also eval_every, select, curve_*: per-epoch curves, studies/epoch_eval.py)
       method_params: {satimp: {lr: 3.0e-3}}   # per method, over params (same rules), for that method's runs only
 
 Every field is checked before any training, and an error names the field. Each run's id is a
@@ -69,6 +70,7 @@ from polyunlearn.studies.grid_exec import ExecConfig, LocalExecutor, failures
 from polyunlearn.studies.grid_ray import RayExecutor
 from polyunlearn.studies.grid_status import LiveGrid, run_state
 from polyunlearn.studies.phases import UnlearnConfig, alternate_identity, default_lr, item_languages
+from polyunlearn.analysis.epoch_curves import NEEDS_RETAIN
 from polyunlearn.analysis.results import gather, write_result_matrices
 from polyunlearn.core.trainloop import TrainConfig
 
@@ -332,6 +334,8 @@ def _expand(spec: GridSpec, grid: dict) -> list[GridRun]:
     axes = itertools.product(methods, forget_sets, seeds)
     for method, (label, langs), seed, p in ((*a, dict(zip(per_method[a[0]], c))) for a in axes for c in itertools.product(*per_method[a[0]].values())):
         ucfg = _unlearn_config(spec, method, langs, seed, p, "grid.params" + (f" (with grid.method_params.{method})" if method in overrides else ""))
+        if ucfg.select in NEEDS_RETAIN and not spec.tiny and not spec.base.get("retain_eval"):
+            raise GridSpecError(f"grid.params.select: {ucfg.select} needs the retain model's evaluation: set base.retain_eval")
         try:  # an altpo run's alternates cover its forget set, and their hash is part of its id
             alt = alternate_identity(spec.items, ucfg, spec.alternates)
         except ValueError as e:

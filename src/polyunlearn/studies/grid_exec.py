@@ -41,6 +41,7 @@ from polyunlearn.core.rundir import CKPT_DIR, DONE_FILE, FAILED_FILE
 from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.studies.grid_status import run_state
 from polyunlearn.studies.phases import alternate_identity
+from polyunlearn.studies.epoch_eval import CurveEvaluation
 from polyunlearn.studies.step import standard_evaluation, unlearn_step
 
 EXECUTORS = ("local", "ray")
@@ -170,7 +171,7 @@ def execute_run(
                 unlearn_step(folder, load=lambda: _load_model(ctx), identity=identity, tokenizer=load_tokenizer(ctx.tokenizer, ctx.trust_remote_code),
                              items=ctx.items, cfg=run.unlearn, evaluation=standard_evaluation(ctx.items, ctx.ecfg, retain), console=console, save=ctx.save,
                              info={"run_id": run.run_id, "forget_label": run.forget_label, "params": run.params}, progress=progress, what=f"  {run.run_id}",
-                             alternates=ctx.alternates)  # fmt: skip
+                             alternates=ctx.alternates, curves=CurveEvaluation(ctx.items, ctx.ecfg, retain))  # fmt: skip
         except tracking.StopRequested as e:
             console.print(f"{run.run_id}: stopped: {e}", markup=False)
             return "lost"

@@ -19,6 +19,7 @@ from polyunlearn.core.encoding import Encoded, Encoder
 from polyunlearn.data.alternates import alternate_for, alternates_digest, check_alternates
 from polyunlearn.data.idk import idk_answer
 from polyunlearn.data.schema import DataError, QAItem, trainable, training_split
+from polyunlearn.analysis.epoch_curves import SELECT_RULES
 from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
 from polyunlearn.core.atomic import read_json, write_json, write_jsonl, write_table
 from polyunlearn.core.languages import language_index, parse_langs
@@ -97,6 +98,13 @@ class UnlearnConfig:
     gamma: float = setting(1.0, "forget-term weight (>= 0)")
     alpha: float | None = setting(None, "retain-term weight (>= 0); default 1.0 for methods with a retain term (none for grad_ascent)")
     kl_text: str | None = setting(None, "general text set of methods with a KL term on one (grad_diff_kl_text): a .txt file (a text per line), a file with a 'text' or 'best_answer' column, or a hub id (truthfulqa/truthful_qa: its best answers)")
+    eval_every: int = setting(0, "evaluate the forget and retain sets of every language every N epochs during unlearning (0 = never; the last epoch always): OUT/curves.csv|png")
+    select: str = setting("last", "which evaluated epoch's model is the run's result: last; first-below-retain (the first whose mean forget Prob over the forget "
+                          "languages is at or below the retain model's); best-fq-mu (the highest harmonic mean of mean Forget Quality and mean Model Utility "
+                          "over the forget languages). The last two need the retain model's evaluation", choices=SELECT_RULES)
+    curve_generate: bool | None = setting(None, "per-epoch evaluations also generate greedy answers (ROUGE, Model Utility; several times slower); "
+                                          "default: only when select is best-fq-mu, which needs Model Utility")
+    curve_retain_items: int = setting(0, "retain items per language in each per-epoch evaluation, the first N in the data (0 = all); the forget split is always whole")
     params: dict[str, Any] = setting(default_factory=dict, help="the method's own hyperparameters (`polyunlearn methods`); unset ones take the method's default", cli=False)
     train: TrainConfig = setting(default_factory=TrainConfig, help="training settings", cli=False)
 
@@ -120,6 +128,20 @@ class UnlearnConfig:
             raise ValueError(f"kl_text does not apply to method {self.method!r}: only {users} take a KL term on a general text set")
         if not isinstance(self.train, TrainConfig):
             raise ValueError(f"train must be a TrainConfig, got {type(self.train).__name__}")
+        self._check_curves()
+
+    def _check_curves(self) -> None:
+        """--eval-every / --select / --curve-*: a rule other than last needs per-epoch
+        evaluations, best-fq-mu needs Model Utility (greedy answers) at each of them."""
+        check_number("eval_every", self.eval_every, minimum=0, integer=True)
+        check_number("curve_retain_items", self.curve_retain_items, minimum=0, integer=True)
+        check_choice("select", self.select, SELECT_RULES)
+        if self.select != "last" and not self.eval_every:
+            raise ValueError(f"select {self.select} picks among per-epoch evaluations: set eval_every >= 1 (--eval-every)")
+        if self.select == "best-fq-mu" and self.curve_generate is False:
+            raise ValueError("select best-fq-mu needs Model Utility at every evaluated epoch, which needs greedy answers: drop --no-curve-generate")
+        if self.curve_generate is None:  # resolved, so the saved config says what ran
+            object.__setattr__(self, "curve_generate", self.select == "best-fq-mu")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -251,9 +273,12 @@ def unlearn(
     checkpoint_dir: str | Path | None = None,
     progress: bool = True,
     alternates: Mapping[tuple[str, str], str] | None = None,
+    on_epoch_end: Callable[[int, torch.nn.Module], None] | None = None,
 ) -> tuple[torch.nn.Module, list[dict]]:
     """Unlearn the forget set of `cfg` from `model` (in place) with cfg.method; `alternates`
-    ({(id, language): answer}, data.alternates) are the winners of methods that need them (altpo)."""
+    ({(id, language): answer}, data.alternates) are the winners of methods that need them (altpo);
+    `on_epoch_end(epoch, model)` runs after each epoch (core.trainloop.train; the per-epoch
+    evaluation of studies/epoch_eval.py)."""
     method = get_method(cfg.method)
     forget, retain, langs = unlearn_sets(items, cfg)
     enc = Encoder(tokenizer, prompt_format=cfg.train.prompt_format)
@@ -272,7 +297,8 @@ def unlearn(
 
     # Parentheses, not brackets: rich (progress bar, CLI error line) reads "[en]" as markup and drops it.
     desc = f"unlearn {cfg.method} ({','.join(langs)})"
-    result = train(model, loss_fn, f_data, cfg.train, tokenizer.pad_token_id, paired=r_data, checkpoint_dir=checkpoint_dir, desc=desc, progress=progress)
+    result = train(model, loss_fn, f_data, cfg.train, tokenizer.pad_token_id, paired=r_data, checkpoint_dir=checkpoint_dir, desc=desc, progress=progress,
+                   on_epoch_end=on_epoch_end)
     ctx.model = ctx.reference = ref = None  # free the reference copy (GPU memory) before what follows
     return main_process_continues(result)
 

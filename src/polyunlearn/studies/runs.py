@@ -24,6 +24,7 @@ from polyunlearn.data.schema import GENERAL_SPLITS, DataError, QAItem
 from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.studies.mcq_eval import print_mcq, with_mcq
 from polyunlearn.studies.phases import UnlearnConfig, alternate_identity, default_lr, item_languages, item_texts, select, unlearn_sets
+from polyunlearn.studies.epoch_eval import CurveEvaluation, check_curves
 from polyunlearn.studies.step import (Evaluation, eval_identity, evaluation_step, learn_identity, learn_step, standard_evaluation, standard_learning,
                                      unlearn_identity, unlearn_step)
 
@@ -214,13 +215,16 @@ def unlearn_command(out: Path, choice: ModelChoice, method: str, task: str, item
     before_records = eval_folder(baseline, "--baseline")
     ecfg = EvalConfig(**{**(evaluation or {}), "prompt_format": cfg.train.prompt_format})
     evaluation = _unlearn_evaluation(items, retain_records, task, ecfg) if evaluate else None
+    curves = CurveEvaluation(items, ecfg, retain_records) if cfg.eval_every else None
+    check_curves(cfg, curves, unlearn_sets(items, cfg)[2])  # --select first-below-retain without --retain-eval: refused here
     identity = {"model": choice.identity(), "data": data_fingerprint(items), "task": task, **_preset(preset)} | alternate_identity(items, cfg, alternates)
     if dry_run:
-        return dry_run_report(console, out, unlearn_identity(identity, cfg, evaluation, True), "unlearn")
+        return dry_run_report(console, out, unlearn_identity(identity, cfg, evaluation, True, curves), "unlearn")
     tok = load_tokenizer(choice.name, choice.trust_remote_code)
     result = unlearn_step(out, load=lambda: choice.build(tok), identity=identity,
                           tokenizer=tok, items=items, cfg=cfg, evaluation=evaluation, console=console, save=True,
-                          info={"command": "unlearn", "data": data, "alternate": alternate}, overwrite=overwrite, alternates=alternates)
+                          info={"command": "unlearn", "data": data, "alternate": alternate}, overwrite=overwrite, alternates=alternates,
+                          curves=curves)
     if result.summary is not None and before_records is not None:
         write_change_matrices(out / "matrices", baseline, read_jsonl(out / "eval" / "items.jsonl"), result.summary, cfg.forget_langs)
     if task == "data" and evaluate:

@@ -33,7 +33,8 @@ from polyunlearn.core.rundir import RunFolder, canonical, fingerprint, load_eval
 from polyunlearn.core.trainloop import TrainConfig, TrainingDiverged
 from polyunlearn.data.schema import QAItem, trainable
 from polyunlearn.evaluation.records import EvalConfig
-from polyunlearn.studies.phases import UnlearnConfig, evaluate_to, general_texts, learn, unlearn
+from polyunlearn.studies.epoch_eval import CurveEvaluation, CurveTracker, check_curves
+from polyunlearn.studies.phases import UnlearnConfig, evaluate_to, general_texts, learn, unlearn, unlearn_sets
 
 TrainFn = Callable[[torch.nn.Module, Path], tuple[torch.nn.Module, list[dict]]]  # (model, checkpoint dir) -> trained, history
 
@@ -88,13 +89,16 @@ def eval_identity(identity: Mapping[str, Any], evaluation: Evaluation) -> dict[s
     return dict(identity) | {"evaluation": evaluation.identity}
 
 
-def unlearn_identity(identity: Mapping[str, Any], cfg: UnlearnConfig, evaluation: Evaluation | None, save: bool) -> dict[str, Any]:
+def unlearn_identity(identity: Mapping[str, Any], cfg: UnlearnConfig, evaluation: Evaluation | None, save: bool,
+                     curves: CurveEvaluation | None = None) -> dict[str, Any]:
     """Everything that decides an unlearning run's results: the caller's identity (model, data),
-    the whole UnlearnConfig, the evaluation's identity, whether the model is saved, and the
-    content of the general text set when the method has one."""
+    the whole UnlearnConfig, the evaluation's identity, whether the model is saved, the content
+    of the general text set when the method has one, and (with per-epoch evaluation) what the
+    per-epoch evaluations score."""
     texts = general_texts(cfg)  # the general text set by content, as the data is (also: a missing file fails here, before any model loads)
-    return dict(identity) | {"unlearn": canonical(cfg), "evaluation": evaluation.identity if evaluation else None, "saves_model": save,
-                             **({"kl_text": fingerprint(texts)} if texts else {})}
+    ident = dict(identity) | {"unlearn": canonical(cfg), "evaluation": evaluation.identity if evaluation else None, "saves_model": save,
+                              **({"kl_text": fingerprint(texts)} if texts else {})}
+    return ident | ({"curves": curves.identity()} if cfg.eval_every and curves is not None else {})
 
 
 def learn_step(
@@ -182,33 +186,50 @@ def unlearn_step(
     progress: bool = True,
     what: str | None = None,
     alternates: Mapping[tuple[str, str], str] | None = None,
+    curves: CurveEvaluation | None = None,
 ) -> UnlearnResult:
     """One unlearning run: `load()` the model before unlearning, unlearn with `cfg` (resuming
     from the checkpoint), optionally save it (folder/model), evaluate (folder/eval), record the
     history, mark done. The identity is `identity` (model, data, ...) plus the whole UnlearnConfig
     and the evaluation's identity. `alternates` are the winners of methods that need them
-    (altpo); their hash must be in `identity` (studies.phases.alternate_identity)."""
+    (altpo); their hash must be in `identity` (studies.phases.alternate_identity). With
+    cfg.eval_every, `curves` says what is evaluated after every N epochs, and the model cfg.select
+    picks is the one saved and evaluated (studies/epoch_eval.py)."""
     console = console or Console()
     folder = Path(folder)
     what = what or f"unlearn {cfg.method} ({cfg.forget_langs})"
-    with RunFolder(folder, unlearn_identity(identity, cfg, evaluation, save), kind="unlearn", info=info, overwrite=overwrite) as rf:
+    forget_langs = unlearn_sets(items, cfg)[2] if cfg.eval_every else []
+    check_curves(cfg, curves, forget_langs)
+    with RunFolder(folder, unlearn_identity(identity, cfg, evaluation, save, curves), kind="unlearn", info=info, overwrite=overwrite) as rf:
         if rf.done:
             console.print(f"[dim]{what}: done in {folder}, skipping[/dim]")
             summary = load_eval(rf.eval)[1] if evaluation else None
             return UnlearnResult(folder, summary, int(rf.done_summary().get("steps", 0)), None)
         t = time.time()
+        tracker = CurveTracker(folder, cfg, curves, tokenizer, forget_langs, what) if cfg.eval_every else None
 
         def train_fn(model: torch.nn.Module, ckpt: Path) -> tuple[torch.nn.Module, list[dict]]:
-            return unlearn(model, tokenizer, items, cfg, checkpoint_dir=ckpt, progress=progress, alternates=alternates)
+            hook = tracker.on_epoch_end if tracker else None
+            return unlearn(model, tokenizer, items, cfg, checkpoint_dir=ckpt, progress=progress, alternates=alternates, on_epoch_end=hook)
 
         with tracking.run(folder, rf.identity, what):  # --log-with: losses per step, the evaluation per language
-            model, hist = _train_or_save_diverged(rf, load(), train_fn, tokenizer)
+            model = load()
+            if tracker:
+                tracker.begin(model)  # epoch 0: the model before unlearning
+            model, hist = _train_or_save_diverged(rf, model, train_fn, tokenizer)
+            selection: dict[str, Any] = {}
+            if tracker:
+                model, selection = tracker.finish(model)  # the selected epoch's weights from here on
+                console.print(f"{what}: epoch {selection['selected_epoch']} selected ({cfg.select}: {selection['selection_reason']}); curves -> {folder / 'curves.png'}",
+                              markup=False)
             if save:
                 save_model(model, tokenizer, rf.model, merge_lora=merge_lora)
             write_json(rf.history, hist)
             summary = evaluation.run(model, tokenizer, rf.eval) if evaluation else None
             tracking.log_summary(summary, step=len(hist))
-        rf.finish({"steps": len(hist), "seconds": time.time() - t})
+        rf.finish({"steps": len(hist), "seconds": time.time() - t, **selection})
+        if tracker:
+            tracker.cleanup()
         console.print(f"{what}: {len(hist)} steps ({time.time() - t:.0f}s)")
         return UnlearnResult(folder, summary, len(hist), model)
 
