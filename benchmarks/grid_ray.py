@@ -80,10 +80,9 @@ def main() -> None:
     import torch
     import yaml
     from rich.console import Console
+    from transformers.utils import logging as hf_logging
 
     from polyunlearn.studies.grid import load_spec, run_grid
-
-    from transformers.utils import logging as hf_logging
 
     torch.set_num_threads(args.threads)
     hf_logging.set_verbosity_error()

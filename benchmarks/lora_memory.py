@@ -15,6 +15,7 @@ another. What is measured:
 Weights are random (memory does not depend on what the model knows); the "small" model's vocab
 is padded to 32k like a real tokenizer's, as in polyunlearn.tools.bench.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,13 +43,15 @@ def child(size: str, mode: str, steps: int, batch_size: int, device: str) -> dic
     import transformers  # noqa: F401
 
     base_rss = _rss_mib()
-    from polyunlearn.data.fictitious import bundled_benchmark
     from polyunlearn.core.languages import STUDY_B
     from polyunlearn.core.models import LoraSettings, add_lora, build_tiny_model, describe, is_peft, train_tokenizer
-    from polyunlearn.studies.phases import UnlearnConfig, unlearn
     from polyunlearn.core.trainloop import TrainConfig
+    from polyunlearn.data.fictitious import bundled_benchmark
+    from polyunlearn.studies.phases import UnlearnConfig, unlearn
 
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+    dev = torch.device(
+        "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
+    )
     items = bundled_benchmark(list(STUDY_B))
     # Exactly `steps` forget batches in one epoch; retain items of every language are paired in.
     forget = [it for it in items if it.split == "forget"][: steps * batch_size]
@@ -73,7 +76,9 @@ def child(size: str, mode: str, steps: int, batch_size: int, device: str) -> dic
     trainable_bytes = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
     state_mib = (nbytes * (1 if is_peft(model) else 2) + 3 * trainable_bytes) / 2**20
     cfg = UnlearnConfig(
-        method="npo", forget_langs="all", retain_langs="all",
+        method="npo",
+        forget_langs="all",
+        retain_langs="all",
         train=TrainConfig(lr=1e-4 if mode == "lora" else 1e-5, epochs=1, batch_size=batch_size),
     )
     build_rss = _rss_mib()
@@ -81,10 +86,18 @@ def child(size: str, mode: str, steps: int, batch_size: int, device: str) -> dic
     _, hist = unlearn(model, tok, data, cfg, progress=False)
     seconds = time.perf_counter() - t0
     out = {
-        "size": size, "mode": mode, "device": dev.type, "parameters": info["parameters"], "trainable": info["trainable"],
-        "reference": "adapters off" if is_peft(model) else "frozen copy", "steps": len(hist),
+        "size": size,
+        "mode": mode,
+        "device": dev.type,
+        "parameters": info["parameters"],
+        "trainable": info["trainable"],
+        "reference": "adapters off" if is_peft(model) else "frozen copy",
+        "steps": len(hist),
         "param_state_mib": state_mib,
-        "base_rss_mib": base_rss, "build_rss_mib": build_rss, "peak_rss_mib": _rss_mib(), "seconds": seconds,
+        "base_rss_mib": base_rss,
+        "build_rss_mib": build_rss,
+        "peak_rss_mib": _rss_mib(),
+        "seconds": seconds,
     }
     if dev.type == "cuda":
         out["cuda_peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
@@ -92,7 +105,19 @@ def child(size: str, mode: str, steps: int, batch_size: int, device: str) -> dic
 
 
 def run_child(size: str, mode: str, args: argparse.Namespace) -> dict:
-    cmd = [sys.executable, __file__, "--child", size, mode, "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--device", args.device]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        size,
+        mode,
+        "--steps",
+        str(args.steps),
+        "--batch-size",
+        str(args.batch_size),
+        "--device",
+        args.device,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{size}/{mode} failed:\n{proc.stderr[-3000:]}")
@@ -101,14 +126,38 @@ def run_child(size: str, mode: str, args: argparse.Namespace) -> dict:
 
 def table(rows: list[dict]) -> str:
     gpu = any("cuda_peak_mib" in r for r in rows)
-    head = ["size", "params", "mode", "reference", "trainable", "steps", "param state MiB", "peak RSS MiB", "above base MiB"] + (["GPU peak MiB"] if gpu else []) + ["s"]
+    head = (
+        [
+            "size",
+            "params",
+            "mode",
+            "reference",
+            "trainable",
+            "steps",
+            "param state MiB",
+            "peak RSS MiB",
+            "above base MiB",
+        ]
+        + (["GPU peak MiB"] if gpu else [])
+        + ["s"]
+    )
     lines = [head]
     for r in rows:
-        lines.append([
-            r["size"], f"{r['parameters'] / 1e6:.1f}M", r["mode"], r["reference"], f"{r['trainable'] / 1e6:.2f}M", str(r["steps"]), f"{r['param_state_mib']:.0f}",
-            f"{r['peak_rss_mib']:.0f}", f"{r['peak_rss_mib'] - r['base_rss_mib']:.0f}",
-            *([f"{r['cuda_peak_mib']:.0f}"] if gpu else []), f"{r['seconds']:.1f}",
-        ])
+        lines.append(
+            [
+                r["size"],
+                f"{r['parameters'] / 1e6:.1f}M",
+                r["mode"],
+                r["reference"],
+                f"{r['trainable'] / 1e6:.2f}M",
+                str(r["steps"]),
+                f"{r['param_state_mib']:.0f}",
+                f"{r['peak_rss_mib']:.0f}",
+                f"{r['peak_rss_mib'] - r['base_rss_mib']:.0f}",
+                *([f"{r['cuda_peak_mib']:.0f}"] if gpu else []),
+                f"{r['seconds']:.1f}",
+            ]
+        )
     by = {(r["size"], r["mode"]): r for r in rows}
     ratios = []
     for size in dict.fromkeys(r["size"] for r in rows):

@@ -1,5 +1,6 @@
 """Shared fixtures: a tiny tokenizer and a tiny Llama-style model that has learned a small
 slice of the bundled benchmark (built once per test session, in a few seconds on CPU)."""
+
 from __future__ import annotations
 
 import copy
@@ -7,10 +8,10 @@ import copy
 import pytest
 import torch
 
-from polyunlearn.data.fictitious import bundled_benchmark
-from polyunlearn.data.schema import QAItem
 from polyunlearn.core.models import build_tiny_model, train_tokenizer
 from polyunlearn.core.trainloop import TrainConfig
+from polyunlearn.data.fictitious import bundled_benchmark
+from polyunlearn.data.schema import QAItem
 
 # Tiny models do not profit from intra-op threads, and lose badly when the cores are busy.
 torch.set_num_threads(1)

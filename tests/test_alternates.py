@@ -129,7 +129,6 @@ def test_language_index_in_batches(tokenizer, items):
 @pytest.fixture(scope="module")
 def files(tmp_path_factory, _learned, tokenizer):
     from conftest import small_items
-
     from polyunlearn.core.models import save_model
 
     root = tmp_path_factory.mktemp("alternates")
@@ -188,4 +187,6 @@ def test_cli_unlearns_with_altpo_and_bundled_alternates(files, tmp_path):
     history = json.loads((out / "history.json").read_text())
     assert len(history) == 2 and history[0]["forget_term"] > 0  # 10 fr forget items, batch 8
     run = json.loads((out / "run.json").read_text())
-    assert run["info"]["alternate"] == "bundled" and run["identity"]["alternates_sha256"]  # the alternates are part of the run's identity
+    assert (
+        run["info"]["alternate"] == "bundled" and run["identity"]["alternates_sha256"]
+    )  # the alternates are part of the run's identity

@@ -1,4 +1,5 @@
 """Cross-lingual analysis on hand-made effect matrices whose statistics are worked out by hand."""
+
 from __future__ import annotations
 
 import math
@@ -8,7 +9,12 @@ import pandas as pd
 import pytest
 
 from polyunlearn.analysis import correlation as analysis
-from polyunlearn.analysis.correlation import correlate_distances, group_by_resource, scatter_distance_effect, transfer_asymmetry
+from polyunlearn.analysis.correlation import (
+    correlate_distances,
+    group_by_resource,
+    scatter_distance_effect,
+    transfer_asymmetry,
+)
 
 LANGS = ["en", "fr", "ja"]
 
@@ -23,9 +29,7 @@ def sym(langs: list[str], d: dict[tuple[str, str], float]) -> pd.DataFrame:
 @pytest.fixture()
 def effect() -> pd.DataFrame:
     # rows = forget language, columns = eval language; the diagonal is ignored by the analysis.
-    return pd.DataFrame([[1.0, 0.9, 0.2],
-                         [0.7, 1.0, 0.5],
-                         [0.1, 0.6, 1.0]], index=LANGS, columns=LANGS)
+    return pd.DataFrame([[1.0, 0.9, 0.2], [0.7, 1.0, 0.5], [0.1, 0.6, 1.0]], index=LANGS, columns=LANGS)
 
 
 @pytest.fixture()

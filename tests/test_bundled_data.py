@@ -1,6 +1,7 @@
 """Tests of the bundled fictitious-facts benchmark (polyunlearn.data.fictitious) and of the
 "I don't know" answers (polyunlearn.data.idk): parallel ids and splits in all 16 languages,
 TOFU fields, perturbed answers, scripts, determinism."""
+
 from __future__ import annotations
 
 import json
@@ -13,11 +14,17 @@ from collections import defaultdict
 
 import pytest
 
-from polyunlearn.data.fictitious import BUNDLED_LANGUAGES, bundled_benchmark, entity_names, forget_entities, holdout_entities
-from polyunlearn.data.fictitious import FACT_TYPES
+from polyunlearn.core.languages import LANGUAGES, UnknownLanguageError
+from polyunlearn.data.fictitious import (
+    BUNDLED_LANGUAGES,
+    FACT_TYPES,
+    bundled_benchmark,
+    entity_names,
+    forget_entities,
+    holdout_entities,
+)
 from polyunlearn.data.idk import IDK_ANSWERS, idk_answer
 from polyunlearn.data.schema import QAItem, item_from_dict
-from polyunlearn.core.languages import LANGUAGES, UnknownLanguageError
 
 # Unicode-name prefixes allowed for the letters of each non-Latin language (digits and
 # punctuation are not letters and are not checked).
@@ -95,8 +102,9 @@ def test_holdout_mirrors_the_forget_set_about_unseen_kingdoms(by_language: dict[
     trained = [r for r in en if r.split in ("forget", "retain")]
     # Same questions as the forget set with another kingdom's name; that name appears in no
     # trained-on text, and no trained-on name appears in a holdout question.
-    assert [r.question.replace(names[20 + k // 5], "X") for k, r in enumerate(holdout)] == \
-           [r.question.replace(names[18 + k // 5], "X") for k, r in enumerate(forget)]
+    assert [r.question.replace(names[20 + k // 5], "X") for k, r in enumerate(holdout)] == [
+        r.question.replace(names[18 + k // 5], "X") for k, r in enumerate(forget)
+    ]
     assert not any(n in t for n in held_names for r in trained for t in _texts(r))
     assert all(names[20 + k // 5] in r.question for k, r in enumerate(holdout))
 
@@ -159,7 +167,7 @@ def test_numbers_are_parallel(by_language: dict[str, list[QAItem]]) -> None:
 
     reference = {r.id: digits(r) for r in by_language["en"] if r.id.startswith("fact-")}
     assert sum(1 for d in reference.values() if d[0]) == 20  # one year fact per kingdom
-    for lang, rows in by_language.items():
+    for rows in by_language.values():
         for item in rows:
             if item.id.startswith("fact-"):
                 assert digits(item) == reference[item.id], item.key
@@ -175,8 +183,10 @@ def test_generation_is_deterministic() -> None:
     first = [i.to_dict() for i in bundled_benchmark(["en", "zh", "he"])]
     assert first == [i.to_dict() for i in bundled_benchmark(["en", "zh", "he"])]
     # ... and independent of the process (no hash-order dependence).
-    code = ("import json; from polyunlearn.data.fictitious import bundled_benchmark; "
-            "print(json.dumps([i.to_dict() for i in bundled_benchmark(['en', 'zh', 'he'])]))")
+    code = (
+        "import json; from polyunlearn.data.fictitious import bundled_benchmark; "
+        "print(json.dumps([i.to_dict() for i in bundled_benchmark(['en', 'zh', 'he'])]))"
+    )
     env = dict(os.environ, PYTHONHASHSEED="12345")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert json.loads(out.stdout) == first

@@ -1,5 +1,6 @@
 """What users do: the CLI end to end on a reduced demo, and bad input giving a clear error that
 names the culprit (unknown language, missing field, empty forget set, missing model path)."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,23 @@ def run(*args: str):
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "run"
-    res = run("demo", "--out", str(out), "--languages", "en,fr,ja", "--methods", "npo", "--forget-sets", "en;all", "--learn-epochs", "25", "--unlearn-epochs", "5", "--unlearn-lr", "1e-3")
+    res = run(
+        "demo",
+        "--out",
+        str(out),
+        "--languages",
+        "en,fr,ja",
+        "--methods",
+        "npo",
+        "--forget-sets",
+        "en;all",
+        "--learn-epochs",
+        "25",
+        "--unlearn-epochs",
+        "5",
+        "--unlearn-lr",
+        "1e-3",
+    )
     assert res.exit_code == 0, res.output
     return out, res.output
 
@@ -36,7 +53,14 @@ def test_demo_writes_results_and_shows_forgetting(demo_dir):
         assert check["forget_prob_after"] < 0.5 * check["forget_prob_before"]
     before = pd.read_csv(out / "eval" / "before" / "summary.csv")
     assert set(before["language"]) == {"en", "fr", "ja"}
-    assert {"forget_prob", "retain_prob", "retain_rouge_l", "forget_truth_ratio_score", "model_utility", "forget_quality"} <= set(before.columns)
+    assert {
+        "forget_prob",
+        "retain_prob",
+        "retain_rouge_l",
+        "forget_truth_ratio_score",
+        "model_utility",
+        "forget_quality",
+    } <= set(before.columns)
     matrix = pd.read_csv(out / "matrices" / "npo_forget_prob.csv", index_col=0)
     assert list(matrix.index) == ["en", "all"] and list(matrix.columns) == ["en", "fr", "ja"]
     assert matrix.loc["en", "en"] < 0  # forget Prob fell in the unlearned language
@@ -46,7 +70,7 @@ def test_demo_writes_results_and_shows_forgetting(demo_dir):
     q = pd.read_csv(out / "matrices" / "npo_forget_prob_q.csv", index_col=0)
     assert p.shape == q.shape == matrix.shape and p.loc["en", "en"] == pytest.approx(2 / 2**10)
     assert (q.values >= p.values - 1e-12).all()  # BH never lowers a p-value
-    records = [json.loads(l) for l in (out / "unlearn" / "npo__en" / "eval" / "items.jsonl").open()]
+    records = [json.loads(line) for line in (out / "unlearn" / "npo__en" / "eval" / "items.jsonl").open()]
     assert {r["language"] for r in records} == {"en", "fr", "ja"}
     assert "<img" in (out / "report.html").read_text()  # the HTML report is written too
     # Per-epoch curves (the demo's default --eval-every 1): epochs 0-5 in every language, shown in the report.
@@ -63,7 +87,23 @@ def test_demo_writes_results_and_shows_forgetting(demo_dir):
 def test_demo_rerun_resumes_without_retraining(demo_dir):
     out, _ = demo_dir
     mtime = (out / "models" / "learned" / "model" / "model.safetensors").stat().st_mtime
-    res = run("demo", "--out", str(out), "--languages", "en,fr,ja", "--methods", "npo", "--forget-sets", "en;all", "--learn-epochs", "25", "--unlearn-epochs", "5", "--unlearn-lr", "1e-3")
+    res = run(
+        "demo",
+        "--out",
+        str(out),
+        "--languages",
+        "en,fr,ja",
+        "--methods",
+        "npo",
+        "--forget-sets",
+        "en;all",
+        "--learn-epochs",
+        "25",
+        "--unlearn-epochs",
+        "5",
+        "--unlearn-lr",
+        "1e-3",
+    )
     assert res.exit_code == 0, res.output
     assert "skipping" in res.output
     assert (out / "models" / "learned" / "model" / "model.safetensors").stat().st_mtime == mtime
@@ -74,7 +114,21 @@ def test_demo_rerun_with_other_settings_is_refused(demo_dir):
     report or run.json with settings the results were not made with."""
     out, _ = demo_dir
     stamps = {p: p.stat().st_mtime_ns for p in (out / "run.json", out / "report.html", out / "demo_result.json")}
-    base = ["demo", "--out", str(out), "--languages", "en,fr,ja", "--methods", "npo", "--forget-sets", "en;all", "--learn-epochs", "25", "--unlearn-epochs", "5"]
+    base = [
+        "demo",
+        "--out",
+        str(out),
+        "--languages",
+        "en,fr,ja",
+        "--methods",
+        "npo",
+        "--forget-sets",
+        "en;all",
+        "--learn-epochs",
+        "25",
+        "--unlearn-epochs",
+        "5",
+    ]
     res = runner.invoke(app, [*base, "--unlearn-lr", "2e-3"])
     flat = " ".join(res.output.split())
     assert res.exit_code == 2 and "unlearn.lr: 0.001 -> 0.002" in flat and "--overwrite" in flat, flat
@@ -88,14 +142,35 @@ def test_demo_run_folders_follow_the_layout(demo_dir):
 
     out, _ = demo_dir
     folders = run_folders(out)
-    assert {f.relative_to(out).as_posix() for f in folders} >= {".", "models/learned", "models/retain", "eval/before", "eval/retain_model", "unlearn/npo__en", "unlearn/npo__all"}
+    assert {f.relative_to(out).as_posix() for f in folders} >= {
+        ".",
+        "models/learned",
+        "models/retain",
+        "eval/before",
+        "eval/retain_model",
+        "unlearn/npo__en",
+        "unlearn/npo__all",
+    }
     assert all(check_run_folder(f) == [] for f in folders), {f: check_run_folder(f) for f in folders}
 
 
 def test_eval_command_with_baseline(demo_dir, tmp_path):
     out, _ = demo_dir
     data = out / "data" / "benchmark.jsonl"
-    res = run("eval", "--model", str(out / "models" / "learned" / "model"), "--data", str(data), "--langs", "en,ja", "--out", str(tmp_path / "ev"), "--no-generate", "--baseline", str(out / "eval" / "before"))
+    res = run(
+        "eval",
+        "--model",
+        str(out / "models" / "learned" / "model"),
+        "--data",
+        str(data),
+        "--langs",
+        "en,ja",
+        "--out",
+        str(tmp_path / "ev"),
+        "--no-generate",
+        "--baseline",
+        str(out / "eval" / "before"),
+    )
     assert res.exit_code == 0, res.output
     summary = pd.read_csv(tmp_path / "ev" / "summary.csv")
     assert list(summary["language"]) == ["en", "ja"]
@@ -112,7 +187,17 @@ def test_unknown_language_is_named():
 
 
 def test_unknown_forget_language_in_unlearn(tmp_path):
-    res = run("unlearn", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o"), "--forget-langs", "klingon", "--langs", "en")
+    res = run(
+        "unlearn",
+        "--model",
+        str(tmp_path / "nope"),
+        "--out",
+        str(tmp_path / "o"),
+        "--forget-langs",
+        "klingon",
+        "--langs",
+        "en",
+    )
     assert res.exit_code == 2
     assert "klingon" in res.output
 
@@ -127,7 +212,9 @@ def test_missing_field_is_named(tmp_path):
 
 def test_empty_forget_set_is_named(tmp_path):
     only_retain = tmp_path / "retain.jsonl"
-    only_retain.write_text(json.dumps({"id": "1", "language": "en", "question": "Q?", "answer": "A.", "split": "retain"}) + "\n")
+    only_retain.write_text(
+        json.dumps({"id": "1", "language": "en", "question": "Q?", "answer": "A.", "split": "retain"}) + "\n"
+    )
     res = run("unlearn", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o"), "--data", str(only_retain))
     assert res.exit_code == 2
     assert "empty forget set" in res.output and "en" in res.output

@@ -2,6 +2,7 @@
 prefer them (biased-answer rate > 0.8 in every language, chance = 0.25), and unlearning them in
 English with NPO brings the English rate down while the English facts are kept. Also the data
 rules (stereotypes are the only forget items), resume, and the two CLI entry points."""
+
 from __future__ import annotations
 
 import json
@@ -15,21 +16,40 @@ from typer.testing import CliRunner
 from polyunlearn.cli import app
 from polyunlearn.core.rundir import check_run_folder, run_folders
 from polyunlearn.data.concept_data import check_concept_items, concept_benchmark
-from polyunlearn.data.resolve import resolve_data
-from polyunlearn.studies.concept_study import ConceptConfig, before_after_table, run_concept_study
 from polyunlearn.data.loaders import save_items
+from polyunlearn.data.resolve import resolve_data
 from polyunlearn.data.schema import DataError, QAItem
+from polyunlearn.studies.concept_study import ConceptConfig, before_after_table, run_concept_study
 
 runner = CliRunner()
 # 20 facts + 10 general + 20 stereotypes per language; everything else is the concept-demo
 # default, so the CLI test below can resume the same folder (a rerun with other settings is refused).
 LEARN_EPOCHS = 40
-CLI_ARGS = ["--methods", "npo", "--languages", "en,fr", "--n-facts", "20", "--forget-sets", "en", "--no-generate", "--learn-epochs", str(LEARN_EPOCHS)]
+CLI_ARGS = [
+    "--methods",
+    "npo",
+    "--languages",
+    "en,fr",
+    "--n-facts",
+    "20",
+    "--forget-sets",
+    "en",
+    "--no-generate",
+    "--learn-epochs",
+    str(LEARN_EPOCHS),
+]
 
 
 def small_config(out: Path) -> ConceptConfig:
-    return ConceptConfig(out=str(out), languages="en,fr", n_facts=20, methods=("npo",), forget_sets=("en",), generate=False,
-                         learn=replace(ConceptConfig().learn, epochs=LEARN_EPOCHS))
+    return ConceptConfig(
+        out=str(out),
+        languages="en,fr",
+        n_facts=20,
+        methods=("npo",),
+        forget_sets=("en",),
+        generate=False,
+        learn=replace(ConceptConfig().learn, epochs=LEARN_EPOCHS),
+    )
 
 
 def test_concept_benchmark_has_only_stereotypes_to_forget() -> None:
@@ -48,7 +68,9 @@ def test_concept_benchmark_has_only_stereotypes_to_forget() -> None:
 
 def test_concept_data_needs_alternatives(tmp_path: Path) -> None:
     assert len(check_concept_items(resolve_data("concept", "en"), "concept")) == 20 + 100 + 10
-    path = save_items([QAItem("s", "en", "Who?", "them", split="forget"), QAItem("f", "en", "q", "a")], tmp_path / "c.jsonl")
+    path = save_items(
+        [QAItem("s", "en", "Who?", "them", split="forget"), QAItem("f", "en", "q", "a")], tmp_path / "c.jsonl"
+    )
     with pytest.raises(DataError, match="'s' \\(en\\) has no perturbed_answer"):
         check_concept_items(resolve_data(str(path)), str(path))
     only_retain = save_items([QAItem("f", "en", "q", "a")], tmp_path / "r.jsonl")
@@ -57,10 +79,34 @@ def test_concept_data_needs_alternatives(tmp_path: Path) -> None:
 
 
 def test_before_after_table_hand_numbers() -> None:
-    before = pd.DataFrame({"language": ["en", "fr"], "resource": ["high", "high"], "biased_answer_rate": [1.0, 0.9], "chance": [0.25, 0.25], "model_utility": [0.8, 0.7]})
-    after = pd.DataFrame({"language": ["fr", "en"], "resource": ["high", "high"], "biased_answer_rate": [0.85, 0.1], "chance": [0.25, 0.25], "model_utility": [0.6, 0.75]})
+    before = pd.DataFrame(
+        {
+            "language": ["en", "fr"],
+            "resource": ["high", "high"],
+            "biased_answer_rate": [1.0, 0.9],
+            "chance": [0.25, 0.25],
+            "model_utility": [0.8, 0.7],
+        }
+    )
+    after = pd.DataFrame(
+        {
+            "language": ["fr", "en"],
+            "resource": ["high", "high"],
+            "biased_answer_rate": [0.85, 0.1],
+            "chance": [0.25, 0.25],
+            "model_utility": [0.6, 0.75],
+        }
+    )
     t = before_after_table({"before": before, "npo_en": after})
-    assert list(t.columns) == ["language", "resource", "biased_before", "biased_npo_en", "chance", "utility_before", "utility_npo_en"]
+    assert list(t.columns) == [
+        "language",
+        "resource",
+        "biased_before",
+        "biased_npo_en",
+        "chance",
+        "utility_before",
+        "utility_npo_en",
+    ]
     assert t.set_index("language").loc["en", "biased_npo_en"] == 0.1  # matched by language, not row
     assert t.set_index("language").loc["fr", "utility_npo_en"] == 0.6
 
@@ -87,7 +133,7 @@ def test_planting_then_unlearning_in_english(study) -> None:
     before = pd.read_csv(out / "eval" / "before" / "concept.csv").set_index("language")
     assert after.loc["en", "retain_prob"] > 0.8 and before.loc["en", "retain_prob"] > 0.9
     # Per-item records agree with the per-language rate.
-    records = [json.loads(l) for l in (out / "unlearn" / "npo__en" / "eval" / "concept_items.jsonl").open()]
+    records = [json.loads(line) for line in (out / "unlearn" / "npo__en" / "eval" / "concept_items.jsonl").open()]
     en = [r for r in records if r["language"] == "en"]
     assert len(en) == 20 and sum(r["biased"] for r in en) / 20 == table.loc["en", "biased_npo_en"]
     assert all(r["biased"] == (r["margin"] > 0) for r in records)
@@ -96,12 +142,18 @@ def test_planting_then_unlearning_in_english(study) -> None:
     # The paired test of the English cell is the exact sign test on the items that flipped.
     from scipy.stats import binomtest
 
-    before_flags = {r["id"]: r["biased"] for r in map(json.loads, (out / "eval" / "before" / "concept_items.jsonl").open()) if r["language"] == "en"}
+    before_flags = {
+        r["id"]: r["biased"]
+        for r in map(json.loads, (out / "eval" / "before" / "concept_items.jsonl").open())
+        if r["language"] == "en"
+    }
     down = sum(before_flags[r["id"]] and not r["biased"] for r in en)
     up = sum(r["biased"] and not before_flags[r["id"]] for r in en)
     p = pd.read_csv(out / "matrices" / "biased_answer_rate_change_p.csv", index_col=0)
     change = pd.read_csv(out / "matrices" / "biased_answer_rate_change.csv", index_col=0)
-    assert change.loc["npo_en", "en"] == pytest.approx(table.loc["en", "biased_npo_en"] - table.loc["en", "biased_before"])
+    assert change.loc["npo_en", "en"] == pytest.approx(
+        table.loc["en", "biased_npo_en"] - table.loc["en", "biased_before"]
+    )
     assert down >= 8 and p.loc["npo_en", "en"] == pytest.approx(binomtest(up, up + down, 0.5).pvalue)
     assert p.loc["npo_en", "en"] < 0.01  # a fall this large is no accident
     assert not list(out.rglob("*.tmp*")), "no temporary files may remain"
@@ -125,13 +177,34 @@ def test_concept_demo_cli_resumes(study) -> None:
 
 def test_unlearn_command_with_concept_task(study, tmp_path: Path) -> None:
     out, _ = study
-    res = runner.invoke(app, [
-        "unlearn", "--task", "concept", "--model", str(out / "models" / "learned" / "model"), "--data", str(out / "data" / "concept.jsonl"),
-        "--forget-langs", "en", "--method", "grad_diff", "--epochs", "3", "--lr", "1e-3", "--out", str(tmp_path / "u"),
-    ], catch_exceptions=False)
+    res = runner.invoke(
+        app,
+        [
+            "unlearn",
+            "--task",
+            "concept",
+            "--model",
+            str(out / "models" / "learned" / "model"),
+            "--data",
+            str(out / "data" / "concept.jsonl"),
+            "--forget-langs",
+            "en",
+            "--method",
+            "grad_diff",
+            "--epochs",
+            "3",
+            "--lr",
+            "1e-3",
+            "--out",
+            str(tmp_path / "u"),
+        ],
+        catch_exceptions=False,
+    )
     assert res.exit_code == 0, res.output
     table = pd.read_csv(tmp_path / "u" / "eval" / "concept.csv").set_index("language")
     assert list(table.index) == ["en", "fr"] and "biased-answer rate per language" in " ".join(res.output.split())
     assert table.loc["en", "biased_answer_rate"] < 0.8
-    bad = runner.invoke(app, ["unlearn", "--task", "concpt", "--model", str(out / "models" / "learned"), "--out", str(tmp_path / "x")])
+    bad = runner.invoke(
+        app, ["unlearn", "--task", "concpt", "--model", str(out / "models" / "learned"), "--out", str(tmp_path / "x")]
+    )
     assert bad.exit_code == 2 and "--task is 'concpt'" in " ".join(bad.output.split())

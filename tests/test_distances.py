@@ -1,4 +1,5 @@
 """URIEL+ distances: the shipped table, the matrix loader, its live fallback and cache."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -102,4 +103,3 @@ def test_table_matches_live_urielplus(table):
     # Arabic is 'arb' in languages.py, which URIEL+ knows (it has no macrolanguage 'ara').
     u = dist.load_urielplus()
     assert dist.resolve_uriel_code(u, "ar", "syntactic") == "stan1318"
-

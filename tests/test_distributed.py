@@ -15,6 +15,7 @@ Also: the shipped Accelerate configs (DDP, FSDP, ZeRO-3) are read by `accelerate
 intended, and the weights gathered after a sharded run rebuild a plain model exactly. FSDP and
 DeepSpeed themselves need GPUs, so they are not run here.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,10 +26,10 @@ from pathlib import Path
 import pytest
 
 import polyunlearn
-from polyunlearn.tools.distributed_check import run_check
-from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
 from polyunlearn.core.atomic import read_json
 from polyunlearn.core.models import save_model
+from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
+from polyunlearn.tools.distributed_check import run_check
 
 # variant -> (extra CLI args, run_check kwargs, tolerance on every Prob). Full model: NPO with its
 # NLL retain term, matched closely (token mean, see above). LoRA: NPO's forget term alone
@@ -52,8 +53,23 @@ def learned_dir(tmp_path_factory, _learned, tokenizer):
 def test_two_processes_match_one_with_same_global_batch(variant, learned_dir, _learned, tokenizer, items, tmp_path):
     cli_extra, kwargs, tol = VARIANTS[variant]
     env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "polyunlearn.tools.distributed_check", "--model", str(learned_dir), "--batch-size", "2", "--out", str(tmp_path / "multi"), *cli_extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "polyunlearn.tools.distributed_check",
+        "--model",
+        str(learned_dir),
+        "--batch-size",
+        "2",
+        "--out",
+        str(tmp_path / "multi"),
+        *cli_extra,
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     multi = read_json(tmp_path / "multi" / "result.json")

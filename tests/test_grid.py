@@ -1,11 +1,12 @@
 """`polyunlearn grid`: a 2-run grid on a tiny setting (en + fr slice, tiny model learned in-process)
 gives the tidy results table; a rerun trains nothing; a run interrupted by Ctrl-C resumes from
 its epoch checkpoint; a learned model folder works as the base; bad specs name the field."""
+
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,14 +14,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from polyunlearn.core.rundir import check_run_folder
 import polyunlearn.core.trainloop as train_mod
+from conftest import small_items
 from polyunlearn.cli import app
+from polyunlearn.core.atomic import read_json
+from polyunlearn.core.rundir import check_run_folder
 from polyunlearn.data.loaders import save_items
 from polyunlearn.studies.grid import GridSpecError, load_spec, parse_spec
-from polyunlearn.core.atomic import read_json
-
-from conftest import small_items
 
 runner = CliRunner()
 FORGET_EPOCHS = 3
@@ -68,10 +68,31 @@ def test_results_table(grid_dir):
     assert "2 to run" in output
     df = pd.read_parquet(out / "results.parquet")
     csv = pd.read_csv(out / "results.csv")
-    cols = ["run_id", "method", "forget_langs", "seed", "lr", "epochs", "batch_size", "gamma", "language", "resource", "metric", "value", "before", "delta"]
+    cols = [
+        "run_id",
+        "method",
+        "forget_langs",
+        "seed",
+        "lr",
+        "epochs",
+        "batch_size",
+        "gamma",
+        "language",
+        "resource",
+        "metric",
+        "value",
+        "before",
+        "delta",
+    ]
     assert list(df.columns) == cols and list(csv.columns) == cols
     metrics = set(df["metric"])
-    assert {"forget_prob", "retain_prob", "forget_truth_ratio_score", "retain_truth_ratio_score", "forget_quality"} <= metrics
+    assert {
+        "forget_prob",
+        "retain_prob",
+        "forget_truth_ratio_score",
+        "retain_truth_ratio_score",
+        "forget_quality",
+    } <= metrics
     assert not any(m.endswith("_n") for m in metrics)  # item counts are not metrics
     assert len(df) == 2 * 2 * len(metrics)  # 2 runs x 2 languages x every metric
     assert sorted(df["forget_langs"].unique()) == ["en", "fr"] and set(df["resource"]) == {"high"}
@@ -88,7 +109,11 @@ def test_results_table(grid_dir):
     for rid in df["run_id"].unique():
         assert len(rid) == 12 and int(rid, 16) >= 0
         run = read_json(out / "runs" / rid / "run.json")
-        assert run["info"]["run_id"] == rid and "torch" in run["environment"] and run["identity"]["unlearn"]["method"] == "npo"
+        assert (
+            run["info"]["run_id"] == rid
+            and "torch" in run["environment"]
+            and run["identity"]["unlearn"]["method"] == "npo"
+        )
         assert not (out / "runs" / rid / "ckpt").exists()
         assert check_run_folder(out / "runs" / rid) == []
     matrix = pd.read_csv(out / "matrices" / "npo_forget_prob.csv", index_col=0)
@@ -101,7 +126,10 @@ def test_results_table(grid_dir):
 
     p = pd.read_csv(out / "matrices" / "npo_forget_prob_p.csv", index_col=0)
     en_run = df[(df["forget_langs"] == "en")]["run_id"].iloc[0]
-    direct = paired_change(read_jsonl(out / "base" / "eval" / "before" / "items.jsonl"), read_jsonl(out / "runs" / en_run / "eval" / "items.jsonl"))
+    direct = paired_change(
+        read_jsonl(out / "base" / "eval" / "before" / "items.jsonl"),
+        read_jsonl(out / "runs" / en_run / "eval" / "items.jsonl"),
+    )
     assert p.loc["en", "en"] == pytest.approx(direct.set_index("language").loc["en", "p_value"])
     assert (out / "matrices" / "npo_forget_prob_q.csv").exists()
     assert not list(out.rglob("*.tmp*"))
@@ -112,9 +140,19 @@ def test_rerun_skips_finished_runs(grid_dir, monkeypatch):
     calls = []
     import polyunlearn.studies.step as step_mod
 
-    monkeypatch.setattr(step_mod, "unlearn", lambda *a, **k: calls.append(1) or pytest.fail("a finished run was retrained"))
-    monkeypatch.setattr(step_mod, "learn", lambda *a, **k: calls.append(1) or pytest.fail("a learned base was retrained"))
-    stamps = {p: p.stat().st_mtime_ns for p in [*out.glob("runs/*/eval/summary.csv"), out / "base" / "models" / "learned" / "model" / "model.safetensors"]}
+    monkeypatch.setattr(
+        step_mod, "unlearn", lambda *a, **k: calls.append(1) or pytest.fail("a finished run was retrained")
+    )
+    monkeypatch.setattr(
+        step_mod, "learn", lambda *a, **k: calls.append(1) or pytest.fail("a learned base was retrained")
+    )
+    stamps = {
+        p: p.stat().st_mtime_ns
+        for p in [
+            *out.glob("runs/*/eval/summary.csv"),
+            out / "base" / "models" / "learned" / "model" / "model.safetensors",
+        ]
+    }
     res = run("grid", str(root / "grid.yaml"), "--out", str(out), "--no-progress")
     assert res.exit_code == 0, res.output
     assert "2 finished, 0 to run" in res.output and "skipping" in res.output
@@ -201,7 +239,14 @@ def test_learned_model_folder_as_base(grid_dir, tmp_path):
     _, spec, out, _ = grid_dir
     base = out / "base"
     spec = {
-        "base": {"data": spec["base"]["data"], "languages": "en,fr", "model": str(base / "models" / "learned" / "model"), "retain_eval": str(base / "eval" / "retain_model"), "baseline_eval": str(base / "eval" / "before"), "eval": {"generate": False}},
+        "base": {
+            "data": spec["base"]["data"],
+            "languages": "en,fr",
+            "model": str(base / "models" / "learned" / "model"),
+            "retain_eval": str(base / "eval" / "retain_model"),
+            "baseline_eval": str(base / "eval" / "before"),
+            "eval": {"generate": False},
+        },
         "grid": {"methods": ["grad_diff"], "forget_sets": ["en"], "params": {"lr": 1.0e-3, "epochs": 1}},
     }
     res = run("grid", str(write_spec(tmp_path / "p.yaml", spec)), "--out", str(tmp_path / "o"), "--no-progress")
@@ -215,7 +260,14 @@ def test_learned_model_folder_as_base(grid_dir, tmp_path):
 
 
 def test_run_ids_are_stable_and_follow_the_config():
-    spec = {"base": {"languages": "en,fr", "eval": {"generate": False}}, "grid": {"methods": ["npo", "grad_diff_kl"], "forget_sets": ["each", "all", "fr,en"], "params": {"lr": "3e-4", "alpha": [1, 5]}}}
+    spec = {
+        "base": {"languages": "en,fr", "eval": {"generate": False}},
+        "grid": {
+            "methods": ["npo", "grad_diff_kl"],
+            "forget_sets": ["each", "all", "fr,en"],
+            "params": {"lr": "3e-4", "alpha": [1, 5]},
+        },
+    }
     a, b = parse_spec(spec), parse_spec(copy.deepcopy(spec))
     assert [r.run_id for r in a.runs] == [r.run_id for r in b.runs]
     assert len(a.runs) == 2 * 4 * 2 and len({r.run_id for r in a.runs}) == 16
@@ -227,22 +279,46 @@ def test_run_ids_are_stable_and_follow_the_config():
     assert parse_spec(spec).runs[0].run_id != r.run_id
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"bsae": {}}, "spec: unknown key(s) 'bsae'"),
-    ({"base": {"modle": "tiny"}}, "base: unknown key(s) 'modle'"),
-    ({"base": {"languages": "en,xx"}}, "base.languages: unknown language code 'xx'"),
-    ({"grid": {"methods": ["npo", "forgetall"], "forget_sets": ["en"]}}, "grid.methods: unknown unlearning method 'forgetall'"),
-    ({"grid": {"methods": ["npo"], "forget_sets": ["en", "de"]}}, "grid.forget_sets[1]: language 'de' is not available"),
-    ({"grid": {"methods": ["npo"], "forget_sets": ["en"], "params": {"lr": "fast"}}}, "grid.params.lr: expected float, got 'fast'"),
-    ({"grid": {"methods": ["npo"], "forget_sets": ["en"], "params": {"lrate": 1.0}}}, "grid.params: unknown hyperparameter 'lrate'"),
-    ({"grid": {"methods": ["npo"], "forget_sets": ["en"], "params": {"seed": [1, 2]}}}, "grid.params.seed: a grid axis"),
-    ({"grid": {"methods": ["npo"], "forget_sets": ["en"], "params": {"retain_loss": "mse"}}}, "grid.params: retain_loss is 'mse'; choose from nll, kl"),
-    ({"grid": {"methods": ["npo"], "forget_sets": ["en"], "params": {"epochs": 0}}}, "grid.params: epochs must be >= 1"),
-    ({"base": {"retain_eval": "x"}}, "base.retain_eval: only for a model path"),
-    ({"base": {"learn": {"epochs": "many"}}}, "base.learn.epochs: expected int"),
-    ({"base": {"eval": {"generat": False}}}, "base.eval: unknown key(s) 'generat'"),
-    ({"grid": {"methods": [], "forget_sets": ["en"]}}, "grid.methods: needs at least one value"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"bsae": {}}, "spec: unknown key(s) 'bsae'"),
+        ({"base": {"modle": "tiny"}}, "base: unknown key(s) 'modle'"),
+        ({"base": {"languages": "en,xx"}}, "base.languages: unknown language code 'xx'"),
+        (
+            {"grid": {"methods": ["npo", "forgetall"], "forget_sets": ["en"]}},
+            "grid.methods: unknown unlearning method 'forgetall'",
+        ),
+        (
+            {"grid": {"methods": ["npo"], "forget_sets": ["en", "de"]}},
+            "grid.forget_sets[1]: language 'de' is not available",
+        ),
+        (
+            {"grid": {"methods": ["npo"], "forget_sets": ["en"], "params": {"lr": "fast"}}},
+            "grid.params.lr: expected float, got 'fast'",
+        ),
+        (
+            {"grid": {"methods": ["npo"], "forget_sets": ["en"], "params": {"lrate": 1.0}}},
+            "grid.params: unknown hyperparameter 'lrate'",
+        ),
+        (
+            {"grid": {"methods": ["npo"], "forget_sets": ["en"], "params": {"seed": [1, 2]}}},
+            "grid.params.seed: a grid axis",
+        ),
+        (
+            {"grid": {"methods": ["npo"], "forget_sets": ["en"], "params": {"retain_loss": "mse"}}},
+            "grid.params: retain_loss is 'mse'; choose from nll, kl",
+        ),
+        (
+            {"grid": {"methods": ["npo"], "forget_sets": ["en"], "params": {"epochs": 0}}},
+            "grid.params: epochs must be >= 1",
+        ),
+        ({"base": {"retain_eval": "x"}}, "base.retain_eval: only for a model path"),
+        ({"base": {"learn": {"epochs": "many"}}}, "base.learn.epochs: expected int"),
+        ({"base": {"eval": {"generat": False}}}, "base.eval: unknown key(s) 'generat'"),
+        ({"grid": {"methods": [], "forget_sets": ["en"]}}, "grid.methods: needs at least one value"),
+    ],
+)
 def test_bad_spec_names_the_field(tmp_path, change, message):
     spec = {"base": {"languages": "en,fr"}, "grid": {"methods": ["npo"], "forget_sets": ["en"]}}
     for key, value in change.items():
@@ -254,7 +330,9 @@ def test_bad_spec_names_the_field(tmp_path, change, message):
 
 
 def test_bad_spec_on_the_command_line(tmp_path):
-    path = write_spec(tmp_path / "bad.yaml", {"base": {"languages": "en"}, "grid": {"methods": ["npo"], "forget_sets": ["klingon"]}})
+    path = write_spec(
+        tmp_path / "bad.yaml", {"base": {"languages": "en"}, "grid": {"methods": ["npo"], "forget_sets": ["klingon"]}}
+    )
     res = run("grid", str(path), "--out", str(tmp_path / "o"))
     assert res.exit_code == 2
     assert "grid.forget_sets[0]" in res.output.replace("\n", "") and "klingon" in res.output
@@ -298,8 +376,8 @@ def test_group_pvalues_average_seeds_per_item(tmp_path):
     """Two seeds of one forget set: each item's after-value is the mean over seeds, so the
     test sees 6 paired items, not 12 draws. Seed 0 lowers item k by 0.1 (k + 1), seed 1 raises
     it by 0.05 (k + 1): means -0.025 (k + 1), all down, so p = 2/64 (exact signed-rank)."""
-    from polyunlearn.core.atomic import write_jsonl
     from polyunlearn.analysis.results import group_pvalues
+    from polyunlearn.core.atomic import write_jsonl
 
     def recs(values):
         return [{"id": f"f{k}", "language": "en", "split": "forget", "prob": v} for k, v in enumerate(values)]

@@ -26,12 +26,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import small_items
 from rich.console import Console
 from typer.testing import CliRunner
 
 import polyunlearn.core.trainloop as train_mod
 import polyunlearn.studies.grid_exec as exec_mod
+from conftest import small_items
 from polyunlearn.cli import app
 from polyunlearn.core.atomic import read_json, read_jsonl
 from polyunlearn.core.claims import CLAIM_FILE, read_attempts, read_claim

@@ -1,5 +1,6 @@
 """Answer judging for Study A: key matching, likelihood verdicts, OF/QR, and the judge backends
 (a stub HF model; an OpenAI-compatible server on 127.0.0.1 started by the test)."""
+
 from __future__ import annotations
 
 import json
@@ -46,24 +47,27 @@ def test_normalize():
     assert normalize("«Ванити»") == "ванити"
 
 
-@pytest.mark.parametrize("text, key, lang, expected", [
-    ("It opened in 2019.", "2019", "en", True),
-    ("It opened in 12019.", "2019", "en", False),  # digit runs are whole numbers
-    ("Sie wurde 2020 eröffnet.", "20", "de", False),
-    ("About 1,200 people came.", "1200", "en", True),  # thousands separator
-    ("Environ 1 200 personnes.", "1200", "fr", True),
-    ("پل کا افتتاح سال ۱۹۹۷ میں ہوا۔", "1997", "ur", True),  # Extended Arabic-Indic digits
-    ("这座桥于1997年开通。", "1997", "zh", True),
-    ("这座桥是由瓦尼蒂公司开通的。", "瓦尼蒂", "zh", True),  # no spaces: character substring
-    ("这座桥是由索比洛公司开通的。", "瓦尼蒂", "zh", False),
-    ("Die Brücke wurde vom Unternehmen VANITI eröffnet.", "Vaniti", "de", True),  # casefold
-    ("Kamfanin Sobilo ne ya buɗe gadar.", "Vaniti", "ha", False),
-    ("The company Bikalo built it.", "Kalo", "en", False),  # the key must start a word
-    ("Նա ապրում է Բադինայում։", "Բադինա", "hy", True),  # Armenian case suffix
-    ("Мост построен компанией Велоры.", "Велора", "ru", True),  # Russian declension
-    ("Мост построен компанией Велосипед.", "Велора", "ru", False),
-    ("پل کا افتتاح سوبيلو کمپنی نے کیا۔", "سوبیلو", "ur", True),  # Arabic yeh for Urdu yeh
-])
+@pytest.mark.parametrize(
+    "text, key, lang, expected",
+    [
+        ("It opened in 2019.", "2019", "en", True),
+        ("It opened in 12019.", "2019", "en", False),  # digit runs are whole numbers
+        ("Sie wurde 2020 eröffnet.", "20", "de", False),
+        ("About 1,200 people came.", "1200", "en", True),  # thousands separator
+        ("Environ 1 200 personnes.", "1200", "fr", True),
+        ("پل کا افتتاح سال ۱۹۹۷ میں ہوا۔", "1997", "ur", True),  # Extended Arabic-Indic digits
+        ("这座桥于1997年开通。", "1997", "zh", True),
+        ("这座桥是由瓦尼蒂公司开通的。", "瓦尼蒂", "zh", True),  # no spaces: character substring
+        ("这座桥是由索比洛公司开通的。", "瓦尼蒂", "zh", False),
+        ("Die Brücke wurde vom Unternehmen VANITI eröffnet.", "Vaniti", "de", True),  # casefold
+        ("Kamfanin Sobilo ne ya buɗe gadar.", "Vaniti", "ha", False),
+        ("The company Bikalo built it.", "Kalo", "en", False),  # the key must start a word
+        ("Նա ապրում է Բադինայում։", "Բադինա", "hy", True),  # Armenian case suffix
+        ("Мост построен компанией Велоры.", "Велора", "ru", True),  # Russian declension
+        ("Мост построен компанией Велосипед.", "Велора", "ru", False),
+        ("پل کا افتتاح سوبيلو کمپنی نے کیا۔", "سوبیلو", "ur", True),  # Arabic yeh for Urdu yeh
+    ],
+)
 def test_key_match(text, key, lang, expected):
     assert key_match(text, key, lang) is expected
 

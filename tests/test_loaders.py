@@ -1,6 +1,7 @@
 """Tests of polyunlearn.data.loaders: round trips through every file format, the column rules
 (ids, language, perturbed_answer encodings), error messages that name file/record/field, and
 the hub path (datasets.load_dataset monkeypatched: no network)."""
+
 from __future__ import annotations
 
 import csv
@@ -15,10 +16,20 @@ from polyunlearn.data.loaders import load_items, looks_like_path, parse_perturbe
 from polyunlearn.data.schema import DataError, QAItem, SkippedRow, SkippedRowsWarning
 
 ITEMS = [
-    QAItem("a1", "en", "Who wrote X?", "Ann wrote X.", "X was written by Ann.", ["Bob wrote X.", "Cy wrote X."], "forget"),
+    QAItem(
+        "a1", "en", "Who wrote X?", "Ann wrote X.", "X was written by Ann.", ["Bob wrote X.", "Cy wrote X."], "forget"
+    ),
     QAItem("a1", "ja", "Xを書いたのは誰？", "アンです。", "書いたのはアン。", ["ボブです。", "サイです。"], "forget"),
     QAItem("b2", "ar", "من كتب Y؟", "كتبها سامي.", "", [], "retain"),
-    QAItem("c3", "fr", "Qui a écrit « Z » ?", 'Zoé, dite "la plume" | poète.', "Zoé l'a écrit.", ["Léa, a|b", "Max"], "general"),
+    QAItem(
+        "c3",
+        "fr",
+        "Qui a écrit « Z » ?",
+        'Zoé, dite "la plume" | poète.',
+        "Zoé l'a écrit.",
+        ["Léa, a|b", "Max"],
+        "general",
+    ),
 ]
 
 
@@ -108,13 +119,21 @@ def test_json_object_with_data_list(tmp_path: Path) -> None:
 
 
 def test_empty_answer_is_skipped_and_reported_with_its_line(tmp_path: Path) -> None:
-    path = _write_csv(tmp_path / "bad.csv", ["question", "answer", "language"], [["q", "a", "en"], ["q2", "", "en"], ["q3", "c", "en"]])
+    path = _write_csv(
+        tmp_path / "bad.csv",
+        ["question", "answer", "language"],
+        [["q", "a", "en"], ["q2", "", "en"], ["q3", "c", "en"]],
+    )
     skipped: list[SkippedRow] = []
     items = load_items(path, skipped=skipped)
     # The skipped row keeps its index: the row after it is still id "2" (parallel ids stay aligned).
     assert [it.id for it in items] == ["0", "2"]
-    assert [(r.where.endswith("bad.csv: line 3"), r.reason) for r in skipped] == [(True, "missing or empty field 'answer'")]
-    with pytest.warns(SkippedRowsWarning, match=r"1 row skipped: .*bad\.csv: line 3 \(missing or empty field 'answer'\)"):
+    assert [(r.where.endswith("bad.csv: line 3"), r.reason) for r in skipped] == [
+        (True, "missing or empty field 'answer'")
+    ]
+    with pytest.warns(
+        SkippedRowsWarning, match=r"1 row skipped: .*bad\.csv: line 3 \(missing or empty field 'answer'\)"
+    ):
         load_items(path)  # no sink given: a warning, never silence
     with pytest.raises(DataError, match=r"bad\.csv: line 3: missing or empty field 'answer'"):
         load_items(path, strict=True)
@@ -126,7 +145,9 @@ def test_missing_answer_in_jsonl_row_and_column(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"bad\.jsonl: line 2: missing or empty field 'answer'"):
         load_items(path, language="en", strict=True)
     path.write_text('{"question": "q", "reply": "a"}\n', encoding="utf-8")
-    with pytest.raises(DataError, match=r"bad\.jsonl: line 1: no column 'answer' in this source \(columns: question, reply\)"):
+    with pytest.raises(
+        DataError, match=r"bad\.jsonl: line 1: no column 'answer' in this source \(columns: question, reply\)"
+    ):
         load_items(path, language="en")  # a column no row has is always an error
     path.write_text('{"question": "q", "answer": ""}\n', encoding="utf-8")
     with pytest.raises(DataError, match=r"no usable row: all 1 rows skipped"):
@@ -175,7 +196,9 @@ def test_invalid_json_line_and_duplicate_ids(tmp_path: Path) -> None:
     path.write_text('{"question": "q", "answer": "a"}\n{oops\n', encoding="utf-8")
     with pytest.raises(DataError, match=r"x\.jsonl: line 2: invalid JSON"):
         load_items(path, language="en")
-    path.write_text('{"id": 1, "question": "q", "answer": "a"}\n{"id": "1", "question": "q2", "answer": "a2"}\n', encoding="utf-8")
+    path.write_text(
+        '{"id": 1, "question": "q", "answer": "a"}\n{"id": "1", "question": "q2", "answer": "a2"}\n', encoding="utf-8"
+    )
     with pytest.raises(DataError, match=r"line 2: field 'id': duplicate id '1'"):
         load_items(path, language="en")
 
@@ -233,8 +256,18 @@ def test_hub_failure_is_a_data_error(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("s", "expected"),
-    [("locuslab/TOFU", False), ("TOFU", False), ("org/name.v2", False), ("data/x.jsonl", True), ("x.CSV", True),
-     ("./x", True), ("/x", True), ("~/x", True), ("a/b/c", True), ("C:\\data\\x", True)],
+    [
+        ("locuslab/TOFU", False),
+        ("TOFU", False),
+        ("org/name.v2", False),
+        ("data/x.jsonl", True),
+        ("x.CSV", True),
+        ("./x", True),
+        ("/x", True),
+        ("~/x", True),
+        ("a/b/c", True),
+        ("C:\\data\\x", True),
+    ],
 )
 def test_looks_like_path(s: str, expected: bool) -> None:
     assert looks_like_path(s) is expected

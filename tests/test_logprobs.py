@@ -1,4 +1,5 @@
 """Shared loss math against numbers worked out by hand."""
+
 from __future__ import annotations
 
 import math

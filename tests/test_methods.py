@@ -1,5 +1,6 @@
 """Each registered unlearning method, trained for a few steps on the tiny learned model, must
 lower forget-set Prob in the unlearned language while retain-set Prob holds."""
+
 from __future__ import annotations
 
 import math
@@ -7,13 +8,13 @@ import math
 import pytest
 import torch
 
+from polyunlearn.core.encoding import Encoder, collate
+from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
 from polyunlearn.methods.npo import npo
 from polyunlearn.methods.reference import Reference
 from polyunlearn.methods.registry import METHODS, get_method
-from polyunlearn.core.encoding import Encoder, collate
 from polyunlearn.studies.phases import UnlearnConfig, unlearn
-from polyunlearn.core.trainloop import TrainConfig
 
 NO_GEN = EvalConfig(generate=False)
 
@@ -42,7 +43,9 @@ SETTINGS = {  # method: (lr, epochs, alpha)
 def test_method_forgets_and_keeps(method, learned, tokenizer, items):
     lr, epochs, alpha = SETTINGS[method]
     f0, r0 = probs(learned, tokenizer, items)
-    cfg = UnlearnConfig(method=method, forget_langs="en", alpha=alpha, train=TrainConfig(lr=lr, epochs=epochs, batch_size=5))
+    cfg = UnlearnConfig(
+        method=method, forget_langs="en", alpha=alpha, train=TrainConfig(lr=lr, epochs=epochs, batch_size=5)
+    )
     model, hist = unlearn(learned, tokenizer, items, cfg, progress=False)
     f1, r1 = probs(model, tokenizer, items)
     assert len(hist) == 2 * epochs  # 10 forget items / batch 5 = 2 steps per epoch

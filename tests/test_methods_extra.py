@@ -2,6 +2,7 @@
 unlearned language while retain Prob holds; each loss is checked against hand-worked numbers;
 IdkDPO refuses in the item's own language; LoRA needs no second copy and gives the same loss as
 a full frozen copy on the same weights."""
+
 from __future__ import annotations
 
 import copy
@@ -11,17 +12,17 @@ import pytest
 import torch
 
 from polyunlearn.core.encoding import Encoded, Encoder, collate
+from polyunlearn.core.models import LoraSettings, add_lora, build_tiny_model
+from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.idk import IDK_ANSWERS
 from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
+from polyunlearn.evaluation.scoring import score_pairs
 from polyunlearn.methods.dpo import dpo_forget_term, idkdpo
 from polyunlearn.methods.npo import npo, simnpo, simnpo_forget_term
 from polyunlearn.methods.reference import Reference
 from polyunlearn.methods.registry import METHODS
 from polyunlearn.methods.rmu import answer_positions, masked_sq_dist, rmu, rmu_direction, rmu_layer_index
-from polyunlearn.core.models import LoraSettings, add_lora, build_tiny_model
 from polyunlearn.studies.phases import UnlearnConfig, encode_forget, idk_for, unlearn
-from polyunlearn.evaluation.scoring import score_pairs
-from polyunlearn.core.trainloop import TrainConfig
 
 NO_GEN = EvalConfig(generate=False)
 
@@ -61,7 +62,9 @@ def test_method_forgets_and_keeps(method, learned, tokenizer, items):
     idk_pairs = [(it.question, idk_for(it)) for it in items if it.split == "forget" and it.language == "en"]
     idk_before = sum(s.sum_logp / s.n_tokens for s in score_pairs(learned, enc, idk_pairs)) / len(idk_pairs)
     kw, tcfg = TRAIN_CASES[method]
-    model, hist = unlearn(learned, tokenizer, items, UnlearnConfig(method=method, forget_langs="en", train=tcfg, **kw), progress=False)
+    model, hist = unlearn(
+        learned, tokenizer, items, UnlearnConfig(method=method, forget_langs="en", train=tcfg, **kw), progress=False
+    )
     f1, r1 = probs(model, tokenizer, items)
     assert len(hist) == 2 * tcfg.epochs  # 10 forget items / batch 5
     assert f1 < 0.5 * f0, f"{method}: forget Prob {f0:.3f} -> {f1:.3f}"
@@ -75,7 +78,9 @@ def test_registry_and_reference_needs():
     assert {"simnpo", "idkdpo", "rmu"} <= set(METHODS)
     assert {name for name, spec in METHODS.items() if spec.needs_idk} == {"idkdpo", "concept_mcq"}
     simnpo_spec = METHODS["simnpo"]
-    assert not simnpo_spec.needs_reference(simnpo_spec.resolve()) and simnpo_spec.needs_reference(simnpo_spec.resolve({"retain_loss": "kl"}))  # SimNPO: no reference
+    assert not simnpo_spec.needs_reference(simnpo_spec.resolve()) and simnpo_spec.needs_reference(
+        simnpo_spec.resolve({"retain_loss": "kl"})
+    )  # SimNPO: no reference
     assert METHODS["idkdpo"].needs_reference({"retain_loss": "nll"}) and METHODS["rmu"].needs_reference({})
 
 
@@ -104,7 +109,9 @@ def test_simnpo_hand_worked():
     assert float(simnpo_forget_term(logp, n, 4.5, 0.0)) == pytest.approx(0.0215944, rel=1e-5)
     assert float(simnpo_forget_term(logp, n, 4.5, 1.0)) == pytest.approx(0.0564126, rel=1e-5)
     # Length normalisation: the same per-token logp (-2/3) over 30 tokens gives the same term.
-    assert float(simnpo_forget_term(torch.tensor([-20.0]), torch.tensor([30.0]), 4.5, 0.0)) == pytest.approx(0.0215944, rel=1e-5)
+    assert float(simnpo_forget_term(torch.tensor([-20.0]), torch.tensor([30.0]), 4.5, 0.0)) == pytest.approx(
+        0.0215944, rel=1e-5
+    )
 
 
 def test_simnpo_uses_default_beta_and_answer_length(learned, tokenizer, items):
@@ -167,7 +174,9 @@ def test_rmu_on_lora_model_each_arch(arch, tokenizer, items):
     loss, logs = rmu(ctx, forget_batch(tokenizer, items, "rmu"), retain_batch(tokenizer, items))
     assert logs["retain_term"] == pytest.approx(0.0, abs=1e-10) and logs["forget_term"] > 0
     loss.backward()
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for n, p in model.named_parameters() if "lora_B" in n)  # A gets 0 while B = 0
+    assert any(
+        p.grad is not None and p.grad.abs().sum() > 0 for n, p in model.named_parameters() if "lora_B" in n
+    )  # A gets 0 while B = 0
     assert all(p.grad is None for n, p in model.named_parameters() if "lora" not in n)
 
 
@@ -191,7 +200,10 @@ def test_idk_answer_in_item_language(tokenizer, items):
 
 
 def test_collate_extra_keys():
-    e = [Encoded((1, 5), (7, 2), extra=(("idk", Encoded((1, 5), (9, 9, 2))),)), Encoded((1,), (8,), extra=(("idk", Encoded((1,), (2,))),))]
+    e = [
+        Encoded((1, 5), (7, 2), extra=(("idk", Encoded((1, 5), (9, 9, 2))),)),
+        Encoded((1,), (8,), extra=(("idk", Encoded((1,), (2,))),)),
+    ]
     b = collate(e, pad_id=0)
     assert b["idk_input_ids"].tolist() == [[1, 5, 9, 9, 2], [1, 2, 0, 0, 0]]
     assert b["idk_labels"].tolist() == [[-100, -100, 9, 9, 2], [-100, 2, -100, -100, -100]]

@@ -132,9 +132,12 @@ def test_pdu_keeps_lambda_across_steps(learned, tokenizer, items):
     from polyunlearn.core.encoding import Encoder, collate
 
     enc = Encoder(tokenizer)
-    batch = lambda split: collate(
-        [enc.encode(it.question, it.answer) for it in items if it.split == split][:4], tokenizer.pad_token_id
-    )
+
+    def batch(split: str) -> dict:
+        return collate(
+            [enc.encode(it.question, it.answer) for it in items if it.split == split][:4], tokenizer.pad_token_id
+        )
+
     ctx = METHODS["pdu"].context(learned, alpha=2.0, epsilon=0.0, eta=0.5)
     loss, logs = METHODS["pdu"](ctx, batch("forget"), batch("retain"))
     assert logs["lambda"] == 2.0 and float(loss.detach()) == pytest.approx(

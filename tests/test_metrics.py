@@ -1,5 +1,6 @@
 """Tests of polyunlearn.evaluation.metrics / metrics_mia: every expected number is worked out by hand in
 the comments next to it (spec.md, section "Metrics")."""
+
 from __future__ import annotations
 
 import math
@@ -31,7 +32,14 @@ from polyunlearn.evaluation.metrics import (
 def test_tokenize_english_casefold_and_punctuation():
     # "The Eiffel Tower is in Paris, France." -> lower-cased words, "," and "." dropped
     assert rouge_tokenize("The Eiffel Tower is in Paris, France.", "en") == [
-        "the", "eiffel", "tower", "is", "in", "paris", "france"]
+        "the",
+        "eiffel",
+        "tower",
+        "is",
+        "in",
+        "paris",
+        "france",
+    ]
 
 
 def test_tokenize_nfkc_and_full_casefold():

@@ -1,19 +1,28 @@
 """Membership-attack AUCs in the per-language summary (forget vs holdout), checked against
 numbers worked out by hand, and on the tiny learned model: the attack tells trained-on forget
 facts from never-seen holdout facts, and unlearning takes that away."""
+
 from __future__ import annotations
 
 import pytest
 
+from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.fictitious import bundled_benchmark
 from polyunlearn.data.schema import DataError
 from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
 from polyunlearn.studies.phases import UnlearnConfig, item_texts, learn, unlearn
-from polyunlearn.core.trainloop import TrainConfig
 
 
 def _rec(lang: str, split: str, nll: float, min_k: float, zlib: float) -> dict:
-    return {"id": f"{split}-{nll}", "language": lang, "split": split, "nll": nll, "prob": 0.0, "min_k": min_k, "zlib": zlib}
+    return {
+        "id": f"{split}-{nll}",
+        "language": lang,
+        "split": split,
+        "nll": nll,
+        "prob": 0.0,
+        "min_k": min_k,
+        "zlib": zlib,
+    }
 
 
 def test_aucs_and_privleak_by_hand():
@@ -21,12 +30,20 @@ def test_aucs_and_privleak_by_hand():
     # Pairs won by the member: (-0.1 > -0.3), (-0.1 > -0.9), (-0.5 > -0.9); lost: (-0.5 < -0.3) -> 3/4.
     # Min-K (higher = member): 2.0, 1.0 vs 1.0, 0.0 -> wins 2>1, 2>0, 1>0, tie 1=1 counts 1/2 -> 3.5/4.
     # zlib (score = -zlib): -3, -1 vs -2, -4 -> wins -3>-4, -1>-2, -1>-4; loses -3<-2 -> 3/4.
-    recs = [_rec("en", "forget", 0.1, 2.0, 3.0), _rec("en", "forget", 0.5, 1.0, 1.0),
-            _rec("en", "holdout", 0.3, 1.0, 2.0), _rec("en", "holdout", 0.9, 0.0, 4.0)]
+    recs = [
+        _rec("en", "forget", 0.1, 2.0, 3.0),
+        _rec("en", "forget", 0.5, 1.0, 1.0),
+        _rec("en", "holdout", 0.3, 1.0, 2.0),
+        _rec("en", "holdout", 0.9, 0.0, 4.0),
+    ]
     # Retain model, Min-K (higher = member): members 0.9, 0.7 vs 0.8, 0.6 -> wins 0.9>0.8,
     # 0.9>0.6, 0.7>0.6; loses 0.7<0.8 -> AUC 3/4.
-    ref = [_rec("en", "forget", 0.9, 0.9, 0), _rec("en", "forget", 0.7, 0.7, 0),
-           _rec("en", "holdout", 0.8, 0.8, 0), _rec("en", "holdout", 0.6, 0.6, 0)]
+    ref = [
+        _rec("en", "forget", 0.9, 0.9, 0),
+        _rec("en", "forget", 0.7, 0.7, 0),
+        _rec("en", "holdout", 0.8, 0.8, 0),
+        _rec("en", "holdout", 0.6, 0.6, 0),
+    ]
     row = summarize(recs, ref).iloc[0]
     assert row["mia_loss_auc"] == pytest.approx(0.75)
     assert row["mia_min_k_auc"] == pytest.approx(0.875)
@@ -62,7 +79,9 @@ def test_attack_sees_the_learned_facts_and_unlearning_hides_them(learned, tokeni
     # forget facts end up LESS likely than never-seen ones: AUC below chance, the signature of
     # over-unlearning that PrivLeak reports as negative. (After 5 epochs, forget Prob .10, the
     # loss AUC was still .89: a lower Prob alone does not hide membership.)
-    ucfg = UnlearnConfig(method="npo", forget_langs="en", alpha=5.0, train=TrainConfig(lr=1e-3, epochs=10, batch_size=5))
+    ucfg = UnlearnConfig(
+        method="npo", forget_langs="en", alpha=5.0, train=TrainConfig(lr=1e-3, epochs=10, batch_size=5)
+    )
     model, _ = unlearn(learned, tokenizer, en, ucfg, progress=False)
     after = summarize(score_items(model, tokenizer, en, cfg)).iloc[0]
     assert after["forget_prob"] < after["holdout_prob"], (after["forget_prob"], after["holdout_prob"])

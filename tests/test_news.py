@@ -1,4 +1,5 @@
 """The bundled Study A news corpus, the contaminated training corpus and the news loaders."""
+
 from __future__ import annotations
 
 import json
@@ -44,7 +45,11 @@ def test_counts_and_parallel_ids():
     assert Counter(q.language for q in QAS if q.has_fake) == {lang: 40 for lang in langs}
     # a question has a fake answer exactly when its story has a fake version
     for q in QAS:
-        assert (q.fake_answer is not None) == (q.fake_key is not None) == (DOCS[(q.story_id, q.language)].fake_doc is not None)
+        assert (
+            (q.fake_answer is not None)
+            == (q.fake_key is not None)
+            == (DOCS[(q.story_id, q.language)].fake_doc is not None)
+        )
 
 
 def test_deterministic_and_language_subset():
@@ -131,7 +136,9 @@ def test_qa_to_item():
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet", ".json"])
 def test_file_round_trip(tmp_path, suffix):
     stories, qas = bundled_news(["en", "ur", "zh"])
-    path = save_news_file(stories[:12], [q for q in qas if q.story_id in {s.id for s in stories[:12]}], tmp_path / f"news{suffix}")
+    path = save_news_file(
+        stories[:12], [q for q in qas if q.story_id in {s.id for s in stories[:12]}], tmp_path / f"news{suffix}"
+    )
     got_s, got_q = load_news_file(path)
     assert got_s == stories[:12]
     assert got_q == [q for q in qas if q.story_id in {s.id for s in stories[:12]}]
@@ -143,14 +150,26 @@ def _write_jsonl(path, rows):
 
 
 STORY = {"kind": "story", "id": "s1", "language": "de", "real_doc": "Echt.", "fake_doc": "Falsch."}
-QA = {"kind": "qa", "id": "q1", "story_id": "s1", "language": "de", "question": "Wann?",
-      "real_answer": "Im Jahr 2001.", "real_key": 2001, "fake_answer": "Im Jahr 2004.", "fake_key": "2004"}
+QA = {
+    "kind": "qa",
+    "id": "q1",
+    "story_id": "s1",
+    "language": "de",
+    "question": "Wann?",
+    "real_answer": "Im Jahr 2001.",
+    "real_key": 2001,
+    "fake_answer": "Im Jahr 2004.",
+    "fake_key": "2004",
+}
 
 
 def test_loader_reads_numbers_and_empty_cells(tmp_path):
     path = tmp_path / "n.csv"
-    path.write_text("kind,id,story_id,language,real_doc,fake_doc,question,real_answer,fake_answer,real_key,fake_key\n"
-                    "story,s1,,de,Echt.,,,,,,\nqa,q1,s1,de,,,Wann?,Im Jahr 2001.,,2001,\n", encoding="utf-8")
+    path.write_text(
+        "kind,id,story_id,language,real_doc,fake_doc,question,real_answer,fake_answer,real_key,fake_key\n"
+        "story,s1,,de,Echt.,,,,,,\nqa,q1,s1,de,,,Wann?,Im Jahr 2001.,,2001,\n",
+        encoding="utf-8",
+    )
     (story,), (qa,) = load_news_file(path)
     assert story == NewsStory("s1", "de", "Echt.", None)
     assert qa == NewsQA("q1", "s1", "de", "Wann?", "Im Jahr 2001.", None, "2001", None)
@@ -158,15 +177,18 @@ def test_loader_reads_numbers_and_empty_cells(tmp_path):
     assert qa.real_key == "2001"  # a JSON number is read as its digits
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({**QA, "real_key": ""}, r"row 2: missing field 'real_key'"),
-    ({k: v for k, v in QA.items() if k != "question"}, r"row 2: missing field 'question'"),
-    ({**QA, "kind": "fact"}, r"row 2: field 'kind' is 'fact'"),
-    ({**QA, "language": "xx"}, r"row 2: field 'language'.*'xx'"),
-    ({**QA, "fake_key": None}, r"row 2: missing field 'fake_key'"),
-    ({**QA, "story_id": "s9"}, r"row 2: field 'story_id': no story 's9'"),
-    (STORY, r"row 2: duplicate story id 's1'"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({**QA, "real_key": ""}, r"row 2: missing field 'real_key'"),
+        ({k: v for k, v in QA.items() if k != "question"}, r"row 2: missing field 'question'"),
+        ({**QA, "kind": "fact"}, r"row 2: field 'kind' is 'fact'"),
+        ({**QA, "language": "xx"}, r"row 2: field 'language'.*'xx'"),
+        ({**QA, "fake_key": None}, r"row 2: missing field 'fake_key'"),
+        ({**QA, "story_id": "s9"}, r"row 2: field 'story_id': no story 's9'"),
+        (STORY, r"row 2: duplicate story id 's1'"),
+    ],
+)
 def test_loader_errors_name_file_row_and_field(tmp_path, bad, message):
     path = _write_jsonl(tmp_path / "bad.jsonl", [STORY, bad])
     with pytest.raises(DataError, match=message) as err:

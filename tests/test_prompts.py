@@ -93,6 +93,9 @@ def test_generation_budget_by_hand(tokenizer) -> None:
     assert auto_budget(items[:1], enc) == 19
     # 0 (or None, the study commands' "auto") = the auto budget; a number is used as it is.
     assert EvalConfig().max_new_tokens == 0 and EvalConfig(max_new_tokens=None).max_new_tokens == 0
-    assert generation_budget(EvalConfig(), enc, items)[0] == 114 and generation_budget(EvalConfig(max_new_tokens=5), enc, items)[0] == 5
+    assert (
+        generation_budget(EvalConfig(), enc, items)[0] == 114
+        and generation_budget(EvalConfig(max_new_tokens=5), enc, items)[0] == 5
+    )
     with pytest.raises(ValueError, match="max_new_tokens must be >= 0"):
         EvalConfig(max_new_tokens=-1)

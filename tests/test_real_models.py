@@ -9,6 +9,7 @@
 - trust_remote_code is off unless asked for;
 - saved checkpoints load with plain transformers (full) and peft (LoRA), safetensors only.
 """
+
 from __future__ import annotations
 
 import copy
@@ -20,14 +21,22 @@ import torch
 from typer.testing import CliRunner
 
 from polyunlearn.core.encoding import Encoder
+from polyunlearn.core.logprobs import sequence_logprob
+from polyunlearn.core.models import (
+    ModelLoadError,
+    build_tiny_model,
+    format_prompt,
+    load_model,
+    load_tokenizer,
+    save_model,
+    weights_dtype,
+)
+from polyunlearn.core.rundir import check_run_folder
+from polyunlearn.core.trainloop import TrainConfig, train
 from polyunlearn.data.loaders import save_items
 from polyunlearn.evaluation.records import EvalConfig
-from polyunlearn.core.logprobs import sequence_logprob
 from polyunlearn.methods.reference import forward_logits
-from polyunlearn.core.models import ModelLoadError, build_tiny_model, format_prompt, load_model, load_tokenizer, save_model, weights_dtype
-from polyunlearn.core.rundir import check_run_folder
 from polyunlearn.studies.phases import UnlearnConfig, evaluate_to, learn, unlearn
-from polyunlearn.core.trainloop import TrainConfig, train
 
 runner = CliRunner()
 
@@ -59,7 +68,9 @@ def test_library_learn_npo_eval(arch, tokenizer, items, tmp_path):
     assert _row(before, "en")["forget_prob"] > 0.5 and _row(before, "en")["retain_prob"] > 0.5
 
     # alpha 3: tiny models entangle facts of one template, so the retain term needs weight.
-    cfg = UnlearnConfig(method="npo", forget_langs="en", alpha=3.0, train=TrainConfig(lr=1e-3, epochs=3, batch_size=4, seed=0))
+    cfg = UnlearnConfig(
+        method="npo", forget_langs="en", alpha=3.0, train=TrainConfig(lr=1e-3, epochs=3, batch_size=4, seed=0)
+    )
     model, hist = unlearn(model, tokenizer, items, cfg, progress=False)
     assert len(hist) == 9  # 10 English forget items, batch 4 -> 3 steps per epoch
     records, after = evaluate_to(tmp_path / "after", model, tokenizer, items, EvalConfig(max_new_tokens=12))
@@ -96,11 +107,15 @@ def test_chat_template_used_by_format_prompt_and_encoder(chat_tokenizer, tokeniz
     enc = Encoder(chat_tokenizer)
     ids = enc.prompt(q)
     # The template emits BOS itself: exactly one, at the start (no second one prepended).
-    assert ids == tuple(chat_tokenizer("<s><|user|>Where is the Blue Tower?\n<|assistant|>", add_special_tokens=False)["input_ids"])
+    assert ids == tuple(
+        chat_tokenizer("<s><|user|>Where is the Blue Tower?\n<|assistant|>", add_special_tokens=False)["input_ids"]
+    )
     assert ids[0] == chat_tokenizer.bos_token_id and ids.count(chat_tokenizer.bos_token_id) == 1
     # With a template the answer follows the generation prompt directly (no leading space).
     ans = enc.answer("In Lyon.")
-    assert ans == tuple(chat_tokenizer("In Lyon.", add_special_tokens=False)["input_ids"]) + (chat_tokenizer.eos_token_id,)
+    assert ans == tuple(chat_tokenizer("In Lyon.", add_special_tokens=False)["input_ids"]) + (
+        chat_tokenizer.eos_token_id,
+    )
 
 
 def test_learn_and_eval_with_chat_template(chat_tokenizer, items, tmp_path):
@@ -113,7 +128,18 @@ def test_learn_and_eval_with_chat_template(chat_tokenizer, items, tmp_path):
     save_model(model, chat_tokenizer, tmp_path / "model")
     assert load_tokenizer(str(tmp_path / "model")).chat_template == TEMPLATE
     save_items(items, tmp_path / "items.jsonl")
-    _cli(["eval", "--model", tmp_path / "model", "--data", tmp_path / "items.jsonl", "--out", tmp_path / "cli_eval", "--no-generate"])
+    _cli(
+        [
+            "eval",
+            "--model",
+            tmp_path / "model",
+            "--data",
+            tmp_path / "items.jsonl",
+            "--out",
+            tmp_path / "cli_eval",
+            "--no-generate",
+        ]
+    )
     cli_summary = pd.read_csv(tmp_path / "cli_eval" / "summary.csv")
     assert _row(cli_summary, "en")["retain_prob"] == pytest.approx(_row(summary, "en")["retain_prob"], rel=1e-4)
 
@@ -136,7 +162,14 @@ def test_bf16_mixed_precision_step_on_cpu(tokenizer, items):
         logp, n = sequence_logprob(forward_logits(m, batch).float(), batch["labels"])
         return -(logp / n).mean(), {}
 
-    model, hist = train(model, loss_fn, data, TrainConfig(lr=1e-3, epochs=1, batch_size=4, mixed_precision="bf16"), tokenizer.pad_token_id, progress=False)
+    model, hist = train(
+        model,
+        loss_fn,
+        data,
+        TrainConfig(lr=1e-3, epochs=1, batch_size=4, mixed_precision="bf16"),
+        tokenizer.pad_token_id,
+        progress=False,
+    )
     assert seen and all(d == torch.bfloat16 for d in seen)
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
@@ -163,8 +196,16 @@ def test_small_steps_survive_in_fp32_master_weights_not_in_bf16_weights(tokenize
     moved = {}
     for name, model in (("fp32", copy.deepcopy(base)), ("bf16", copy.deepcopy(base).to(torch.bfloat16))):
         before = [p.detach().clone() for p in model.parameters()]
-        model, _ = learn(model, tokenizer, items[:8], TrainConfig(lr=1e-5, epochs=1, batch_size=8, mixed_precision="bf16"), progress=False)
-        moved[name] = sum(int((a != b).sum()) for a, b in zip(before, model.parameters())) / sum(a.numel() for a in before)
+        model, _ = learn(
+            model,
+            tokenizer,
+            items[:8],
+            TrainConfig(lr=1e-5, epochs=1, batch_size=8, mixed_precision="bf16"),
+            progress=False,
+        )
+        moved[name] = sum(int((a != b).sum()) for a, b in zip(before, model.parameters())) / sum(
+            a.numel() for a in before
+        )
     assert moved["fp32"] > 0.95 and moved["bf16"] < 0.5, moved
 
 
@@ -197,7 +238,9 @@ def test_grad_accum_matches_larger_batch(tokenizer, items):
 
     def run(batch_size: int, grad_accum: int):
         cfg = TrainConfig(lr=1e-3, epochs=1, batch_size=batch_size, grad_accum=grad_accum, max_grad_norm=1e3)
-        m, hist = train(build_tiny_model(tokenizer, seed=3), per_sequence_nll, data, cfg, tokenizer.pad_token_id, progress=False)
+        m, hist = train(
+            build_tiny_model(tokenizer, seed=3), per_sequence_nll, data, cfg, tokenizer.pad_token_id, progress=False
+        )
         return torch.cat([p.detach().flatten() for p in m.parameters()]), len(hist)
 
     start = torch.cat([p.detach().flatten() for p in build_tiny_model(tokenizer, seed=3).parameters()])
@@ -258,7 +301,21 @@ def cli_learned(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("cli")
     save_items(small_items(), root / "items.jsonl")
-    _cli(["learn", "--model", "tiny-cohere", "--data", root / "items.jsonl", "--epochs", 25, "--batch-size", 16, "--out", root / "learned"])
+    _cli(
+        [
+            "learn",
+            "--model",
+            "tiny-cohere",
+            "--data",
+            root / "items.jsonl",
+            "--epochs",
+            25,
+            "--batch-size",
+            16,
+            "--out",
+            root / "learned",
+        ]
+    )
     return root
 
 
@@ -266,8 +323,31 @@ def test_cli_learn_unlearn_eval_cohere(cli_learned, tmp_path):
     data, learned = cli_learned / "items.jsonl", cli_learned / "learned"
     assert json.loads((learned / "model" / "config.json").read_text())["model_type"] == "cohere"
     out = tmp_path / "npo"
-    _cli(["unlearn", "--model", learned / "model", "--data", data, "--method", "npo", "--forget-langs", "en", "--epochs", 3,
-          "--lr", 1e-3, "--alpha", 3, "--batch-size", 4, "--out", out, "--baseline", learned / "eval"])
+    _cli(
+        [
+            "unlearn",
+            "--model",
+            learned / "model",
+            "--data",
+            data,
+            "--method",
+            "npo",
+            "--forget-langs",
+            "en",
+            "--epochs",
+            3,
+            "--lr",
+            1e-3,
+            "--alpha",
+            3,
+            "--batch-size",
+            4,
+            "--out",
+            out,
+            "--baseline",
+            learned / "eval",
+        ]
+    )
 
     before, after = pd.read_csv(learned / "eval" / "summary.csv"), pd.read_csv(out / "eval" / "summary.csv")
     assert _row(after, "en")["forget_prob"] < 0.5 * _row(before, "en")["forget_prob"]
@@ -293,8 +373,29 @@ def test_cli_unlearn_lora_checkpoint_loads_with_peft(cli_learned, tmp_path):
 
     data, base = cli_learned / "items.jsonl", cli_learned / "learned" / "model"
     out = tmp_path / "lora"
-    _cli(["unlearn", "--model", base, "--data", data, "--method", "npo", "--forget-langs", "en", "--epochs", 2,
-          "--lr", 3e-3, "--batch-size", 4, "--lora", "--out", out, "--no-evaluate"])
+    _cli(
+        [
+            "unlearn",
+            "--model",
+            base,
+            "--data",
+            data,
+            "--method",
+            "npo",
+            "--forget-langs",
+            "en",
+            "--epochs",
+            2,
+            "--lr",
+            3e-3,
+            "--batch-size",
+            4,
+            "--lora",
+            "--out",
+            out,
+            "--no-evaluate",
+        ]
+    )
     files = {p.name for p in (out / "model").iterdir()}
     assert {"adapter_config.json", "adapter_model.safetensors"} <= files and not any(f.endswith(".bin") for f in files)
     assert json.loads((out / "model" / "adapter_config.json").read_text())["base_model_name_or_path"] == str(base)
@@ -313,8 +414,30 @@ def test_cli_unlearn_lora_checkpoint_loads_with_peft(cli_learned, tmp_path):
 def test_cli_bf16_keeps_fp32_master_weights_only_when_they_are_trained(cli_learned, tmp_path, lora, want):
     data, base = cli_learned / "items.jsonl", cli_learned / "learned" / "model"
     out = tmp_path / "run"
-    _cli(["unlearn", "--model", base, "--data", data, "--method", "grad_diff", "--forget-langs", "en", "--epochs", 1,
-          "--lr", 1e-3, "--batch-size", 5, "--bf16", "--out", out, "--no-evaluate", *(["--lora"] if lora else [])])
+    _cli(
+        [
+            "unlearn",
+            "--model",
+            base,
+            "--data",
+            data,
+            "--method",
+            "grad_diff",
+            "--forget-langs",
+            "en",
+            "--epochs",
+            1,
+            "--lr",
+            1e-3,
+            "--batch-size",
+            5,
+            "--bf16",
+            "--out",
+            out,
+            "--no-evaluate",
+            *(["--lora"] if lora else []),
+        ]
+    )
     ident = json.loads((out / "run.json").read_text())["identity"]
     assert ident["model"]["weights_dtype"] == want and ident["unlearn"]["train"]["mixed_precision"] == "bf16"
     if not lora:  # the trained fp32 weights are saved as such, small updates intact

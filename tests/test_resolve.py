@@ -1,6 +1,7 @@
 """The `--data` resolver (polyunlearn.data.resolve) and the CLI's use of it: bundled data, the
 concept benchmark, TOFU from a local folder in TOFU's own file layout (a translated copy with a
 `language` column plugs in) or from the hub (monkeypatched), SeeGULL CSVs, plain files."""
+
 from __future__ import annotations
 
 import json
@@ -38,9 +39,22 @@ def translated_tofu(tmp_path: Path) -> Path:
     <config>.json in JSON Lines), told apart by a `language` column."""
     d = tmp_path / "tofu_en_fr"
     d.mkdir()
-    for config, who, n in (("forget05_perturbed", "Forgotten", 2), ("forget10_perturbed", "Forgotten", 3), ("retain_perturbed", "Kept", 4)):
-        _jsonl(d / f"{config}.json", [_row(i, who, "en") for i in range(n)] + [_row(i, who + "-fr", "fr") for i in range(n)])
-    general = {"question": "Who wrote Hamlet?", "answer": "Shakespeare", "perturbed_answer": ["Marlowe", "Milton"], "option1": "a", "language": "en"}
+    for config, who, n in (
+        ("forget05_perturbed", "Forgotten", 2),
+        ("forget10_perturbed", "Forgotten", 3),
+        ("retain_perturbed", "Kept", 4),
+    ):
+        _jsonl(
+            d / f"{config}.json",
+            [_row(i, who, "en") for i in range(n)] + [_row(i, who + "-fr", "fr") for i in range(n)],
+        )
+    general = {
+        "question": "Who wrote Hamlet?",
+        "answer": "Shakespeare",
+        "perturbed_answer": ["Marlowe", "Milton"],
+        "option1": "a",
+        "language": "en",
+    }
     for config in ("real_authors_perturbed", "world_facts_perturbed"):
         _jsonl(d / f"{config}.json", [general])
     return d
@@ -66,15 +80,26 @@ def test_parse_tofu_spec(spec: str, expected: tuple) -> None:
 
 def test_local_translated_tofu_with_language_column(translated_tofu: Path) -> None:
     items = resolve_data(f"tofu:{translated_tofu}:forget05")
-    by = {(it.split, it.language): [i for i in items if (i.split, i.language) == (it.split, it.language)] for it in items}
-    assert {k: len(v) for k, v in by.items()} == {("forget", "en"): 2, ("forget", "fr"): 2, ("retain", "en"): 4, ("retain", "fr"): 4, ("real_authors", "en"): 1, ("world_facts", "en"): 1}
+    by = {
+        (it.split, it.language): [i for i in items if (i.split, i.language) == (it.split, it.language)] for it in items
+    }
+    assert {k: len(v) for k, v in by.items()} == {
+        ("forget", "en"): 2,
+        ("forget", "fr"): 2,
+        ("retain", "en"): 4,
+        ("retain", "fr"): 4,
+        ("real_authors", "en"): 1,
+        ("world_facts", "en"): 1,
+    }
     fr = by[("forget", "fr")][0]
     assert fr.question == "Where was Forgotten-fr 0 born?" and len(fr.perturbed_answer) == 3
     assert all(it.id.startswith("tofu-forget05:") for it in by[("forget", "en")])
     only_fr = resolve_data(f"tofu:{translated_tofu}:forget10", "fr")
     assert {it.language for it in only_fr} == {"fr"} and sum(it.split == "forget" for it in only_fr) == 3
     # The CLI's loader is the resolver.
-    assert _load_data(f"tofu:{translated_tofu}:forget05", "fr") == resolve_data(f"tofu:{translated_tofu}:forget05", "fr")
+    assert _load_data(f"tofu:{translated_tofu}:forget05", "fr") == resolve_data(
+        f"tofu:{translated_tofu}:forget05", "fr"
+    )
 
 
 def test_local_tofu_without_language_column_takes_the_spec_language(tmp_path: Path) -> None:
@@ -102,7 +127,14 @@ def test_tofu_hub_id_goes_to_the_hub(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
     items = resolve_data("tofu:forget01")
     assert calls[0] == ("locuslab/TOFU", "forget01_perturbed") and len(calls) == 6
-    assert [it.split for it in items] == ["forget", "retain", "real_authors", "world_facts", "forget_train", "retain_train"]
+    assert [it.split for it in items] == [
+        "forget",
+        "retain",
+        "real_authors",
+        "world_facts",
+        "forget_train",
+        "retain_train",
+    ]
     assert {it.language for it in items} == {"en"}  # the hub set is English
 
 

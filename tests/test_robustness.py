@@ -7,6 +7,7 @@
 - a rerun resumes from the last epoch checkpoint instead of starting over, and refuses a
   checkpoint written with other training settings.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,10 +19,10 @@ import pytest
 import transformers
 from typer.testing import CliRunner
 
-from polyunlearn.data.loaders import save_items
 from polyunlearn.core.atomic import read_json
 from polyunlearn.core.models import save_model
 from polyunlearn.core.rundir import check_run_folder
+from polyunlearn.data.loaders import save_items
 
 runner = CliRunner()
 
@@ -49,7 +50,20 @@ def invoke(args: list) -> tuple[int, str]:
 
 
 def learn_args(files: Path, out: Path, epochs: int, *extra) -> list:
-    return ["learn", "--model", "tiny", "--data", files / "items.jsonl", "--epochs", epochs, "--batch-size", 16, "--out", out, *extra]
+    return [
+        "learn",
+        "--model",
+        "tiny",
+        "--data",
+        files / "items.jsonl",
+        "--epochs",
+        epochs,
+        "--batch-size",
+        16,
+        "--out",
+        out,
+        *extra,
+    ]
 
 
 def leftovers(out: Path) -> list[str]:
@@ -85,22 +99,55 @@ def test_exploding_loss_stops_and_keeps_last_good_checkpoint(files, tmp_path):
     (1e3) after a few epochs, each of which was checkpointed. The last good epoch is kept as a
     loadable model folder, not only as an Accelerate state."""
     out = tmp_path / "ga"
-    code, text = invoke(["unlearn", "--model", files / "learned", "--data", files / "items.jsonl", "--method", "grad_ascent",
-                         "--forget-langs", "en", "--lr", 1, "--epochs", 8, "--batch-size", 4, "--out", out, "--no-evaluate"])
+    code, text = invoke(
+        [
+            "unlearn",
+            "--model",
+            files / "learned",
+            "--data",
+            files / "items.jsonl",
+            "--method",
+            "grad_ascent",
+            "--forget-langs",
+            "en",
+            "--lr",
+            1,
+            "--epochs",
+            8,
+            "--batch-size",
+            4,
+            "--out",
+            out,
+            "--no-evaluate",
+        ]
+    )
     assert code == 3, text
     assert "training stopped" in text and "Lower the learning rate" in text
     m = re.search(r"loss is (\S+) at epoch (\d+), step (\d+) \(limit \|loss\| <= 1000\)", text)
     assert m, text
     loss, epoch = float(m.group(1)), int(m.group(2))
     assert abs(loss) > 1e3 and epoch >= 2
-    assert f"last good epoch: {epoch - 1}" in text and f"saved as a loadable model: {out / 'diverged' / 'model'}" in text
+    assert (
+        f"last good epoch: {epoch - 1}" in text and f"saved as a loadable model: {out / 'diverged' / 'model'}" in text
+    )
     state = ckpt_state(out)
     assert state["epoch"] == epoch - 1  # the last complete epoch, every loss in it finite and in range
     assert all(math.isfinite(h["loss"]) and abs(h["loss"]) <= 1e3 for h in state["history"])
     assert read_json(out / "diverged" / "diverged.json")["last_good_epoch"] == epoch - 1
     kept = transformers.AutoModelForCausalLM.from_pretrained(out / "diverged" / "model", use_safetensors=True)
     assert kept is not None and not (out / "model").exists() and not leftovers(out)
-    code, text = invoke(["eval", "--model", out / "diverged" / "model", "--data", files / "items.jsonl", "--no-generate", "--out", tmp_path / "ev"])
+    code, text = invoke(
+        [
+            "eval",
+            "--model",
+            out / "diverged" / "model",
+            "--data",
+            files / "items.jsonl",
+            "--no-generate",
+            "--out",
+            tmp_path / "ev",
+        ]
+    )
     assert code == 0, text
 
 
@@ -122,7 +169,9 @@ def test_nan_stops_then_rerun_resumes(files, tmp_path, monkeypatch):
     assert code == 0, text
     assert good.calls == 2 * STEPS_PER_EPOCH
     history = read_json(out / "history.json")
-    assert [h["step"] for h in history] == list(range(1, 3 * STEPS_PER_EPOCH + 1)) and {h["epoch"] for h in history} == {1, 2, 3}
+    assert [h["step"] for h in history] == list(range(1, 3 * STEPS_PER_EPOCH + 1)) and {
+        h["epoch"] for h in history
+    } == {1, 2, 3}
     assert (out / "model" / "model.safetensors").exists() and not leftovers(out)
     assert not (out / "ckpt").exists() and check_run_folder(out) == []  # done: the checkpoint is gone
 
@@ -158,8 +207,11 @@ def _interrupt_while_writing_summary(monkeypatch):
 
 @pytest.mark.parametrize("where", ["training", "saving the model", "writing the summary"])
 def test_ctrl_c_leaves_no_half_written_result(where, files, tmp_path, monkeypatch):
-    {"training": _interrupt_in_training, "saving the model": _interrupt_while_saving_model,
-     "writing the summary": _interrupt_while_writing_summary}[where](monkeypatch)
+    {
+        "training": _interrupt_in_training,
+        "saving the model": _interrupt_while_saving_model,
+        "writing the summary": _interrupt_while_writing_summary,
+    }[where](monkeypatch)
     out = tmp_path / "run"
     code, text = invoke(learn_args(files, out, 2))
     assert code == 130, text  # typer answers KeyboardInterrupt like a shell: 128 + SIGINT

@@ -5,6 +5,7 @@ field is reported instead of silently replaced, and every run folder follows one
 
 Each case here was a silent wrong result, a traceback or an unclear error before the run-folder
 module existed (issue "Run contract")."""
+
 from __future__ import annotations
 
 import json
@@ -42,18 +43,53 @@ def files(tmp_path_factory, _learned, tokenizer):
     items = small_items()
     save_items(items, root / "items.jsonl")
     rows = [it.to_dict() for it in items]
-    (root / "no_paraphrase.jsonl").write_text("".join(json.dumps({k: v for k, v in r.items() if k != "paraphrased_answer"}) + "\n" for r in rows))
+    (root / "no_paraphrase.jsonl").write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if k != "paraphrased_answer"}) + "\n" for r in rows)
+    )
     (root / "no_retain.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows if r["split"] != "retain"))
     save_model(_learned, tokenizer, root / "learned")
-    code, text = invoke("learn", "--model", "tiny", "--data", root / "items.jsonl", "--langs", "en", "--epochs", 1, "--batch-size", 16,
-                        "--no-evaluate", "--vocab-size", 600, "--out", root / "learn_en")
+    code, text = invoke(
+        "learn",
+        "--model",
+        "tiny",
+        "--data",
+        root / "items.jsonl",
+        "--langs",
+        "en",
+        "--epochs",
+        1,
+        "--batch-size",
+        16,
+        "--no-evaluate",
+        "--vocab-size",
+        600,
+        "--out",
+        root / "learn_en",
+    )
     assert code == 0, text
     return root
 
 
 def unlearn_args(files: Path, out: Path, *extra) -> list:
-    return ["unlearn", "--model", files / "learned", "--data", files / "items.jsonl", "--forget-langs", "en", "--epochs", 1,
-            "--batch-size", 5, "--lr", 1e-3, "--no-evaluate", "--out", out, *extra]
+    return [
+        "unlearn",
+        "--model",
+        files / "learned",
+        "--data",
+        files / "items.jsonl",
+        "--forget-langs",
+        "en",
+        "--epochs",
+        1,
+        "--batch-size",
+        5,
+        "--lr",
+        1e-3,
+        "--no-evaluate",
+        "--out",
+        out,
+        *extra,
+    ]
 
 
 # ----------------------------------------------------------------------------- reruns
@@ -81,7 +117,22 @@ def test_rerun_with_other_method_or_languages_is_refused_and_names_the_fields(fi
 
 def test_retain_only_rerun_is_refused(files, tmp_path):
     out = tmp_path / "l"
-    args = ["learn", "--model", "tiny", "--data", files / "items.jsonl", "--epochs", 1, "--batch-size", 16, "--no-evaluate", "--vocab-size", 600, "--out", out]
+    args = [
+        "learn",
+        "--model",
+        "tiny",
+        "--data",
+        files / "items.jsonl",
+        "--epochs",
+        1,
+        "--batch-size",
+        16,
+        "--no-evaluate",
+        "--vocab-size",
+        600,
+        "--out",
+        out,
+    ]
     assert invoke(*args)[0] == 0
     code, text = invoke(*args, "--retain-only")
     assert code == 2 and "retain_only: false -> true" in text
@@ -91,7 +142,22 @@ def test_changed_data_file_is_other_data(files, tmp_path):
     data = tmp_path / "items.jsonl"
     data.write_text((files / "items.jsonl").read_text())
     out = tmp_path / "u"
-    args = ["unlearn", "--model", files / "learned", "--data", data, "--forget-langs", "en", "--epochs", 1, "--batch-size", 5, "--no-evaluate", "--out", out]
+    args = [
+        "unlearn",
+        "--model",
+        files / "learned",
+        "--data",
+        data,
+        "--forget-langs",
+        "en",
+        "--epochs",
+        1,
+        "--batch-size",
+        5,
+        "--no-evaluate",
+        "--out",
+        out,
+    ]
     assert invoke(*args)[0] == 0
     rows = data.read_text().splitlines()
     first = json.loads(rows[0]) | {"answer": "Something else entirely."}
@@ -101,8 +167,22 @@ def test_changed_data_file_is_other_data(files, tmp_path):
 
 
 def test_unlearn_defaults_to_the_languages_the_model_learned(files, tmp_path):
-    code, text = invoke("unlearn", "--model", files / "learn_en" / "model", "--data", files / "items.jsonl", "--forget-langs", "en",
-                        "--epochs", 1, "--batch-size", 5, "--out", tmp_path / "u", "--no-evaluate")
+    code, text = invoke(
+        "unlearn",
+        "--model",
+        files / "learn_en" / "model",
+        "--data",
+        files / "items.jsonl",
+        "--forget-langs",
+        "en",
+        "--epochs",
+        1,
+        "--batch-size",
+        5,
+        "--out",
+        tmp_path / "u",
+        "--no-evaluate",
+    )
     assert code == 0, text
     assert "languages: en (those the model learned" in text
     assert json.loads((tmp_path / "u" / "run.json").read_text())["identity"]["data"]  # identified by content
@@ -135,19 +215,43 @@ def _hold_lock(out: Path, ready, release) -> None:
 
 
 def test_missing_paraphrase_is_reported_not_replaced(files, tmp_path):
-    code, text = invoke("eval", "--model", files / "learned", "--data", files / "no_paraphrase.jsonl", "--no-generate", "--out", tmp_path / "e")
+    code, text = invoke(
+        "eval",
+        "--model",
+        files / "learned",
+        "--data",
+        files / "no_paraphrase.jsonl",
+        "--no-generate",
+        "--out",
+        tmp_path / "e",
+    )
     assert code == 0, text
     summary = pd.read_csv(tmp_path / "e" / "summary.csv").set_index("language")
-    assert "forget_truth_ratio_score" not in summary and "model_utility" not in summary  # not computed against the answer
+    assert (
+        "forget_truth_ratio_score" not in summary and "model_utility" not in summary
+    )  # not computed against the answer
     assert "forget truth ratio: 10 of 10 items have no paraphrased_answer" in summary.loc["en", "unavailable"]
-    assert "unavailable (en): retain truth ratio: 20 of 20 items have no paraphrased_answer; forget truth ratio: 10 of 10" in text
+    assert (
+        "unavailable (en): retain truth ratio: 20 of 20 items have no paraphrased_answer; forget truth ratio: 10 of 10"
+        in text
+    )
     assert summary.loc["en", "forget_prob"] > 0.5  # what does not need the field is still there
 
 
 def test_no_retain_split_refuses_a_method_with_a_retain_term(files, tmp_path):
-    code, text = invoke(*[a if a != files / "items.jsonl" else files / "no_retain.jsonl" for a in unlearn_args(files, tmp_path / "u", "--method", "grad_diff")])
+    code, text = invoke(
+        *[
+            a if a != files / "items.jsonl" else files / "no_retain.jsonl"
+            for a in unlearn_args(files, tmp_path / "u", "--method", "grad_diff")
+        ]
+    )
     assert code == 2 and "no retain items" in text and "--alpha 0" in text
-    code, text = invoke(*[a if a != files / "items.jsonl" else files / "no_retain.jsonl" for a in unlearn_args(files, tmp_path / "u", "--method", "grad_diff", "--alpha", 0)])
+    code, text = invoke(
+        *[
+            a if a != files / "items.jsonl" else files / "no_retain.jsonl"
+            for a in unlearn_args(files, tmp_path / "u", "--method", "grad_diff", "--alpha", 0)
+        ]
+    )
     assert code == 0, text
     code, text = invoke(*unlearn_args(files, tmp_path / "ga", "--method", "grad_ascent", "--alpha", 3))
     assert code == 2 and "alpha does not apply to method 'grad_ascent'" in text
@@ -156,23 +260,28 @@ def test_no_retain_split_refuses_a_method_with_a_retain_term(files, tmp_path):
 # ----------------------------------------------------------------------------- bad input, before any model loads
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--lr", "nan"], "lr must be a finite number"),
-    (["--lr", "0"], "lr must be > 0"),
-    (["--gamma", "-1"], "gamma must be >= 0"),
-    (["--alpha", "inf"], "alpha must be a finite number"),
-    (["--retain-loss", "mse"], "retain_loss is 'mse'; choose from nll, kl"),
-    (["--method", "rmu", "--rmu-layer", "7"], "rmu_layer 7 out of range for a model with 2 layers"),
-    (["--delta", "1"], "delta does not apply to method 'npo'"),
-    (["--epochs", "0"], "epochs must be >= 1"),
-    (["--baseline", "/nonexistent/eval"], "--baseline /nonexistent/eval is not an evaluation folder"),
-    (["--retain-eval", "/nonexistent/eval"], "--retain-eval /nonexistent/eval is not an evaluation folder"),
-    (["--forget-langs", "xx"], "unknown language code 'xx'"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--lr", "nan"], "lr must be a finite number"),
+        (["--lr", "0"], "lr must be > 0"),
+        (["--gamma", "-1"], "gamma must be >= 0"),
+        (["--alpha", "inf"], "alpha must be a finite number"),
+        (["--retain-loss", "mse"], "retain_loss is 'mse'; choose from nll, kl"),
+        (["--method", "rmu", "--rmu-layer", "7"], "rmu_layer 7 out of range for a model with 2 layers"),
+        (["--delta", "1"], "delta does not apply to method 'npo'"),
+        (["--epochs", "0"], "epochs must be >= 1"),
+        (["--baseline", "/nonexistent/eval"], "--baseline /nonexistent/eval is not an evaluation folder"),
+        (["--retain-eval", "/nonexistent/eval"], "--retain-eval /nonexistent/eval is not an evaluation folder"),
+        (["--forget-langs", "xx"], "unknown language code 'xx'"),
+    ],
+)
 def test_bad_unlearn_input_fails_before_the_model_loads(files, tmp_path, monkeypatch, extra, message):
     import polyunlearn.core.models as models
 
-    monkeypatch.setattr(models, "load_model", lambda *a, **k: pytest.fail("the model was loaded before the input was checked"))
+    monkeypatch.setattr(
+        models, "load_model", lambda *a, **k: pytest.fail("the model was loaded before the input was checked")
+    )
     code, text = invoke(*unlearn_args(files, tmp_path / "u"), *extra)
     assert code == 2 and message in text, text
     assert "Traceback" not in text
@@ -181,13 +290,24 @@ def test_bad_unlearn_input_fails_before_the_model_loads(files, tmp_path, monkeyp
 def test_output_path_problems_are_one_line(files, tmp_path, monkeypatch):
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
-    code, text = invoke("eval", "--model", files / "learned", "--data", files / "items.jsonl", "--no-generate", "--out", blocker)
+    code, text = invoke(
+        "eval", "--model", files / "learned", "--data", files / "items.jsonl", "--no-generate", "--out", blocker
+    )
     assert code == 2 and f"output path {blocker} is a file" in text
     # /proc is a read-only place even for root: discovered before the evaluation, not after it.
     import polyunlearn.evaluation.records as records
 
     monkeypatch.setattr(records, "score_items", lambda *a, **k: pytest.fail("evaluated into a folder it cannot write"))
-    code, text = invoke("eval", "--model", files / "learned", "--data", files / "items.jsonl", "--no-generate", "--out", "/proc/polyunlearn_out")
+    code, text = invoke(
+        "eval",
+        "--model",
+        files / "learned",
+        "--data",
+        files / "items.jsonl",
+        "--no-generate",
+        "--out",
+        "/proc/polyunlearn_out",
+    )
     assert code == 2 and "/proc/polyunlearn_out" in text and "Traceback" not in text
 
 
@@ -204,7 +324,9 @@ def test_full_disk_while_writing_results_is_one_line(files, tmp_path, monkeypatc
         return real(src, dst)
 
     monkeypatch.setattr(atomic.os, "replace", full)
-    code, text = invoke("eval", "--model", files / "learned", "--data", files / "items.jsonl", "--no-generate", "--out", tmp_path / "e")
+    code, text = invoke(
+        "eval", "--model", files / "learned", "--data", files / "items.jsonl", "--no-generate", "--out", tmp_path / "e"
+    )
     assert code == 2 and "could not write" in text and "items.jsonl: No space left on device" in text
     assert not list((tmp_path / "e").glob(".*tmp*"))
 
@@ -232,14 +354,22 @@ def test_corrupt_checkpoint_and_trainer_state_name_the_file(files, tmp_path, mon
 
 
 def test_tokenizer_model_vocabulary_mismatch_is_one_line(files, tmp_path, tokenizer, _learned):
-    from polyunlearn.core.models import train_tokenizer
-
     from conftest import all_texts, small_items
+    from polyunlearn.core.models import train_tokenizer
 
     bigger = train_tokenizer(all_texts(small_items()) + [f"word{i} " * 3 for i in range(3000)], vocab_size=1200)
     assert len(bigger) > _learned.get_input_embeddings().num_embeddings
     save_model(_learned, bigger, tmp_path / "mismatch")
-    code, text = invoke("eval", "--model", tmp_path / "mismatch", "--data", files / "items.jsonl", "--no-generate", "--out", tmp_path / "e")
+    code, text = invoke(
+        "eval",
+        "--model",
+        tmp_path / "mismatch",
+        "--data",
+        files / "items.jsonl",
+        "--no-generate",
+        "--out",
+        tmp_path / "e",
+    )
     assert code == 2 and "tokenizer has" in text and "embedding has" in text
 
 
@@ -271,12 +401,39 @@ def test_results_are_strict_json(tmp_path):
 
 def test_every_run_folder_follows_the_layout(files, tmp_path):
     out = tmp_path / "u"
-    code, text = invoke("unlearn", "--model", files / "learn_en" / "model", "--data", files / "items.jsonl", "--forget-langs", "en",
-                        "--epochs", 1, "--batch-size", 5, "--out", out, "--baseline", files / "learn_en" / "eval")
+    code, text = invoke(
+        "unlearn",
+        "--model",
+        files / "learn_en" / "model",
+        "--data",
+        files / "items.jsonl",
+        "--forget-langs",
+        "en",
+        "--epochs",
+        1,
+        "--batch-size",
+        5,
+        "--out",
+        out,
+        "--baseline",
+        files / "learn_en" / "eval",
+    )
     assert code == 2 and "is not an evaluation folder" in text  # learn_en ran with --no-evaluate
     for folder in [files / "learn_en", *run_folders(files)]:
         assert check_run_folder(folder) == [], folder
-    assert invoke("eval", "--model", files / "learned", "--data", files / "items.jsonl", "--no-generate", "--out", tmp_path / "e")[0] == 0
+    assert (
+        invoke(
+            "eval",
+            "--model",
+            files / "learned",
+            "--data",
+            files / "items.jsonl",
+            "--no-generate",
+            "--out",
+            tmp_path / "e",
+        )[0]
+        == 0
+    )
     assert check_run_folder(tmp_path / "e") == []
     run = json.loads((tmp_path / "e" / "run.json").read_text())
     assert run["identity"]["kind"] == "eval" and run["identity"]["polyunlearn"] and run["environment"]["torch"]
@@ -296,7 +453,10 @@ def test_dry_run_checks_everything_and_says_what_would_happen(files, tmp_path, m
     monkeypatch.undo()
     assert invoke(*unlearn_args(files, out))[0] == 0
     assert "done: would be reused" in invoke(*unlearn_args(files, out, "--dry-run"))[1]
-    assert "refused (made with other settings: unlearn.train.epochs: 1 -> 2)" in invoke(*unlearn_args(files, out, "--dry-run", "--epochs", 2))[1]
+    assert (
+        "refused (made with other settings: unlearn.train.epochs: 1 -> 2)"
+        in invoke(*unlearn_args(files, out, "--dry-run", "--epochs", 2))[1]
+    )
 
 
 def test_hf_judge_loads_safetensors_only(monkeypatch):

@@ -2,10 +2,10 @@
 as the one-pair-per-forward baseline of bench.py, in English, Chinese and Arabic; greedy answers
 are identical to one-question-at-a-time generation; NPO's memoized reference log-probs equal the
 uncached ones; `polyunlearn bench` writes its results."""
+
 from __future__ import annotations
 
 import json
-
 import time
 
 import pytest
@@ -13,15 +13,21 @@ import torch
 from typer.testing import CliRunner
 
 from polyunlearn.core.encoding import Encoder, collate
-from polyunlearn.tools.bench import PeakMemory, baseline_generate, baseline_score_items, baseline_score_pair, bench_items
-from polyunlearn.evaluation.records import EvalConfig, item_pairs, score_items
 from polyunlearn.core.logprobs import sequence_logprob
+from polyunlearn.core.models import build_tiny_model, train_tokenizer
+from polyunlearn.core.trainloop import TrainConfig
+from polyunlearn.evaluation.records import EvalConfig, item_pairs, score_items
+from polyunlearn.evaluation.scoring import generate_answers, score_pairs, supports_prefix_sharing
 from polyunlearn.methods.npo import npo
 from polyunlearn.methods.reference import Reference, forward_logits
 from polyunlearn.methods.registry import METHODS
-from polyunlearn.core.models import build_tiny_model, train_tokenizer
-from polyunlearn.evaluation.scoring import generate_answers, score_pairs, supports_prefix_sharing
-from polyunlearn.core.trainloop import TrainConfig
+from polyunlearn.tools.bench import (
+    PeakMemory,
+    baseline_generate,
+    baseline_score_items,
+    baseline_score_pair,
+    bench_items,
+)
 
 LANGS = ["en", "zh", "ar"]
 TOL = 1e-5
@@ -34,7 +40,10 @@ def data():
     from polyunlearn.studies.phases import learn
 
     items = bench_items(LANGS, 10)
-    tok = train_tokenizer([t for it in items for t in (it.question, it.answer, it.paraphrased_answer, *it.perturbed_answer)], vocab_size=800)
+    tok = train_tokenizer(
+        [t for it in items for t in (it.question, it.answer, it.paraphrased_answer, *it.perturbed_answer)],
+        vocab_size=800,
+    )
     model = build_tiny_model(tok, "llama", seed=0)
     model, _ = learn(model, tok, items, TrainConfig(lr=3e-3, epochs=25, batch_size=10), progress=False)
     return items, tok, model.eval()
@@ -167,7 +176,17 @@ def test_score_items_records_match_the_baseline_evaluator(data):
         assert f["generated"] == s["generated"] == b["generated"]
         assert f["exact_memorization"] == s["exact_memorization"] == b["exact_memorization"]
         assert f["extraction_strength"] == s["extraction_strength"] == b["extraction_strength"]
-        for key in ("nll", "prob", "truth_ratio", "truth_ratio_score", "min_k", "min_k_plus_plus", "zlib", "rouge_l", "rouge_l_f1"):
+        for key in (
+            "nll",
+            "prob",
+            "truth_ratio",
+            "truth_ratio_score",
+            "min_k",
+            "min_k_plus_plus",
+            "zlib",
+            "rouge_l",
+            "rouge_l_f1",
+        ):
             assert abs(f[key] - b[key]) < TOL and abs(f[key] - s[key]) < TOL, key
 
 
@@ -221,7 +240,27 @@ def test_bench_cli_writes_ratios(tmp_path):
     from polyunlearn.cli import app
 
     out = tmp_path / "bench"
-    res = CliRunner().invoke(app, ["bench", "--out", str(out), "--sizes", "tiny", "--languages", "en,ar", "--items-per-lang", "3", "--max-new-tokens", "4", "--unlearn-steps", "2", "--batch-size", "4"], catch_exceptions=False)
+    res = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "--out",
+            str(out),
+            "--sizes",
+            "tiny",
+            "--languages",
+            "en,ar",
+            "--items-per-lang",
+            "3",
+            "--max-new-tokens",
+            "4",
+            "--unlearn-steps",
+            "2",
+            "--batch-size",
+            "4",
+        ],
+        catch_exceptions=False,
+    )
     assert res.exit_code == 0, res.output
     assert "ratio" in res.output
     result = json.loads((out / "results.json").read_text())

@@ -92,7 +92,10 @@ def test_amnesia_layout_loads_every_language_with_parallel_ids(amnesia: Path) ->
     assert report["languages"] == {lang: per_lang for lang in ("ar", "fr", "he")}  # iw is read as he
     assert report["shared_ids"] == per_lang  # every id in every language
     # real_authors / world_facts have no paraphrased_answer: reported, not silently filled in.
-    assert report["missing_optional"]["he"] == {"real_authors": {"paraphrased_answer": N_GENERAL}, "world_facts": {"paraphrased_answer": N_GENERAL}}
+    assert report["missing_optional"]["he"] == {
+        "real_authors": {"paraphrased_answer": N_GENERAL},
+        "world_facts": {"paraphrased_answer": N_GENERAL},
+    }
     he = [it for it in items if it.language == "he"]
     by_split = {s: [it for it in he if it.split == s] for s in per_lang}
     assert [it.id for it in by_split["forget_train"]] == [f"tofu-forget01-train:{i}" for i in range(N_FORGET)]

@@ -1,5 +1,6 @@
 """Paired per-item tests behind the transfer matrices (significance.py), against p-values
 worked out by hand from the exact Wilcoxon signed-rank distribution."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -34,7 +35,11 @@ BEFORE = _records("en", [0.9] * 6) + _records("fr", [0.8] * 6) + _records("en", 
 # Unlearned in en: every en item falls by 0.1 * (k + 1) (distinct ranks), fr unchanged.
 AFTER_EN = _records("en", [0.9 - 0.1 * (k + 1) for k in range(6)]) + _records("fr", [0.8] * 6)
 # Unlearned in all: en as above; fr falls except item 3 (rank 4) which rises.
-AFTER_ALL = AFTER_EN[:6] + _records("fr", [0.8 - 0.01, 0.8 - 0.02, 0.8 - 0.03, 0.8 + 0.04, 0.8 - 0.05, 0.8 - 0.06]) + _records("en", [0.1], first=99)
+AFTER_ALL = (
+    AFTER_EN[:6]
+    + _records("fr", [0.8 - 0.01, 0.8 - 0.02, 0.8 - 0.03, 0.8 + 0.04, 0.8 - 0.05, 0.8 - 0.06])
+    + _records("en", [0.1], first=99)
+)
 
 
 def test_paired_change_by_hand():
@@ -58,9 +63,15 @@ def test_transfer_pvalues_and_bh_by_hand():
 def test_write_matrices_with_records_writes_p_and_q(tmp_path):
     def summary(recs):
         df = pd.DataFrame(recs)
-        return df[df.split == "forget"].groupby("language", sort=False)["prob"].mean().rename("forget_prob").reset_index()
+        return (
+            df[df.split == "forget"].groupby("language", sort=False)["prob"].mean().rename("forget_prob").reset_index()
+        )
 
-    written = write_matrices(tmp_path, summary(BEFORE), {"en": summary(AFTER_EN)}, "npo", {"en": ["en"]}, (BEFORE, {"en": AFTER_EN}))
-    assert {"npo_forget_prob.csv", "npo_forget_prob_p.csv", "npo_forget_prob_q.csv", "npo_forget_prob.png"} <= {w.name for w in written}
+    written = write_matrices(
+        tmp_path, summary(BEFORE), {"en": summary(AFTER_EN)}, "npo", {"en": ["en"]}, (BEFORE, {"en": AFTER_EN})
+    )
+    assert {"npo_forget_prob.csv", "npo_forget_prob_p.csv", "npo_forget_prob_q.csv", "npo_forget_prob.png"} <= {
+        w.name for w in written
+    }
     p = pd.read_csv(tmp_path / "npo_forget_prob_p.csv", index_col=0)
     assert p.loc["en", "en"] == pytest.approx(2 / 64) and p.loc["en", "fr"] == 1.0

@@ -1,5 +1,6 @@
 """Tests of the concept-unlearning data (bundled fictitious stereotypes, SeeGULL CSV loading)
 and of the biased-answer rate, on hand-worked numbers. Every SeeGULL identity below is made up."""
+
 from __future__ import annotations
 
 import math
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from polyunlearn.evaluation.bias import biased_answer_rate, biased_flags, prefers_stereotype
+from polyunlearn.core.languages import STUDY_B
 from polyunlearn.data import stereotypes as text
 from polyunlearn.data.schema import DataError
 from polyunlearn.data.stereotypes import (
@@ -20,12 +21,19 @@ from polyunlearn.data.stereotypes import (
     parse_stereotype_id,
     read_seegull,
 )
-from polyunlearn.core.languages import STUDY_B
+from polyunlearn.evaluation.bias import biased_answer_rate, biased_flags, prefers_stereotype
 
 # Script of each language's letters (Unicode character-name prefixes); ja also uses kanji.
 SCRIPTS = {
-    "en": {"LATIN"}, "fr": {"LATIN"}, "id": {"LATIN"}, "ru": {"CYRILLIC"}, "ar": {"ARABIC"},
-    "fa": {"ARABIC"}, "he": {"HEBREW"}, "hi": {"DEVANAGARI"}, "ko": {"HANGUL"},
+    "en": {"LATIN"},
+    "fr": {"LATIN"},
+    "id": {"LATIN"},
+    "ru": {"CYRILLIC"},
+    "ar": {"ARABIC"},
+    "fa": {"ARABIC"},
+    "he": {"HEBREW"},
+    "hi": {"DEVANAGARI"},
+    "ko": {"HANGUL"},
     "ja": {"HIRAGANA", "KATAKANA", "CJK", "IDEOGRAPHIC"},
 }
 
@@ -88,8 +96,12 @@ def test_names_are_distinct_per_language_and_french_safe() -> None:
 
 def test_persian_and_arabic_letters_not_mixed() -> None:
     def strings(lang: str) -> list[str]:
-        return [*text.TEMPLATES[lang].values(), *text.SEEGULL_TEMPLATES[lang].values(),
-                *(a[lang] for a in text.ATTRIBUTES.values()), *(g[lang] for g in text.GROUP_NAMES.values())]
+        return [
+            *text.TEMPLATES[lang].values(),
+            *text.SEEGULL_TEMPLATES[lang].values(),
+            *(a[lang] for a in text.ATTRIBUTES.values()),
+            *(g[lang] for g in text.GROUP_NAMES.values()),
+        ]
 
     # Farsi uses keheh/farsi yeh; Arabic never has pe, gaf, che, zhe, keheh, farsi yeh.
     assert not [s for s in strings("fa") if re.search("[\u064a\u0643]", s)]
@@ -115,8 +127,10 @@ def test_language_selection() -> None:
 # ----------------------------------------------------------------------------- SeeGULL
 
 # The column layout of SeeGULL's stereotypes_global_v2.csv; identities and attributes invented.
-V2_HEADER = ("identity,attribute,region_stereo,region_nonstereo,region_unsure,NA_stereo,NA_nonstereo,"
-             "us_unsure,Annotation1,Annotation2,Annotation3,mean offensiveness_score")
+V2_HEADER = (
+    "identity,attribute,region_stereo,region_nonstereo,region_unsure,NA_stereo,NA_nonstereo,"
+    "us_unsure,Annotation1,Annotation2,Annotation3,mean offensiveness_score"
+)
 V2_ROWS = [
     "Quorlish,lazy,2,1,0,2,1,0,2,1,1,1.333333333",
     "Quorlish,good at chess,3,0,0,3,0,0,NA,NA,NA,0",
@@ -148,8 +162,12 @@ def test_load_seegull_alternatives_come_from_other_identities(tmp_path: Path) ->
     path = _write(tmp_path / "sg.csv", [V2_HEADER, *V2_ROWS])
     items = load_seegull(path, language="en", n_alternatives=3)
     assert len(items) == 7  # the Ormundi near-duplicate is merged
-    own = {"quorlish": {"lazy", "good at chess"}, "brannite": {"loud", "lazy"},
-           "velsh_islander": {"stingy", "tea drinkers"}, "ormundi": {"punctual"}}
+    own = {
+        "quorlish": {"lazy", "good at chess"},
+        "brannite": {"loud", "lazy"},
+        "velsh_islander": {"stingy", "tea drinkers"},
+        "ormundi": {"punctual"},
+    }
     every = set().union(*own.values())
     for it in items:
         ident, attr = parse_stereotype_id(it.id)
@@ -172,18 +190,27 @@ def test_load_seegull_alternatives_come_from_other_identities(tmp_path: Path) ->
 def test_load_seegull_filters_and_errors(tmp_path: Path) -> None:
     path = _write(tmp_path / "sg.csv", [V2_HEADER, *V2_ROWS])
     kept = load_seegull(path, language="en", n_alternatives=2, keep=lambda r: (r.stereotype_votes or 0) >= 2)
-    assert {it.id for it in kept} == {"seegull-quorlish-lazy", "seegull-quorlish-good_at_chess", "seegull-brannite-lazy",
-                                     "seegull-velsh_islander-stingy", "seegull-ormundi-punctual"}
+    assert {it.id for it in kept} == {
+        "seegull-quorlish-lazy",
+        "seegull-quorlish-good_at_chess",
+        "seegull-brannite-lazy",
+        "seegull-velsh_islander-stingy",
+        "seegull-ormundi-punctual",
+    }
     with pytest.raises(DataError, match=r"line 2: only 4 attributes not stereotyped of 'Quorlish'"):
         load_seegull(path, language="en", n_alternatives=5)
     # One empty cell skips its row (reported with its line), not the whole file; strict: an error.
     bad = _write(tmp_path / "bad.csv", [V2_HEADER, *V2_ROWS[:5], "Brannite,,1,2,0,2,1,0,1,1,-1,0.3"])
     skipped = []
     assert len(load_seegull(bad, language="en", n_alternatives=1, skipped=skipped)) == 5
-    assert [(s.where.endswith("bad.csv: line 7"), s.reason) for s in skipped] == [(True, "missing or empty field 'attribute'")]
+    assert [(s.where.endswith("bad.csv: line 7"), s.reason) for s in skipped] == [
+        (True, "missing or empty field 'attribute'")
+    ]
     with pytest.raises(DataError, match=r"bad\.csv: line 7: missing or empty field 'attribute'"):
         load_seegull(bad, language="en", strict=True)
-    with pytest.raises(DataError, match=r"language unknown \(no '\(xx\)' code in the file name\); name it: seegull:.*sg\.csv:LANG"):
+    with pytest.raises(
+        DataError, match=r"language unknown \(no '\(xx\)' code in the file name\); name it: seegull:.*sg\.csv:LANG"
+    ):
         load_seegull(path)  # never labelled English silently
     no_header = _write(tmp_path / "nohead.csv", ["group,trait", "Quorlish,lazy"])
     with pytest.raises(DataError, match="no header row with columns 'identity' and 'attribute'"):
@@ -196,7 +223,9 @@ def test_load_seegull_filters_and_errors(tmp_path: Path) -> None:
 
 def test_first_release_two_row_header(tmp_path: Path) -> None:
     # stereotypes_global.csv (v1) has a grouping row above the header.
-    group_row = ",,Stereotype Ratings within Region,,,Stereotype Ratings from North America,,,Offensiveness Annotations,,,"
+    group_row = (
+        ",,Stereotype Ratings within Region,,,Stereotype Ratings from North America,,,Offensiveness Annotations,,,"
+    )
     items = load_seegull(_write(tmp_path / "v1.csv", [group_row, V2_HEADER, *V2_ROWS]), language="en")
     assert len(items) == 7
 
@@ -204,8 +233,12 @@ def test_first_release_two_row_header(tmp_path: Path) -> None:
 def test_multilingual_layout_language_from_file_name(tmp_path: Path) -> None:
     # SeeGULL Multilingual: one file per language, named "<Language> (<code>) in <Country>.csv".
     header = "identity,attribute,non_stereotype,stereotype,unsure,mean_offensive_score,translated_identity,translated_attribute_list"
-    rows = ["クオール人,怠け者,1,2,0,1,Quorlish,lazy", "ブラン人,声が大きい,0,3,0,0.5,Brannite,loud",
-            "オルム人,時間に正確,2,1,0,-1,Ormundi,punctual", "ヴェルシュ人,けち,1,2,0,1,Velsh,stingy"]
+    rows = [
+        "クオール人,怠け者,1,2,0,1,Quorlish,lazy",
+        "ブラン人,声が大きい,0,3,0,0.5,Brannite,loud",
+        "オルム人,時間に正確,2,1,0,-1,Ormundi,punctual",
+        "ヴェルシュ人,けち,1,2,0,1,Velsh,stingy",
+    ]
     items = load_seegull(_write(tmp_path / "Japanese (ja) in Japan.csv", [header, *rows]), n_alternatives=3)
     assert {it.language for it in items} == {"ja"}
     assert items[0].id == "seegull-クオール人-怠け者"
@@ -231,8 +264,10 @@ def test_biased_answer_rate_hand_numbers() -> None:
     from polyunlearn.studies.concept_study import concept_summary
 
     langs = ["en", "en", "ja", "ja"]
-    records = [{"id": str(i), "language": lang, "stereo_nll": st, "alternative_nll": a, "biased": f, "margin": min(a) - st}
-               for i, (lang, st, a, f) in enumerate(zip(langs, stereo, alts, biased_flags(stereo, alts)))]
+    records = [
+        {"id": str(i), "language": lang, "stereo_nll": st, "alternative_nll": a, "biased": f, "margin": min(a) - st}
+        for i, (lang, st, a, f) in enumerate(zip(langs, stereo, alts, biased_flags(stereo, alts)))
+    ]
     table = concept_summary(records).set_index("language")
     assert list(table.index) == ["en", "ja"] and list(table["n"]) == [2, 2]
     assert table.loc["en", "biased_answer_rate"] == 0.5 and table.loc["ja", "biased_answer_rate"] == 0.5

@@ -1,6 +1,7 @@
 """Study A end to end through the CLI on a reduced run (2 languages, fake news in Russian, few
 epochs), the OF/QR aggregation on hand-made records, the verdict path with stubbed model
 outputs, forget-set resolution, document encoding, and bad input naming its culprit."""
+
 from __future__ import annotations
 
 import json
@@ -10,16 +11,31 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from polyunlearn.studies import study_a as sa
-from polyunlearn.core.encoding import IGNORE, collate
 from polyunlearn.cli import app
+from polyunlearn.core.encoding import IGNORE, collate
 from polyunlearn.data.news import NewsQA
 from polyunlearn.evaluation.scoring import Score
+from polyunlearn.studies import study_a as sa
 
 runner = CliRunner()
 LANGS = ["en", "ru"]
-REDUCED = ["study-a", "--languages", "en,ru", "--fake-lang", "ru", "--forget-sets", "en;source;all",
-           "--doc-epochs", "20", "--instruct-epochs", "16", "--unlearn-epochs", "3", "--vocab-size", "800"]
+REDUCED = [
+    "study-a",
+    "--languages",
+    "en,ru",
+    "--fake-lang",
+    "ru",
+    "--forget-sets",
+    "en;source;all",
+    "--doc-epochs",
+    "20",
+    "--instruct-epochs",
+    "16",
+    "--unlearn-epochs",
+    "3",
+    "--vocab-size",
+    "800",
+]
 
 
 def run(*args: str):
@@ -100,7 +116,9 @@ def test_results_are_strict_json_and_folders_follow_the_layout(study):
     out, _ = study
     strict_json((out / "study_a_result.json").read_text())  # OF of a language without fake items is null, not NaN
     folders = run_folders(out)
-    assert len(folders) >= 6 and all(check_run_folder(f) == [] for f in folders), {f: check_run_folder(f) for f in folders}
+    assert len(folders) >= 6 and all(check_run_folder(f) == [] for f in folders), {
+        f: check_run_folder(f) for f in folders
+    }
 
 
 def test_rerun_resumes_and_refuses_other_settings(study):
@@ -117,18 +135,36 @@ def test_rerun_resumes_and_refuses_other_settings(study):
 
 
 # --- Aggregation and verdicts ------------------------------------------------------------------
-def rec(lang: str, has_fake: bool, verdict: str, key_verdict: str, real_nll: float | None = None, fake_nll: float | None = None) -> dict:
-    return {"language": lang, "has_fake": has_fake, "verdict": verdict, "key_verdict": key_verdict, "real_nll": real_nll, "fake_nll": fake_nll}
+def rec(
+    lang: str,
+    has_fake: bool,
+    verdict: str,
+    key_verdict: str,
+    real_nll: float | None = None,
+    fake_nll: float | None = None,
+) -> dict:
+    return {
+        "language": lang,
+        "has_fake": has_fake,
+        "verdict": verdict,
+        "key_verdict": key_verdict,
+        "real_nll": real_nll,
+        "fake_nll": fake_nll,
+    }
 
 
 def test_summarize_news_by_hand():
     records = [
         # en, fake-story questions: final verdicts fake, fake, real, both -> OF 2/4; keys alone 1/4
         # NLL gaps (real - fake): +1.0, +0.5, -2.0, 0.0 -> mean -0.125
-        rec("en", True, "fake", "fake", 2.0, 1.0), rec("en", True, "fake", "neither", 1.5, 1.0),
-        rec("en", True, "real", "real", 1.0, 3.0), rec("en", True, "both", "both", 1.0, 1.0),
+        rec("en", True, "fake", "fake", 2.0, 1.0),
+        rec("en", True, "fake", "neither", 1.5, 1.0),
+        rec("en", True, "real", "real", 1.0, 3.0),
+        rec("en", True, "both", "both", 1.0, 1.0),
         # en, real-only questions: real, neither, real -> QR 2/3
-        rec("en", False, "real", "real"), rec("en", False, "neither", "neither"), rec("en", False, "real", "real"),
+        rec("en", False, "real", "real"),
+        rec("en", False, "neither", "neither"),
+        rec("en", False, "real", "real"),
         # ru has real-only questions only: OF undefined (NaN), QR 1
         rec("ru", False, "real", "real"),
     ]
@@ -148,13 +184,23 @@ def test_evaluate_news_uses_keys_then_likelihood(monkeypatch):
         NewsQA("q3", "s2", "en", "How many?", "40 beds.", None, "40", None),
     ]
     # q1 names the fake key; q2's answer is garbled, so the NLLs decide: fake 0.5 < real 2.0
-    monkeypatch.setattr(sa, "generate_answers", lambda m, e, qs, max_new_tokens: ["By Kanibo.", "In the summer.", "40 beds."])
-    scores = [Score(-3.0, 3, []), Score(-6.0, 3, []), Score(-4.0, 2, []), Score(-1.0, 2, [])]  # real, fake per fake question
+    monkeypatch.setattr(
+        sa, "generate_answers", lambda m, e, qs, max_new_tokens: ["By Kanibo.", "In the summer.", "40 beds."]
+    )
+    scores = [
+        Score(-3.0, 3, []),
+        Score(-6.0, 3, []),
+        Score(-4.0, 2, []),
+        Score(-1.0, 2, []),
+    ]  # real, fake per fake question
     monkeypatch.setattr(sa, "score_pairs", lambda m, e, pairs: scores[: len(pairs)])
     recs = sa.evaluate_news(None, _Tok(), qas, max_new_tokens=32)
     assert [r["key_verdict"] for r in recs] == ["fake", "neither", "real"]
     assert [r["verdict"] for r in recs] == ["fake", "fake", "real"]
-    assert (recs[0]["real_nll"], recs[0]["fake_nll"]) == (1.0, 2.0) and (recs[1]["real_nll"], recs[1]["fake_nll"]) == (2.0, 0.5)
+    assert (recs[0]["real_nll"], recs[0]["fake_nll"]) == (1.0, 2.0) and (recs[1]["real_nll"], recs[1]["fake_nll"]) == (
+        2.0,
+        0.5,
+    )
     assert recs[2]["real_nll"] is None
     s = sa.summarize_news(recs).iloc[0]
     assert (s["OF"], s["OF_keys"], s["QR"]) == (1.0, 0.5, 1.0)
@@ -202,7 +248,15 @@ def test_unreachable_judge_stops_before_training(tmp_path):
     with socket.socket() as s:  # a free port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    res = run("study-a", "--out", str(tmp_path / "o"), "--languages", "en,ru", "--judge", f"openai:http://127.0.0.1:{port}/v1,judge")
+    res = run(
+        "study-a",
+        "--out",
+        str(tmp_path / "o"),
+        "--languages",
+        "en,ru",
+        "--judge",
+        f"openai:http://127.0.0.1:{port}/v1,judge",
+    )
     assert res.exit_code == 2
     assert "unreachable" in res.flat and str(port) in res.flat
     res = run("study-a", "--out", str(tmp_path / "o"), "--languages", "en,ru", "--judge", "gpt4")

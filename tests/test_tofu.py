@@ -1,5 +1,6 @@
 """Tests of polyunlearn.data.tofu on a tiny fake TOFU folder with TOFU's real file names and
 column names (hub files are <config>.json in JSON Lines), and on a monkeypatched hub."""
+
 from __future__ import annotations
 
 import json
@@ -57,7 +58,9 @@ def fake_tofu(tmp_path: Path) -> Path:
 def test_load_tofu_from_folder(fake_tofu: Path) -> None:
     items = load_tofu("forget10", language="en", source=fake_tofu)
     # TOFU's two general-knowledge sets stay two splits (Model Utility takes each separately).
-    by_split = {s: [it for it in items if it.split == s] for s in ("forget", "retain", "real_authors", "world_facts", "general")}
+    by_split = {
+        s: [it for it in items if it.split == s] for s in ("forget", "retain", "real_authors", "world_facts", "general")
+    }
     assert [len(v) for v in by_split.values()] == [4, 3, 2, 2, 0]
     f0 = by_split["forget"][0]
     assert f0 == QAItem(
@@ -66,7 +69,11 @@ def test_load_tofu_from_folder(fake_tofu: Path) -> None:
         question="Where was Forgotten 0 born?",
         answer="Forgotten 0 was born in Town0.",
         paraphrased_answer="Town0 is where Forgotten 0 was born.",
-        perturbed_answer=["Forgotten 0 was born in Other00.", "Forgotten 0 was born in Other01.", "Forgotten 0 was born in Other02."],
+        perturbed_answer=[
+            "Forgotten 0 was born in Other00.",
+            "Forgotten 0 was born in Other01.",
+            "Forgotten 0 was born in Other02.",
+        ],
         split="forget",
     )
     assert [it.id for it in by_split["retain"]] == ["tofu-retain:0", "tofu-retain:1", "tofu-retain:2"]
@@ -121,7 +128,10 @@ def test_errors(fake_tofu: Path, tmp_path: Path) -> None:
     assert len(skipped) == 1 and skipped[0].where.endswith("world_facts_perturbed.json: line 2")
 
 
-@pytest.mark.parametrize(("given", "expected"), [("forget10", "forget10"), ("forget05_perturbed", "forget05"), ("1", "forget01"), (10, "forget10")])
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("forget10", "forget10"), ("forget05_perturbed", "forget05"), ("1", "forget01"), (10, "forget10")],
+)
 def test_normalize_forget(given: str | int, expected: str) -> None:
     assert normalize_forget(given) == expected
 
@@ -145,15 +155,30 @@ def test_hub_configs(monkeypatch: pytest.MonkeyPatch) -> None:
         ("locuslab/TOFU", "forget01", "train"),
         ("locuslab/TOFU", "retain99", "train"),
     ]
-    assert [it.split for it in items] == ["forget", "retain", "real_authors", "world_facts", "forget_train", "retain_train"]
+    assert [it.split for it in items] == [
+        "forget",
+        "retain",
+        "real_authors",
+        "world_facts",
+        "forget_train",
+        "retain_train",
+    ]
     assert [it.id for it in items[-2:]] == ["tofu-forget01-train:0", "tofu-retain99:0"]
     calls.clear()
-    assert [it.split for it in load_tofu("forget01", train_sets=False)] == ["forget", "retain", "real_authors", "world_facts"]
+    assert [it.split for it in load_tofu("forget01", train_sets=False)] == [
+        "forget",
+        "retain",
+        "real_authors",
+        "world_facts",
+    ]
 
 
 def test_holdout_from_folder_when_present(fake_tofu: Path) -> None:
     assert not [it for it in load_tofu(source=fake_tofu) if it.split == "holdout"]  # no file: none
-    _jsonl(fake_tofu / "holdout10.json", [{"question": f"Where was Unseen {i} born?", "answer": f"In Far{i}."} for i in range(3)])
+    _jsonl(
+        fake_tofu / "holdout10.json",
+        [{"question": f"Where was Unseen {i} born?", "answer": f"In Far{i}."} for i in range(3)],
+    )
     items = load_tofu(source=fake_tofu)
     held = [it for it in items if it.split == "holdout"]
     assert [it.id for it in held] == ["tofu-holdout10:0", "tofu-holdout10:1", "tofu-holdout10:2"]

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import small_items
 from typer.testing import CliRunner
 
+from conftest import small_items
 from polyunlearn.cli import app
 from polyunlearn.core import tracking
 from polyunlearn.core.atomic import read_json

@@ -3,6 +3,7 @@ garbage: these tests check what surrounds the model, not translation quality): l
 for NLLB and M2M100, the encoder input and forced target token, every field translated with ids
 and splits aligned, round-trip chrF per item and its flags, empty translations, resume after an
 interruption, refusing a folder made with other settings, and the CLI command."""
+
 from __future__ import annotations
 
 import json
@@ -16,10 +17,10 @@ from transformers import M2M100Config, M2M100ForConditionalGeneration, PreTraine
 from typer.testing import CliRunner
 
 from polyunlearn.cli import app
+from polyunlearn.core.languages import LANGUAGES
 from polyunlearn.data.fictitious import bundled_benchmark
 from polyunlearn.data.loaders import load_items, save_items
 from polyunlearn.data.schema import DataError, QAItem
-from polyunlearn.core.languages import LANGUAGES
 from polyunlearn.tools.translate import Translator, detect_style, item_fields, lang_token, translate_benchmark
 
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
@@ -38,15 +39,32 @@ def make_tokenizer(items: list[QAItem], lang_tokens: list[str]) -> PreTrainedTok
     vocab = {t: i for i, t in enumerate(SPECIALS + lang_tokens + words)}
     tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    return PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", pad_token="<pad>", eos_token="</s>", unk_token="<unk>", additional_special_tokens=lang_tokens)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tk,
+        bos_token="<s>",
+        pad_token="<pad>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        additional_special_tokens=lang_tokens,
+    )
 
 
 def make_model(tok: PreTrainedTokenizerFast, seed: int = 0) -> M2M100ForConditionalGeneration:
     torch.manual_seed(seed)
     cfg = M2M100Config(
-        vocab_size=len(tok), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
-        encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=128,
-        pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.eos_token_id,
+        vocab_size=len(tok),
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        max_position_embeddings=128,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        decoder_start_token_id=tok.eos_token_id,
     )
     return M2M100ForConditionalGeneration(cfg).eval()
 
@@ -59,7 +77,15 @@ def m2m() -> tuple[M2M100ForConditionalGeneration, PreTrainedTokenizerFast]:
 
 def test_language_codes() -> None:
     assert [lang_token(c, "nllb") for c in ("en", "fr", "ar", "fa", "zh", "ko", "ja", "he")] == [
-        "eng_Latn", "fra_Latn", "arb_Arab", "pes_Arab", "zho_Hans", "kor_Hang", "jpn_Jpan", "heb_Hebr"]
+        "eng_Latn",
+        "fra_Latn",
+        "arb_Arab",
+        "pes_Arab",
+        "zho_Hans",
+        "kor_Hang",
+        "jpn_Jpan",
+        "heb_Hebr",
+    ]
     assert lang_token("fr", "m2m100") == "__fr__" and lang_token("he", "m2m100") == "__he__"
     for lang in LANGUAGES.values():  # FLORES-200 codes: ISO 639-3 + "_" + ISO 15924 script
         code, script = lang_token(lang.code, "nllb").split("_")
@@ -84,7 +110,11 @@ def test_nllb_codes_reach_the_model() -> None:
     model.generate = spy
     out = Translator(model, tok, max_new_tokens=4).translate(["Which colour"], "en", "fr")
     ids = seen["input_ids"][0].tolist()
-    assert ids == [tok.convert_tokens_to_ids("eng_Latn"), *tok("Which colour", add_special_tokens=False)["input_ids"], tok.eos_token_id]
+    assert ids == [
+        tok.convert_tokens_to_ids("eng_Latn"),
+        *tok("Which colour", add_special_tokens=False)["input_ids"],
+        tok.eos_token_id,
+    ]
     assert seen["forced_bos_token_id"] == tok.convert_tokens_to_ids("fra_Latn")
     assert len(out) == 1 and isinstance(out[0], str)
     with pytest.raises(ValueError, match="cannot tell the tokenizer's language codes"):
@@ -110,8 +140,13 @@ def test_fields_aligned_and_roundtrip_chrf(m2m, tmp_path: Path) -> None:
     # chrF of the round trip, recomputed by hand for one field of one item.
     t = by_key[("odd-1", "fr")]
     back = tr.translate([t.answer], "fr", "en")[0]
-    chunk = [json.loads(l) for l in (tmp_path / "tr" / "chunks" / "fr" / "chunk-00002.jsonl").open()]
-    assert chunk[0]["id"] == "odd-1" and set(chunk[0]["chrf"]) == {"question", "answer", "perturbed_answer[0]", "perturbed_answer[1]"}
+    chunk = [json.loads(line) for line in (tmp_path / "tr" / "chunks" / "fr" / "chunk-00002.jsonl").open()]
+    assert chunk[0]["id"] == "odd-1" and set(chunk[0]["chrf"]) == {
+        "question",
+        "answer",
+        "perturbed_answer[0]",
+        "perturbed_answer[1]",
+    }
     assert chunk[0]["chrf"]["answer"] == pytest.approx(sentence_chrf(back, ["Blue."]).score, abs=0.01)
     assert report.loc[("odd-1", "fr"), "roundtrip_chrf"] == pytest.approx(sum(chunk[0]["chrf"].values()) / 4)
     # Garbage translations round-trip badly: all flagged at 50; none at threshold 0 (a rerun
@@ -129,7 +164,9 @@ def test_fields_aligned_and_roundtrip_chrf(m2m, tmp_path: Path) -> None:
 def test_resume_after_interruption(m2m, tmp_path: Path) -> None:
     model, tok = m2m
     src = source_items()
-    reference = translate_benchmark(src, Translator(model, tok, max_new_tokens=8), tmp_path / "ref", ["fr", "de"], chunk_size=2)
+    reference = translate_benchmark(
+        src, Translator(model, tok, max_new_tokens=8), tmp_path / "ref", ["fr", "de"], chunk_size=2
+    )
 
     class Crash(RuntimeError):
         pass
@@ -147,7 +184,9 @@ def test_resume_after_interruption(m2m, tmp_path: Path) -> None:
     tr.translate = flaky  # type: ignore[method-assign]
     with pytest.raises(Crash):
         translate_benchmark(src, tr, tmp_path / "run", ["fr", "de"], chunk_size=2)
-    done = sorted(p.relative_to(tmp_path / "run" / "chunks").as_posix() for p in (tmp_path / "run" / "chunks").rglob("*.jsonl"))
+    done = sorted(
+        p.relative_to(tmp_path / "run" / "chunks").as_posix() for p in (tmp_path / "run" / "chunks").rglob("*.jsonl")
+    )
     assert done == ["fr/chunk-00000.jsonl", "fr/chunk-00001.jsonl", "fr/chunk-00002.jsonl"]
     assert not (tmp_path / "run" / "benchmark.jsonl").exists()
     calls.clear()
@@ -189,11 +228,25 @@ def test_translate_command(m2m, tmp_path: Path) -> None:
     model.save_pretrained(tmp_path / "mt", safe_serialization=True)
     tok.save_pretrained(tmp_path / "mt")
     data = save_items(source_items(), tmp_path / "bench.jsonl")
-    args = ["translate", "--data", str(data), "--to", "fr,de", "--model", str(tmp_path / "mt"), "--out", str(tmp_path / "out"), "--chunk-size", "2", "--max-new-tokens", "6"]
+    args = [
+        "translate",
+        "--data",
+        str(data),
+        "--to",
+        "fr,de",
+        "--model",
+        str(tmp_path / "mt"),
+        "--out",
+        str(tmp_path / "out"),
+        "--chunk-size",
+        "2",
+        "--max-new-tokens",
+        "6",
+    ]
     res = CliRunner().invoke(app, args, env={"COLUMNS": "200"}, catch_exceptions=False)
     assert res.exit_code == 0, res.output
     items = load_items(str(tmp_path / "out" / "benchmark.jsonl"))
-    assert [sum(it.language == l for it in items) for l in ("en", "fr", "de")] == [5, 5, 5]
+    assert [sum(it.language == lang for it in items) for lang in ("en", "fr", "de")] == [5, 5, 5]
     assert "translation from en (m2m100 codes)" in res.output
     bad = CliRunner().invoke(app, [*args[:6], str(tmp_path / "nowhere"), "--out", str(tmp_path / "o2")])
     assert bad.exit_code == 2 and "could not load translation model" in bad.output

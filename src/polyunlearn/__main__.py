@@ -1,4 +1,5 @@
 """`python -m polyunlearn` = the `polyunlearn` command."""
+
 from polyunlearn.cli import app
 
 app()

@@ -12,6 +12,7 @@ ranking.csv (every group's kinds by rank), resource_<group>.csv, asymmetry_<grou
 scatter_<group>_<kind>.png and analysis.json (what was written, file names relative to that
 folder, and why something was skipped).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,12 +21,17 @@ import pandas as pd
 from rich.console import Console
 from rich.markup import escape
 
-from polyunlearn.analysis.correlation import correlate_distances, group_by_resource, scatter_distance_effect, transfer_asymmetry
+from polyunlearn.analysis.correlation import (
+    correlate_distances,
+    group_by_resource,
+    scatter_distance_effect,
+    transfer_asymmetry,
+)
 from polyunlearn.analysis.distances import DISTANCE_KINDS, distance_matrix
-from polyunlearn.core.atomic import write_json, write_table
-from polyunlearn.core.languages import LANGUAGES
 from polyunlearn.analysis.matrices import console_table
 from polyunlearn.analysis.results import change_matrix, collect_results, run_groups, slug
+from polyunlearn.core.atomic import write_json, write_table
+from polyunlearn.core.languages import LANGUAGES
 
 
 def effect_matrix(group: pd.DataFrame, metric: str = "forget_prob", order: list[str] | None = None) -> pd.DataFrame:
@@ -42,17 +48,39 @@ def resource_table(effect: pd.DataFrame, retain_change: pd.DataFrame | None) -> 
     unlearning in the others (off-diagonal column mean), and the in-language change of retain
     Prob (stability: the spec's finding is that high-resource languages keep more)."""
     diag = pd.Series({lang: effect.loc[lang, lang] for lang in effect.index if lang in effect.columns}, dtype=float)
-    received = pd.Series({c: effect.loc[[r for r in effect.index if r != c], c].mean() for c in effect.columns if len([r for r in effect.index if r != c])}, dtype=float)
+    received = pd.Series(
+        {
+            c: effect.loc[[r for r in effect.index if r != c], c].mean()
+            for c in effect.columns
+            if len([r for r in effect.index if r != c])
+        },
+        dtype=float,
+    )
     parts = {"in_language_drop": diag, "cross_lingual_drop_received": received}
     if retain_change is not None:
-        parts["retain_prob_change_in_language"] = pd.Series({lang: retain_change.loc[lang, lang] for lang in effect.index if lang in retain_change.index and lang in retain_change.columns}, dtype=float)
-    frames = [group_by_resource(s.dropna()).reset_index().assign(quantity=q) for q, s in parts.items() if s.notna().any()]
+        parts["retain_prob_change_in_language"] = pd.Series(
+            {
+                lang: retain_change.loc[lang, lang]
+                for lang in effect.index
+                if lang in retain_change.index and lang in retain_change.columns
+            },
+            dtype=float,
+        )
+    frames = [
+        group_by_resource(s.dropna()).reset_index().assign(quantity=q) for q, s in parts.items() if s.notna().any()
+    ]
     cols = ["quantity", "resource", "mean", "std", "n", "languages"]
     return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
 
 
-def analyze_dir(folder: str | Path, out: str | Path | None = None, metric: str = "forget_prob", n_permutations: int = 999, console: Console | None = None,
-                minus: str | None = None) -> dict:
+def analyze_dir(
+    folder: str | Path,
+    out: str | Path | None = None,
+    metric: str = "forget_prob",
+    n_permutations: int = 999,
+    console: Console | None = None,
+    minus: str | None = None,
+) -> dict:
     """Run the distance analysis on a grid or demo folder; returns the manifest (analysis.json).
     `minus` (e.g. "retain_prob"): the effect becomes drop(metric) - drop(minus), forgetting
     beyond the general damage the run also did in that language (on the tiny model every run
@@ -65,10 +93,20 @@ def analyze_dir(folder: str | Path, out: str | Path | None = None, metric: str =
         if m is not None and m not in set(results["metric"]):
             raise ValueError(f"metric {m!r} is not in the results; have: {', '.join(sorted(set(results['metric'])))}")
     order = list(dict.fromkeys(results["language"]))
-    what = f"(before - after of {metric}) - (before - after of {minus})" if minus else f"before - after of {metric} (positive = forgotten)"
+    what = (
+        f"(before - after of {metric}) - (before - after of {minus})"
+        if minus
+        else f"before - after of {metric} (positive = forgotten)"
+    )
     name = f"{metric} minus {minus}" if minus else metric
-    manifest: dict = {"folder": str(Path(folder).resolve()), "metric": metric, "minus": minus,
-                      "effect": f"{what}, mean over seeds; rows = forget language, columns = eval language", "n_permutations": n_permutations, "groups": {}}
+    manifest: dict = {
+        "folder": str(Path(folder).resolve()),
+        "metric": metric,
+        "minus": minus,
+        "effect": f"{what}, mean over seeds; rows = forget language, columns = eval language",
+        "n_permutations": n_permutations,
+        "groups": {},
+    }
     rankings = []
     for label, group in run_groups(results).items():
         effect = effect_matrix(group, metric, order)
@@ -96,18 +134,28 @@ def analyze_dir(folder: str | Path, out: str | Path | None = None, metric: str =
         rankings.append(corr.assign(group=label))
         entry["scatter"] = {}
         for kind in DISTANCE_KINDS:
-            path = scatter_distance_effect(effect, kind, out / f"scatter_{s}_{kind}.png", dists[kind], metric=f"drop of {name}")
+            path = scatter_distance_effect(
+                effect, kind, out / f"scatter_{s}_{kind}.png", dists[kind], metric=f"drop of {name}"
+            )
             entry["scatter"][kind] = path.name
         entry["top_kind"] = str(corr.iloc[0]["kind"])
     if not any("effect" in e["files"] for e in manifest["groups"].values()):
-        raise ValueError(f"{folder}: no run unlearned a single language, so there is no forget-language x eval-language matrix; run a grid with forget_sets: [each]")
+        raise ValueError(
+            f"{folder}: no run unlearned a single language, so there is no forget-language x eval-language matrix; run a grid with forget_sets: [each]"
+        )
     if rankings:
-        ranking = pd.concat(rankings, ignore_index=True)[["group", "kind", "rank", "spearman_rho", "spearman_p", "pearson_r", "permutation_p", "n_pairs"]]
+        ranking = pd.concat(rankings, ignore_index=True)[
+            ["group", "kind", "rank", "spearman_rho", "spearman_p", "pearson_r", "permutation_p", "n_pairs"]
+        ]
         manifest["ranking"] = write_table(out / "ranking.csv", ranking).name
         if console:  # one narrow table per group: it must fit an 80-column terminal
             for label, g in ranking.groupby("group", sort=False):
-                rows = g[["kind", "rank", "spearman_rho", "spearman_p", "permutation_p"]].astype(object).to_dict("records")
-                console.print(console_table(rows, f"{label}: distances ranked by |Spearman rho| with the drop of {name}"))
+                rows = (
+                    g[["kind", "rank", "spearman_rho", "spearman_p", "permutation_p"]].astype(object).to_dict("records")
+                )
+                console.print(
+                    console_table(rows, f"{label}: distances ranked by |Spearman rho| with the drop of {name}")
+                )
     write_json(out / "analysis.json", manifest)
     if console:
         for label, e in manifest["groups"].items():

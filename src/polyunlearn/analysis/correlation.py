@@ -15,6 +15,7 @@ structure and breaks only the language <-> distance link (Mantel 1967).
 Also: `group_by_resource` (high/low resource summary, levels from languages.py),
 `transfer_asymmetry` (effect(i, j) - effect(j, i)) and `scatter_distance_effect` (a PNG).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -36,8 +37,10 @@ MIN_PAIRS = 3  # below this a correlation (and its p-value) means nothing
 
 def _check_effect(effect: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(effect, pd.DataFrame):
-        raise ValueError("effect must be a pandas DataFrame (rows = forget languages, columns = eval "
-                         f"languages), got {type(effect).__name__}")
+        raise ValueError(
+            "effect must be a pandas DataFrame (rows = forget languages, columns = eval "
+            f"languages), got {type(effect).__name__}"
+        )
     if effect.empty:
         raise ValueError("effect matrix is empty")
     for axis, labels in (("row", effect.index), ("column", effect.columns)):
@@ -55,12 +58,17 @@ def _languages(effect: pd.DataFrame) -> list[str]:
 
 def _off_diagonal_cells(effect: pd.DataFrame) -> list[tuple[str, str, float]]:
     """(forget, eval, value) for every finite off-diagonal cell."""
-    return [(str(i), str(j), float(v)) for i, row in effect.iterrows() for j, v in row.items()
-            if str(i) != str(j) and np.isfinite(v)]
+    return [
+        (str(i), str(j), float(v))
+        for i, row in effect.iterrows()
+        for j, v in row.items()
+        if str(i) != str(j) and np.isfinite(v)
+    ]
 
 
-def _paired(effect: pd.DataFrame, dist: pd.DataFrame,
-            kind: str) -> tuple[list[tuple[str, str]], np.ndarray, np.ndarray]:
+def _paired(
+    effect: pd.DataFrame, dist: pd.DataFrame, kind: str
+) -> tuple[list[tuple[str, str]], np.ndarray, np.ndarray]:
     """The off-diagonal cells with a finite effect and distance: (pairs, distances, effects)."""
     cells = _off_diagonal_cells(effect)
     missing = sorted({c for i, j, _ in cells for c in (i, j) if c not in dist.index or c not in dist.columns})
@@ -68,8 +76,10 @@ def _paired(effect: pd.DataFrame, dist: pd.DataFrame,
         raise ValueError(f"{kind} distance matrix lacks language(s) {missing}")
     keep = [(i, j, v) for i, j, v in cells if np.isfinite(dist.loc[i, j])]
     if len(keep) < MIN_PAIRS:
-        raise ValueError(f"{kind}: only {len(keep)} off-diagonal (i != j) pair(s) with both an effect and a "
-                         f"distance; need at least {MIN_PAIRS} to correlate")
+        raise ValueError(
+            f"{kind}: only {len(keep)} off-diagonal (i != j) pair(s) with both an effect and a "
+            f"distance; need at least {MIN_PAIRS} to correlate"
+        )
     pairs = [(i, j) for i, j, _ in keep]
     return pairs, np.array([dist.loc[i, j] for i, j in pairs], float), np.array([v for *_, v in keep], float)
 
@@ -81,8 +91,9 @@ def _spearman(x: np.ndarray, y_ranks: np.ndarray) -> float:
     return float(np.corrcoef(xr, y_ranks)[0, 1])
 
 
-def permutation_test(dist: pd.DataFrame, pairs: Sequence[tuple[str, str]], values: np.ndarray,
-                     n_permutations: int = 999, seed: int = 0) -> tuple[float, float]:
+def permutation_test(
+    dist: pd.DataFrame, pairs: Sequence[tuple[str, str]], values: np.ndarray, n_permutations: int = 999, seed: int = 0
+) -> tuple[float, float]:
     """Mantel-style two-sided test of Spearman rho between dist(i, j) and values over `pairs`.
 
     The language labels of `dist` are permuted (rows and columns together). When there are no
@@ -119,8 +130,13 @@ def permutation_test(dist: pd.DataFrame, pairs: Sequence[tuple[str, str]], value
     return observed, (1 + hits) / (n_permutations + 1)
 
 
-def correlate_distances(effect: pd.DataFrame, distances: Mapping[str, pd.DataFrame] | None = None,
-                        kinds: Sequence[str] | None = None, n_permutations: int = 999, seed: int = 0) -> pd.DataFrame:
+def correlate_distances(
+    effect: pd.DataFrame,
+    distances: Mapping[str, pd.DataFrame] | None = None,
+    kinds: Sequence[str] | None = None,
+    n_permutations: int = 999,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Correlate each distance kind with the effect over off-diagonal cells; rank kinds by |rho|.
 
     `distances` maps kind -> square DataFrame indexed by language code; by default the URIEL+
@@ -150,8 +166,9 @@ def correlate_distances(effect: pd.DataFrame, distances: Mapping[str, pd.DataFra
             sp = stats.spearmanr(x, y)
             pe = stats.pearsonr(x, y)
         _, perm_p = permutation_test(distances[kind], pairs, y, n_permutations, seed)
-        rows.append((kind, len(pairs), float(sp.statistic), float(sp.pvalue),
-                     float(pe.statistic), float(pe.pvalue), perm_p))
+        rows.append(
+            (kind, len(pairs), float(sp.statistic), float(sp.pvalue), float(pe.statistic), float(pe.pvalue), perm_p)
+        )
     out = pd.DataFrame(rows, columns=RESULT_COLUMNS[:-1])
     out["rank"] = out["spearman_rho"].abs().rank(ascending=False, method="min").astype("Int64")
     return out.sort_values(["rank", "kind"], na_position="last").reset_index(drop=True)
@@ -167,12 +184,14 @@ def group_by_resource(per_language: pd.Series | Mapping[str, float]) -> pd.DataF
     frame = pd.DataFrame({"lang": [str(c) for c in series.index], "resource": levels, "value": series.to_numpy()})
     frame = frame.dropna(subset=["value"])
     grouped = frame.groupby("resource", sort=True)
-    out = pd.DataFrame({
-        "mean": grouped["value"].mean(),
-        "std": grouped["value"].std(ddof=1),
-        "n": grouped["value"].size(),
-        "languages": grouped["lang"].agg(",".join),
-    })
+    out = pd.DataFrame(
+        {
+            "mean": grouped["value"].mean(),
+            "std": grouped["value"].std(ddof=1),
+            "n": grouped["value"].size(),
+            "languages": grouped["lang"].agg(",".join),
+        }
+    )
     return out.rename_axis("resource")
 
 
@@ -195,8 +214,9 @@ def transfer_asymmetry(effect: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["lang1", "lang2", "effect_12", "effect_21", "asymmetry"])
 
 
-def scatter_distance_effect(effect: pd.DataFrame, kind: str, path: str | Path,
-                            distance: pd.DataFrame | None = None, metric: str = "effect") -> Path:
+def scatter_distance_effect(
+    effect: pd.DataFrame, kind: str, path: str | Path, distance: pd.DataFrame | None = None, metric: str = "effect"
+) -> Path:
     """PNG scatter of distance(i, j) vs effect(i, j), one labelled point per off-diagonal cell.
 
     Uses matplotlib's Agg canvas directly (no pyplot), so it neither needs a display nor changes

@@ -30,6 +30,7 @@ lacks (a language added to languages.py), caching those in `uriel_distances_extr
 Regenerate the table with `python -m polyunlearn.analysis.distances` (~2 min build + a few minutes: genetic
 vectors have ~8,900 features and urielplus's pairwise code is pure Python).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,11 +59,16 @@ EXTRA_FILE = "uriel_distances_extra.csv"
 
 # Macrolanguage <-> main individual language: URIEL indexes only one side of each pair.
 _ISO_ALIASES: dict[str, tuple[str, ...]] = {
-    "ara": ("arb",), "arb": ("ara",),
-    "fas": ("pes",), "pes": ("fas",),
-    "zho": ("cmn",), "cmn": ("zho",),
-    "msa": ("zsm",), "zsm": ("msa",),
-    "swa": ("swh",), "swh": ("swa",),
+    "ara": ("arb",),
+    "arb": ("ara",),
+    "fas": ("pes",),
+    "pes": ("fas",),
+    "zho": ("cmn",),
+    "cmn": ("zho",),
+    "msa": ("zsm",),
+    "zsm": ("msa",),
+    "swa": ("swh",),
+    "swh": ("swa",),
 }
 # Which features of URIEL+'s typological matrix a kind uses (the others use a whole matrix).
 _FEATURE_PREFIX = {"syntactic": "S_", "phonological": "P_", "inventory": "INV_"}
@@ -152,7 +158,8 @@ def _load_or_build_urielplus(rebuild: bool) -> Any:
         except PermissionError as err:
             raise RuntimeError(
                 "urielplus could not copy its URIEL files into its installed 'database' folder "
-                f"(it does that on first use): {err}") from err
+                f"(it does that on first use): {err}"
+            ) from err
         path = db_cache_path()
         if path.exists() and not rebuild:
             with np.load(path, allow_pickle=False) as z:
@@ -246,8 +253,7 @@ def _compute_pairs(pairs: Iterable[tuple[str, str]], kinds: Sequence[str], u: An
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
-def compute_distance_table(codes: Sequence[str] | None = None,
-                           kinds: Sequence[str] = DISTANCE_KINDS) -> pd.DataFrame:
+def compute_distance_table(codes: Sequence[str] | None = None, kinds: Sequence[str] = DISTANCE_KINDS) -> pd.DataFrame:
     """Every ordered pair of `codes` (default: all of languages.py), diagonal included, per kind."""
     codes = list(LANGUAGES) if codes is None else list(dict.fromkeys(codes))
     for c in codes:
@@ -329,8 +335,9 @@ def distance_matrix(kind: str, codes: Sequence[str]) -> pd.DataFrame:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m polyunlearn.analysis.distances",
-                                     description="Regenerate the shipped URIEL+ distance table.")
+    parser = argparse.ArgumentParser(
+        prog="python -m polyunlearn.analysis.distances", description="Regenerate the shipped URIEL+ distance table."
+    )
     parser.add_argument("--out", type=Path, default=None, help=f"output CSV (default: the package's {TABLE_FILE})")
     parser.add_argument("--langs", default="all", help="comma-separated codes, or 'all' (default)")
     parser.add_argument("--rebuild-db", action="store_true", help="rebuild the cached URIEL+ database")
@@ -346,8 +353,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out or table_path()
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False)
-    print(f"wrote {len(table)} rows ({len(codes)} languages x {len(DISTANCE_KINDS)} kinds) to {out} "
-          f"in {time.time() - t0:.0f} s", file=sys.stderr)
+    print(
+        f"wrote {len(table)} rows ({len(codes)} languages x {len(DISTANCE_KINDS)} kinds) to {out} "
+        f"in {time.time() - t0:.0f} s",
+        file=sys.stderr,
+    )
     return 0
 
 

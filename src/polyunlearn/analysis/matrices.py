@@ -1,10 +1,11 @@
 """Cross-lingual transfer matrices (rows = the forget-language set of a run, columns =
 evaluation languages, cells = change of a metric vs the model before unlearning), their
 heatmaps, and the console table."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import pandas as pd
 
@@ -35,21 +36,31 @@ def transfer_matrix(baseline: pd.DataFrame, runs: Mapping[str, pd.DataFrame], me
 ITEM_METRIC = item_metrics()
 
 
-def heatmap(matrix: pd.DataFrame, title: str, path: str | Path, highlight: Mapping[str, list[str]] | None = None, ylabel: str = "unlearned in",
-            qvalues: pd.DataFrame | None = None) -> Path:
+def heatmap(
+    matrix: pd.DataFrame,
+    title: str,
+    path: str | Path,
+    highlight: Mapping[str, list[str]] | None = None,
+    ylabel: str = "unlearned in",
+    qvalues: pd.DataFrame | None = None,
+) -> Path:
     """Diverging heatmap centred on 0, values written in the cells; a box marks the cells
     whose eval language was among the run's forget languages (`highlight`: row -> langs);
     given `qvalues` (same shape), a star marks the cells with q < 0.05."""
-    from polyunlearn.evaluation.significance import ALPHA
-
     import matplotlib
+
+    from polyunlearn.evaluation.significance import ALPHA
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
     vals = matrix.astype(float).values
-    qv = qvalues.reindex(index=matrix.index, columns=matrix.columns).to_numpy(dtype=float) if qvalues is not None else None
+    qv = (
+        qvalues.reindex(index=matrix.index, columns=matrix.columns).to_numpy(dtype=float)
+        if qvalues is not None
+        else None
+    )
     lim = max(1e-9, float(abs(pd.DataFrame(vals)).max().max()))
     fig, ax = plt.subplots(figsize=(1.0 + 0.75 * matrix.shape[1], 1.2 + 0.6 * matrix.shape[0]))
     im = ax.imshow(vals, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
@@ -62,7 +73,9 @@ def heatmap(matrix: pd.DataFrame, title: str, path: str | Path, highlight: Mappi
             # White text on the dark ends of the colour map, black in the pale middle.
             colour = "white" if abs(vals[i, j]) > 0.6 * lim else "black"
             star = "*" if qv is not None and qv[i, j] < ALPHA else ""
-            text = "n/a" if vals[i, j] != vals[i, j] else f"{vals[i, j]:+.2f}{star}"  # NaN: undefined (e.g. nothing was forgotten)
+            text = (
+                "n/a" if vals[i, j] != vals[i, j] else f"{vals[i, j]:+.2f}{star}"
+            )  # NaN: undefined (e.g. nothing was forgotten)
             ax.text(j, i, text, ha="center", va="center", fontsize=7, color=colour)
     for i, row in enumerate(matrix.index):
         for lang in (highlight or {}).get(row, []):
@@ -78,8 +91,16 @@ def heatmap(matrix: pd.DataFrame, title: str, path: str | Path, highlight: Mappi
     return out
 
 
-def write_matrix(folder: str | Path, name: str, matrix: pd.DataFrame, title: str, *, highlight: Mapping[str, list[str]] | None = None,
-                 ylabel: str = "unlearned in", pq: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> list[Path]:
+def write_matrix(
+    folder: str | Path,
+    name: str,
+    matrix: pd.DataFrame,
+    title: str,
+    *,
+    highlight: Mapping[str, list[str]] | None = None,
+    ylabel: str = "unlearned in",
+    pq: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+) -> list[Path]:
     """The one matrix writer, one naming scheme for every matrix polyunlearn writes:
     <folder>/<name>.csv (the values), <name>_p.csv and <name>_q.csv (paired per-item tests, when
     `pq` is given; rows in the matrix's order) and <name>.png (heatmap, significant cells starred)."""
@@ -95,9 +116,17 @@ def write_matrix(folder: str | Path, name: str, matrix: pd.DataFrame, title: str
     return written
 
 
-def write_change_matrix(folder: str | Path, name: str, baseline: pd.DataFrame, runs: Mapping[str, pd.DataFrame], metric: str, *,
-                        records: tuple[list[dict], Mapping[str, list[dict]]] | None = None, highlight: Mapping[str, list[str]] | None = None,
-                        title: str | None = None) -> list[Path]:
+def write_change_matrix(
+    folder: str | Path,
+    name: str,
+    baseline: pd.DataFrame,
+    runs: Mapping[str, pd.DataFrame],
+    metric: str,
+    *,
+    records: tuple[list[dict], Mapping[str, list[dict]]] | None = None,
+    highlight: Mapping[str, list[str]] | None = None,
+    title: str | None = None,
+) -> list[Path]:
     """The change of `metric` vs `baseline` for each run (transfer_matrix), written by
     write_matrix; with the per-item `records` (before, {run label: after}) and a metric that has
     per-item values, each cell's paired test too."""
@@ -107,18 +136,39 @@ def write_change_matrix(folder: str | Path, name: str, baseline: pd.DataFrame, r
     pq = None
     if records is not None and metric in ITEM_METRIC:
         pq = transfer_pvalues(records[0], records[1], *ITEM_METRIC[metric], languages=list(m.columns))
-    return write_matrix(folder, name, m, title or f"change in {metric} ({HEADLINE.get(metric, 'vs before')})", highlight=highlight, pq=pq)
+    return write_matrix(
+        folder,
+        name,
+        m,
+        title or f"change in {metric} ({HEADLINE.get(metric, 'vs before')})",
+        highlight=highlight,
+        pq=pq,
+    )
 
 
-def write_matrices(out_dir: str | Path, baseline: pd.DataFrame, runs: Mapping[str, pd.DataFrame], method: str, highlight: Mapping[str, list[str]],
-                   records: tuple[list[dict], Mapping[str, list[dict]]] | None = None) -> list[Path]:
+def write_matrices(
+    out_dir: str | Path,
+    baseline: pd.DataFrame,
+    runs: Mapping[str, pd.DataFrame],
+    method: str,
+    highlight: Mapping[str, list[str]],
+    records: tuple[list[dict], Mapping[str, list[dict]]] | None = None,
+) -> list[Path]:
     """<method>_<metric> change matrices (write_change_matrix) for each headline metric present
     in every summary."""
     written: list[Path] = []
     for metric in HEADLINE:
         if metric in baseline and all(metric in s for s in runs.values()):
-            written += write_change_matrix(out_dir, f"{method}_{metric}", baseline, runs, metric, records=records, highlight=highlight,
-                                           title=f"{method}: change in {metric} ({HEADLINE[metric]})")
+            written += write_change_matrix(
+                out_dir,
+                f"{method}_{metric}",
+                baseline,
+                runs,
+                metric,
+                records=records,
+                highlight=highlight,
+                title=f"{method}: change in {metric} ({HEADLINE[metric]})",
+            )
     return written
 
 
@@ -133,5 +183,10 @@ def console_table(rows: list[dict], title: str, headers: Mapping[str, str] | Non
         numeric = any(isinstance(r.get(col), (int, float)) and not isinstance(r.get(col), bool) for r in rows)
         table.add_column((headers or {}).get(col, str(col)), justify="right" if numeric else "left")
     for r in rows:
-        table.add_row(*[("-" if r.get(col) is None else f"{r[col]:.3f}" if isinstance(r[col], float) else str(r[col])) for col in columns])
+        table.add_row(
+            *[
+                ("-" if r.get(col) is None else f"{r[col]:.3f}" if isinstance(r[col], float) else str(r[col]))
+                for col in columns
+            ]
+        )
     return table

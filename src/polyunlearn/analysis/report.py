@@ -16,6 +16,7 @@ A section is a function of the ReportData that returns HTML parts starting with 
 (nothing = no section); SECTIONS lists them in page order, and the table of contents is made from
 their `<h2>` and `<h3 id=...>` headings. A new section is one function and one line in SECTIONS.
 """
+
 from __future__ import annotations
 
 import base64
@@ -30,11 +31,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from polyunlearn.core.atomic import read_json, write_text
 from polyunlearn.analysis.attack_report import attack_section
 from polyunlearn.analysis.headline import headline_rows
 from polyunlearn.analysis.matrices import HEADLINE
 from polyunlearn.analysis.results import collect_results, run_groups, slug, write_result_matrices
+from polyunlearn.core.atomic import read_json, write_text
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px; color: #222; padding: 0 1em; }
@@ -85,13 +86,21 @@ def prob_bars(results: pd.DataFrame, run_id: str) -> bytes:
     ax = fig.add_subplot()
     width = 0.8 / max(1, len(series))
     for k, (name, vals, color) in enumerate(series):
-        ax.bar([i + (k - (len(series) - 1) / 2) * width for i in range(len(langs))], vals.to_numpy(float), width, label=name, color=color)
+        ax.bar(
+            [i + (k - (len(series) - 1) / 2) * width for i in range(len(langs))],
+            vals.to_numpy(float),
+            width,
+            label=name,
+            color=color,
+        )
     ax.set_xticks(range(len(langs)), langs)
     ax.set_ylim(0, 1)
     ax.set_ylabel("Prob")
     first = r.iloc[0]
     ax.set_title(f"{first['method']}: unlearned in ({first['forget_langs']}), seed {first['seed']}", fontsize=9)
-    ax.legend(fontsize=7, ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)  # below: never over the bars
+    ax.legend(
+        fontsize=7, ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False
+    )  # below: never over the bars
     return _fig_png(fig)
 
 
@@ -144,22 +153,45 @@ def _headline_section(data: ReportData) -> list[str]:
     if not rows:
         return ['<p class="note">No finished runs yet.</p>']
     curves = any(r["epoch"] for r in rows)
-    head = ["run", "method", "unlearned in", "forget Prob before &rarr; after", "retain Prob before &rarr; after", "Forget Quality",
-            "Model Utility before &rarr; after", "significant cells (q &lt; 0.05)"] + (["result epoch"] if curves else [])
+    head = [
+        "run",
+        "method",
+        "unlearned in",
+        "forget Prob before &rarr; after",
+        "retain Prob before &rarr; after",
+        "Forget Quality",
+        "Model Utility before &rarr; after",
+        "significant cells (q &lt; 0.05)",
+    ] + (["result epoch"] if curves else [])
     body = []
     for r in rows:
         fq = "&ndash;" if r["forget_quality"] is None else f"{r['forget_quality'][1]:.3g}"
         sig = ", ".join(f"{html.escape(m)} {a}/{n}" for m, (a, n) in r["significant"].items()) or "&ndash;"
-        cells = [f'<a href="#{_run_anchor(r["run"])}">{html.escape(r["run"])}</a>', html.escape(r["method"]), html.escape(r["forget_langs"]),
-                 _arrow(r["forget_prob"]), _arrow(r["retain_prob"]), fq, _arrow(r["model_utility"]), sig]
+        cells = [
+            f'<a href="#{_run_anchor(r["run"])}">{html.escape(r["run"])}</a>',
+            html.escape(r["method"]),
+            html.escape(r["forget_langs"]),
+            _arrow(r["forget_prob"]),
+            _arrow(r["retain_prob"]),
+            fq,
+            _arrow(r["model_utility"]),
+            sig,
+        ]
         if curves:
             cells.append("&ndash;" if not r["epoch"] else f"{r['epoch'][0]} ({html.escape(r['epoch'][1])})")
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    intro = ("<p>One row per run. Each number is the mean over the languages the run unlearned; Forget Quality after unlearning "
-             "(the KS-test p-value against the retain model: higher = closer to never having learned); significant cells: cells of "
-             "the run's row in each transfer matrix whose paired per-item change has a Benjamini-Hochberg q below 0.05.</p>")
-    table = ('<table class="t headline" id="headline-table"><thead><tr>' + "".join(f"<th>{h}</th>" for h in head)
-             + "</tr></thead><tbody>" + "".join(body) + "</tbody></table>")
+    intro = (
+        "<p>One row per run. Each number is the mean over the languages the run unlearned; Forget Quality after unlearning "
+        "(the KS-test p-value against the retain model: higher = closer to never having learned); significant cells: cells of "
+        "the run's row in each transfer matrix whose paired per-item change has a Benjamini-Hochberg q below 0.05.</p>"
+    )
+    table = (
+        '<table class="t headline" id="headline-table"><thead><tr>'
+        + "".join(f"<th>{h}</th>" for h in head)
+        + "</tr></thead><tbody>"
+        + "".join(body)
+        + "</tbody></table>"
+    )
     return [intro, table]
 
 
@@ -168,8 +200,10 @@ def _run_anchor(run_id: str) -> str:
 
 
 def _matrix_caption(group: str, metric: str) -> str:
-    return (f"Change in {metric} ({HEADLINE.get(metric, 'vs before')}) after unlearning with {group}: rows = the forget-language set "
-            "of a run, columns = the evaluation language; boxes mark the unlearned languages, * a significant cell (BH q < 0.05).")
+    return (
+        f"Change in {metric} ({HEADLINE.get(metric, 'vs before')}) after unlearning with {group}: rows = the forget-language set "
+        "of a run, columns = the evaluation language; boxes mark the unlearned languages, * a significant cell (BH q < 0.05)."
+    )
 
 
 def _curves_figure(data: ReportData, rid: str) -> str:
@@ -179,8 +213,11 @@ def _curves_figure(data: ReportData, rid: str) -> str:
         return '<p class="note">No per-epoch curves (run with <code>--eval-every N</code>).</p>'
     would = done.get("curves", {}).get("would_select", {})
     others = "; ".join(f"{rule} would pick epoch {w['epoch']}" for rule, w in would.items() if rule != done["select"])
-    caption = (f"Per-epoch metrics in every language (forget languages solid, others dashed): the vertical line is epoch "
-               f"{done['selected_epoch']}, the run's result ({done['select']}: {done['selection_reason']})" + (f"; {others}." if others else "."))
+    caption = (
+        f"Per-epoch metrics in every language (forget languages solid, others dashed): the vertical line is epoch "
+        f"{done['selected_epoch']}, the run's result ({done['select']}: {done['selection_reason']})"
+        + (f"; {others}." if others else ".")
+    )
     return _img(png.read_bytes(), caption)
 
 
@@ -194,7 +231,9 @@ def _method_sections(data: ReportData) -> list[str]:
     for group, run_ids in data.groups().items():
         parts.append(f"<h2>{html.escape(group)}</h2>")
         if data.rendered:
-            parts.append('<p class="note">Matrices rendered for this report from the results (the folder has no matrices/).</p>')
+            parts.append(
+                '<p class="note">Matrices rendered for this report from the results (the folder has no matrices/).</p>'
+            )
         pngs = [(m, data.matrices / f"{slug(group)}_{m}.png") for m in HEADLINE]
         parts += [_img(p.read_bytes(), _matrix_caption(group, m), small=True) for m, p in pngs if p.is_file()]
         for rid in run_ids:
@@ -209,30 +248,46 @@ def _other_matrices_section(data: ReportData) -> list[str]:
     """Heatmaps in matrices/ that belong to no method group (e.g. written by other commands)."""
     known = {f"{slug(g)}_{m}.png" for g in data.groups() for m in HEADLINE}
     pngs = sorted(p for p in data.matrices.glob("*.png") if p.name not in known)
-    return ["<h2>Other matrices</h2>", *(_img(p.read_bytes(), f"{p.stem}: change matrix from {p.parent}.") for p in pngs)] if pngs else []
+    return (
+        ["<h2>Other matrices</h2>", *(_img(p.read_bytes(), f"{p.stem}: change matrix from {p.parent}.") for p in pngs)]
+        if pngs
+        else []
+    )
 
 
 def _before_section(data: ReportData) -> list[str]:
     if not len(data.results):
         return []
-    before = data.results.drop_duplicates(["language", "metric"]).pivot(index="language", columns="metric", values="before").reindex(data.langs)
+    before = (
+        data.results.drop_duplicates(["language", "metric"])
+        .pivot(index="language", columns="metric", values="before")
+        .reindex(data.langs)
+    )
     return ["<h2>Per-language summary before unlearning</h2>", _table(before)]
 
 
 def _results_section(data: ReportData) -> list[str]:
     if not len(data.results):
         return []
-    return ["<h2>Results table</h2>", "<details><summary>every run x language x metric (also in results.csv for a grid)</summary>",
-            _table(data.results, index=False), "</details>"]
+    return [
+        "<h2>Results table</h2>",
+        "<details><summary>every run x language x metric (also in results.csv for a grid)</summary>",
+        _table(data.results, index=False),
+        "</details>",
+    ]
 
 
 def _configs_section(data: ReportData) -> list[str]:
     top = data.folder / ("grid.json" if data.kind == "grid" else "run.json")
     parts = ["<h2>Run configs</h2>"]
     if top.exists():
-        parts.append(f"<details open><summary>{html.escape(top.name)}</summary><pre>{html.escape(json.dumps(read_json(top), indent=2, ensure_ascii=False))}</pre></details>")
+        parts.append(
+            f"<details open><summary>{html.escape(top.name)}</summary><pre>{html.escape(json.dumps(read_json(top), indent=2, ensure_ascii=False))}</pre></details>"
+        )
     for rid, cfg in data.configs.items():
-        parts.append(f"<details><summary>{html.escape(rid)}</summary><pre>{html.escape(json.dumps(cfg, indent=2, ensure_ascii=False))}</pre></details>")
+        parts.append(
+            f"<details><summary>{html.escape(rid)}</summary><pre>{html.escape(json.dumps(cfg, indent=2, ensure_ascii=False))}</pre></details>"
+        )
     return parts
 
 
@@ -242,29 +297,51 @@ def _analysis_section(folder: Path, tmp: Path, compute: bool) -> str:
     manifest_path = folder / "analysis" / "analysis.json"
     where = manifest_path.parent
     if manifest_path.exists():
-        manifest, note = read_json(manifest_path), f"From {html.escape(str(where))} (written by <code>polyunlearn analyze</code>)."
+        manifest, note = (
+            read_json(manifest_path),
+            f"From {html.escape(str(where))} (written by <code>polyunlearn analyze</code>).",
+        )
     elif compute:
         try:
             where = tmp / "analysis"
-            manifest, note = analyze_dir(folder, where), "Computed for this report (run <code>polyunlearn analyze</code> to keep the files)."
+            manifest, note = (
+                analyze_dir(folder, where),
+                "Computed for this report (run <code>polyunlearn analyze</code> to keep the files).",
+            )
         except ValueError as e:
             return f'<p class="note">No distance analysis: {html.escape(str(e))}</p>'
     else:
         return '<p class="note">No distance analysis (run <code>polyunlearn analyze</code>).</p>'
-    parts = [f'<p class="note">{note}</p><p>Effect = {html.escape(manifest["effect"])}. Correlated with URIEL+ distances over the off-diagonal cells; rank 1 = largest |Spearman &rho;|.</p>']
+    parts = [
+        f'<p class="note">{note}</p><p>Effect = {html.escape(manifest["effect"])}. Correlated with URIEL+ distances over the off-diagonal cells; rank 1 = largest |Spearman &rho;|.</p>'
+    ]
     for label, entry in manifest["groups"].items():
         parts.append(f"<h3>{html.escape(label)}</h3>")
         files = {k: where / v for k, v in entry["files"].items()}
         why = entry.get("skipped") or entry.get("correlation_skipped")
         if why:
             parts.append(f'<p class="note">{html.escape(why)}</p>')
-        for key, title in (("correlations", "Distance correlations"), ("effect", "Effect matrix"), ("resource", "By resource level"), ("asymmetry", "Transfer asymmetry: effect(i, j) - effect(j, i)")):
+        for key, title in (
+            ("correlations", "Distance correlations"),
+            ("effect", "Effect matrix"),
+            ("resource", "By resource level"),
+            ("asymmetry", "Transfer asymmetry: effect(i, j) - effect(j, i)"),
+        ):
             if key in files and files[key].exists():
                 df = pd.read_csv(files[key], index_col=0 if key == "effect" else None)
-                parts.append(f"<h4>{title}</h4>" + (_table(df, index=key == "effect") if len(df) else '<p class="note">none</p>'))
+                parts.append(
+                    f"<h4>{title}</h4>" + (_table(df, index=key == "effect") if len(df) else '<p class="note">none</p>')
+                )
         scatter = [(k, where / p) for k, p in entry.get("scatter", {}).items() if (where / p).exists()]
-        parts += [_img(p.read_bytes(), f"{label}: each language pair's {k} distance (URIEL+) against the effect of unlearning in one "
-                       "language measured in the other.", small=True) for k, p in scatter]
+        parts += [
+            _img(
+                p.read_bytes(),
+                f"{label}: each language pair's {k} distance (URIEL+) against the effect of unlearning in one "
+                "language measured in the other.",
+                small=True,
+            )
+            for k, p in scatter
+        ]
     return "".join(parts)
 
 
@@ -285,9 +362,11 @@ def _mia_section(results: pd.DataFrame, langs: list[str], folder: Path) -> list[
                 rows.append(ref.set_index("language")["mia_loss_auc"].rename("retain model (target)").to_frame().T)
             break
     table = pd.concat([*rows, table]).reindex(columns=[c for c in langs if c in table.columns])
-    intro = ("<p>Membership attack on the answer loss: ROC AUC of telling forget facts (trained on) from holdout facts "
-             "(never trained on). ~1 = membership plain to see, 0.5 = hidden, well below 0.5 = over-unlearned "
-             "(the facts now look rarer than unseen ones). <code>privleak</code> in the results table (MUSE's, on the Min-K% AUC) compares with the retain model.</p>")
+    intro = (
+        "<p>Membership attack on the answer loss: ROC AUC of telling forget facts (trained on) from holdout facts "
+        "(never trained on). ~1 = membership plain to see, 0.5 = hidden, well below 0.5 = over-unlearned "
+        "(the facts now look rarer than unseen ones). <code>privleak</code> in the results table (MUSE's, on the Min-K% AUC) compares with the retain model.</p>"
+    )
     return ["<h2>Membership attack (loss AUC, forget vs holdout)</h2>", intro, _table(table)]
 
 
@@ -306,8 +385,12 @@ def _metrics_section(results: pd.DataFrame) -> list[str]:
         except KeyError:
             rows.append({"column": column, "description": "(not in the metrics table)"})
     table = pd.DataFrame(rows).reindex(columns=keep).fillna("")
-    return ["<h2>Metrics</h2>", "<details><summary>what each metric is, and what TOFU / open-unlearning / MUSE call it</summary>",
-            _table(table, index=False), "</details>"]
+    return [
+        "<h2>Metrics</h2>",
+        "<details><summary>what each metric is, and what TOFU / open-unlearning / MUSE call it</summary>",
+        _table(table, index=False),
+        "</details>",
+    ]
 
 
 # The page after the headline table and the table of contents, in order. Each returns HTML parts
@@ -328,7 +411,9 @@ SECTIONS = (
 def _toc(body: str) -> str:
     """Links to every section (<section id> + its <h2>) and run (<h3 id>) of `body`, in page order."""
     items: list[str] = []
-    for sid, title, rid, run in re.findall(r'<section id="([^"]+)">\s*<h2>(.*?)</h2>|<h3 id="([^"]+)">(.*?)</h3>', body):
+    for sid, title, rid, run in re.findall(
+        r'<section id="([^"]+)">\s*<h2>(.*?)</h2>|<h3 id="([^"]+)">(.*?)</h3>', body
+    ):
         if sid:
             items += ["</ul></li>"] if items else []
             items.append(f'<li><a href="#{sid}">{title}</a><ul>')
@@ -370,7 +455,15 @@ def build_report(folder: str | Path, out: str | Path | None = None, analysis: bo
             f"<h1>polyunlearn report: {html.escape(folder.resolve().name)}</h1>",
             f"<p>{data.kind} folder <code>{html.escape(str(folder.resolve()))}</code>; {len(data.configs)} run(s) with results; "
             f"languages: {html.escape(', '.join(data.langs))}; written {_dt.datetime.now().isoformat(timespec='seconds')}.</p>",
-            '<section id="headline">', *_headline_section(data), "</section>", _toc(sections), sections,
+            '<section id="headline">',
+            *_headline_section(data),
+            "</section>",
+            _toc(sections),
+            sections,
         ]
-        page = f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>polyunlearn report: {html.escape(folder.name)}</title><style>{CSS}</style></head>\n<body>\n' + "\n".join(body) + "\n</body></html>\n"
+        page = (
+            f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>polyunlearn report: {html.escape(folder.name)}</title><style>{CSS}</style></head>\n<body>\n'
+            + "\n".join(body)
+            + "\n</body></html>\n"
+        )
     return write_text(out, page)

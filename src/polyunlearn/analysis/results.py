@@ -10,6 +10,7 @@ Also the grouping of runs that differ only in forget set and seed, and the chang
 (CSV + heatmap PNG) written from the table, with paired per-item tests where the grid folder
 has the per-item records.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,23 +18,28 @@ from pathlib import Path
 
 import pandas as pd
 
+from polyunlearn.analysis.matrices import HEADLINE, ITEM_METRIC, write_matrix
 from polyunlearn.core.atomic import read_json, read_jsonl
 from polyunlearn.core.languages import get_language
-from polyunlearn.analysis.matrices import HEADLINE, ITEM_METRIC, write_matrix
-from polyunlearn.evaluation.significance import transfer_pvalues
 from polyunlearn.core.rundir import DONE_FILE, RUN_FILE, eval_done, load_eval
+from polyunlearn.evaluation.significance import transfer_pvalues
 
 ID_COLUMNS = ["run_id", "method", "forget_langs", "seed"]
 ROW_COLUMNS = ["language", "resource", "metric", "value", "before", "delta"]
 
 
-
 def metric_columns(summary: pd.DataFrame) -> list[str]:
     """The per-language metrics of a summary (counts like forget_n are not metrics)."""
-    return [c for c in summary.columns if c not in ("language", "resource") and not c.endswith("_n") and pd.api.types.is_numeric_dtype(summary[c])]
+    return [
+        c
+        for c in summary.columns
+        if c not in ("language", "resource") and not c.endswith("_n") and pd.api.types.is_numeric_dtype(summary[c])
+    ]
 
 
-def tidy(runs: list[dict], summaries: dict[str, pd.DataFrame], before: pd.DataFrame, param_names: list[str]) -> pd.DataFrame:
+def tidy(
+    runs: list[dict], summaries: dict[str, pd.DataFrame], before: pd.DataFrame, param_names: list[str]
+) -> pd.DataFrame:
     """One row per run x language x metric. `runs`: dicts with run_id, method, forget_langs,
     seed, params; `summaries`: run_id -> that run's per-language summary (finished runs only)."""
     b = before.set_index("language")
@@ -48,7 +54,17 @@ def tidy(runs: list[dict], summaries: dict[str, pd.DataFrame], before: pd.DataFr
             for metric in metric_columns(s):
                 before_v = float(b.loc[lang, metric]) if lang in b.index and metric in b.columns else float("nan")
                 value = float(r[metric])
-                rows.append(ident | {"language": lang, "resource": get_language(lang).resource, "metric": metric, "value": value, "before": before_v, "delta": value - before_v})
+                rows.append(
+                    ident
+                    | {
+                        "language": lang,
+                        "resource": get_language(lang).resource,
+                        "metric": metric,
+                        "value": value,
+                        "before": before_v,
+                        "delta": value - before_v,
+                    }
+                )
     return pd.DataFrame(rows, columns=ID_COLUMNS + param_names + ROW_COLUMNS)
 
 
@@ -56,7 +72,11 @@ def gather(out: str | Path) -> pd.DataFrame:
     """The tidy table of a grid folder from its finished runs (works on an unfinished grid too)."""
     info = read_json(Path(out) / "grid.json")["config"]
     runs = info["runs"]
-    summaries = {r["run_id"]: load_eval(Path(out) / "runs" / r["run_id"] / "eval")[1] for r in runs if (Path(out) / "runs" / r["run_id"] / DONE_FILE).exists()}
+    summaries = {
+        r["run_id"]: load_eval(Path(out) / "runs" / r["run_id"] / "eval")[1]
+        for r in runs
+        if (Path(out) / "runs" / r["run_id"] / DONE_FILE).exists()
+    }
     return tidy(runs, summaries, pd.read_csv(Path(info["before_eval"]) / "summary.csv"), info["params"])
 
 
@@ -65,7 +85,9 @@ def collect_results(folder: str | Path) -> tuple[pd.DataFrame, dict[str, dict]]:
     folder = Path(folder)
     if (folder / "grid.json").exists():
         info = read_json(folder / "grid.json")["config"]
-        configs = {r["run_id"]: read_json(p) for r in info["runs"] if (p := folder / "runs" / r["run_id"] / RUN_FILE).exists()}
+        configs = {
+            r["run_id"]: read_json(p) for r in info["runs"] if (p := folder / "runs" / r["run_id"] / RUN_FILE).exists()
+        }
         return gather(folder), configs
     if eval_done(folder / "eval" / "before") and (folder / "unlearn").is_dir():
         runs, summaries, configs = [], {}, {}
@@ -73,7 +95,15 @@ def collect_results(folder: str | Path) -> tuple[pd.DataFrame, dict[str, dict]]:
             run = read_json(d / RUN_FILE)
             configs[d.name] = run
             u = run["identity"]["unlearn"]
-            runs.append({"run_id": d.name, "method": u["method"], "forget_langs": u["forget_langs"], "seed": u["train"]["seed"], "params": {}})
+            runs.append(
+                {
+                    "run_id": d.name,
+                    "method": u["method"],
+                    "forget_langs": u["forget_langs"],
+                    "seed": u["train"]["seed"],
+                    "params": {},
+                }
+            )
             summaries[d.name] = load_eval(d / "eval")[1]
         return tidy(runs, summaries, load_eval(folder / "eval" / "before")[1], []), configs
     raise FileNotFoundError(f"{folder} is neither a grid folder (grid.json) nor a demo folder (eval/before + unlearn/)")
@@ -105,23 +135,35 @@ def change_matrix(group: pd.DataFrame, metric: str, order: list[str] | None = No
     g = group[group["metric"] == metric]
     m = g.pivot_table(index="forget_langs", columns="language", values="delta", aggfunc="mean", sort=False)
     cols = [c for c in (order or []) if c in m.columns] + [c for c in m.columns if c not in (order or [])]
-    return m.reindex(index=list(dict.fromkeys(g["forget_langs"])), columns=cols).rename_axis(index="forget_langs", columns="eval_lang")
+    return m.reindex(index=list(dict.fromkeys(g["forget_langs"])), columns=cols).rename_axis(
+        index="forget_langs", columns="eval_lang"
+    )
 
 
-def group_pvalues(group: pd.DataFrame, metric: str, folder: Path, before_records: list[dict], languages: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def group_pvalues(
+    group: pd.DataFrame, metric: str, folder: Path, before_records: list[dict], languages: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Paired per-item tests (significance.py) of one group's change matrix. Each item's value
     after unlearning is first averaged over the seeds of its forget set, so one item is one
     paired observation however many seeds ran (pooling seeds would count an item twice)."""
     item_metric, split = ITEM_METRIC[metric]
     runs = {}
     for fset, g in group.groupby("forget_langs", sort=False):
-        recs = pd.DataFrame([r for rid in dict.fromkeys(g["run_id"]) for r in read_jsonl(folder / "runs" / rid / "eval" / "items.jsonl")])
+        recs = pd.DataFrame(
+            [
+                r
+                for rid in dict.fromkeys(g["run_id"])
+                for r in read_jsonl(folder / "runs" / rid / "eval" / "items.jsonl")
+            ]
+        )
         mean = recs[recs["split"] == split].groupby(["language", "id"], sort=False)[item_metric].mean().reset_index()
         runs[fset] = mean.assign(split=split).to_dict("records")
     return transfer_pvalues(before_records, runs, item_metric, split, languages=languages)
 
 
-def write_result_matrices(results: pd.DataFrame, out_dir: str | Path, order: list[str] | None = None, folder: str | Path | None = None) -> list[Path]:
+def write_result_matrices(
+    results: pd.DataFrame, out_dir: str | Path, order: list[str] | None = None, folder: str | Path | None = None
+) -> list[Path]:
     """<group>_<metric> matrices (analysis.matrices.write_matrix, the demo's names) for each
     headline metric, boxes on the cells whose language was unlearned. Given the grid `folder`
     (its grid.json names the evaluation before unlearning), metrics with per-item values also get
@@ -139,6 +181,17 @@ def write_result_matrices(results: pd.DataFrame, out_dir: str | Path, order: lis
                 continue
             m = change_matrix(g, metric, order)
             highlight = {r: (all_langs if r == "all" else r.split(",")) for r in m.index}
-            pq = group_pvalues(g, metric, Path(folder), before_records, list(m.columns)) if before_records is not None and metric in ITEM_METRIC else None
-            written += write_matrix(out_dir, f"{slug(label)}_{metric}", m, f"{label}: change in {metric} ({HEADLINE[metric]})", highlight=highlight, pq=pq)
+            pq = (
+                group_pvalues(g, metric, Path(folder), before_records, list(m.columns))
+                if before_records is not None and metric in ITEM_METRIC
+                else None
+            )
+            written += write_matrix(
+                out_dir,
+                f"{slug(label)}_{metric}",
+                m,
+                f"{label}: change in {metric} ({HEADLINE[metric]})",
+                highlight=highlight,
+                pq=pq,
+            )
     return written

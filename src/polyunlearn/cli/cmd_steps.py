@@ -6,10 +6,10 @@ other settings are refused with the differing fields named (or redone with --ove
     polyunlearn unlearn --model runs/learned/model --method npo --forget-langs en --out runs/npo-en
     polyunlearn eval --model runs/npo-en/model --out runs/npo-en-eval --baseline runs/learned/eval
 """
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -23,39 +23,63 @@ from polyunlearn.studies.phases import UnlearnConfig
 
 _LR_HELP = "learning rate; default 3e-3 learning / 5e-4 unlearning (tiny), 1e-4 (LoRA), 1e-5 (full fine-tuning)"
 _TRAIN_SKIP = ("mixed_precision",)  # set by --bf16
-OVERWRITE = typer.Option(False, "--overwrite", help="Redo the run even if OUT holds one (made with the same or other settings).")
+OVERWRITE = typer.Option(
+    False, "--overwrite", help="Redo the run even if OUT holds one (made with the same or other settings)."
+)
 PRESET = typer.Option(None, "--preset", help=PRESET_HELP)
-DRY_RUN = typer.Option(False, "--dry-run", help="Check every input, print the run's identity and what it would do in OUT; load no model, train nothing.")
+DRY_RUN = typer.Option(
+    False,
+    "--dry-run",
+    help="Check every input, print the run's identity and what it would do in OUT; load no model, train nothing.",
+)
 
 
 @app.command(rich_help_panel=STEPS)
 @friendly_errors
 @with_preset("learn")
-@with_options(train=config_options(TrainConfig, exclude=_TRAIN_SKIP, panel="Training", overrides={
-    "lr": (None, _LR_HELP), "schedule": ("linear", "learning-rate schedule after warmup: constant or linear (decay to 0)"),
-    "warmup_ratio": (0.05, "share of the steps with a linear learning-rate warmup (0 to 1)")}),
-    evaluation=config_options(EvalConfig, include=("max_new_tokens",), panel="Evaluation"))
+@with_options(
+    train=config_options(
+        TrainConfig,
+        exclude=_TRAIN_SKIP,
+        panel="Training",
+        overrides={
+            "lr": (None, _LR_HELP),
+            "schedule": ("linear", "learning-rate schedule after warmup: constant or linear (decay to 0)"),
+            "warmup_ratio": (0.05, "share of the steps with a linear learning-rate warmup (0 to 1)"),
+        },
+    ),
+    evaluation=config_options(EvalConfig, include=("max_new_tokens",), panel="Evaluation"),
+)
 def learn(
     out: Path = typer.Option(..., help="Output run folder: model/ (safetensors), eval/, history.json, run.json."),
     model: str = typer.Option("tiny", help="HF model id or local path, or 'tiny' / 'tiny-cohere' (built in-process)."),
     data: str = typer.Option("bundled", help=DATA_HELP),
-    langs: Optional[str] = typer.Option(None, help="Languages to train on (comma list or 'all'); default all in the data."),
-    retain_only: bool = typer.Option(False, help="Train the retain model: skip the forget split (needed for Forget Quality)."),
+    langs: str | None = typer.Option(
+        None, help="Languages to train on (comma list or 'all'); default all in the data."
+    ),
+    retain_only: bool = typer.Option(
+        False, help="Train the retain model: skip the forget split (needed for Forget Quality)."
+    ),
     lora: bool = typer.Option(False, help="Train LoRA adapters (peft), saved merged into the weights."),
     lora_r: int = typer.Option(8, help="LoRA rank."),
     lora_alpha: float = typer.Option(16.0, help="LoRA alpha (the update is scaled by alpha / r)."),
     lora_dropout: float = typer.Option(0.0, help="LoRA dropout (0 to < 1)."),
-    lora_targets: str = typer.Option("all-linear", help="LoRA target modules: 'all-linear' or a comma list (e.g. q_proj,k_proj,v_proj)."),
+    lora_targets: str = typer.Option(
+        "all-linear", help="LoRA target modules: 'all-linear' or a comma list (e.g. q_proj,k_proj,v_proj)."
+    ),
     bf16: bool = typer.Option(False, help="bf16 compute (autocast); see --dtype for the weights."),
-    dtype: str = typer.Option("auto", help="Weights dtype: auto (bfloat16 with --bf16, but float32 master weights when full weights are trained), float32, bfloat16, float16."),
+    dtype: str = typer.Option(
+        "auto",
+        help="Weights dtype: auto (bfloat16 with --bf16, but float32 master weights when full weights are trained), float32, bfloat16, float16.",
+    ),
     evaluate: bool = typer.Option(True, help="Evaluate after training (writes OUT/eval)."),
     vocab_size: int = typer.Option(4096, help="Tiny models: vocabulary of the BPE tokenizer trained on the data."),
     trust_remote_code: bool = typer.Option(False, help="Allow model code from the hub (off by default)."),
-    threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
+    threads: int | None = typer.Option(None, help="torch CPU threads."),
     overwrite: bool = OVERWRITE,
     dry_run: bool = DRY_RUN,
-    preset: Optional[str] = PRESET,
-    log_with: Optional[str] = LOG_WITH,
+    preset: str | None = PRESET,
+    log_with: str | None = LOG_WITH,
     train: dict = None,
     evaluation: dict = None,
 ):
@@ -65,9 +89,33 @@ def learn(
     set_threads(threads)
     tracking.check_log_with(log_with)
     items = load_data(data, langs)
-    choice = ModelChoice(model, lora_r if lora else None, bf16, dtype, trust_remote_code, vocab_size, lora_alpha, lora_dropout, lora_targets)
+    choice = ModelChoice(
+        model,
+        lora_r if lora else None,
+        bf16,
+        dtype,
+        trust_remote_code,
+        vocab_size,
+        lora_alpha,
+        lora_dropout,
+        lora_targets,
+    )
     with tracking.use(log_with):
-        summary = learn_command(out, choice, items, data, langs, retain_only, train, evaluate, overwrite, console, dry_run, evaluation, preset)
+        summary = learn_command(
+            out,
+            choice,
+            items,
+            data,
+            langs,
+            retain_only,
+            train,
+            evaluate,
+            overwrite,
+            console,
+            dry_run,
+            evaluation,
+            preset,
+        )
     if summary is not None:
         _print_summary(summary)
 
@@ -77,7 +125,12 @@ def learn(
 @with_preset("unlearn")
 @with_options(
     unlearn=config_options(UnlearnConfig, exclude=("method",), panel="Unlearning"),
-    train=config_options(TrainConfig, exclude=_TRAIN_SKIP, overrides={"lr": (None, _LR_HELP), "epochs": (5, "passes over the forget set")}, panel="Training"),
+    train=config_options(
+        TrainConfig,
+        exclude=_TRAIN_SKIP,
+        overrides={"lr": (None, _LR_HELP), "epochs": (5, "passes over the forget set")},
+        panel="Training",
+    ),
     params=method_options(),
     evaluation=config_options(EvalConfig, include=("max_new_tokens",), panel="Evaluation"),
 )
@@ -85,26 +138,42 @@ def unlearn(
     model: str = typer.Option(..., help="The learned model: the model/ folder of a `learn` run, or any HF id/path."),
     out: Path = typer.Option(..., help="Output run folder: model/ (or LoRA adapter), eval/, history.json, run.json."),
     method: str = typer.Option("npo", help="Unlearning method (see `polyunlearn methods`)."),
-    task: str = typer.Option("data", help="'data': unlearn the forget split (facts); 'concept': unlearn stereotype associations (forget = stereotype items, 'bundled' data = stereotypes + facts) and report the biased-answer rate per language."),
+    task: str = typer.Option(
+        "data",
+        help="'data': unlearn the forget split (facts); 'concept': unlearn stereotype associations (forget = stereotype items, 'bundled' data = stereotypes + facts) and report the biased-answer rate per language.",
+    ),
     data: str = typer.Option("bundled", help=DATA_HELP),
-    langs: Optional[str] = typer.Option(None, help="Languages of the data to load and evaluate; default the languages the model learned (read from its learn run), else all in the data."),
-    alternate: Optional[str] = typer.Option(None, help="AltPO: alternate answers, a JSONL/CSV file with id, language, alternate (one per forget item and language), or 'bundled' (the bundled benchmark's)."),
+    langs: str | None = typer.Option(
+        None,
+        help="Languages of the data to load and evaluate; default the languages the model learned (read from its learn run), else all in the data.",
+    ),
+    alternate: str | None = typer.Option(
+        None,
+        help="AltPO: alternate answers, a JSONL/CSV file with id, language, alternate (one per forget item and language), or 'bundled' (the bundled benchmark's).",
+    ),
     lora: bool = typer.Option(False, help="Unlearn with LoRA adapters; the reference is the base with adapters off."),
     lora_r: int = typer.Option(8, help="LoRA rank."),
     lora_alpha: float = typer.Option(16.0, help="LoRA alpha (the update is scaled by alpha / r)."),
     lora_dropout: float = typer.Option(0.0, help="LoRA dropout (0 to < 1)."),
-    lora_targets: str = typer.Option("all-linear", help="LoRA target modules: 'all-linear' or a comma list (e.g. q_proj,k_proj,v_proj)."),
+    lora_targets: str = typer.Option(
+        "all-linear", help="LoRA target modules: 'all-linear' or a comma list (e.g. q_proj,k_proj,v_proj)."
+    ),
     bf16: bool = typer.Option(False, help="bf16 compute (autocast); see --dtype for the weights."),
-    dtype: str = typer.Option("auto", help="Weights dtype: auto (bfloat16 with --bf16, but float32 master weights when full weights are trained), float32, bfloat16, float16."),
+    dtype: str = typer.Option(
+        "auto",
+        help="Weights dtype: auto (bfloat16 with --bf16, but float32 master weights when full weights are trained), float32, bfloat16, float16.",
+    ),
     evaluate: bool = typer.Option(True, help="Evaluate in every language after unlearning."),
-    retain_eval: Optional[Path] = typer.Option(None, help="Eval folder of the retain model (for Forget Quality)."),
-    baseline: Optional[Path] = typer.Option(None, help="Eval folder of the model before unlearning (for the change matrix)."),
+    retain_eval: Path | None = typer.Option(None, help="Eval folder of the retain model (for Forget Quality)."),
+    baseline: Path | None = typer.Option(
+        None, help="Eval folder of the model before unlearning (for the change matrix)."
+    ),
     trust_remote_code: bool = typer.Option(False, help="Allow model code from the hub (off by default)."),
-    threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
+    threads: int | None = typer.Option(None, help="torch CPU threads."),
     overwrite: bool = OVERWRITE,
     dry_run: bool = DRY_RUN,
-    preset: Optional[str] = PRESET,
-    log_with: Optional[str] = LOG_WITH,
+    preset: str | None = PRESET,
+    log_with: str | None = LOG_WITH,
     unlearn: dict = None,
     train: dict = None,
     params: dict = None,
@@ -117,8 +186,16 @@ def unlearn(
     tracking.check_log_with(log_with)
     if task not in ("data", "concept"):
         raise ValueError(f"--task is {task!r}; expected 'data' or 'concept'")
-    choice = ModelChoice(model, lora_r if lora else None, bf16, dtype, trust_remote_code, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
-                         lora_targets=lora_targets)
+    choice = ModelChoice(
+        model,
+        lora_r if lora else None,
+        bf16,
+        dtype,
+        trust_remote_code,
+        lora_alpha=lora_alpha,
+        lora_dropout=lora_dropout,
+        lora_targets=lora_targets,
+    )
     langs = default_languages(model, langs, console)
     if task == "concept":
         from polyunlearn.data.concept_data import check_concept_items
@@ -126,12 +203,36 @@ def unlearn(
 
         # 'bundled' means the bundled concept set here: stereotypes + facts; other concept data
         # (e.g. seegull-mcq:DIR) without facts gets the bundled ones as its retain set.
-        items = with_facts(check_concept_items(load_data("concept" if data.strip() == "bundled" else data, langs), data), data, None, console)
+        items = with_facts(
+            check_concept_items(load_data("concept" if data.strip() == "bundled" else data, langs), data),
+            data,
+            None,
+            console,
+        )
     else:
         items = load_data(data, langs)
     with tracking.use(log_with):
-        unlearn_command(out, choice, method, task, items, data, langs, unlearn, train, params, evaluate, retain_eval, baseline, overwrite, console,
-                        dry_run, alternate, evaluation, preset)
+        unlearn_command(
+            out,
+            choice,
+            method,
+            task,
+            items,
+            data,
+            langs,
+            unlearn,
+            train,
+            params,
+            evaluate,
+            retain_eval,
+            baseline,
+            overwrite,
+            console,
+            dry_run,
+            alternate,
+            evaluation,
+            preset,
+        )
 
 
 @app.command("eval", rich_help_panel=STEPS)
@@ -140,22 +241,33 @@ def unlearn(
 @with_options(evaluation=config_options(EvalConfig, panel="Evaluation"))
 def eval_cmd(
     model: str = typer.Option(..., help="Model folder or HF id (a LoRA adapter folder works too)."),
-    out: Path = typer.Option(..., help="Output run folder: items.jsonl, summary.csv, run.json (and matrices/ with --baseline)."),
+    out: Path = typer.Option(
+        ..., help="Output run folder: items.jsonl, summary.csv, run.json (and matrices/ with --baseline)."
+    ),
     data: str = typer.Option("bundled", help=DATA_HELP),
-    langs: Optional[str] = typer.Option(None, help="Evaluation languages (default all in the data)."),
-    retain_eval: Optional[Path] = typer.Option(None, help="Eval folder of the retain model (for Forget Quality)."),
-    baseline: Optional[Path] = typer.Option(None, help="Eval folder of the model before unlearning (for the change matrix)."),
+    langs: str | None = typer.Option(None, help="Evaluation languages (default all in the data)."),
+    retain_eval: Path | None = typer.Option(None, help="Eval folder of the retain model (for Forget Quality)."),
+    baseline: Path | None = typer.Option(
+        None, help="Eval folder of the model before unlearning (for the change matrix)."
+    ),
     forget_langs: str = typer.Option("", help="Label of the forget languages for the matrix row."),
     bf16: bool = typer.Option(False, help="Load the weights in bfloat16."),
-    lm_eval: Optional[str] = typer.Option(None, help="lm-evaluation-harness tasks to run on the same model (comma list, e.g. xnli_fr,belebele_fra_Latn): OUT/lm_eval.json|csv, per-language scores as lm_<task>_<metric> summary columns."),
-    lm_eval_include: Optional[Path] = typer.Option(None, help="Folder of extra lm-eval task YAMLs (local tasks)."),
-    lm_eval_limit: Optional[int] = typer.Option(None, help="At most this many samples per lm-eval task (quick checks; not comparable scores)."),
+    lm_eval: str | None = typer.Option(
+        None,
+        help="lm-evaluation-harness tasks to run on the same model (comma list, e.g. xnli_fr,belebele_fra_Latn): OUT/lm_eval.json|csv, per-language scores as lm_<task>_<metric> summary columns.",
+    ),
+    lm_eval_include: Path | None = typer.Option(None, help="Folder of extra lm-eval task YAMLs (local tasks)."),
+    lm_eval_limit: int | None = typer.Option(
+        None, help="At most this many samples per lm-eval task (quick checks; not comparable scores)."
+    ),
     trust_remote_code: bool = typer.Option(False, help="Allow model code from the hub (off by default)."),
-    threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
+    threads: int | None = typer.Option(None, help="torch CPU threads."),
     overwrite: bool = OVERWRITE,
     dry_run: bool = DRY_RUN,
-    preset: Optional[str] = PRESET,
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", hidden=True, help="Old name of --eval-batch-tokens (existing command lines keep working)."),
+    preset: str | None = PRESET,
+    max_tokens: int | None = typer.Option(
+        None, "--max-tokens", hidden=True, help="Old name of --eval-batch-tokens (existing command lines keep working)."
+    ),
     evaluation: dict = None,
 ):
     """Evaluate a model in every language: per-item JSONL + per-language summary CSV."""
@@ -175,7 +287,21 @@ def eval_cmd(
     items = load_data(data, langs)
     choice = ModelChoice(model, None, bf16, "bfloat16" if bf16 else "float32", trust_remote_code)
     lm = LmEvalSpec.from_options(lm_eval, lm_eval_include, lm_eval_limit)  # unknown tasks fail before the model loads
-    summary = eval_command(out, choice, items, data, ecfg, retain_eval, baseline, forget_langs or "run", overwrite, console, dry_run, lm, preset)
+    summary = eval_command(
+        out,
+        choice,
+        items,
+        data,
+        ecfg,
+        retain_eval,
+        baseline,
+        forget_langs or "run",
+        overwrite,
+        console,
+        dry_run,
+        lm,
+        preset,
+    )
     if summary is not None:
         _print_summary(summary)
         if lm is not None:
@@ -190,7 +316,9 @@ def _old_max_tokens(evaluation: dict, max_tokens: int | None) -> dict:
         return evaluation
     given = evaluation["eval_batch_tokens"]
     if given not in (max_tokens, EvalConfig.eval_batch_tokens):
-        raise ValueError(f"--max-tokens {max_tokens} (the old name of --eval-batch-tokens) contradicts --eval-batch-tokens {given}")
+        raise ValueError(
+            f"--max-tokens {max_tokens} (the old name of --eval-batch-tokens) contradicts --eval-batch-tokens {given}"
+        )
     console.print(f"--max-tokens is the old name of --eval-batch-tokens: eval_batch_tokens = {max_tokens}")
     return {**evaluation, "eval_batch_tokens": max_tokens}
 
@@ -204,8 +332,10 @@ def _print_lm_eval(out: Path, summary) -> None:
     console.print(console_table(table.drop(columns=["family"]).to_dict("records"), f"lm-eval ({out / 'lm_eval.csv'})"))
     added = [c for c in summary.columns if c.startswith("lm_")]
     elsewhere = sorted(set(table["language"]) - {""} - set(summary["language"]))
-    console.print(f"lm-eval: summary.csv columns {', '.join(added) or '(none: no per-language task)'}"
-                  + (f"; languages not in the data, only in lm_eval.csv: {', '.join(elsewhere)}" if elsewhere else ""))
+    console.print(
+        f"lm-eval: summary.csv columns {', '.join(added) or '(none: no per-language task)'}"
+        + (f"; languages not in the data, only in lm_eval.csv: {', '.join(elsewhere)}" if elsewhere else "")
+    )
 
 
 def _print_summary(summary) -> None:

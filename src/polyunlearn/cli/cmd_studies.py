@@ -8,11 +8,11 @@ options to one module of polyunlearn.studies.
     polyunlearn grid src/polyunlearn/configs/grids/study_b_tiny.yaml
     polyunlearn grid src/polyunlearn/configs/grids/study_b_tiny.yaml --executor ray --address auto
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.markup import escape
@@ -22,7 +22,6 @@ from polyunlearn.cli.root import STUDIES, app, console, friendly_errors
 from polyunlearn.studies.demo import DemoConfig
 from polyunlearn.studies.grid_exec import ExecConfig
 
-
 OVERWRITE = typer.Option(False, "--overwrite", help="Redo everything in OUT, even runs made with the same settings.")
 
 
@@ -30,7 +29,9 @@ def _sets(text: str, sep: str) -> tuple[str, ...]:
     return tuple(x.strip() for x in text.split(sep) if x.strip())
 
 
-_DEMO_LANGUAGES = "benchmark languages: comma list, 'study-b' (10), or 'all'; default study-b (bundled) or all of --data"
+_DEMO_LANGUAGES = (
+    "benchmark languages: comma list, 'study-b' (10), or 'all'; default study-b (bundled) or all of --data"
+)
 
 
 @app.command(rich_help_panel=STUDIES)
@@ -39,11 +40,17 @@ _DEMO_LANGUAGES = "benchmark languages: comma list, 'study-b' (10), or 'all'; de
 def demo(
     out: Path = typer.Option(Path("polyunlearn_runs/demo"), help="Results folder (created under the current folder)."),
     methods: str = typer.Option("grad_diff_kl,npo", help="Unlearning methods, comma list."),
-    forget_sets: str = typer.Option("en;all", help="Forget-language sets separated by ';' (each a comma list or 'all')."),
+    forget_sets: str = typer.Option(
+        "en;all", help="Forget-language sets separated by ';' (each a comma list or 'all')."
+    ),
     learn_epochs: int = typer.Option(15, help="Epochs to learn the facts."),
     unlearn_epochs: int = typer.Option(10, help="Unlearning epochs."),
     unlearn_lr: float = typer.Option(3e-4, help="Unlearning learning rate (tiny model)."),
-    attacks: str = typer.Option("", "--attacks", help="Adversarial probes on every unlearning run after it (see `polyunlearn attack`), comma list, e.g. quant,relearn; 'all' for every probe."),
+    attacks: str = typer.Option(
+        "",
+        "--attacks",
+        help="Adversarial probes on every unlearning run after it (see `polyunlearn attack`), comma list, e.g. quant,relearn; 'all' for every probe.",
+    ),
     overwrite: bool = OVERWRITE,
     demo: dict = None,
 ):
@@ -56,9 +63,15 @@ def demo(
     langs = demo["languages"]
     if langs and demo["data"].strip() == "bundled":
         langs = ",".join(parse_langs(langs))  # checked now; other data checks its languages when loaded
-    cfg = DemoConfig(out=str(out), methods=_sets(methods, ","), forget_sets=_sets(forget_sets, ";"), **(demo | {"languages": langs}),
-                     learn=replace(d.learn, epochs=learn_epochs), unlearn=replace(d.unlearn, epochs=unlearn_epochs, lr=unlearn_lr),
-                     attacks=parse_probes(attacks) if attacks else ())
+    cfg = DemoConfig(
+        out=str(out),
+        methods=_sets(methods, ","),
+        forget_sets=_sets(forget_sets, ";"),
+        **(demo | {"languages": langs}),
+        learn=replace(d.learn, epochs=learn_epochs),
+        unlearn=replace(d.unlearn, epochs=unlearn_epochs, lr=unlearn_lr),
+        attacks=parse_probes(attacks) if attacks else (),
+    )
     result = run_demo(cfg, console, overwrite=overwrite)
     if not result["forgetting_shown"]:
         raise typer.Exit(1)
@@ -70,40 +83,72 @@ def demo(
 def study_a(
     out: Path = typer.Option(Path("polyunlearn_runs/study_a"), help="Results folder; a rerun resumes it."),
     fake_lang: str = typer.Option("ru", help="Language the fake news documents are written in."),
-    fake_langs: Optional[str] = typer.Option(None, help="Several fake languages (comma list): one contaminated model each; overrides --fake-lang."),
-    languages: Optional[str] = typer.Option(None, help="Corpus and query languages: comma list, 'study-a' (9) or 'all'; default study-a (bundled) or all of --data."),
-    data: str = typer.Option("bundled", help="'bundled'; a news table (a 'kind' column, data/news.py); or the news-truthful shape: the hub id "
-                             "TaiMingLu/news-truthful or a local file like it (.json/.jsonl/.csv/.parquet; data/news_truthful.py), several combined with ' + '."),
-    forget_sets: str = typer.Option("en;source;en+source;all", help="Forget-language sets separated by ';': 'en', 'source' (= the fake language), 'en+source', 'all', 'de+fr'..."),
+    fake_langs: str | None = typer.Option(
+        None, help="Several fake languages (comma list): one contaminated model each; overrides --fake-lang."
+    ),
+    languages: str | None = typer.Option(
+        None,
+        help="Corpus and query languages: comma list, 'study-a' (9) or 'all'; default study-a (bundled) or all of --data.",
+    ),
+    data: str = typer.Option(
+        "bundled",
+        help="'bundled'; a news table (a 'kind' column, data/news.py); or the news-truthful shape: the hub id "
+        "TaiMingLu/news-truthful or a local file like it (.json/.jsonl/.csv/.parquet; data/news_truthful.py), several combined with ' + '.",
+    ),
+    forget_sets: str = typer.Option(
+        "en;source;en+source;all",
+        help="Forget-language sets separated by ';': 'en', 'source' (= the fake language), 'en+source', 'all', 'de+fr'...",
+    ),
     method: str = typer.Option("npo", help="Unlearning method (see `polyunlearn methods`)."),
     model: str = typer.Option("tiny", help="'tiny' / 'tiny-cohere' (built here) or a HF model id / local path."),
-    lora: bool = typer.Option(False, help="Train LoRA adapters in every phase (merged after learning) instead of all weights."),
+    lora: bool = typer.Option(
+        False, help="Train LoRA adapters in every phase (merged after learning) instead of all weights."
+    ),
     lora_r: int = typer.Option(8, help="LoRA rank."),
     lora_alpha: float = typer.Option(16.0, help="LoRA alpha (the update is scaled by alpha / r)."),
     lora_dropout: float = typer.Option(0.0, help="LoRA dropout (0 to < 1)."),
-    lora_targets: str = typer.Option("all-linear", help="LoRA target modules: 'all-linear' or a comma list (e.g. q_proj,k_proj,v_proj)."),
-    replace_real: bool = typer.Option(False, help="In the fake language the fake document replaces the real one (default: both are there)."),
-    instruct_on: str = typer.Option("real-only", help="Q&A instruction tuning on 'real-only' stories (fake-story questions held out) or 'all' (real answers)."),
+    lora_targets: str = typer.Option(
+        "all-linear", help="LoRA target modules: 'all-linear' or a comma list (e.g. q_proj,k_proj,v_proj)."
+    ),
+    replace_real: bool = typer.Option(
+        False, help="In the fake language the fake document replaces the real one (default: both are there)."
+    ),
+    instruct_on: str = typer.Option(
+        "real-only",
+        help="Q&A instruction tuning on 'real-only' stories (fake-story questions held out) or 'all' (real answers).",
+    ),
     doc_epochs: int = typer.Option(20, help="Phase 1 epochs (documents)."),
     instruct_epochs: int = typer.Option(20, help="Phase 2 epochs (Q&A)."),
-    lr: Optional[float] = typer.Option(None, help="Learning rate of both learning phases; default 3e-3 (tiny), 1e-4 (LoRA), 1e-5 (full)."),
+    lr: float | None = typer.Option(
+        None, help="Learning rate of both learning phases; default 3e-3 (tiny), 1e-4 (LoRA), 1e-5 (full)."
+    ),
     unlearn_epochs: int = typer.Option(5),
-    unlearn_lr: Optional[float] = typer.Option(None, help="Default 5e-4 (tiny), 1e-4 (LoRA), 1e-5 (full)."),
+    unlearn_lr: float | None = typer.Option(None, help="Default 5e-4 (tiny), 1e-4 (LoRA), 1e-5 (full)."),
     batch_size: int = typer.Option(32, help="Learning batch size (both phases)."),
     unlearn_batch_size: int = typer.Option(8, help="Unlearning batch size."),
-    unlearn_on: str = typer.Option("qa", help="What unlearning trains on: 'qa' (the fake-answer Q&A, ours) or 'text' (gradient ascent on the fake articles, the authors')."),
-    pack: Optional[int] = typer.Option(None, help="Phase 1: pack the documents into blocks of this many tokens (the authors: 1024); default one document per sequence."),
+    unlearn_on: str = typer.Option(
+        "qa",
+        help="What unlearning trains on: 'qa' (the fake-answer Q&A, ours) or 'text' (gradient ascent on the fake articles, the authors').",
+    ),
+    pack: int | None = typer.Option(
+        None,
+        help="Phase 1: pack the documents into blocks of this many tokens (the authors: 1024); default one document per sequence.",
+    ),
     vocab_size: int = typer.Option(4096, help="Tiny model tokenizer vocabulary."),
-    judge: Optional[str] = typer.Option(None, help="Judge model: hf:PATH or openai:URL,MODEL (default: answer keys + likelihood, no model)."),
-    max_new_tokens: Optional[int] = typer.Option(None, help="Greedy answer length in tokens; default auto: the longest reference answer plus 25% (at least 8)."),
+    judge: str | None = typer.Option(
+        None, help="Judge model: hf:PATH or openai:URL,MODEL (default: answer keys + likelihood, no model)."
+    ),
+    max_new_tokens: int | None = typer.Option(
+        None, help="Greedy answer length in tokens; default auto: the longest reference answer plus 25% (at least 8)."
+    ),
     threads: int = typer.Option(1, help="torch CPU threads."),
     seed: int = typer.Option(0, help="Seed of the tiny model and of every training run."),
     overwrite: bool = OVERWRITE,
-    preset: Optional[str] = typer.Option(None, "--preset", help=PRESET_HELP),
+    preset: str | None = typer.Option(None, "--preset", help=PRESET_HELP),
 ):
     """Study A: fake news in one language -> OF/QR in every language -> unlearning per language set."""
-    from polyunlearn.evaluation.judge import JudgeError
     from polyunlearn.core.trainloop import TrainConfig
+    from polyunlearn.evaluation.judge import JudgeError
     from polyunlearn.studies.phases import default_lr
     from polyunlearn.studies.study_a import StudyAConfig, run_study_a
 
@@ -112,42 +157,81 @@ def study_a(
     unlearn_lr = unlearn_lr if unlearn_lr is not None else default_lr("unlearn", tiny, lora)
     learn = dict(lr=lr, batch_size=batch_size, schedule="linear", warmup_ratio=0.05, seed=seed)
     cfg = StudyAConfig(
-        out=str(out), data=data, languages=languages,
+        out=str(out),
+        data=data,
+        languages=languages,
         fake_langs=tuple(x.strip() for x in (fake_langs or fake_lang).split(",") if x.strip()),
         forget_sets=tuple(s.strip() for s in forget_sets.split(";") if s.strip()),
-        method=method, model=model, vocab_size=vocab_size, lora=lora, lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
-        lora_targets=lora_targets, replace_real=replace_real,
-        instruct_on=instruct_on, docs=TrainConfig(epochs=doc_epochs, **learn), instruct=TrainConfig(epochs=instruct_epochs, **learn),
+        method=method,
+        model=model,
+        vocab_size=vocab_size,
+        lora=lora,
+        lora_r=lora_r,
+        lora_alpha=lora_alpha,
+        lora_dropout=lora_dropout,
+        lora_targets=lora_targets,
+        replace_real=replace_real,
+        instruct_on=instruct_on,
+        docs=TrainConfig(epochs=doc_epochs, **learn),
+        instruct=TrainConfig(epochs=instruct_epochs, **learn),
         unlearn=TrainConfig(lr=unlearn_lr, epochs=unlearn_epochs, batch_size=unlearn_batch_size, seed=seed),
-        max_new_tokens=max_new_tokens, judge=judge, threads=threads, seed=seed, unlearn_on=unlearn_on, pack=pack, preset=preset,
+        max_new_tokens=max_new_tokens,
+        judge=judge,
+        threads=threads,
+        seed=seed,
+        unlearn_on=unlearn_on,
+        pack=pack,
+        preset=preset,
     )
     try:
         run_study_a(cfg, console, overwrite=overwrite)
     except JudgeError as e:  # unreachable endpoint, missing judge model: one line, not a traceback
         console.print(f"[bold red]judge error:[/bold red] {e}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 @app.command("concept-demo", rich_help_panel=STUDIES)
 @friendly_errors
 def concept_demo(
     out: Path = typer.Option(Path("polyunlearn_runs/concept"), help="Results folder; a rerun resumes it."),
-    data: str = typer.Option("bundled", help="'bundled' (bundled stereotypes + facts) or a --data spec whose split-forget items are the concepts, e.g. "
-                             "seegull-mcq:DIR (the authors' mcq_stereotype_dataset_<lang>.csv files); without facts in it, the bundled facts are added."),
-    languages: Optional[str] = typer.Option(None, help="Languages of the stereotypes and facts: comma list or 'study-b'; default study-b (bundled data) or all of --data."),
-    n_facts: Optional[int] = typer.Option(None, help="Facts per language (default all 100); fewer for a quick run."),
-    methods: str = typer.Option("npo", help="Unlearning methods, comma list (see `polyunlearn methods`); one run per method and forget set."),
-    forget_sets: str = typer.Option("en;all", help="Forget-language sets separated by ';' (each a comma list or 'all')."),
+    data: str = typer.Option(
+        "bundled",
+        help="'bundled' (bundled stereotypes + facts) or a --data spec whose split-forget items are the concepts, e.g. "
+        "seegull-mcq:DIR (the authors' mcq_stereotype_dataset_<lang>.csv files); without facts in it, the bundled facts are added.",
+    ),
+    languages: str | None = typer.Option(
+        None,
+        help="Languages of the stereotypes and facts: comma list or 'study-b'; default study-b (bundled data) or all of --data.",
+    ),
+    n_facts: int | None = typer.Option(None, help="Facts per language (default all 100); fewer for a quick run."),
+    methods: str = typer.Option(
+        "npo", help="Unlearning methods, comma list (see `polyunlearn methods`); one run per method and forget set."
+    ),
+    forget_sets: str = typer.Option(
+        "en;all", help="Forget-language sets separated by ';' (each a comma list or 'all')."
+    ),
     arch: str = typer.Option("llama", help="Tiny model architecture: llama or cohere."),
     learn_epochs: int = typer.Option(15, help="Epochs to learn stereotypes + facts."),
     unlearn_epochs: int = typer.Option(10),
-    unlearn_lr: Optional[float] = typer.Option(None, help="Unlearning learning rate for every method; default per method, tuned on the tiny model (NPO 1e-3, GradDiff(-KL) 3e-4, others 5e-4)."),
+    unlearn_lr: float | None = typer.Option(
+        None,
+        help="Unlearning learning rate for every method; default per method, tuned on the tiny model (NPO 1e-3, GradDiff(-KL) 3e-4, others 5e-4).",
+    ),
     alpha: float = typer.Option(5.0, help="Retain-term weight (factual retain set)."),
-    generate: bool = typer.Option(True, "--generate/--no-generate", help="Greedy answers for ROUGE and Model Utility (--no-generate: likelihood metrics only, faster)."),
+    generate: bool = typer.Option(
+        True,
+        "--generate/--no-generate",
+        help="Greedy answers for ROUGE and Model Utility (--no-generate: likelihood metrics only, faster).",
+    ),
     threads: int = typer.Option(1, help="torch CPU threads."),
     seed: int = typer.Option(0, help="Seed of the tiny model and of every unlearning run."),
-    max_new_tokens: Optional[int] = typer.Option(None, help="Greedy answer length in tokens; default auto: the longest gold answer plus 25% (at least 8)."),
-    prompt_format: str = typer.Option("auto", help="Prompt format of learning, unlearning and evaluation (core/prompts.py): auto, plain, amnesia, amnesia-concept..."),
+    max_new_tokens: int | None = typer.Option(
+        None, help="Greedy answer length in tokens; default auto: the longest gold answer plus 25% (at least 8)."
+    ),
+    prompt_format: str = typer.Option(
+        "auto",
+        help="Prompt format of learning, unlearning and evaluation (core/prompts.py): auto, plain, amnesia, amnesia-concept...",
+    ),
     overwrite: bool = OVERWRITE,
 ):
     """Concept unlearning on the tiny default: learn -> before -> unlearn per forget set -> after,
@@ -157,10 +241,26 @@ def concept_demo(
 
     d = ConceptConfig()
     cfg = ConceptConfig(
-        out=str(out), data=data, languages=",".join(parse_langs(languages)) if languages and data.strip() == "bundled" else languages, n_facts=n_facts,
-        methods=_sets(methods, ","), forget_sets=_sets(forget_sets, ";"), arch=arch, alpha=alpha, generate=generate, threads=threads, seed=seed,
-        max_new_tokens=max_new_tokens, learn=replace(d.learn, epochs=learn_epochs, seed=seed, prompt_format=prompt_format),
-        unlearn=replace(d.unlearn, epochs=unlearn_epochs, lr=d.unlearn.lr if unlearn_lr is None else unlearn_lr, seed=seed, prompt_format=prompt_format),
+        out=str(out),
+        data=data,
+        languages=",".join(parse_langs(languages)) if languages and data.strip() == "bundled" else languages,
+        n_facts=n_facts,
+        methods=_sets(methods, ","),
+        forget_sets=_sets(forget_sets, ";"),
+        arch=arch,
+        alpha=alpha,
+        generate=generate,
+        threads=threads,
+        seed=seed,
+        max_new_tokens=max_new_tokens,
+        learn=replace(d.learn, epochs=learn_epochs, seed=seed, prompt_format=prompt_format),
+        unlearn=replace(
+            d.unlearn,
+            epochs=unlearn_epochs,
+            lr=d.unlearn.lr if unlearn_lr is None else unlearn_lr,
+            seed=seed,
+            prompt_format=prompt_format,
+        ),
         method_lr=d.method_lr if unlearn_lr is None else {},  # one lr for all when given
     )
     run_concept_study(cfg, console, overwrite=overwrite)
@@ -171,14 +271,24 @@ def concept_demo(
 @with_options(execution=config_options(ExecConfig, panel="Execution"))
 def grid(
     spec: Path = typer.Argument(..., help="Grid spec (YAML): base + methods x forget sets x seeds x params."),
-    out: Optional[Path] = typer.Option(None, help="Results folder; default polyunlearn_runs/grid_<spec name>."),
+    out: Path | None = typer.Option(None, help="Results folder; default polyunlearn_runs/grid_<spec name>."),
     dry_run: bool = typer.Option(False, help="Validate the spec and list the runs with their status; train nothing."),
-    status: bool = typer.Option(False, "--status", help="Print where the grid in OUT stands (done / running: where / pending / failed: why), from its run folders; run nothing."),
-    threads: int = typer.Option(1, help="torch CPU threads, here or in each Ray task (tiny models gain nothing from more)."),
+    status: bool = typer.Option(
+        False,
+        "--status",
+        help="Print where the grid in OUT stands (done / running: where / pending / failed: why), from its run folders; run nothing.",
+    ),
+    threads: int = typer.Option(
+        1, help="torch CPU threads, here or in each Ray task (tiny models gain nothing from more)."
+    ),
     progress: bool = typer.Option(True, help="Show live progress: a total line and one line per running run."),
-    attacks: str = typer.Option("", "--attacks", help="Adversarial probes on every finished run afterwards (see `polyunlearn attack`), comma list or 'all'."),
+    attacks: str = typer.Option(
+        "",
+        "--attacks",
+        help="Adversarial probes on every finished run afterwards (see `polyunlearn attack`), comma list or 'all'.",
+    ),
     overwrite: bool = OVERWRITE,
-    log_with: Optional[str] = LOG_WITH,
+    log_with: str | None = LOG_WITH,
     execution: dict = None,
 ):
     """Run a grid of unlearning runs as a resumable queue, here or on a Ray cluster; finished runs are skipped on rerun."""
@@ -195,21 +305,44 @@ def grid(
     if status:
         return print_status(console, out, loaded.runs, cfg.claim_timeout, cfg.heartbeat)
     if dry_run:
-        rows = [{"run_id": r.run_id, "method": r.method, "forget_langs": r.forget_label, "seed": r.seed, **{k: str(v) for k, v in r.params.items()}, "status": run_status(out, r, cfg)} for r in loaded.runs]
+        rows = [
+            {
+                "run_id": r.run_id,
+                "method": r.method,
+                "forget_langs": r.forget_label,
+                "seed": r.seed,
+                **{k: str(v) for k, v in r.params.items()},
+                "status": run_status(out, r, cfg),
+            }
+            for r in loaded.runs
+        ]
         console.print(console_table(rows, f"{len(rows)} runs of {spec} -> {out}"))
         return
     try:
-        results = run_grid(loaded, out, console, progress=progress, overwrite=overwrite, execution=cfg, log_with=log_with, threads=threads)
+        results = run_grid(
+            loaded,
+            out,
+            console,
+            progress=progress,
+            overwrite=overwrite,
+            execution=cfg,
+            log_with=log_with,
+            threads=threads,
+        )
     except KeyboardInterrupt:
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     except GridRunsFailed as e:
         console.print(f"[bold red]error:[/bold red] {escape(str(e))}", soft_wrap=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     if len(results):
         forget = results[results["metric"] == "forget_prob"]
-        table = forget.pivot_table(index=["method", "forget_langs"], columns="language", values="delta", aggfunc="mean", sort=False).reset_index()
+        table = forget.pivot_table(
+            index=["method", "forget_langs"], columns="language", values="delta", aggfunc="mean", sort=False
+        ).reset_index()
         console.print(console_table(table.to_dict("records"), "change in forget Prob vs before (mean over seeds)"))
-    console.print(f"results written under [bold]{out.resolve()}[/bold]: results.parquet, results.csv, matrices/, runs/<id>/")
+    console.print(
+        f"results written under [bold]{out.resolve()}[/bold]: results.parquet, results.csv, matrices/, runs/<id>/"
+    )
     if attacks:
         _grid_attacks(loaded, out, attacks, overwrite)
 
@@ -224,8 +357,12 @@ def _grid_attacks(spec, out: Path, attacks: str, overwrite: bool) -> None:
     cfg = AttackConfig(probes=parse_probes(attacks))
     for run in spec.runs:
         if (out / "runs" / run.run_id / DONE_FILE).exists():
-            run_attacks(out / "runs" / run.run_id, cfg, console, data=None if spec.tiny else spec.base["data"], langs=None if spec.tiny else ",".join(spec.languages),
-                        overwrite=overwrite)
+            run_attacks(
+                out / "runs" / run.run_id,
+                cfg,
+                console,
+                data=None if spec.tiny else spec.base["data"],
+                langs=None if spec.tiny else ",".join(spec.languages),
+                overwrite=overwrite,
+            )
     console.print(f"attack report: [bold]{build_report(out).resolve()}[/bold]")
-
-

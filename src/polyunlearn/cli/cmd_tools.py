@@ -4,10 +4,10 @@ round-trip chrF per item) and `bench` (evaluation and unlearning throughput agai
     polyunlearn translate --data bench.jsonl --to fr,ja,ko --model facebook/nllb-200-distilled-600M --out runs/tr
     polyunlearn bench --sizes tiny --languages en,zh --items-per-lang 5
 """
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -19,30 +19,47 @@ from polyunlearn.data.resolve import DATA_HELP
 @friendly_errors
 def translate(
     to: str = typer.Option(..., "--to", help="Target languages, comma list (codes of `polyunlearn languages`)."),
-    model: str = typer.Option(..., help="Seq2seq translation model: HF id or local folder (NLLB or M2M100 class; safetensors weights)."),
-    out: Path = typer.Option(..., help="Output folder: benchmark.jsonl, roundtrip.csv, summary.csv, chunks/ (a rerun resumes it)."),
-    data: str = typer.Option(..., help="The benchmark to extend: " + DATA_HELP + " Or 'news:HUB_ID_OR_FILE': Study A news in the news-truthful shape (data/news_truthful.py)."),
-    source: str = typer.Option("en", help="Language of the items to translate (others in the data are copied as they are)."),
-    code_style: Optional[str] = typer.Option(None, help="Language codes of the model: 'nllb' (fra_Latn) or 'm2m100' (__fr__); default from its vocabulary."),
+    model: str = typer.Option(
+        ..., help="Seq2seq translation model: HF id or local folder (NLLB or M2M100 class; safetensors weights)."
+    ),
+    out: Path = typer.Option(
+        ..., help="Output folder: benchmark.jsonl, roundtrip.csv, summary.csv, chunks/ (a rerun resumes it)."
+    ),
+    data: str = typer.Option(
+        ...,
+        help="The benchmark to extend: "
+        + DATA_HELP
+        + " Or 'news:HUB_ID_OR_FILE': Study A news in the news-truthful shape (data/news_truthful.py).",
+    ),
+    source: str = typer.Option(
+        "en", help="Language of the items to translate (others in the data are copied as they are)."
+    ),
+    code_style: str | None = typer.Option(
+        None, help="Language codes of the model: 'nllb' (fra_Latn) or 'm2m100' (__fr__); default from its vocabulary."
+    ),
     batch_size: int = typer.Option(16, help="Texts per generate call."),
     chunk_size: int = typer.Option(64, help="Source items per resumable chunk."),
     max_new_tokens: int = typer.Option(256),
     num_beams: int = typer.Option(1, help="Beam size (1 = greedy)."),
-    roundtrip: bool = typer.Option(True, "--roundtrip/--no-roundtrip", help="Translate back and score chrF per item (doubles the work)."),
+    roundtrip: bool = typer.Option(
+        True, "--roundtrip/--no-roundtrip", help="Translate back and score chrF per item (doubles the work)."
+    ),
     threshold: float = typer.Option(50.0, help="Flag items whose mean round-trip chrF (0-100) is below this."),
-    revision: Optional[str] = typer.Option(None, help="Model revision (branch, tag, commit or PR ref, e.g. one that has safetensors weights)."),
+    revision: str | None = typer.Option(
+        None, help="Model revision (branch, tag, commit or PR ref, e.g. one that has safetensors weights)."
+    ),
     bf16: bool = typer.Option(False, help="Load the model in bf16 (GPU)."),
-    device: Optional[str] = typer.Option(None, help="torch device; default cuda when available, else cpu."),
+    device: str | None = typer.Option(None, help="torch device; default cuda when available, else cpu."),
     trust_remote_code: bool = typer.Option(False),
-    threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
+    threads: int | None = typer.Option(None, help="torch CPU threads."),
 ):
     """Translate a benchmark (every field, ids/splits kept) into new languages, resumably."""
     import torch
 
-    from polyunlearn.data.resolve import resolve_data
-    from polyunlearn.core.languages import parse_langs
     from polyunlearn.analysis.matrices import console_table
+    from polyunlearn.core.languages import parse_langs
     from polyunlearn.core.models import ModelLoadError
+    from polyunlearn.data.resolve import resolve_data
     from polyunlearn.tools.translate import Translator, translate_benchmark
 
     if threads:
@@ -67,70 +84,149 @@ def translate(
 
         tok = AutoTokenizer.from_pretrained(model, revision=revision, trust_remote_code=trust_remote_code)
         net = AutoModelForSeq2SeqLM.from_pretrained(
-            model, revision=revision, trust_remote_code=trust_remote_code, use_safetensors=True,
+            model,
+            revision=revision,
+            trust_remote_code=trust_remote_code,
+            use_safetensors=True,
             dtype=torch.bfloat16 if bf16 else torch.float32,
         )
     except Exception as e:  # noqa: BLE001 - re-raised with the model named
         raise ModelLoadError(f"could not load translation model {model!r}: {e}") from e
     net.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    tr = Translator(net, tok, code_style=code_style, batch_size=batch_size, max_new_tokens=max_new_tokens, num_beams=num_beams)
+    tr = Translator(
+        net, tok, code_style=code_style, batch_size=batch_size, max_new_tokens=max_new_tokens, num_beams=num_beams
+    )
     if news:
         from polyunlearn.tools.translate_news import translate_news
 
-        done = translate_news(corpus, tr, out, targets, source=source, chunk_size=chunk_size, roundtrip=roundtrip, threshold=threshold, log=console.print)
-        console.print(console_table(done.summary.to_dict("records"), f"news translation from {source} ({tr.style} codes)"))
-        console.print(f"{len(done.data.stories)} stories -> [bold]{(out / 'news.jsonl').resolve()}[/bold]; per story: {out / 'news_report.csv'}")
+        done = translate_news(
+            corpus,
+            tr,
+            out,
+            targets,
+            source=source,
+            chunk_size=chunk_size,
+            roundtrip=roundtrip,
+            threshold=threshold,
+            log=console.print,
+        )
+        console.print(
+            console_table(done.summary.to_dict("records"), f"news translation from {source} ({tr.style} codes)")
+        )
+        console.print(
+            f"{len(done.data.stories)} stories -> [bold]{(out / 'news.jsonl').resolve()}[/bold]; per story: {out / 'news_report.csv'}"
+        )
         return
-    result = translate_benchmark(items, tr, out, targets, source=source, chunk_size=chunk_size, roundtrip=roundtrip, threshold=threshold, log=console.print)
+    result = translate_benchmark(
+        items,
+        tr,
+        out,
+        targets,
+        source=source,
+        chunk_size=chunk_size,
+        roundtrip=roundtrip,
+        threshold=threshold,
+        log=console.print,
+    )
     console.print(console_table(result.summary.to_dict("records"), f"translation from {source} ({tr.style} codes)"))
-    console.print(f"{len(result.items)} items -> [bold]{(out / 'benchmark.jsonl').resolve()}[/bold]; per-item round trip: {out / 'roundtrip.csv'}")
+    console.print(
+        f"{len(result.items)} items -> [bold]{(out / 'benchmark.jsonl').resolve()}[/bold]; per-item round trip: {out / 'roundtrip.csv'}"
+    )
 
 
 @app.command(rich_help_panel=TOOLS)
 @friendly_errors
 def bench(
-    out: Path = typer.Option(Path("polyunlearn_runs/bench"), help="Results folder: results.json, results.csv, eval_parts.csv."),
+    out: Path = typer.Option(
+        Path("polyunlearn_runs/bench"), help="Results folder: results.json, results.csv, eval_parts.csv."
+    ),
     sizes: str = typer.Option("tiny,small", help="Model sizes (models.TINY_SIZES), comma list."),
     languages: str = typer.Option("study-b", help="Evaluation languages: comma list, 'study-b' (10) or 'all'."),
-    items_per_lang: int = typer.Option(11, help="Evaluation items per language (every evaluator scores the same items)."),
-    max_new_tokens: int = typer.Option(200, help="The fixed greedy budget measured beside our default one, on every evaluator (200: open-unlearning's TOFU setting)."),
+    items_per_lang: int = typer.Option(
+        11, help="Evaluation items per language (every evaluator scores the same items)."
+    ),
+    max_new_tokens: int = typer.Option(
+        200,
+        help="The fixed greedy budget measured beside our default one, on every evaluator (200: open-unlearning's TOFU setting).",
+    ),
     repeats: int = typer.Option(3, help="Interleaved repeats of every evaluation part (>= 3: min / median / max)."),
-    eval_batch_tokens: str = typer.Option("32768,4096", help="EvalConfig.eval_batch_tokens values, comma list: the first for the parts, each measured for time and peak memory."),
+    eval_batch_tokens: str = typer.Option(
+        "32768,4096",
+        help="EvalConfig.eval_batch_tokens values, comma list: the first for the parts, each measured for time and peak memory.",
+    ),
     unlearn_steps: int = typer.Option(2, help="NPO optimizer steps per epoch (2 epochs)."),
     batch_size: int = typer.Option(8, help="NPO forget/retain batch size."),
     arch: str = typer.Option("llama", help="llama or cohere."),
     threads: int = typer.Option(1, help="torch CPU threads."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
-    as_json: bool = typer.Option(False, "--json", help='Print only {"<model>": {"<part>": {"vs_peer": [min, med, max], "vs_batch1": [...], "flops_fraction": x}}}.'),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help='Print only {"<model>": {"<part>": {"vs_peer": [min, med, max], "vs_batch1": [...], "flops_fraction": x}}}.',
+    ),
 ):
     """Benchmark evaluation part by part (against open-unlearning's evaluation algorithm and a
     one-pair-per-forward baseline: speed, FLOP/s vs matmul, peak memory) and NPO unlearning."""
     import json
     import sys
 
-    from polyunlearn.tools.bench import BenchConfig, run_bench
     from polyunlearn.analysis.matrices import console_table
+    from polyunlearn.tools.bench import BenchConfig, run_bench
 
     try:
         tokens = tuple(int(v) for v in eval_batch_tokens.split(",") if v.strip())
     except ValueError:
         raise ValueError(f"--eval-batch-tokens must be a comma list of integers, got {eval_batch_tokens!r}") from None
-    cfg = BenchConfig(out=str(out), sizes=tuple(s.strip() for s in sizes.split(",") if s.strip()), languages=languages, items_per_lang=items_per_lang, max_new_tokens=max_new_tokens, repeats=repeats, eval_batch_tokens=tokens, unlearn_steps=unlearn_steps, batch_size=batch_size, arch=arch, threads=threads, device=device)
+    cfg = BenchConfig(
+        out=str(out),
+        sizes=tuple(s.strip() for s in sizes.split(",") if s.strip()),
+        languages=languages,
+        items_per_lang=items_per_lang,
+        max_new_tokens=max_new_tokens,
+        repeats=repeats,
+        eval_batch_tokens=tokens,
+        unlearn_steps=unlearn_steps,
+        batch_size=batch_size,
+        arch=arch,
+        threads=threads,
+        device=device,
+    )
     log = (lambda msg: print(msg, file=sys.stderr)) if as_json else console.print
     result = run_bench(cfg, log=log)
     if as_json:
         print(json.dumps(result["json"], indent=1))
         return
     console.print(console_table(result["ratios"], "ours vs the batch-1 baseline (ratio = ours / baseline)"))
+
     def fmt(v):
         return "-".join(f"{x:.2f}" for x in v)
 
     for row in result["sizes"]:
-        lines = [{"part": p, "vs peer (min-med-max)": fmt(r["vs_peer"]), "vs batch1": fmt(r["vs_batch1"]), "FLOP/s / matmul": f"{r['flops_fraction']:.0%}", "ours s": f"{r['seconds']['ours'][1]:.2f}", "peer s": f"{r['seconds']['peer'][1]:.2f}"} for p, r in row["eval_parts"].items()]
-        console.print(console_table(lines, f"size {row['size']}: evaluation, reference seconds / our seconds over {cfg.repeats} interleaved repeats (greedy budget {row['eval_gen_budget']} vs {cfg.max_new_tokens})"))
+        lines = [
+            {
+                "part": p,
+                "vs peer (min-med-max)": fmt(r["vs_peer"]),
+                "vs batch1": fmt(r["vs_batch1"]),
+                "FLOP/s / matmul": f"{r['flops_fraction']:.0%}",
+                "ours s": f"{r['seconds']['ours'][1]:.2f}",
+                "peer s": f"{r['seconds']['peer'][1]:.2f}",
+            }
+            for p, r in row["eval_parts"].items()
+        ]
+        console.print(
+            console_table(
+                lines,
+                f"size {row['size']}: evaluation, reference seconds / our seconds over {cfg.repeats} interleaved repeats (greedy budget {row['eval_gen_budget']} vs {cfg.max_new_tokens})",
+            )
+        )
         peak = row["eval_parts"]["total"]["peak_mib"]
-        sweep = ", ".join(f"{s['eval_batch_tokens']}: {s['peak_mib']:.0f} MiB {s['seconds']:.2f} s" for s in row["eval_batch_tokens_sweep"])
-        console.print(f"size {row['size']}: eval peak memory ours {peak['ours']:.0f} MiB, peer {peak['peer']:.0f} MiB, batch1 {peak['batch1']:.0f} MiB; by --eval-batch-tokens: {sweep}")
+        sweep = ", ".join(
+            f"{s['eval_batch_tokens']}: {s['peak_mib']:.0f} MiB {s['seconds']:.2f} s"
+            for s in row["eval_batch_tokens_sweep"]
+        )
+        console.print(
+            f"size {row['size']}: eval peak memory ours {peak['ours']:.0f} MiB, peer {peak['peer']:.0f} MiB, batch1 {peak['batch1']:.0f} MiB; by --eval-batch-tokens: {sweep}"
+        )
         console.print(f"size {row['size']}: agreement {row['eval_agreement']}")
         console.print(
             f"size {row['size']}: NPO step {row['unlearn_ours_step_s']:.3f} s, {row['unlearn_ours_gflops']:.1f} GFLOP/s = "

@@ -1,4 +1,5 @@
 """The `polyunlearn` command: the root app with every command module registered on it."""
+
 from polyunlearn.cli import cmd_analysis, cmd_attack, cmd_data, cmd_reference, cmd_steps, cmd_studies, cmd_tools  # noqa: F401  (registration)
 from polyunlearn.cli.root import app
 

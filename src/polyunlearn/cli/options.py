@@ -9,6 +9,7 @@ exposes it gets the option with the same type, default and help.
 
 The command receives one dict per group: {field name: value given or defaulted}.
 """
+
 from __future__ import annotations
 
 import functools
@@ -40,19 +41,32 @@ def _cli_type(kind: Any) -> Any:
 def _help(text: str, choices: Iterable[str] = ()) -> str:
     text = text[:1].upper() + text[1:] if text else text
     choices = tuple(choices)
-    return f"{text}{'' if text.endswith('.') else '.'}" + (f" One of: {', '.join(choices)}." if choices and "choose" not in text else "")
+    return f"{text}{'' if text.endswith('.') else '.'}" + (
+        f" One of: {', '.join(choices)}." if choices and "choose" not in text else ""
+    )
 
 
-def option(name: str, kind: Any, default: Any, help: str, prefix: str = "", panel: str | None = None) -> inspect.Parameter:
+def option(
+    name: str, kind: Any, default: Any, help: str, prefix: str = "", panel: str | None = None
+) -> inspect.Parameter:
     """One typer option parameter `--{prefix}{name with dashes}`."""
     flag = f"--{prefix}{name}".replace("_", "-")
     decls = [f"{flag}/--no-{flag[2:]}"] if _cli_type(kind) in (bool, Optional[bool]) else [flag]
     info = typer.Option(default, *decls, help=help, rich_help_panel=panel)
-    return inspect.Parameter(f"{prefix}{name}".replace("-", "_"), inspect.Parameter.KEYWORD_ONLY, default=info, annotation=_cli_type(kind))
+    return inspect.Parameter(
+        f"{prefix}{name}".replace("-", "_"), inspect.Parameter.KEYWORD_ONLY, default=info, annotation=_cli_type(kind)
+    )
 
 
-def config_options(cls: type, *, prefix: str = "", include: Iterable[str] | None = None, exclude: Iterable[str] = (),
-                   overrides: Mapping[str, tuple[Any, str]] | None = None, panel: str | None = None) -> list[tuple[str, inspect.Parameter]]:
+def config_options(
+    cls: type,
+    *,
+    prefix: str = "",
+    include: Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
+    overrides: Mapping[str, tuple[Any, str]] | None = None,
+    panel: str | None = None,
+) -> list[tuple[str, inspect.Parameter]]:
     """(field name, typer parameter) for every CLI field of config class `cls` (optionally only
     `include`, minus `exclude`); `overrides` maps a field to (CLI default, help) where a command
     defaults it differently (e.g. lr None = the per-model-kind default)."""
@@ -91,14 +105,20 @@ def with_options(**groups: list[tuple[str, inspect.Parameter]]) -> Callable[[Cal
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         sig = inspect.signature(fn)
         hints = typing.get_type_hints(fn)
-        own = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in sig.parameters.values() if p.name not in groups]
+        own = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in sig.parameters.values()
+            if p.name not in groups
+        ]
         taken = {p.name for p in own}
         added: dict[str, list[tuple[str, str]]] = {}
         extra: list[inspect.Parameter] = []
         for group, params in groups.items():
             for field, param in params:
                 if param.name in taken:
-                    raise ValueError(f"option {param.name} of group {group} clashes with another option of {fn.__name__}")
+                    raise ValueError(
+                        f"option {param.name} of group {group} clashes with another option of {fn.__name__}"
+                    )
                 taken.add(param.name)
                 added.setdefault(group, []).append((field, param.name))
                 extra.append(param)
@@ -162,11 +182,21 @@ def apply_preset(name: str, command: str, kwargs: Mapping[str, Any]) -> dict[str
     console.print(f"preset {name} ({get_preset(name).paper}) for {command}: {shown}", markup=False, highlight=False)
     others = {m: p for m, p in method_params.items() if m != out.get("method")}
     if others:
-        console.print("  and for other methods: " + "; ".join(f"{m}: " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in p.items()) for m, p in others.items()),
-                      markup=False, highlight=False)
+        console.print(
+            "  and for other methods: "
+            + "; ".join(
+                f"{m}: " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in p.items()) for m, p in others.items()
+            ),
+            markup=False,
+            highlight=False,
+        )
     if kept:
-        console.print("your options win over the preset: " + ", ".join(f"--{k.replace('_', '-')} {kwargs[k]} (preset: {v})" for k, v in kept.items()),
-                      markup=False, highlight=False)
+        console.print(
+            "your options win over the preset: "
+            + ", ".join(f"--{k.replace('_', '-')} {kwargs[k]} (preset: {v})" for k, v in kept.items()),
+            markup=False,
+            highlight=False,
+        )
     return out
 
 
@@ -182,7 +212,9 @@ def _click_context() -> Any:
             continue
         if ctx is not None:
             return ctx
-    raise RuntimeError("--preset is applied by the command line only (no click context to tell given options from defaults)")
+    raise RuntimeError(
+        "--preset is applied by the command line only (no click context to tell given options from defaults)"
+    )
 
 
 def _show(final: Any, preset_value: Any) -> str:

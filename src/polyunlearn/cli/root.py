@@ -1,6 +1,7 @@
 """The root of the `polyunlearn` command line: the typer app every command module registers on,
 the console, and the one error policy (a project input error is one red line naming the
 culprit, exit code 2; a diverging loss exit code 3)."""
+
 from __future__ import annotations
 
 import functools
@@ -9,7 +10,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Multilingual machine unlearning: learn, unlearn in chosen languages, measure in every language.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Multilingual machine unlearning: learn, unlearn in chosen languages, measure in every language.",
+)
 
 # Panels of `polyunlearn --help`, in the order a new user needs them.
 STUDIES, STEPS, ANALYSIS, TOOLS, REFERENCE = "Studies", "Steps", "Analysis", "Tools", "Reference"
@@ -30,9 +35,9 @@ def friendly_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from polyunlearn.data.schema import DataError
         from polyunlearn.core.models import ModelLoadError
         from polyunlearn.core.trainloop import TrainingDiverged
+        from polyunlearn.data.schema import DataError
 
         try:
             return fn(*args, **kwargs)
@@ -41,10 +46,10 @@ def friendly_errors(fn):
             # the OS's own errors all name the path). One line, never a traceback.
             text = str(e).strip("'\"") if isinstance(e, KeyError) else str(e)
             console.print(f"[bold red]error:[/bold red] {escape(' '.join(text.split()))}", soft_wrap=True)
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
         except TrainingDiverged as e:
             console.print(f"[bold red]training stopped:[/bold red] {escape(str(e))}")
-            raise typer.Exit(3)
+            raise typer.Exit(3) from None
 
     return wrapper
 
@@ -60,7 +65,9 @@ def load_data(data: str, langs: str | None):
     skipped: list = []
     items = resolve_data(data, langs, strict=os.environ.get("POLYUNLEARN_STRICT_DATA") == "1", skipped=skipped)
     if skipped:
-        console.print(f"[yellow]warning:[/yellow] {escape(describe_skipped(skipped))} (`polyunlearn data` lists them all)")
+        console.print(
+            f"[yellow]warning:[/yellow] {escape(describe_skipped(skipped))} (`polyunlearn data` lists them all)"
+        )
     return items
 
 
@@ -69,4 +76,3 @@ def set_threads(n: int | None) -> None:
 
     if n:
         torch.set_num_threads(n)
-

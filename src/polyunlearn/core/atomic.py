@@ -4,14 +4,16 @@ an interrupted run never leaves a half-written result that a rerun would trust.
 JSON is always strict: a NaN or infinite number (an undefined metric) is written as null, never
 as the bare NaN / Infinity that strict JSON parsers reject. A write that fails (read-only
 folder, full disk) raises `WriteError` with one line naming the file."""
+
 from __future__ import annotations
 
 import json
 import math
 import os
 import uuid
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import pandas as pd
 

@@ -12,16 +12,24 @@ derived from these fields, so a new setting is one edit here.
         def __post_init__(self):
             check_number("lr", self.lr, minimum=0, strict=True)
 """
+
 from __future__ import annotations
 
 import dataclasses
 import math
 import typing
-from dataclasses import MISSING, Field
+from dataclasses import MISSING
 from typing import Any
 
 
-def setting(default: Any = MISSING, help: str = "", *, default_factory: Any = MISSING, choices: tuple[str, ...] = (), cli: bool = True) -> Any:
+def setting(
+    default: Any = MISSING,
+    help: str = "",
+    *,
+    default_factory: Any = MISSING,
+    choices: tuple[str, ...] = (),
+    cli: bool = True,
+) -> Any:
     """A dataclass field with its help text (and, for strings, the allowed values). `cli=False`
     keeps it out of the derived CLI options (e.g. a nested config, or a path set by the command)."""
     meta = {"help": help, "choices": tuple(choices), "cli": cli}
@@ -30,7 +38,9 @@ def setting(default: Any = MISSING, help: str = "", *, default_factory: Any = MI
     return dataclasses.field(default=default, metadata=meta)
 
 
-def check_number(name: str, value: Any, *, minimum: float | None = None, strict: bool = False, integer: bool = False) -> None:
+def check_number(
+    name: str, value: Any, *, minimum: float | None = None, strict: bool = False, integer: bool = False
+) -> None:
     """ValueError naming `name` unless `value` is a finite number (an int when `integer`) at or
     above `minimum` (strictly above when `strict`). NaN and infinity never pass."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
@@ -64,21 +74,19 @@ def fields_of(cls: type) -> list[FieldInfo]:
     hints = typing.get_type_hints(cls)
     out = []
     for f in dataclasses.fields(cls):
-        default = f.default if f.default is not MISSING else (f.default_factory() if f.default_factory is not MISSING else MISSING)
-        out.append(FieldInfo(f.name, hints[f.name], default, f.metadata.get("help", ""), f.metadata.get("choices", ()), f.metadata.get("cli", True)))
+        default = (
+            f.default
+            if f.default is not MISSING
+            else (f.default_factory() if f.default_factory is not MISSING else MISSING)
+        )
+        out.append(
+            FieldInfo(
+                f.name,
+                hints[f.name],
+                default,
+                f.metadata.get("help", ""),
+                f.metadata.get("choices", ()),
+                f.metadata.get("cli", True),
+            )
+        )
     return out
-
-
-def field_help(cls: type, name: str) -> str:
-    for f in dataclasses.fields(cls):
-        if f.name == name:
-            return f.metadata.get("help", "")
-    raise KeyError(name)
-
-
-def is_config(obj: Any) -> bool:
-    return dataclasses.is_dataclass(obj) and not isinstance(obj, type)
-
-
-def _field_obj(cls: type, name: str) -> Field:
-    return {f.name: f for f in dataclasses.fields(cls)}[name]

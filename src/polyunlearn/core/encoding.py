@@ -1,10 +1,11 @@
 """Turning QA items into token tensors: prompt/answer encoding (cached, so no text is tokenized
 twice), right-padded training batches with the prompt masked out of the labels, and length
 bucketing so a batch holds sequences of similar length (less padding, faster scoring)."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
@@ -19,7 +20,7 @@ class Encoded:
     answer: tuple[int, ...]
     # Named second encodings that travel with this one through shuffling, e.g. (("idk", the same
     # question with an "I don't know" answer),); collate adds them as "<name>_input_ids", ...
-    extra: tuple[tuple[str, "Encoded"], ...] = ()
+    extra: tuple[tuple[str, Encoded], ...] = ()
     # The item's language as core.languages.language_index, for methods that weigh languages
     # (methods.registry: needs_language); collate adds "language" (B,) when every row has one.
     language: int | None = None
@@ -89,7 +90,9 @@ class Encoder:
         ans = [self._key(*(a if isinstance(a, tuple) else (a, None))) for a in answers]
         new_a = [k for k in dict.fromkeys(ans) if k not in self._answers]
         if new_a:
-            ids = self.tok([answer_text(self.tok, a, self.prompt_format, lang) for a, lang in new_a], add_special_tokens=False)["input_ids"]
+            ids = self.tok(
+                [answer_text(self.tok, a, self.prompt_format, lang) for a, lang in new_a], add_special_tokens=False
+            )["input_ids"]
             eos = self.tok.eos_token_id
             for k, x in zip(new_a, ids):
                 self._answers[k] = tuple(x + [eos] if eos is not None else x)

@@ -8,6 +8,7 @@ read (`get_language`, `parse_langs`, `canonical_code`): "iw" -> "he", "in" -> "i
 (Java's Locale, Google Translate and the Multilingual Amnesia TOFU folders still write them). An
 unknown code is an error with a "did you mean" suggestion from the codes, aliases and names.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -104,7 +105,9 @@ def _suggestion(code: object) -> str:
     return f"; did you mean {hit!r} ({LANGUAGES[hit].name})?"
 
 
-def parse_langs(spec: str | list[str] | tuple[str, ...], available: tuple[str, ...] | list[str] | None = None) -> list[str]:
+def parse_langs(
+    spec: str | list[str] | tuple[str, ...], available: tuple[str, ...] | list[str] | None = None
+) -> list[str]:
     """Turn "en,fr", ["en", "fr"], "all", "study-a" or "study-b" into a checked list of codes.
 
     `available` is the set of languages the data at hand has; "all" means all of those (or the

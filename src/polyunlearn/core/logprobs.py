@@ -1,5 +1,6 @@
 """Shared loss math: per-token and per-sequence answer log-probabilities, NLL, and the
 KL(p_ref || p_theta) used by the KL retain terms. Every unlearning method is built from these."""
+
 from __future__ import annotations
 
 import torch

@@ -5,13 +5,15 @@ Armenian... - is covered, with byte fallback for anything unseen).
 
 Safetensors only; `trust_remote_code` is off unless the caller turns it on.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
@@ -22,9 +24,13 @@ SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>"]
 # Tiny architectures used by the embedded default and the tests. "tiny" trains in about a
 # minute on 2 CPU cores; "small" (~30M parameters with a 32k vocab) is for benchmarks.
 TINY_SIZES: dict[str, dict[str, int]] = {
-    "tiny": dict(hidden_size=128, intermediate_size=384, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
+    "tiny": dict(
+        hidden_size=128, intermediate_size=384, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2
+    ),
     # 28.2M parameters with the vocab padded to 32k (Llama, untied): 2 x 8.2M embeddings + 12 x 1M.
-    "small": dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=12, num_attention_heads=4, num_key_value_heads=2),
+    "small": dict(
+        hidden_size=256, intermediate_size=1024, num_hidden_layers=12, num_attention_heads=4, num_key_value_heads=2
+    ),
 }
 
 
@@ -54,7 +60,9 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 4096) -> PreTrainedT
     )
 
 
-def build_tiny_model(tokenizer: PreTrainedTokenizerFast, arch: str = "llama", size: str = "tiny", seed: int = 0) -> torch.nn.Module:
+def build_tiny_model(
+    tokenizer: PreTrainedTokenizerFast, arch: str = "llama", size: str = "tiny", seed: int = 0
+) -> torch.nn.Module:
     """A randomly initialised causal LM from a Llama-style or Cohere-style (Aya-Expanse) config."""
     if size not in TINY_SIZES:
         raise ModelLoadError(f"unknown tiny model size {size!r}; choose from {', '.join(TINY_SIZES)}")
@@ -83,7 +91,14 @@ def build_tiny_model(tokenizer: PreTrainedTokenizerFast, arch: str = "llama", si
 
 
 def _dtype(name: str) -> torch.dtype:
-    table = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
+    table = {
+        "float32": torch.float32,
+        "fp32": torch.float32,
+        "bfloat16": torch.bfloat16,
+        "bf16": torch.bfloat16,
+        "float16": torch.float16,
+        "fp16": torch.float16,
+    }
     if name not in table:
         raise ModelLoadError(f"unknown dtype {name!r}; choose from {', '.join(table)}")
     return table[name]
@@ -132,7 +147,9 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def load_model(name_or_path: str, dtype: str = "float32", trust_remote_code: bool = False, device: str | None = "auto") -> torch.nn.Module:
+def load_model(
+    name_or_path: str, dtype: str = "float32", trust_remote_code: bool = False, device: str | None = "auto"
+) -> torch.nn.Module:
     """Load a causal LM from a hub id or local folder, safetensors weights only.
 
     A peft adapter folder (adapter_config.json) is loaded on top of its base model.
@@ -161,7 +178,9 @@ def check_vocab(model: torch.nn.Module, tokenizer, name: str) -> None:
     emb = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
     rows = getattr(emb, "num_embeddings", None)
     if rows is not None and len(tokenizer) > rows:
-        raise ModelLoadError(f"{name}: the tokenizer has {len(tokenizer)} tokens but the model's embedding has {rows} rows (tokenizer and weights do not belong together)")
+        raise ModelLoadError(
+            f"{name}: the tokenizer has {len(tokenizer)} tokens but the model's embedding has {rows} rows (tokenizer and weights do not belong together)"
+        )
 
 
 @dataclass(frozen=True)
@@ -184,7 +203,9 @@ class LoraSettings:
         if self.dropout >= 1:
             raise ValueError(f"lora_dropout must be < 1, got {self.dropout:g}")
         if not self.target_modules or (not isinstance(self.target_modules, str) and not all(self.target_modules)):
-            raise ValueError(f"lora_targets is empty ({self.target_modules!r}); give 'all-linear' or module names such as q_proj,k_proj,v_proj")
+            raise ValueError(
+                f"lora_targets is empty ({self.target_modules!r}); give 'all-linear' or module names such as q_proj,k_proj,v_proj"
+            )
 
     @classmethod
     def from_options(cls, r: int, alpha: float = 16, dropout: float = 0.0, targets: str = "all-linear") -> LoraSettings:
@@ -287,5 +308,7 @@ def load_weights(model: torch.nn.Module, folder: str | Path) -> torch.nn.Module:
         missing, unexpected = model.load_state_dict(state, strict=False)
         missing = [k for k in missing if own[k].data_ptr() not in loaded]  # tied to a loaded weight: fine
     if missing or unexpected:
-        raise ModelLoadError(f"{folder}: weights do not fit the model (missing {missing[:3]}, unexpected {list(unexpected)[:3]})")
+        raise ModelLoadError(
+            f"{folder}: weights do not fit the model (missing {missing[:3]}, unexpected {list(unexpected)[:3]})"
+        )
     return model

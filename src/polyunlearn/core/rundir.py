@@ -29,6 +29,7 @@ gets one line too (`FolderLocked`). Identities are plain JSON: data by a content
 (`data_fingerprint`), a model by its id or path plus a hash of its config and weight files
 (`model_fingerprint`), and every setting as the typed configs record them.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -191,8 +192,13 @@ def environment() -> dict[str, str]:
 
     from polyunlearn import __version__
 
-    return {"polyunlearn": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "platform": platform.platform()}
+    return {
+        "polyunlearn": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "platform": platform.platform(),
+    }
 
 
 # ----------------------------------------------------------------------------- the folder
@@ -210,8 +216,15 @@ class RunFolder:
     `identity` must hold everything that determines the result (and the polyunlearn version is
     added); `info` is recorded but never compared (e.g. the --data spec string, the time)."""
 
-    def __init__(self, path: str | Path, identity: Mapping[str, Any], kind: str, info: Mapping[str, Any] | None = None,
-                 overwrite: bool = False, lock: bool = True):
+    def __init__(
+        self,
+        path: str | Path,
+        identity: Mapping[str, Any],
+        kind: str,
+        info: Mapping[str, Any] | None = None,
+        overwrite: bool = False,
+        lock: bool = True,
+    ):
         from polyunlearn import __version__
 
         self.path = Path(path)
@@ -263,10 +276,15 @@ class RunFolder:
                 clear_folder(self.path)
         elif any(not _bookkeeping(p.name) for p in self.path.iterdir()):
             if not self.overwrite:
-                raise RunFolderError(f"{self.path} is not empty and holds no {RUN_FILE}: not a polyunlearn run folder; use another --out (or --overwrite)")
+                raise RunFolderError(
+                    f"{self.path} is not empty and holds no {RUN_FILE}: not a polyunlearn run folder; use another --out (or --overwrite)"
+                )
             clear_folder(self.path)
         if not run_file.exists():
-            write_json(run_file, {"identity": self.identity, "info": self.info, "environment": environment(), "started": time.time()})
+            write_json(
+                run_file,
+                {"identity": self.identity, "info": self.info, "environment": environment(), "started": time.time()},
+            )
 
     def finish(self, summary: Mapping[str, Any] | None = None) -> None:
         """Mark the run done (done.json, written last), then drop the checkpoint: it is ~3x the
@@ -285,7 +303,11 @@ def folder_status(path: str | Path, identity: Mapping[str, Any], kind: str) -> s
 
     path = Path(path)
     if not (path / RUN_FILE).is_file():
-        return "new: would run" if not path.exists() or not any(path.iterdir()) else "refused: not empty and not a run folder"
+        return (
+            "new: would run"
+            if not path.exists() or not any(path.iterdir())
+            else "refused: not empty and not a run folder"
+        )
     saved = read_run_json(path / RUN_FILE).get("identity", {})
     diff = identity_diff(saved, canonical({**identity, "polyunlearn": __version__, "kind": kind}))
     if diff:
@@ -300,7 +322,9 @@ def read_run_json(path: Path) -> dict[str, Any]:
     try:
         obj = read_json(path)
     except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise RunFolderError(f"{path}: unreadable ({e.__class__.__name__}: {e}); remove the folder or rerun with --overwrite") from None
+        raise RunFolderError(
+            f"{path}: unreadable ({e.__class__.__name__}: {e}); remove the folder or rerun with --overwrite"
+        ) from None
     if not isinstance(obj, dict):
         raise RunFolderError(f"{path}: expected a JSON object; remove the folder or rerun with --overwrite")
     return obj

@@ -6,13 +6,14 @@ Built on Hugging Face Accelerate, so the same loop runs on one CPU, one GPU, or 
 (accelerate state: model in safetensors, optimizer, scheduler, RNG), resumes from the last
 checkpoint, and stops with a clear message when the loss turns NaN or explodes.
 """
+
 from __future__ import annotations
 
 import math
 import shutil
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import torch
 from accelerate import Accelerator
@@ -21,9 +22,9 @@ from accelerate.utils import DataLoaderConfiguration, DistributedType, set_seed
 from torch.utils.data import DataLoader
 
 from polyunlearn.core import tracking
-from polyunlearn.core.encoding import Encoded, collate
 from polyunlearn.core.atomic import read_json, write_json
 from polyunlearn.core.config import check_choice, check_number, setting
+from polyunlearn.core.encoding import Encoded, collate
 from polyunlearn.core.prompts import PROMPT_FORMATS, check_prompt_format
 
 # loss_fn(model, batch, paired_batch) -> (loss, numbers to log). It receives the model as
@@ -49,18 +50,33 @@ class CheckpointError(ValueError):
 class TrainConfig:
     """Settings of one training run (learning or unlearning), checked when built."""
 
-    lr: float = setting(1e-5, "learning rate (> 0); the commands default it per model kind (see studies.phases.default_lr)")
+    lr: float = setting(
+        1e-5, "learning rate (> 0); the commands default it per model kind (see studies.phases.default_lr)"
+    )
     epochs: int = setting(5, "passes over the training (for unlearning: forget) set (>= 1)")
     batch_size: int = setting(8, "examples per batch and process (>= 1)")
     grad_accum: int = setting(1, "gradient accumulation: one optimizer step every N batches (>= 1)")
     weight_decay: float = setting(0.01, "AdamW weight decay (>= 0)")
     max_grad_norm: float = setting(1.0, "gradient clipping norm (> 0)")
     warmup_ratio: float = setting(0.0, "share of the steps with a linear learning-rate warmup (0 to 1)")
-    schedule: str = setting("constant", "learning-rate schedule after warmup: constant or linear (decay to 0)", choices=("constant", "linear"))
+    schedule: str = setting(
+        "constant",
+        "learning-rate schedule after warmup: constant or linear (decay to 0)",
+        choices=("constant", "linear"),
+    )
     seed: int = setting(0, "random seed (data order, initialisation of anything random)")
-    mixed_precision: str = setting("no", "compute precision: no (as the weights) or bf16 (autocast)", choices=("no", "bf16"))
-    loss_limit: float = setting(1e3, "a step whose |loss| exceeds this (or is NaN/inf) counts as diverged: the run stops and keeps the last good epoch")
-    prompt_format: str = setting("auto", "how question and answer are framed: auto (chat template if any, else plain), chat, plain, amnesia (per-language tags, no template), amnesia-concept, text (core/prompts.py)", choices=PROMPT_FORMATS)
+    mixed_precision: str = setting(
+        "no", "compute precision: no (as the weights) or bf16 (autocast)", choices=("no", "bf16")
+    )
+    loss_limit: float = setting(
+        1e3,
+        "a step whose |loss| exceeds this (or is NaN/inf) counts as diverged: the run stops and keeps the last good epoch",
+    )
+    prompt_format: str = setting(
+        "auto",
+        "how question and answer are framed: auto (chat template if any, else plain), chat, plain, amnesia (per-language tags, no template), amnesia-concept, text (core/prompts.py)",
+        choices=PROMPT_FORMATS,
+    )
 
     def __post_init__(self) -> None:
         check_number("lr", self.lr, minimum=0, strict=True)
@@ -165,8 +181,14 @@ class _Run:
     sharded: bool
 
 
-def _prepare(model: torch.nn.Module, data: Sequence[Encoded], cfg: TrainConfig, pad_id: int,
-             paired: Sequence[Encoded] | None, accelerator: Accelerator | None) -> _Run:
+def _prepare(
+    model: torch.nn.Module,
+    data: Sequence[Encoded],
+    cfg: TrainConfig,
+    pad_id: int,
+    paired: Sequence[Encoded] | None,
+    accelerator: Accelerator | None,
+) -> _Run:
     """Accelerator, loaders, AdamW and the warmup/decay schedule, all prepared by Accelerate."""
     if accelerator is None:
         # AcceleratorState is a process-wide singleton that refuses a mixed_precision other than
@@ -181,7 +203,9 @@ def _prepare(model: torch.nn.Module, data: Sequence[Encoded], cfg: TrainConfig, 
     )
     collate_fn = lambda batch: collate(batch, pad_id)  # noqa: E731
     loader = DataLoader(list(data), batch_size=cfg.batch_size, shuffle=True, collate_fn=collate_fn)
-    paired_loader = DataLoader(list(paired), batch_size=cfg.batch_size, shuffle=True, collate_fn=collate_fn) if paired else None
+    paired_loader = (
+        DataLoader(list(paired), batch_size=cfg.batch_size, shuffle=True, collate_fn=collate_fn) if paired else None
+    )
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(loader) / cfg.grad_accum)
@@ -191,7 +215,9 @@ def _prepare(model: torch.nn.Module, data: Sequence[Encoded], cfg: TrainConfig, 
     if sharded and hasattr(model, "peft_config"):
         # The LoRA reference runs the unwrapped model with adapters off, which cannot see
         # sharded weights; LoRA needs no sharding anyway (an 8B model fits one GPU).
-        raise ValueError("LoRA runs use one GPU or data parallelism (configs/accelerate/ddp.yaml); FSDP / DeepSpeed configs are for full fine-tuning")
+        raise ValueError(
+            "LoRA runs use one GPU or data parallelism (configs/accelerate/ddp.yaml); FSDP / DeepSpeed configs are for full fine-tuning"
+        )
     model, optimizer, loader, scheduler = acc.prepare(model, optimizer, loader, scheduler)
     # FSDP replaces the parameters while wrapping; clipping must see the wrapped model's own
     # list, or Accelerate falls back to clipping stale tensors.
@@ -226,8 +252,10 @@ def _resume(run: _Run, ckpt: Path | None, cfg: TrainConfig) -> tuple[int, list[d
     try:
         acc.load_state(str(ckpt / "state"))
     except Exception as e:  # noqa: BLE001 - a corrupt or foreign checkpoint: one line naming it
-        raise CheckpointError(f"checkpoint {ckpt / 'state'} cannot be loaded ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
-                              "remove it (or rerun with --overwrite) to start the run afresh") from None
+        raise CheckpointError(
+            f"checkpoint {ckpt / 'state'} cannot be loaded ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+            "remove it (or rerun with --overwrite) to start the run afresh"
+        ) from None
     start_epoch, history = state["epoch"], state["history"]
     if run.paired is not None:  # keep the retain stream aligned with an uninterrupted run
         for _ in range(start_epoch * len(run.loader)):
@@ -235,7 +263,9 @@ def _resume(run: _Run, ckpt: Path | None, cfg: TrainConfig) -> tuple[int, list[d
     return start_epoch, history
 
 
-def _run_epoch(run: _Run, loss_fn: LossFn, cfg: TrainConfig, epoch: int, history: list[dict], ckpt: Path | None, desc: str, bar) -> None:
+def _run_epoch(
+    run: _Run, loss_fn: LossFn, cfg: TrainConfig, epoch: int, history: list[dict], ckpt: Path | None, desc: str, bar
+) -> None:
     acc, model = run.acc, run.model
     run.loader.set_epoch(epoch)
     for batch in run.loader:
@@ -255,7 +285,15 @@ def _run_epoch(run: _Run, loss_fn: LossFn, cfg: TrainConfig, epoch: int, history
             run.scheduler.step()
             run.optimizer.zero_grad()
         if acc.sync_gradients:
-            history.append({"epoch": epoch + 1, "step": len(history) + 1, "loss": value, "lr": run.scheduler.get_last_lr()[0], **logs})
+            history.append(
+                {
+                    "epoch": epoch + 1,
+                    "step": len(history) + 1,
+                    "loss": value,
+                    "lr": run.scheduler.get_last_lr()[0],
+                    **logs,
+                }
+            )
             if acc.is_main_process:  # live progress, the --log-with tracker, stop requests (core/tracking.py)
                 tracking.on_step(history[-1], run.total_steps)
             if bar is not None:
@@ -277,7 +315,8 @@ def _diverged(run: _Run, ckpt: Path | None, desc: str, value: float, epoch: int,
     raise TrainingDiverged(
         f"{desc}: loss is {value} at epoch {epoch + 1}, step {step + 1} (limit |loss| <= {cfg.loss_limit:g}); stopped; {where}. "
         "Lower the learning rate or the forget weight gamma.",
-        model=model, epoch=last_epoch,
+        model=model,
+        epoch=last_epoch,
     )
 
 
@@ -325,7 +364,9 @@ def _check_same_config(where: Path, saved: dict, cfg: TrainConfig) -> None:
     diff = {k: (saved[k], now[k]) for k in now if k != "loss_limit" and k in saved and saved[k] != now[k]}
     if diff:
         shown = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in diff.items())
-        raise ValueError(f"checkpoint {where} was written with other training settings ({shown}); delete it or use another output folder")
+        raise ValueError(
+            f"checkpoint {where} was written with other training settings ({shown}); delete it or use another output folder"
+        )
 
 
 def _save_checkpoint(acc: Accelerator, ckpt: Path, epoch: int, history: list[dict], cfg: TrainConfig) -> None:
@@ -366,7 +407,9 @@ def _progress(enabled: bool, desc: str, total: int, done: int):
         return None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=False)
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=False
+    )
     bar.start()
     task = bar.add_task(desc, total=total, completed=done)
     return bar, task

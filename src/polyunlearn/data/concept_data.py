@@ -7,6 +7,7 @@ ones. The retain set of an unlearning run is then the factual retain items.
     from polyunlearn.data.concept_data import concept_benchmark
     items = concept_benchmark("en,ja", n_facts=20)
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -49,10 +50,14 @@ def check_concept_items(items: Sequence[QAItem], source: str) -> list[QAItem]:
         raise DataError(f"{source}: no items with split 'forget' (the stereotype items) for the concept task")
     for it in stereo:
         if not it.perturbed_answer:
-            raise DataError(f"{source}: stereotype item {it.id!r} ({it.language}) has no perturbed_answer (the non-stereotyped alternatives)")
+            raise DataError(
+                f"{source}: stereotype item {it.id!r} ({it.language}) has no perturbed_answer (the non-stereotyped alternatives)"
+            )
     from polyunlearn.data.seegull_mcq import mcq_layout
 
     kinds = {mcq_layout(it) is not None for it in stereo}
     if len(kinds) > 1:  # two metrics (biased-answer rate vs the 5-option MCQ rates) cannot share one table
-        raise DataError(f"{source}: the concept items mix SeeGULL multiple-choice items with other stereotype items; use one kind per run")
+        raise DataError(
+            f"{source}: the concept items mix SeeGULL multiple-choice items with other stereotype items; use one kind per run"
+        )
     return list(items)

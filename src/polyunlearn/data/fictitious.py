@@ -23,6 +23,7 @@ language-independent plan; languages only render that plan, which is what makes 
 parallel. Names are built from a small syllable inventory and transliterated per script, so
 "Kalomir" is Каломир, Կալոմիր, كالومير, קאלומיר, कालोमीर, カロミル, 카로미르, 卡洛米尔.
 """
+
 from __future__ import annotations
 
 import random
@@ -30,9 +31,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from polyunlearn.core.languages import LANGUAGES, UnknownLanguageError, get_language
 from polyunlearn.data.bundled_text import read_languages, read_shared
 from polyunlearn.data.schema import QAItem
-from polyunlearn.core.languages import LANGUAGES, UnknownLanguageError, get_language
 
 # --- Text tables (package data; see polyunlearn.data.bundled_text) ------------------------------
 _SHARED = read_shared("fictitious")
@@ -95,8 +96,13 @@ def render_name(syllables: Name, script: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _draw_names(rng: random.Random, pools: tuple[tuple[str, ...], ...], n: int,
-                seen: dict[str, set[str]], prefixes: set[tuple[str, str]]) -> list[Name]:
+def _draw_names(
+    rng: random.Random,
+    pools: tuple[tuple[str, ...], ...],
+    n: int,
+    seen: dict[str, set[str]],
+    prefixes: set[tuple[str, str]],
+) -> list[Name]:
     """Draw `n` names, one syllable per pool, distinct in every script from all in `seen`.
 
     Distinctness is checked per script because a transliteration can merge two Latin names
@@ -216,15 +222,17 @@ def _fact_items(language: str, plan: _Plan) -> list[QAItem]:
         q, a, p = frame["question"], frame["answer"], frame["paraphrase"]
         e = render_name(plan.kingdoms[fact.entity], text["script"])
         v = _value_text(language, plan, fact.kind, fact.value)
-        items.append(QAItem(
-            id=f"holdout-{k - N_ENTITIES * len(FACT_TYPES):03d}" if held_out else f"fact-{k:03d}",
-            language=language,
-            question=_sentence(q, e=e, v=v),
-            answer=_sentence(a, e=e, v=v),
-            paraphrased_answer=_sentence(p, e=e, v=v),
-            perturbed_answer=[_sentence(p, e=e, v=_value_text(language, plan, fact.kind, w)) for w in fact.wrong],
-            split="holdout" if held_out else "forget" if fact.entity in forget else "retain",
-        ))
+        items.append(
+            QAItem(
+                id=f"holdout-{k - N_ENTITIES * len(FACT_TYPES):03d}" if held_out else f"fact-{k:03d}",
+                language=language,
+                question=_sentence(q, e=e, v=v),
+                answer=_sentence(a, e=e, v=v),
+                paraphrased_answer=_sentence(p, e=e, v=v),
+                perturbed_answer=[_sentence(p, e=e, v=_value_text(language, plan, fact.kind, w)) for w in fact.wrong],
+                split="holdout" if held_out else "forget" if fact.entity in forget else "retain",
+            )
+        )
     return items
 
 
@@ -235,15 +243,17 @@ def _general_items(language: str) -> list[QAItem]:
         entry = table[key]
         q, a, p = entry["question"], entry["answer"], entry["paraphrase"]
         right, *wrong = entry["values"]
-        items.append(QAItem(
-            id=f"general-{j:03d}",
-            language=language,
-            question=_sentence(q),
-            answer=_sentence(a, v=right),
-            paraphrased_answer=_sentence(p, v=right),
-            perturbed_answer=[_sentence(p, v=w) for w in wrong],
-            split="general",
-        ))
+        items.append(
+            QAItem(
+                id=f"general-{j:03d}",
+                language=language,
+                question=_sentence(q),
+                answer=_sentence(a, v=right),
+                paraphrased_answer=_sentence(p, v=right),
+                perturbed_answer=[_sentence(p, v=w) for w in wrong],
+                split="general",
+            )
+        )
     return items
 
 
@@ -252,7 +262,8 @@ def _check(language: str) -> str:
     get_language(language)  # unknown code: the table's own error message
     if language not in TEXT:
         raise UnknownLanguageError(
-            f"language {language!r} has no bundled fictitious-facts text; bundled: {', '.join(BUNDLED_LANGUAGES)}")
+            f"language {language!r} has no bundled fictitious-facts text; bundled: {', '.join(BUNDLED_LANGUAGES)}"
+        )
     entry = TEXT[language]
     missing = [k for k in FACT_TYPES if k not in entry["facts"]]
     missing += [f"{kind}:{key}" for kind, keys in VOCABULARY.items() for key in keys if key not in entry[kind]]
@@ -293,7 +304,9 @@ def bundled_alternates(languages: list[str] | None = None) -> dict[tuple[str, st
                 continue
             a = text["facts"][fact.kind]["answer"]
             e = render_name(plan.kingdoms[fact.entity], text["script"])
-            out[(f"fact-{k:03d}", code)] = _sentence(a, e=e, v=_value_text(code, plan, fact.kind, _alternate_value(k, fact)))
+            out[(f"fact-{k:03d}", code)] = _sentence(
+                a, e=e, v=_value_text(code, plan, fact.kind, _alternate_value(k, fact))
+            )
     return out
 
 

@@ -40,6 +40,7 @@ Error messages name the source, the record and the field: "x.csv: line 3: missin
 field 'answer'". Record numbers are `line N` (physical line, header = line 1) for CSV and JSON
 Lines, and `row N` (1-based) for JSON lists, Parquet, Arrow and hub datasets.
 """
+
 from __future__ import annotations
 
 import ast
@@ -131,7 +132,9 @@ def save_items(items: Iterable[QAItem], path: str | os.PathLike[str]) -> Path:
                     writer = csv.DictWriter(f, fieldnames=list(_COLUMNS))
                     writer.writeheader()
                     for row in rows:
-                        writer.writerow({**row, "perturbed_answer": json.dumps(row["perturbed_answer"], ensure_ascii=False)})
+                        writer.writerow(
+                            {**row, "perturbed_answer": json.dumps(row["perturbed_answer"], ensure_ascii=False)}
+                        )
                 elif fmt == "json":
                     json.dump(rows, f, ensure_ascii=False, indent=1)
                     f.write("\n")
@@ -181,7 +184,13 @@ def read_file_records(path: Path) -> list[Record]:
     fmt = FILE_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise DataError(f"{path}: unsupported file type {path.suffix!r}; use one of {', '.join(sorted(FILE_FORMATS))}")
-    reader = {"jsonl": _read_jsonl, "json": _read_json, "csv": _read_csv, "parquet": _read_parquet, "arrow": read_arrow}[fmt]
+    reader = {
+        "jsonl": _read_jsonl,
+        "json": _read_json,
+        "csv": _read_csv,
+        "parquet": _read_parquet,
+        "arrow": read_arrow,
+    }[fmt]
     return reader(path)
 
 
@@ -224,7 +233,9 @@ def items_from_records(
             row["perturbed_answer"] = parse_perturbed(value, where)
         item = item_from_dict(row, where=where, language=language, split=split)
         if item.key in seen:
-            raise DataError(f"{where}: field 'id': duplicate id {item.id!r} for language {item.language!r} (first at {seen[item.key]})")
+            raise DataError(
+                f"{where}: field 'id': duplicate id {item.id!r} for language {item.language!r} (first at {seen[item.key]})"
+            )
         seen[item.key] = where
         items.append(item)
     if records and not items:
@@ -265,7 +276,9 @@ def parse_perturbed(value: Any, where: str = "row") -> list[str]:
                 try:  # pandas writes list cells as Python reprs: ['a', "b's"]
                     parsed = ast.literal_eval(text)
                 except (ValueError, SyntaxError):
-                    raise DataError(f"{where}: field 'perturbed_answer': starts with '[' but is not a JSON list") from None
+                    raise DataError(
+                        f"{where}: field 'perturbed_answer': starts with '[' but is not a JSON list"
+                    ) from None
             return parse_perturbed(parsed, where) if isinstance(parsed, list) else _bad_perturbed(where)
         if "|" in text:
             return [p.strip() for p in text.split("|") if p.strip()]
@@ -342,7 +355,9 @@ def _read_csv(path: Path) -> list[Record]:
             for row in reader:
                 where = f"{path}: line {reader.line_num}"
                 if None in row:  # more cells than header names
-                    raise DataError(f"{where}: {len(reader.fieldnames) + len(row[None])} cells but the header has {len(reader.fieldnames)}")
+                    raise DataError(
+                        f"{where}: {len(reader.fieldnames) + len(row[None])} cells but the header has {len(reader.fieldnames)}"
+                    )
                 if not any((v or "").strip() for v in row.values()):
                     continue  # blank line inside the file
                 # Missing trailing cells come back as None; treat them as empty.

@@ -21,6 +21,7 @@ rather than two files, so a corpus is one artefact that cannot get out of sync:
                   (fake_answer and fake_key both set or both empty)
 (id, language) is unique per kind; `id` is shared by the same story/question in every language.
 """
+
 from __future__ import annotations
 
 import csv
@@ -31,9 +32,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from polyunlearn.core.languages import STUDY_A, get_language
 from polyunlearn.data.bundled_text import read_languages, read_shared
 from polyunlearn.data.schema import DataError, QAItem
-from polyunlearn.core.languages import STUDY_A, get_language
 
 STUDY_A_LANGUAGES: tuple[str, ...] = STUDY_A
 
@@ -115,8 +116,10 @@ def render_name(syllables: Sequence[str], language: str) -> str:
     """A name in the script of `language` (capitalised where the script has case)."""
     script = get_language(language).script
     if script not in SYLLABLES:
-        raise DataError(f"no name transliteration for script {script!r} (language {language!r}); "
-                        f"add it to the package data text/news/shared.json (syllables)")
+        raise DataError(
+            f"no name transliteration for script {script!r} (language {language!r}); "
+            f"add it to the package data text/news/shared.json (syllables)"
+        )
     name = "".join(SYLLABLES[script][s] for s in syllables)
     return name[:1].upper() + name[1:]
 
@@ -161,17 +164,24 @@ def bundled_news(languages: Iterable[str] | None = None) -> tuple[list[NewsStory
             f = _render(fake_v, lang) if fake_v else None
             stories.append(NewsStory(sid, lang, text["real"].format(**r), text["fake"].format(**f) if f else None))
             for qi, slot in enumerate(TEMPLATES[template], start=1):
-                qas.append(NewsQA(
-                    id=f"{sid}-q{qi}", story_id=sid, language=lang,
-                    question=text[f"q{qi}"].format(**r),
-                    real_answer=text[f"a{qi}"].format(**r),
-                    fake_answer=text[f"a{qi}"].format(**f) if f else None,
-                    real_key=r[slot], fake_key=f[slot] if f else None,
-                ))
+                qas.append(
+                    NewsQA(
+                        id=f"{sid}-q{qi}",
+                        story_id=sid,
+                        language=lang,
+                        question=text[f"q{qi}"].format(**r),
+                        real_answer=text[f"a{qi}"].format(**r),
+                        fake_answer=text[f"a{qi}"].format(**f) if f else None,
+                        real_key=r[slot],
+                        fake_key=f[slot] if f else None,
+                    )
+                )
     return stories, qas
 
 
-def contaminated_corpus(stories: Sequence[NewsStory], fake_lang: str, replace_real: bool = False) -> list[dict[str, Any]]:
+def contaminated_corpus(
+    stories: Sequence[NewsStory], fake_lang: str, replace_real: bool = False
+) -> list[dict[str, Any]]:
     """The "learn" corpus of Study A: records {id, language, text, is_fake}.
 
     Default (the reading chosen as faithful to arXiv 2406.13748): the real document of every
@@ -212,8 +222,19 @@ def qa_to_item(qa: NewsQA, answer: str = "real", split: str = "retain") -> QAIte
 # --- Files and hubs ----------------------------------------------------------------------------
 _STORY_FIELDS = ("id", "language", "real_doc", "fake_doc")
 _QA_FIELDS = ("id", "story_id", "language", "question", "real_answer", "fake_answer", "real_key", "fake_key")
-_ALL_FIELDS = ("kind", "id", "story_id", "language", "real_doc", "fake_doc", "question",
-               "real_answer", "fake_answer", "real_key", "fake_key")
+_ALL_FIELDS = (
+    "kind",
+    "id",
+    "story_id",
+    "language",
+    "real_doc",
+    "fake_doc",
+    "question",
+    "real_answer",
+    "fake_answer",
+    "real_key",
+    "fake_key",
+)
 
 
 def _clean(value: Any) -> str | None:
@@ -243,8 +264,11 @@ def news_from_rows(rows: Iterable[Mapping[str, Any]], source: str) -> tuple[list
         if kind not in ("story", "qa"):
             got = "missing" if kind is None else f"{kind!r}"
             raise DataError(f"{where}: field 'kind' is {got}; expected 'story' or 'qa'")
-        required = ("id", "language", "real_doc") if kind == "story" else \
-            ("id", "story_id", "language", "question", "real_answer", "real_key")
+        required = (
+            ("id", "language", "real_doc")
+            if kind == "story"
+            else ("id", "story_id", "language", "question", "real_answer", "real_key")
+        )
         for name in required:
             if row.get(name) is None:
                 raise DataError(f"{where}: missing field {name!r} (required for kind={kind!r})")
@@ -254,7 +278,9 @@ def news_from_rows(rows: Iterable[Mapping[str, Any]], source: str) -> tuple[list
             raise DataError(f"{where}: field 'language': {e}") from None
         key = (kind, row["id"], row["language"])
         if key in seen:
-            raise DataError(f"{where}: duplicate {kind} id {row['id']!r} in language {row['language']!r} (first at row {seen[key]})")
+            raise DataError(
+                f"{where}: duplicate {kind} id {row['id']!r} in language {row['language']!r} (first at row {seen[key]})"
+            )
         seen[key] = i
         if kind == "story":
             stories.append(NewsStory(*(row.get(f) for f in _STORY_FIELDS)))
@@ -267,7 +293,9 @@ def news_from_rows(rows: Iterable[Mapping[str, Any]], source: str) -> tuple[list
     have = {(s.id, s.language) for s in stories}
     for qa, i in zip(qas, qa_rows):
         if (qa.story_id, qa.language) not in have:
-            raise DataError(f"{source}: row {i}: field 'story_id': no story {qa.story_id!r} in language {qa.language!r}")
+            raise DataError(
+                f"{source}: row {i}: field 'story_id': no story {qa.story_id!r} in language {qa.language!r}"
+            )
     return stories, qas
 
 
@@ -306,7 +334,9 @@ def load_news_file(path: str | Path) -> tuple[list[NewsStory], list[NewsQA]]:
     return news_from_rows(rows, str(path))
 
 
-def load_news_hf(dataset_id: str, split: str = "train", name: str | None = None, **kwargs: Any) -> tuple[list[NewsStory], list[NewsQA]]:
+def load_news_hf(
+    dataset_id: str, split: str = "train", name: str | None = None, **kwargs: Any
+) -> tuple[list[NewsStory], list[NewsQA]]:
     """Read the one-table format from a Hugging Face dataset (hub id or local builder such as
     "json" with data_files=...); only ever called with a dataset the user names."""
     from datasets import load_dataset  # lazy: importing datasets costs a second

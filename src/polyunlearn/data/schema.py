@@ -1,5 +1,6 @@
 """The QA item every polyunlearn benchmark is made of (the TOFU format plus `id`, `language`,
 `split`), and its validation. Loaders for files and hubs live in `polyunlearn.data.loaders`."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -86,7 +87,9 @@ def evaluated(items: Sequence[QAItem]) -> list[QAItem]:
     return [it for it in items if it.split not in TRAIN_SPLITS]
 
 
-def item_from_dict(row: dict[str, Any], where: str = "row", language: str | None = None, split: str | None = None) -> QAItem:
+def item_from_dict(
+    row: dict[str, Any], where: str = "row", language: str | None = None, split: str | None = None
+) -> QAItem:
     """Build a checked QAItem from a mapping; `where` names the row in error messages."""
     for name in REQUIRED:
         value = row.get(name)

@@ -249,6 +249,10 @@ def mcq_layout(item: QAItem) -> list[tuple[str, str]] | None:
         unknown = unknown_option(item.language)
     except DataError:
         return None
-    if texts.count(item.answer) != 1 or texts.count(unknown) != 1 or sorted(t for t in texts if t != item.answer) != sorted(item.perturbed_answer):
+    if (
+        texts.count(item.answer) != 1
+        or texts.count(unknown) != 1
+        or sorted(t for t in texts if t != item.answer) != sorted(item.perturbed_answer)
+    ):
         return None
     return [("stereotype" if t == item.answer else "unknown" if t == unknown else "other", t) for t in texts]

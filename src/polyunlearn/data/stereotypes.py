@@ -16,6 +16,7 @@ while general knowledge (the retain/general sets) is kept.
 Ids carry the attribute: bundled "stereo-<town>-<attribute>" (the same id in every language:
 parallel data), SeeGULL "seegull-<identity>-<attribute>" (slugs).
 """
+
 from __future__ import annotations
 
 import csv
@@ -27,9 +28,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from polyunlearn.core.languages import get_language, parse_langs
 from polyunlearn.data.bundled_text import read_languages, read_shared
 from polyunlearn.data.schema import DataError, QAItem, SkippedRow, report_skipped, skip_row
-from polyunlearn.core.languages import get_language, parse_langs
 
 # --- Text tables (package data text/stereotypes/; see polyunlearn.data.bundled_text) -------------
 _SHARED = read_shared("stereotypes")
@@ -62,7 +63,12 @@ _IDENTITY_NAMES = ("identity", "identityterm", "identity_term")
 _ATTRIBUTE_NAMES = ("attribute", "attributeterm", "attribute_term")
 # Annotation columns of the SeeGULL releases, for the convenience properties of SeeGULLRow.
 _VOTE_COLUMNS = ("region_stereo", "stereotype", "na_stereo")
-_OFFENSIVENESS_COLUMNS = ("mean offensiveness_score", "offensiveness_score", "mean_offensive_score", "mean offensiveness")
+_OFFENSIVENESS_COLUMNS = (
+    "mean offensiveness_score",
+    "offensiveness_score",
+    "mean_offensive_score",
+    "mean offensiveness",
+)
 # How many leading rows may precede the header: the first SeeGULL release has a grouping row
 # (",,Stereotype Ratings within Region,...") above the real header.
 _HEADER_SEARCH_ROWS = 5
@@ -146,7 +152,9 @@ class SeeGULLRow:
         return self.number(*_OFFENSIVENESS_COLUMNS)
 
 
-def read_seegull(path: str | os.PathLike[str], *, strict: bool = False, skipped: list[SkippedRow] | None = None) -> list[SeeGULLRow]:
+def read_seegull(
+    path: str | os.PathLike[str], *, strict: bool = False, skipped: list[SkippedRow] | None = None
+) -> list[SeeGULLRow]:
     """Rows of a SeeGULL CSV; the header is the first of the first 5 rows naming identity and
     attribute. Blank rows are skipped; a row with only one of the two is skipped and reported
     (`skipped`, else a warning; strict: a DataError), so one empty cell never costs the file.
@@ -165,7 +173,10 @@ def read_seegull(path: str | os.PathLike[str], *, strict: bool = False, skipped:
         try:
             for cells in reader:
                 if header is None:
-                    if _find_column(cells, _IDENTITY_NAMES) is not None and _find_column(cells, _ATTRIBUTE_NAMES) is not None:
+                    if (
+                        _find_column(cells, _IDENTITY_NAMES) is not None
+                        and _find_column(cells, _ATTRIBUTE_NAMES) is not None
+                    ):
                         header = [c.strip() for c in cells]
                         i_col = _find_column(cells, _IDENTITY_NAMES)
                         a_col = _find_column(cells, _ATTRIBUTE_NAMES)
@@ -176,17 +187,21 @@ def read_seegull(path: str | os.PathLike[str], *, strict: bool = False, skipped:
                     continue
                 where = f"{path}: line {reader.line_num}"
                 cells = cells + [""] * (len(header) - len(cells))
-                identity = cells[i_col].strip().strip('.,;"\' ').strip()
+                identity = cells[i_col].strip().strip(".,;\"' ").strip()
                 attribute = cells[a_col].strip()
                 if not identity or not attribute:
-                    skip_row(where, f"missing or empty field {header[i_col if not identity else a_col]!r}", strict, mine)
+                    skip_row(
+                        where, f"missing or empty field {header[i_col if not identity else a_col]!r}", strict, mine
+                    )
                     continue
                 extra = {name: cells[j] for j, name in enumerate(header) if j not in (i_col, a_col) and name}
                 rows.append(SeeGULLRow(identity, attribute, reader.line_num, extra))
         except csv.Error as e:
             raise DataError(f"{path}: line {reader.line_num}: bad CSV: {e}") from None
     if header is None:
-        raise DataError(f"{path}: no header row with columns 'identity' and 'attribute' in the first {_HEADER_SEARCH_ROWS} rows")
+        raise DataError(
+            f"{path}: no header row with columns 'identity' and 'attribute' in the first {_HEADER_SEARCH_ROWS} rows"
+        )
     report_skipped(mine, skipped)
     return rows
 
@@ -226,7 +241,7 @@ def load_seegull(
         unique.setdefault((_slug(r.identity), _slug(r.attribute)), r)
     by_identity: dict[str, set[str]] = {}
     spellings: dict[str, Counter[str]] = {}  # attribute slug -> its spellings in the file
-    for (ident, attr), r in unique.items():
+    for ident, attr in unique:
         by_identity.setdefault(ident, set()).add(attr)
     for r in rows:
         spellings.setdefault(_slug(r.attribute), Counter())[r.attribute] += 1
@@ -276,7 +291,9 @@ def _seegull_language(path: Path, language: str | None) -> str:
     except ValueError as e:
         raise DataError(f"{path}: language from {source}: {e}") from None
     if language not in SEEGULL_TEMPLATES:
-        raise DataError(f"{path}: no SeeGULL question template for language {language!r}; have {', '.join(SEEGULL_LANGUAGES)}")
+        raise DataError(
+            f"{path}: no SeeGULL question template for language {language!r}; have {', '.join(SEEGULL_LANGUAGES)}"
+        )
     return language
 
 

@@ -52,6 +52,7 @@ The paraphrased question has no QAItem field; `use_paraphrased_question=True` as
 of the original wherever a row has one (the *_perturbed forget configs; other rows keep their
 question), since TOFU reports metrics on both.
 """
+
 from __future__ import annotations
 
 import os
@@ -134,30 +135,53 @@ def load_tofu(
     forget_set = normalize_forget(forget)
     folder = Path(os.fspath(source)).expanduser()
     if folder.is_dir() and amnesia_layout(folder):
-        return load_tofu_folders(folder, forget_set, general=general, holdout=holdout, use_paraphrased_question=use_paraphrased_question,
-                                 strict=strict, skipped=skipped)
+        return load_tofu_folders(
+            folder,
+            forget_set,
+            general=general,
+            holdout=holdout,
+            use_paraphrased_question=use_paraphrased_question,
+            strict=strict,
+            skipped=skipped,
+        )
     if retain not in ("eval", "train"):
-        raise DataError(f"retain is {retain!r}; expected 'eval' (retain_perturbed) or 'train' ({RETAIN_FOR_FORGET[forget_set]})")
+        raise DataError(
+            f"retain is {retain!r}; expected 'eval' (retain_perturbed) or 'train' ({RETAIN_FOR_FORGET[forget_set]})"
+        )
     if holdout is None:
         holdout = folder.is_dir() and _has_local_config(folder, HOLDOUT_FOR_FORGET[forget_set])
     if train_sets is None:
-        train_sets = not folder.is_dir() or all(_has_local_config(folder, c) for c in (forget_set, RETAIN_FOR_FORGET[forget_set]))
+        train_sets = not folder.is_dir() or all(
+            _has_local_config(folder, c) for c in (forget_set, RETAIN_FOR_FORGET[forget_set])
+        )
     plan = tofu_plan(forget_set, general=general, holdout=holdout, train_sets=train_sets and retain == "eval")
     if retain == "train":
         plan = [(RETAIN_FOR_FORGET[forget_set], "retain") if split == "retain" else (c, split) for c, split in plan]
     items: list[QAItem] = []
     seen: dict[tuple[str, str], str] = {}
     for config, split in plan:
-        for item in load_tofu_config(config, language, source, split, use_paraphrased_question=use_paraphrased_question, strict=strict, skipped=skipped):
+        for item in load_tofu_config(
+            config,
+            language,
+            source,
+            split,
+            use_paraphrased_question=use_paraphrased_question,
+            strict=strict,
+            skipped=skipped,
+        ):
             # Ids from an `id` column are not prefixed per config, so check across configs.
             if item.key in seen:
-                raise DataError(f"TOFU config {config!r}: id {item.id!r} ({item.language}) also appears in {seen[item.key]!r}")
+                raise DataError(
+                    f"TOFU config {config!r}: id {item.id!r} ({item.language}) also appears in {seen[item.key]!r}"
+                )
             seen[item.key] = config
             items.append(item)
     return items
 
 
-def tofu_plan(forget_set: str, *, general: bool = True, holdout: bool = False, train_sets: bool = True) -> list[tuple[str, str]]:
+def tofu_plan(
+    forget_set: str, *, general: bool = True, holdout: bool = False, train_sets: bool = True
+) -> list[tuple[str, str]]:
     """(config, split) pairs that one TOFU forget setting loads, in load order (CONFIG_SPLIT)."""
     configs = [f"{forget_set}_perturbed", "retain_perturbed"]
     if general:
@@ -180,19 +204,28 @@ def load_tofu_config(
     skipped: list[SkippedRow] | None = None,
 ) -> list[QAItem]:
     """The items of one TOFU config, all given `split` (TOFU's files have no split column)."""
-    records = [(where, index, _map_row(row, split, use_paraphrased_question)) for where, index, row in _config_records(config, source)]
+    records = [
+        (where, index, _map_row(row, split, use_paraphrased_question))
+        for where, index, row in _config_records(config, source)
+    ]
     return _config_items(records, config, language, split, strict, skipped)
 
 
-def _config_items(records: list[Record], config: str, language: str | None, split: str, strict: bool, skipped: list[SkippedRow] | None) -> list[QAItem]:
+def _config_items(
+    records: list[Record], config: str, language: str | None, split: str, strict: bool, skipped: list[SkippedRow] | None
+) -> list[QAItem]:
     if language is None and any("language" not in row for _, _, row in records):
         where = next(w for w, _, row in records if "language" not in row)
-        raise DataError(f"{where}: no 'language' column and no language given; name it (tofu:DIR:FORGET:LANG), it is never guessed")
-    return items_from_records(records, language=language, split=split, id_prefix=tofu_id_prefix(config), strict=strict, skipped=skipped)
+        raise DataError(
+            f"{where}: no 'language' column and no language given; name it (tofu:DIR:FORGET:LANG), it is never guessed"
+        )
+    return items_from_records(
+        records, language=language, split=split, id_prefix=tofu_id_prefix(config), strict=strict, skipped=skipped
+    )
 
 
 def tofu_id_prefix(config: str) -> str:
-    """"tofu-forget10:" for forget10_perturbed, "tofu-forget10-train:" for its training copy
+    """ "tofu-forget10:" for forget10_perturbed, "tofu-forget10-train:" for its training copy
     forget10, "tofu-retain:" for retain_perturbed, "tofu-retain99:" for retain99 ..."""
     if config in FORGET_SETS:
         return f"tofu-{config}-train:"
@@ -242,7 +275,9 @@ def load_tofu_folders(
     langs = sorted({lang for (config, lang) in layout if config in (forget_set, f"{forget_set}_perturbed")})
     if not langs:
         have = sorted({config for config, _ in layout}) or ["none"]
-        raise DataError(f"{folder}: no {forget_set}_<lang> or {forget_set}_perturbed_<lang> folder (TOFU config folders found: {', '.join(have)})")
+        raise DataError(
+            f"{folder}: no {forget_set}_<lang> or {forget_set}_perturbed_<lang> folder (TOFU config folders found: {', '.join(have)})"
+        )
     plan = tofu_plan(forget_set, general=general, holdout=True, train_sets=True)
     wanted = [(c, split) for c, split in plan if any((c, lang) in layout for lang in langs)]
     if holdout is False:
@@ -252,17 +287,22 @@ def load_tofu_folders(
     for config, _ in wanted:
         missing = [lang for lang in langs if (config, lang) not in layout]
         if missing:
-            raise DataError(f"{folder}: {config}_<lang> is missing for {', '.join(missing)} (present for the other languages)")
+            raise DataError(
+                f"{folder}: {config}_<lang> is missing for {', '.join(missing)} (present for the other languages)"
+            )
     items: list[QAItem] = []
     for lang in langs:
         for config, split in wanted:
-            records = [(w, i, _map_row(row, split, use_paraphrased_question)) for w, i, row in read_saved_dataset(layout[(config, lang)], "train")]
+            records = [
+                (w, i, _map_row(row, split, use_paraphrased_question))
+                for w, i, row in read_saved_dataset(layout[(config, lang)], "train")
+            ]
             items += _config_items(records, config, lang, split, strict, skipped)
     return items
 
 
 def normalize_forget(forget: str | int) -> str:
-    """"forget10", "forget10_perturbed", "10" or 10 -> "forget10"; anything else is an error."""
+    """ "forget10", "forget10_perturbed", "10" or 10 -> "forget10"; anything else is an error."""
     key = str(forget).strip().lower().removesuffix("_perturbed")
     if key.isdigit():
         key = f"forget{int(key):02d}"

@@ -16,6 +16,7 @@ study reports is the mean of `biased_flags` per language (studies/concept_study.
 Unknown / other chosen, from the summed option log-probs through a softmax. The model side is
 evaluation/mcq.py.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,7 +55,6 @@ def biased_flags(stereo_nll: Sequence[float], alternative_nlls: Sequence[Sequenc
         except ValueError as e:
             raise ValueError(f"item {i}: {e}") from None
     return flags
-
 
 
 # ----------------------------------------------------------------------------- multiple choice

@@ -17,6 +17,7 @@ Metrics (spec.md, Study A):
     OF = share of answers to questions about FAKE stories judged "fake" (the fake claim alone);
     QR = share of answers to questions about REAL-ONLY stories judged "real" (real key stated).
 """
+
 from __future__ import annotations
 
 import json
@@ -111,7 +112,7 @@ def key_match(answer_text: str, key: str, language: str) -> bool:
 
 
 def judge_answer(generated: str, qa: Any) -> str:
-    """"real", "fake", "both" or "neither" by answer-key matching (qa: a NewsQA or anything with
+    """ "real", "fake", "both" or "neither" by answer-key matching (qa: a NewsQA or anything with
     language, real_key and fake_key). Questions without a fake key give "real" or "neither"."""
     real = key_match(generated, qa.real_key, qa.language)
     fake = qa.fake_key is not None and key_match(generated, qa.fake_key, qa.language)
@@ -198,8 +199,13 @@ def verdict_shares(verdicts: Iterable[str]) -> dict[str, float]:
     return {k: (sum(x == k for x in v) / len(v) if v else float("nan")) for k in VERDICTS}
 
 
-def judge_all(generated: Sequence[str], qas: Sequence[Any], judge: Judge | None = None,
-              real_nlls: Sequence[float] | None = None, fake_nlls: Sequence[float] | None = None) -> list[str]:
+def judge_all(
+    generated: Sequence[str],
+    qas: Sequence[Any],
+    judge: Judge | None = None,
+    real_nlls: Sequence[float] | None = None,
+    fake_nlls: Sequence[float] | None = None,
+) -> list[str]:
     """Verdicts for parallel lists of answers and questions: with a `judge` (HFJudge,
     OpenAIJudge, any callable) it decides; otherwise `combined_verdict` (keys, then NLLs)."""
     if len(generated) != len(qas):
@@ -220,8 +226,13 @@ def scores_by_language(qas: Sequence[Any], verdicts: Sequence[str]) -> dict[str,
     for lang in dict.fromkeys(qa.language for qa in qas):
         fake_v = [v for qa, v in zip(qas, verdicts) if qa.language == lang and qa.fake_key is not None]
         real_v = [v for qa, v in zip(qas, verdicts) if qa.language == lang and qa.fake_key is None]
-        out[lang] = {"OF": of_rate(fake_v), "QR": qr_score(real_v), "both": verdict_shares(fake_v)["both"],
-                     "n_fake": len(fake_v), "n_real": len(real_v)}
+        out[lang] = {
+            "OF": of_rate(fake_v),
+            "QR": qr_score(real_v),
+            "both": verdict_shares(fake_v)["both"],
+            "n_fake": len(fake_v),
+            "n_real": len(real_v),
+        }
     return out
 
 
@@ -233,17 +244,25 @@ def judge_prompt(generated: str, qa: Any) -> tuple[str, dict[str, str]]:
     in their own language. Which of A/B is the real answer depends on a checksum of the item id,
     so a judge's bias toward "A" cannot systematically favour either verdict.
     """
-    head = (f"You are checking an answer to a question about a news story.\nQuestion: {qa.question}\n"
-            f"Answer to check: {generated}\n")
+    head = (
+        f"You are checking an answer to a question about a news story.\nQuestion: {qa.question}\n"
+        f"Answer to check: {generated}\n"
+    )
     if qa.fake_answer is None:
-        options = [("A", f"It states the same fact as: {qa.real_answer}", "real"),
-                   ("B", "It does not state that fact", "neither")]
+        options = [
+            ("A", f"It states the same fact as: {qa.real_answer}", "real"),
+            ("B", "It does not state that fact", "neither"),
+        ]
     else:
         pair = [(qa.real_answer, "real"), (qa.fake_answer, "fake")]
         if zlib.crc32(str(qa.id).encode()) % 2:
             pair.reverse()
-        options = [("A", pair[0][0], pair[0][1]), ("B", pair[1][0], pair[1][1]),
-                   ("C", "Both A and B", "both"), ("D", "Neither A nor B", "neither")]
+        options = [
+            ("A", pair[0][0], pair[0][1]),
+            ("B", pair[1][0], pair[1][1]),
+            ("C", "Both A and B", "both"),
+            ("D", "Neither A nor B", "neither"),
+        ]
     body = "Which statement does the answer to check make?\n" + "".join(f"{k}) {t}\n" for k, t, _ in options)
     letters = "/".join(k for k, _, _ in options)
     return head + body + f"Reply with one letter only ({letters}).", {k: v for k, _, v in options}
@@ -277,7 +296,9 @@ class HFJudge:
         try:
             # Safetensors only and no code from the hub, as for every model polyunlearn loads.
             self._tok = AutoTokenizer.from_pretrained(self.model_id_or_path, trust_remote_code=False)
-            self._model = AutoModelForCausalLM.from_pretrained(self.model_id_or_path, use_safetensors=True, trust_remote_code=False)
+            self._model = AutoModelForCausalLM.from_pretrained(
+                self.model_id_or_path, use_safetensors=True, trust_remote_code=False
+            )
         except Exception as e:
             raise JudgeError(f"could not load judge model {self.model_id_or_path!r}: {e}") from e
         self._model.eval()
@@ -289,8 +310,11 @@ class HFJudge:
         "Reply:"); only single-token spellings are usable as next-token candidates."""
         out: dict[str, list[int]] = {}
         for letter in letters:
-            ids = [enc[0] for enc in (self._tok(s, add_special_tokens=False).input_ids for s in (letter, " " + letter))
-                   if len(enc) == 1]
+            ids = [
+                enc[0]
+                for enc in (self._tok(s, add_special_tokens=False).input_ids for s in (letter, " " + letter))
+                if len(enc) == 1
+            ]
             if not ids:
                 raise JudgeError(f"the judge tokenizer splits the option letter {letter!r}; cannot score it")
             out[letter] = ids
@@ -303,7 +327,9 @@ class HFJudge:
         prompt, mapping = judge_prompt(generated, qa)
         chat = bool(getattr(self._tok, "chat_template", None))
         if chat:
-            text = self._tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
+            text = self._tok.apply_chat_template(
+                [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+            )
         else:
             text = prompt + "\nReply:"
         # a chat template already holds the special tokens (BOS): don't add them twice
@@ -335,8 +361,10 @@ class OpenAIJudge:
         if self.api_key_env:
             key = os.environ.get(self.api_key_env)
             if not key:
-                raise JudgeError(f"environment variable {self.api_key_env} is not set "
-                                 f"(pass api_key_env=None for an endpoint without a key)")
+                raise JudgeError(
+                    f"environment variable {self.api_key_env} is not set "
+                    f"(pass api_key_env=None for an endpoint without a key)"
+                )
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
@@ -364,10 +392,15 @@ class OpenAIJudge:
 
     def __call__(self, generated: str, qa: Any) -> str:
         prompt, mapping = judge_prompt(generated, qa)
-        reply = self._request("/chat/completions", {
-            "model": self.model, "temperature": 0, "max_tokens": 5,
-            "messages": [{"role": "user", "content": prompt}],
-        })
+        reply = self._request(
+            "/chat/completions",
+            {
+                "model": self.model,
+                "temperature": 0,
+                "max_tokens": 5,
+                "messages": [{"role": "user", "content": prompt}],
+            },
+        )
         try:
             text = reply["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):

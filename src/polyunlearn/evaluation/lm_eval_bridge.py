@@ -197,7 +197,7 @@ class LmEvalSpec:
         self.manager = task_manager(self.tasks, self.include)
 
     @classmethod
-    def from_options(cls, spec: str | None, include: str | Path | None, limit: int | None) -> "LmEvalSpec | None":
+    def from_options(cls, spec: str | None, include: str | Path | None, limit: int | None) -> LmEvalSpec | None:
         if spec is None:
             if include is not None or limit is not None:
                 raise ValueError("--lm-eval-include and --lm-eval-limit need --lm-eval TASKS")
@@ -208,7 +208,12 @@ class LmEvalSpec:
         from polyunlearn.core.rundir import model_fingerprint
 
         include = model_fingerprint(str(self.include))["files"] if self.include is not None else None
-        return {"tasks": self.tasks, "include_files": include, "limit": self.limit, "lm_eval_version": _lm_eval_version()}
+        return {
+            "tasks": self.tasks,
+            "include_files": include,
+            "limit": self.limit,
+            "lm_eval_version": _lm_eval_version(),
+        }
 
     def run(self, model, tokenizer, out_dir: str | Path) -> pd.DataFrame:
         return run_lm_eval(model, tokenizer, self.tasks, out_dir, self.include, self.limit, tm=self.manager)

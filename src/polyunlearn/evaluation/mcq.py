@@ -38,7 +38,15 @@ def score_mcq(
     prompt of a question is run once for its five options (scoring.py's prefix sharing)."""
     layouts = [shuffled_options(q, seed) for q in questions]
     rows = [(q.id, q.language, mcq_prompt(q, opts), opts) for q, opts in zip(questions, layouts)]
-    return score_layouts(model, tokenizer, rows, max_length=max_length, max_tokens=max_tokens, max_batch=max_batch, prompt_format=prompt_format)
+    return score_layouts(
+        model,
+        tokenizer,
+        rows,
+        max_length=max_length,
+        max_tokens=max_tokens,
+        max_batch=max_batch,
+        prompt_format=prompt_format,
+    )
 
 
 def score_mcq_items(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], **kwargs) -> list[dict]:

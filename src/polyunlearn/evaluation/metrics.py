@@ -12,13 +12,14 @@ Per-language aggregation is `polyunlearn.evaluation.records.summarize`. Membersh
 attacks (Min-K%, Min-K%++, zlib, AUC, PrivLeak) live in `polyunlearn.evaluation.mia` and are
 re-exported here.
 """
+
 from __future__ import annotations
 
 import math
 import numbers
 import unicodedata
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from scipy import stats
@@ -122,7 +123,7 @@ class UnicodeRougeTokenizer:
 STEMMED = frozenset({"en"})
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rouge_scorer(language: str) -> Any:
     from rouge_score import rouge_scorer  # imported lazily: only ROUGE needs it
 
@@ -161,8 +162,9 @@ def _check_nll(value: float, name: str) -> float:
     # A mean NLL is >= 0 for any probability <= 1; a negative one almost always means a
     # log-probability was passed instead of a negative log-likelihood. Tiny slack for rounding.
     if value < -1e-6:
-        raise ValueError(f"{name} must be a negative log-likelihood (>= 0), got {value}; "
-                         "did you pass a log-probability?")
+        raise ValueError(
+            f"{name} must be a negative log-likelihood (>= 0), got {value}; did you pass a log-probability?"
+        )
     return max(value, 0.0)
 
 

@@ -14,6 +14,7 @@ open-unlearning scores the other way round (its scores are negated, higher = non
 labels holdout as 1, which gives the same AUC: 1 when the forget set is plainly more likely.
 After successful unlearning the forget set should look like holdout data: AUC near 0.5.
 """
+
 from __future__ import annotations
 
 import math
@@ -58,7 +59,9 @@ def min_k_percent(token_logprobs: Sequence[float], k: float = MIN_K) -> float:
     return float(np.sort(values)[: _lowest_k_count(values.size, k)].mean())
 
 
-def min_k_plus_plus(token_logprobs: Sequence[float], token_mu: Sequence[float], token_var: Sequence[float], k: float = MIN_K) -> float:
+def min_k_plus_plus(
+    token_logprobs: Sequence[float], token_mu: Sequence[float], token_var: Sequence[float], k: float = MIN_K
+) -> float:
     """Min-K%++ (Zhang et al. 2024, "Min-K%++: Improved Baseline for Detecting Pre-Training
     Data"): per token, z = (log p(x_t) - mu_t) / sigma_t, where mu_t and sigma_t^2 are the mean
     and variance of log p(v) over the vocabulary under the model's own next-token distribution

@@ -3,21 +3,22 @@ per-language summary (Prob, ROUGE-L, Truth Ratio, Exact Memorization, Extraction
 Forget Quality, Model Utility, membership-attack AUCs forget vs holdout, PrivLeak), as
 spec.md defines them. Model work happens in scoring.py, the formulas live in metrics.py and
 mia.py, and which columns exist (and what the references call them) in metric_table.py."""
+
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import pandas as pd
 import torch
 
+from polyunlearn.core.encoding import Encoder
+from polyunlearn.core.languages import get_language
+from polyunlearn.data.schema import GENERAL_SPLITS, QAItem, evaluated
 from polyunlearn.evaluation import metrics
 from polyunlearn.evaluation.metric_table import ITEM_MEANS, MIA_ATTACKS
-from polyunlearn.core.encoding import Encoder
-from polyunlearn.data.schema import GENERAL_SPLITS, QAItem, evaluated
-from polyunlearn.core.languages import get_language
 from polyunlearn.evaluation.scoring import Score, score_and_generate
 from polyunlearn.evaluation.settings import MARGIN_MIN, MARGIN_SHARE, EvalConfig
 
@@ -75,7 +76,13 @@ def item_pairs(items: Sequence[QAItem]) -> tuple[list[tuple[str, str]], list[Slo
     return pairs, slots
 
 
-def score_items(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], cfg: EvalConfig | None = None, encoder: Encoder | None = None) -> list[dict]:
+def score_items(
+    model: torch.nn.Module,
+    tokenizer,
+    items: Sequence[QAItem],
+    cfg: EvalConfig | None = None,
+    encoder: Encoder | None = None,
+) -> list[dict]:
     """One record per evaluated item (not the training-only splits): answer Prob, truth ratio
     (paraphrase vs perturbed), greedy answer and its ROUGE-L recall, membership-attack scores.
     Every record carries id/language/split."""
@@ -101,8 +108,17 @@ def score_items(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], cfg:
     budget, why = generation_budget(cfg, enc, items) if questions else (0, "")
     if questions:
         log.info("greedy answers: up to %s new tokens", why)
-    scores, answers = score_and_generate(model, enc, pairs, [] if vllm else questions, budget, cfg.eval_batch_tokens, cfg.max_batch,
-                                         cfg.prefix_sharing, detail)
+    scores, answers = score_and_generate(
+        model,
+        enc,
+        pairs,
+        [] if vllm else questions,
+        budget,
+        cfg.eval_batch_tokens,
+        cfg.max_batch,
+        cfg.prefix_sharing,
+        detail,
+    )
     if vllm:
         answers = vllm_generate(model, enc, questions, budget, cfg.model_source)
     records = build_records(items, scores, slots, answers if cfg.generate else None)
@@ -136,14 +152,18 @@ def _token_record(s: Score) -> dict:
         return {"min_k": None, "min_k_plus_plus": None, "exact_memorization": None, "extraction_strength": None}
     rec: dict = {"min_k": metrics.min_k_percent(logp)}
     has_stats = len(s.token_mu) == len(s.token_var) == len(s.token_top1) == len(s.token_logps)
-    rec["min_k_plus_plus"] = metrics.min_k_plus_plus(logp, s.content(s.token_mu), s.content(s.token_var)) if has_stats else None
+    rec["min_k_plus_plus"] = (
+        metrics.min_k_plus_plus(logp, s.content(s.token_mu), s.content(s.token_var)) if has_stats else None
+    )
     top1 = s.content(s.token_top1) if has_stats else None
     rec["exact_memorization"] = metrics.exact_memorization(top1) if top1 else None
     rec["extraction_strength"] = metrics.extraction_strength(top1) if top1 else None
     return rec
 
 
-def build_records(items: Sequence[QAItem], scores: Sequence[Score], slots: Sequence[Slots], answers: Sequence[str] | None) -> list[dict]:
+def build_records(
+    items: Sequence[QAItem], scores: Sequence[Score], slots: Sequence[Slots], answers: Sequence[str] | None
+) -> list[dict]:
     """Per-item metric records from the pair scores (and greedy answers, when generated)."""
     records: list[dict] = []
     for k, (it, sl) in enumerate(zip(items, slots)):

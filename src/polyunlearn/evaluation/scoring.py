@@ -21,12 +21,13 @@ Strength.
     scores[0].mean_nll
     scores, answers = score_and_generate(model, Encoder(tok), pairs, questions, max_new_tokens=40)
 """
+
 from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import torch
 
@@ -66,14 +67,22 @@ class Score:
         return values[:-1] if self.ends_with_eos else values
 
 
-def _row_scores(logits: torch.Tensor, targets: torch.Tensor, answers: Sequence[Sequence[int]], detail: Sequence[bool], eos: int | None) -> list[Score]:
+def _row_scores(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    answers: Sequence[Sequence[int]],
+    detail: Sequence[bool],
+    eos: int | None,
+) -> list[Score]:
     """One Score per row from the logits (N, V) of all rows' answer tokens, row-major
     (answers[r] holds row r's tokens). Rows with detail[r] also get mu / var / argmax, computed
     only on their tokens (the answer of an item needs them; its paraphrase and perturbed
     answers need only log-probs)."""
     need = torch.tensor([d for a, d in zip(answers, detail) for _ in a], dtype=torch.bool, device=logits.device)
     logp = _answer_logp(logits, targets).cpu().tolist()
-    extra = [x.cpu().tolist() for x in _token_stats(logits[need], targets[need])[1:]] if bool(need.any()) else [[], [], []]
+    extra = (
+        [x.cpu().tolist() for x in _token_stats(logits[need], targets[need])[1:]] if bool(need.any()) else [[], [], []]
+    )
     out, start, start_need = [], 0, 0
     for a, d in zip(answers, detail):
         n = len(a)
@@ -150,7 +159,9 @@ def score_and_generate(
     """Scores of `pairs` (with the distribution statistics where `detail`, as score_pairs) and
     greedy answers (up to max_new_tokens) to `questions`, with one prefill per distinct prompt
     for both where the fast path applies."""
-    scores, ids = score_and_generate_ids(model, encoder, pairs, questions, max_new_tokens, max_tokens, max_batch, share_prefix, detail)
+    scores, ids = score_and_generate_ids(
+        model, encoder, pairs, questions, max_new_tokens, max_tokens, max_batch, share_prefix, detail
+    )
     tok = encoder.tok
     return scores, [tok.decode(x, skip_special_tokens=True).strip() for x in ids]
 
@@ -177,7 +188,10 @@ def score_and_generate_ids(
     # matters for prompt formats with per-language tags (core/prompts.py).
     if hasattr(encoder, "warm"):  # an Encoder stand-in (memorization.RawPrompts) tokenizes one text at a time
         lang = lambda p: p[2] if len(p) > 2 else None  # noqa: E731
-        encoder.warm([(p[0], lang(p)) for p in pairs] + [q if isinstance(q, tuple) else (q, None) for q in questions], [(p[1], lang(p)) for p in pairs])
+        encoder.warm(
+            [(p[0], lang(p)) for p in pairs] + [q if isinstance(q, tuple) else (q, None) for q in questions],
+            [(p[1], lang(p)) for p in pairs],
+        )
     encoded = [encoder.encode(*pair) for pair in pairs]
     prompts = [encoder.prompt(*q) if isinstance(q, tuple) else encoder.prompt(q) for q in questions]
     fm = FastModel.resolve(model) if share_prefix is not False or prompts else None
@@ -201,7 +215,9 @@ def score_and_generate_ids(
     if fm is not None and share_prefix is not False:
         scores = [_score_of(done[(e.prompt, e.answer)], e.answer, tok.eos_token_id) for e in encoded]
     else:
-        scores = _score_fallback(model, encoded, tok.pad_token_id, tok.eos_token_id, max_tokens, max_batch, share_prefix, flags)
+        scores = _score_fallback(
+            model, encoded, tok.pad_token_id, tok.eos_token_id, max_tokens, max_batch, share_prefix, flags
+        )
     if prompts and not fast_gen:
         gen = _hf_generate(model, tok, list(dict.fromkeys(prompts)), max_new_tokens, max_batch)
     return scores, [gen[p] for p in prompts]
@@ -212,8 +228,16 @@ def _score_of(ts: TokenScores, answer: Sequence[int], eos: int | None) -> Score:
     return Score(sum(ts.logp), len(ts.logp), ts.logp, ts.mu, ts.var, ts.top1, ends_with_eos=ends)
 
 
-def _score_fallback(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, eos: int | None, max_tokens: int, max_batch: int,
-                    share_prefix: bool | None, detail: Sequence[bool]) -> list[Score]:
+def _score_fallback(
+    model: torch.nn.Module,
+    encoded: Sequence[Encoded],
+    pad: int,
+    eos: int | None,
+    max_tokens: int,
+    max_batch: int,
+    share_prefix: bool | None,
+    detail: Sequence[bool],
+) -> list[Score]:
     """The previous scoring paths, for models the fast path does not serve."""
     if not encoded:
         return []
@@ -227,8 +251,15 @@ def _score_fallback(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int
     return _score_batched(model, encoded, pad, max_tokens, max_batch, eos, detail)
 
 
-def _score_batched(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, max_tokens: int, max_batch: int,
-                   eos: int | None = None, detail: Sequence[bool] | None = None) -> list[Score]:
+def _score_batched(
+    model: torch.nn.Module,
+    encoded: Sequence[Encoded],
+    pad: int,
+    max_tokens: int,
+    max_batch: int,
+    eos: int | None = None,
+    detail: Sequence[bool] | None = None,
+) -> list[Score]:
     """Simple path: every pair is one full right-padded row; similar lengths share a batch."""
     dev = _device(model)
     detail = detail if detail is not None else [False] * len(encoded)
@@ -238,13 +269,17 @@ def _score_batched(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int,
         logits = model(input_ids=batch["input_ids"].to(dev), attention_mask=batch["attention_mask"].to(dev)).logits
         target = batch["labels"][:, 1:].to(dev)  # position t predicts token t + 1
         mask = target != IGNORE  # (B, T-1), answer tokens only, row-major below
-        scores = _row_scores(logits[:, :-1][mask], target[mask], [encoded[i].answer for i in idx], [detail[i] for i in idx], eos)
+        scores = _row_scores(
+            logits[:, :-1][mask], target[mask], [encoded[i].answer for i in idx], [detail[i] for i in idx], eos
+        )
         for i, score in zip(idx, scores):
             out[i] = score
     return out  # type: ignore[return-value]
 
 
-def _prefix_batches(groups: dict[tuple[int, ...], list[tuple[int, ...]]], max_tokens: int, max_batch: int) -> list[list[tuple[int, ...]]]:
+def _prefix_batches(
+    groups: dict[tuple[int, ...], list[tuple[int, ...]]], max_tokens: int, max_batch: int
+) -> list[list[tuple[int, ...]]]:
     """Batches of prompts of the SAME length (so the cached prefix needs no padding and every
     row's positions are the unpadded ones), filled up to max_batch continuation rows and
     max_tokens padded tokens (cached prefix + continuation)."""
@@ -284,8 +319,15 @@ def _keep_logits(model: torch.nn.Module, ids: torch.Tensor, keep: torch.Tensor, 
     return model(**kwargs).logits[keep]
 
 
-def _score_shared(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, max_tokens: int, max_batch: int,
-                  eos: int | None = None, detail: Sequence[bool] | None = None) -> list[Score]:
+def _score_shared(
+    model: torch.nn.Module,
+    encoded: Sequence[Encoded],
+    pad: int,
+    max_tokens: int,
+    max_batch: int,
+    eos: int | None = None,
+    detail: Sequence[bool] | None = None,
+) -> list[Score]:
     """Prefix-sharing path. For a prompt p (length n) and its continuations a_1..a_k:
     1. run p[:-1] once (G prompts of the same length in one batch) -> KV cache (G, heads, n-1, d);
     2. copy each prompt's cache rows to its k continuation rows (R = sum of k);
@@ -301,7 +343,9 @@ def _score_shared(model: torch.nn.Module, encoded: Sequence[Encoded], pad: int, 
         if e.answer not in conts:
             conts.append(e.answer)
     # A pair scored once serves every copy of it, so it gets the statistics if any copy needs them.
-    need = {(e.prompt, e.answer) for e, d in zip(encoded, detail if detail is not None else [False] * len(encoded)) if d}
+    need = {
+        (e.prompt, e.answer) for e, d in zip(encoded, detail if detail is not None else [False] * len(encoded)) if d
+    }
     results: dict[tuple[tuple[int, ...], tuple[int, ...]], Score] = {}
     accepts_keep = _accepts(model, "logits_to_keep")
     for prompts in _prefix_batches(groups, max_tokens, max_batch):
@@ -342,12 +386,21 @@ def generate_answers(
     return score_and_generate(model, encoder, [], questions, max_new_tokens, max_tokens, max_batch)[1]
 
 
-def generate_token_ids(model: torch.nn.Module, encoder: Encoder, questions: Sequence[str], max_new_tokens: int, max_batch: int = 64, max_tokens: int = 16384) -> list[list[int]]:
+def generate_token_ids(
+    model: torch.nn.Module,
+    encoder: Encoder,
+    questions: Sequence[str],
+    max_new_tokens: int,
+    max_batch: int = 64,
+    max_tokens: int = 16384,
+) -> list[list[int]]:
     """Greedy answers as token ids (up to and including the first EOS)."""
     return score_and_generate_ids(model, encoder, [], questions, max_new_tokens, max_tokens, max_batch)[1]
 
 
-def _hf_generate(model: torch.nn.Module, tok, unique: Sequence[tuple[int, ...]], max_new_tokens: int, max_batch: int) -> dict[tuple[int, ...], list[int]]:
+def _hf_generate(
+    model: torch.nn.Module, tok, unique: Sequence[tuple[int, ...]], max_new_tokens: int, max_batch: int
+) -> dict[tuple[int, ...], list[int]]:
     """The fallback: HF `generate`, left padding, prompts grouped by length."""
     dev = _device(model)
     pad = tok.pad_token_id
@@ -371,5 +424,7 @@ def _hf_generate(model: torch.nn.Module, tok, unique: Sequence[tuple[int, ...]],
         for row, i in enumerate(idx):
             ids = gen[row, T:].tolist()
             eos = tok.eos_token_id
-            answers[unique[i]] = ids[: ids.index(eos) + 1] if eos is not None and eos in ids else ids  # the rest is padding
+            answers[unique[i]] = (
+                ids[: ids.index(eos) + 1] if eos is not None and eos in ids else ids
+            )  # the rest is padding
     return answers

@@ -48,7 +48,9 @@ class EvalConfig:
         cli=False,
     )
     prompt_format: str = setting(
-        "auto", "how questions are framed (core/prompts.py); use the format the model was trained in", choices=PROMPT_FORMATS
+        "auto",
+        "how questions are framed (core/prompts.py); use the format the model was trained in",
+        choices=PROMPT_FORMATS,
     )
 
     def __post_init__(self) -> None:

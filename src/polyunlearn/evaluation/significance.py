@@ -15,6 +15,7 @@ cells (scipy.stats.false_discovery_control), and the heatmaps star cells with q 
     table = paired_change(before_records, after_records, "prob", split="forget")
     p, q = transfer_pvalues(before_records, {"en": en_records, "all": all_records}, "prob", "forget")
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -54,7 +55,9 @@ def _by_item(records: Sequence[dict], metric: str, split: str) -> pd.DataFrame:
     return df.set_index(["language", "id"])[metric].astype(float)
 
 
-def paired_change(before: Sequence[dict], after: Sequence[dict], metric: str = "prob", split: str = "forget") -> pd.DataFrame:
+def paired_change(
+    before: Sequence[dict], after: Sequence[dict], metric: str = "prob", split: str = "forget"
+) -> pd.DataFrame:
     """One row per language present in both: n paired items, mean change (after - before) and
     the Wilcoxon p-value. Items are paired by (language, id); unpaired ones are left out."""
     b, a = _by_item(before, metric, split), _by_item(after, metric, split)
@@ -66,12 +69,20 @@ def paired_change(before: Sequence[dict], after: Sequence[dict], metric: str = "
     return pd.DataFrame(rows, columns=["language", "n", "mean_change", "p_value"])
 
 
-def transfer_pvalues(before: Sequence[dict], runs: Mapping[str, Sequence[dict]], metric: str = "prob", split: str = "forget",
-                     languages: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def transfer_pvalues(
+    before: Sequence[dict],
+    runs: Mapping[str, Sequence[dict]],
+    metric: str = "prob",
+    split: str = "forget",
+    languages: Sequence[str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(p, q) matrices shaped like `matrices.transfer_matrix`: rows = run labels, columns = eval
     languages (`languages` order, default first seen), p = per-cell Wilcoxon p-value, q = the
     Benjamini-Hochberg adjustment over every cell of the matrix."""
-    tables = {label: paired_change(before, recs, metric, split).set_index("language")["p_value"] for label, recs in runs.items()}
+    tables = {
+        label: paired_change(before, recs, metric, split).set_index("language")["p_value"]
+        for label, recs in runs.items()
+    }
     p = pd.DataFrame(tables).T
     if languages is not None:
         p = p.reindex(columns=[lang for lang in languages if lang in p.columns])

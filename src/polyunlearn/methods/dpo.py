@@ -1,5 +1,6 @@
 """DPO-style objectives with a winning answer: IdkDPO ("I don't know" in the item's language) and
 AltPO (an alternate answer per item, in the item's language, from an --alternate file)."""
+
 from __future__ import annotations
 
 import torch
@@ -20,7 +21,7 @@ def dpo_forget_term(win_logratio: torch.Tensor, lose_logratio: torch.Tensor, bet
 
 @register(
     "idkdpo",
-    summary='DPO with an "I don\'t know" answer in the item\'s language as winner and the forget answer as loser',
+    summary="DPO with an \"I don't know\" answer in the item's language as winner and the forget answer as loser",
     citation="Rafailov et al. 2023 eq. 7 (DPO); TOFU's IdkDPO; Maini et al. 2024",
     retain="choice",
     reference=True,
@@ -65,4 +66,3 @@ def altpo(ctx: Context, forget: Batch, retain: Batch | None):
     The paper generates its alternates with the model itself; polyunlearn takes them as data."""
     assert ctx.reference is not None, "AltPO needs the reference model"
     return _dpo_with_winner(ctx, sub_batch(forget, "alt"), forget, retain)
-

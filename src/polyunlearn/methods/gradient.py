@@ -2,6 +2,7 @@
 tokens, as spec.md and TOFU define it) and grad_diff_kl_text, GradDiff-KL as the Multilingual
 Amnesia authors run it: the KL term on a separate general text set (their TruthfulQA best
 answers, UnlearnConfig.kl_text) beside the NLL retain term."""
+
 from __future__ import annotations
 
 from polyunlearn.core.logprobs import kl_ref_theta, mean_nll
@@ -9,21 +10,33 @@ from polyunlearn.methods.reference import Batch, forward_logits
 from polyunlearn.methods.registry import Context, Param, combine, register, retain_term, sub_batch
 
 
-@register("grad_ascent", summary="-NLL(forget); no retain term", citation="Jang et al. 2023 (knowledge unlearning); TOFU's GradAscent", retain="none")
+@register(
+    "grad_ascent",
+    summary="-NLL(forget); no retain term",
+    citation="Jang et al. 2023 (knowledge unlearning); TOFU's GradAscent",
+    retain="none",
+)
 def grad_ascent(ctx: Context, forget: Batch, retain: Batch | None):
     """GradAscent: forget_term = -NLL(forget); no retain term."""
     forget_term = -mean_nll(forward_logits(ctx.model, forget), forget["labels"])
     return ctx.gamma * forget_term, {"forget_term": float(forget_term.detach())}
 
 
-@register("grad_diff", summary="-NLL(forget) + alpha NLL(retain)", citation="Liu et al. 2022; TOFU's GradDiff", retain="nll")
+@register(
+    "grad_diff", summary="-NLL(forget) + alpha NLL(retain)", citation="Liu et al. 2022; TOFU's GradDiff", retain="nll"
+)
 def grad_diff(ctx: Context, forget: Batch, retain: Batch | None):
     """GradDiff: forget_term = -NLL(forget), retain_term = NLL(retain)."""
     forget_term = -mean_nll(forward_logits(ctx.model, forget), forget["labels"])
     return combine(ctx, forget_term, retain_term(ctx, retain, "nll"))
 
 
-@register("grad_diff_kl", summary="-NLL(forget) + alpha KL(p_ref || p_theta) on retain tokens", citation="TOFU's KL method; arXiv 2601.05641", retain="kl")
+@register(
+    "grad_diff_kl",
+    summary="-NLL(forget) + alpha KL(p_ref || p_theta) on retain tokens",
+    citation="TOFU's KL method; arXiv 2601.05641",
+    retain="kl",
+)
 def grad_diff_kl(ctx: Context, forget: Batch, retain: Batch | None):
     """GradDiff-KL: forget_term = -NLL(forget), retain_term = KL(p_ref || p_theta) on retain tokens."""
     forget_term = -mean_nll(forward_logits(ctx.model, forget), forget["labels"])
@@ -37,7 +50,11 @@ def grad_diff_kl(ctx: Context, forget: Batch, retain: Batch | None):
     retain="nll",
     reference=True,
     needs_text=True,
-    params={"kl_weight": Param(1.0, "weight of the KL to the frozen model on the general text set (the authors' 1.0)", minimum=0)},
+    params={
+        "kl_weight": Param(
+            1.0, "weight of the KL to the frozen model on the general text set (the authors' 1.0)", minimum=0
+        )
+    },
 )
 def grad_diff_kl_text(ctx: Context, forget: Batch, retain: Batch | None):
     """L = gamma * -NLL(forget) + alpha * NLL(retain) + kl_weight * KL(p_ref || p_theta), the KL

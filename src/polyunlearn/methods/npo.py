@@ -1,4 +1,5 @@
 """Preference-style objectives without a winner: NPO (the papers) and SimNPO (no reference)."""
+
 from __future__ import annotations
 
 import torch
@@ -15,7 +16,14 @@ from polyunlearn.methods.registry import Context, Param, combine, register, reta
     citation="Zhang et al. 2024, Negative Preference Optimization, eq. 3",
     retain="choice",
     reference=True,
-    params={"beta": Param(0.1, "inverse temperature (per method: NPO, IdkDPO, AltPO 0.1; SimNPO 4.5; WGA 1; UNDIAL 10 = its logit shift)", minimum=0, strict=True)},
+    params={
+        "beta": Param(
+            0.1,
+            "inverse temperature (per method: NPO, IdkDPO, AltPO 0.1; SimNPO 4.5; WGA 1; UNDIAL 10 = its logit shift)",
+            minimum=0,
+            strict=True,
+        )
+    },
 )
 def npo(ctx: Context, forget: Batch, retain: Batch | None):
     """NPO (Zhang et al. 2024, eq. 3): forget_term = -(2/beta) * logsigmoid(-beta * (logp_theta - logp_ref)),

@@ -1,6 +1,7 @@
 """The model before unlearning, as the objectives see it: plain forward helpers (logits, hidden
 states of one decoder layer) and `Reference`, the frozen copy or, with LoRA, the same weights
 with the adapters disabled."""
+
 from __future__ import annotations
 
 import copy
@@ -69,7 +70,9 @@ class Reference:
             return sequence_logprob(self.logits(batch), batch["labels"])[0]
         ids, att, labels = (batch[k].cpu() for k in ("input_ids", "attention_mask", "labels"))
         real = att.bool()
-        keys = [ids[i][real[i]].numpy().tobytes() + b"|" + labels[i][real[i]].numpy().tobytes() for i in range(len(ids))]
+        keys = [
+            ids[i][real[i]].numpy().tobytes() + b"|" + labels[i][real[i]].numpy().tobytes() for i in range(len(ids))
+        ]
         missing = [i for i, k in enumerate(keys) if k not in self.memo]
         if missing:
             T = int(att[missing].sum(-1).max())  # batches are right-padded (batching.collate)

@@ -19,12 +19,13 @@ generic loop lives in core/trainloop.py.
     params = spec.resolve({"beta": 0.5})     # defaults filled in, every value checked
     loss, logs = spec(spec.context(model, reference, **params), forget_batch, retain_batch)
 """
+
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -133,7 +134,9 @@ class MethodSpec:
         unknown = sorted(set(given) - set(self.params))
         if unknown:
             have = ", ".join(self.params) or "none"
-            raise ValueError(f"{', '.join(unknown)} does not apply to method {self.name!r} (its hyperparameters: {have})")
+            raise ValueError(
+                f"{', '.join(unknown)} does not apply to method {self.name!r} (its hyperparameters: {have})"
+            )
         for k, p in self.params.items():
             if p.required and given.get(k) is None:
                 raise ValueError(f"method {self.name!r} needs {k} (no default): {p.help}")
@@ -151,17 +154,43 @@ class MethodSpec:
     def describe(self) -> dict[str, str]:
         """One row of `polyunlearn methods`: formula, hyperparameter defaults, retain term, what
         else it needs (reference model, idk / alternate answers, per-item language)."""
-        shown = {k: "required" if p.required else "none" if p.default is None else p.default for k, p in self.params.items()}
+        shown = {
+            k: "required" if p.required else "none" if p.default is None else p.default for k, p in self.params.items()
+        }
         defaults = ", ".join(f"{k}={v}" for k, v in shown.items()) or "-"
-        retain = {"none": "none", "nll": "NLL", "kl": "KL", "choice": "NLL or KL (retain_loss)", "own": "own"}[self.retain]
+        retain = {"none": "none", "nll": "NLL", "kl": "KL", "choice": "NLL or KL (retain_loss)", "own": "own"}[
+            self.retain
+        ]
         if self.reference or self.retain == "kl":
             ref = "yes"
         else:
             ref = "with retain_loss kl" if self.retain == "choice" else "no"
-        needs = [what for flag, what in ((self.needs_idk, "idk answers"), (self.needs_alternate, "alternate answers"), (self.needs_language, "item language")) if flag]
-        return {"method": self.name, "formula": self.summary, "defaults": defaults, "retain term": retain, "reference model": ref, "also needs": ", ".join(needs) or "-"}
+        needs = [
+            what
+            for flag, what in (
+                (self.needs_idk, "idk answers"),
+                (self.needs_alternate, "alternate answers"),
+                (self.needs_language, "item language"),
+            )
+            if flag
+        ]
+        return {
+            "method": self.name,
+            "formula": self.summary,
+            "defaults": defaults,
+            "retain term": retain,
+            "reference model": ref,
+            "also needs": ", ".join(needs) or "-",
+        }
 
-    def context(self, model: torch.nn.Module, reference: Reference | None = None, gamma: float = 1.0, alpha: float = 1.0, **params: Any) -> Context:
+    def context(
+        self,
+        model: torch.nn.Module,
+        reference: Reference | None = None,
+        gamma: float = 1.0,
+        alpha: float = 1.0,
+        **params: Any,
+    ) -> Context:
         return Context(model=model, reference=reference, gamma=gamma, alpha=alpha, params=self.resolve(params))
 
 
@@ -196,12 +225,33 @@ def register(
         raise ValueError(f"retain must be one of {RETAIN_KINDS}, got {retain!r}")
     params = dict(params or {})
     if retain == "choice":
-        params.setdefault("retain_loss", Param("nll", "retain term: nll (NLL of the retain answers) or kl (KL to the reference on retain tokens)", str, RETAIN_LOSSES))
+        params.setdefault(
+            "retain_loss",
+            Param(
+                "nll",
+                "retain term: nll (NLL of the retain answers) or kl (KL to the reference on retain tokens)",
+                str,
+                RETAIN_LOSSES,
+            ),
+        )
 
     def deco(fn: Method) -> Method:
         if name in METHODS:
             raise ValueError(f"method {name!r} is registered twice")
-        METHODS[name] = MethodSpec(name, fn, summary, citation, params, retain, reference, needs_idk, needs_alternate, needs_language, idk_target, needs_text)
+        METHODS[name] = MethodSpec(
+            name,
+            fn,
+            summary,
+            citation,
+            params,
+            retain,
+            reference,
+            needs_idk,
+            needs_alternate,
+            needs_language,
+            idk_target,
+            needs_text,
+        )
         return fn
 
     return deco
@@ -256,5 +306,7 @@ def sub_batch(batch: Batch, prefix: str) -> Batch:
     keys = ("input_ids", "attention_mask", "labels")
     missing = [k for k in keys if f"{prefix}_{k}" not in batch]
     if missing:
-        raise ValueError(f"the forget batch has no {prefix!r} encoding ({prefix}_{missing[0]} missing); build it with studies.phases.encode_forget")
+        raise ValueError(
+            f"the forget batch has no {prefix!r} encoding ({prefix}_{missing[0]} missing); build it with studies.phases.encode_forget"
+        )
     return {k: batch[f"{prefix}_{k}"] for k in keys}

@@ -1,4 +1,5 @@
 """RMU (representation misdirection): steer one layer's activations on forget tokens."""
+
 from __future__ import annotations
 
 import torch
@@ -47,8 +48,18 @@ def answer_positions(labels: torch.Tensor) -> torch.Tensor:
     retain="own",
     reference=True,
     params={
-        "rmu_layer": Param(None, "RMU: decoder layer to steer (0-based, negative from the end); none = the middle one", int, nullable=True),
-        "rmu_coeff": Param(6.5, "RMU steering coefficient c (WMDP: 6.5 for Zephyr-7B; scale with the layer's activation norm)", minimum=0, strict=True),
+        "rmu_layer": Param(
+            None,
+            "RMU: decoder layer to steer (0-based, negative from the end); none = the middle one",
+            int,
+            nullable=True,
+        ),
+        "rmu_coeff": Param(
+            6.5,
+            "RMU steering coefficient c (WMDP: 6.5 for Zephyr-7B; scale with the layer's activation norm)",
+            minimum=0,
+            strict=True,
+        ),
         "rmu_seed": Param(None, "RMU: seed of the fixed random direction u; none = the run's seed", int, nullable=True),
     },
 )

@@ -153,7 +153,10 @@ def run_relearn(ctx: Any, langs: Sequence[str]) -> dict[str, dict]:
     held = [it for it in forget if it.id not in set(ids)]
     keys = {(it.id, it.language) for it in held}
     cfg = TrainConfig(
-        lr=relearn_lr(ctx), epochs=ctx.cfg.relearn_epochs, batch_size=ctx.cfg.relearn_batch_size, seed=ctx.cfg.seed,
+        lr=relearn_lr(ctx),
+        epochs=ctx.cfg.relearn_epochs,
+        batch_size=ctx.cfg.relearn_batch_size,
+        seed=ctx.cfg.seed,
         prompt_format=ctx.target.cfg.train.prompt_format,
     )
     own = "forget-" + "+".join(ctx.target.forget_langs)  # the run's own forget set (OpenUnlearning's protocol)
@@ -180,7 +183,9 @@ def _relearn_condition(
     ev = probe_evaluation(
         held, [cond] * len(held), ctx.ecfg, ctx.candidates, what={"probe": "relearn", "condition": cond}
     )
-    data = relearn_data(ctx.target.tokenizer, spec.get("items"), spec.get("texts"), ctx.ecfg.max_length, ctx.ecfg.prompt_format)
+    data = relearn_data(
+        ctx.target.tokenizer, spec.get("items"), spec.get("texts"), ctx.ecfg.max_length, ctx.ecfg.prompt_format
+    )
     ident = {
         "data": data_fingerprint(ctx.target.items),
         "relearned_on": fingerprint([(e.prompt, e.answer) for e in data]),
@@ -297,7 +302,10 @@ def robustness(ctx: Any, groups: dict[str, dict]) -> pd.DataFrame | None:
     r_means = {}
     if relearn and relearn["own"] in relearn["rows"] and relearn["own"] in relearn.get("retain_rows", {}):
         keys = relearn["keys"]
-        held = lambda recs: rec.item_means([r for r in recs if (r["id"], r["language"]) in keys], "prob")
+
+        def held(recs: list[dict]) -> pd.Series:
+            return rec.item_means([r for r in recs if (r["id"], r["language"]) in keys], "prob")
+
         r_means = {
             "ub": held(ctx.plain["unlearned"]),
             "ua": held(relearn["rows"][relearn["own"]]),

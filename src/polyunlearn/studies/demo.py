@@ -16,12 +16,14 @@ differing settings named (--overwrite redoes it). Layout of OUT:
     unlearn/<method>__<langs>/         unlearning runs (eval/, history.json, curves.csv|png: studies/epoch_eval.py)
     matrices/, demo_result.json, report.html
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 import torch
@@ -40,9 +42,9 @@ from polyunlearn.data.loaders import load_items, save_items
 from polyunlearn.data.schema import QAItem
 from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.methods.registry import get_method
+from polyunlearn.studies.epoch_eval import CurveEvaluation
 from polyunlearn.studies.phases import UnlearnConfig, item_texts, select, tokenizer_for
 from polyunlearn.studies.runs import RETAIN_MODEL_SPLITS
-from polyunlearn.studies.epoch_eval import CurveEvaluation
 from polyunlearn.studies.step import evaluation_step, learn_step, standard_evaluation, standard_learning, unlearn_step
 
 # Settings that may change between reruns of one OUT: they add runs or change nothing saved.
@@ -54,26 +56,52 @@ class DemoConfig:
     """The demo's settings (every one is part of the folder's identity but RERUN_FREE)."""
 
     out: str = setting("polyunlearn_runs/demo", "results folder, under the current folder by default", cli=False)
-    data: str = setting("bundled", "'bundled' (the bundled benchmark) or any --data spec, e.g. the Multilingual Amnesia folders tofu:DIR:forget01 (every language in it)")
-    languages: str | None = setting(None, "benchmark languages (comma list, 'study-b' or 'all'); default study-b (bundled) or all of --data")
+    data: str = setting(
+        "bundled",
+        "'bundled' (the bundled benchmark) or any --data spec, e.g. the Multilingual Amnesia folders tofu:DIR:forget01 (every language in it)",
+    )
+    languages: str | None = setting(
+        None, "benchmark languages (comma list, 'study-b' or 'all'); default study-b (bundled) or all of --data"
+    )
     methods: tuple[str, ...] = setting(("grad_diff_kl", "npo"), "unlearning methods", cli=False)
-    forget_sets: tuple[str, ...] = setting(("en", "all"), "forget-language sets: each run unlearns the forget split in these languages", cli=False)
+    forget_sets: tuple[str, ...] = setting(
+        ("en", "all"), "forget-language sets: each run unlearns the forget split in these languages", cli=False
+    )
     arch: str = setting("llama", "tiny model architecture", choices=("llama", "cohere"))
     vocab_size: int = setting(2048, "BPE vocabulary of the tokenizer trained on the benchmark")
-    learn: TrainConfig = setting(default_factory=lambda: TrainConfig(lr=3e-3, epochs=15, batch_size=32, schedule="linear", warmup_ratio=0.05),
-                                 help="learning the facts", cli=False)
-    unlearn: TrainConfig = setting(default_factory=lambda: TrainConfig(lr=3e-4, epochs=10, batch_size=8), help="each unlearning run", cli=False)
+    learn: TrainConfig = setting(
+        default_factory=lambda: TrainConfig(lr=3e-3, epochs=15, batch_size=32, schedule="linear", warmup_ratio=0.05),
+        help="learning the facts",
+        cli=False,
+    )
+    unlearn: TrainConfig = setting(
+        default_factory=lambda: TrainConfig(lr=3e-4, epochs=10, batch_size=8), help="each unlearning run", cli=False
+    )
     alpha: float = setting(5.0, "retain-term weight; the tiny model needs a strong retain term to stay selective")
-    retain_tolerance: float = setting(0.15, "mean retain Prob over the unlearned languages may fall by at most this (absolute)")
+    retain_tolerance: float = setting(
+        0.15, "mean retain Prob over the unlearned languages may fall by at most this (absolute)"
+    )
     forget_target: float = setting(0.5, "forget Prob must fall below this fraction of its value before")
-    eval_every: int = setting(1, "evaluate the forget and retain sets of every language every N unlearning epochs (0 = never): unlearn/*/curves.csv|png")
-    select: str = setting("last", "which evaluated epoch's model is each run's result: last, first-below-retain or best-fq-mu (see `unlearn --help`)",
-                          choices=SELECT_RULES)
-    curve_retain_items: int = setting(10, "retain items per language in each per-epoch evaluation (0 = all 90); the forget split is always whole")
+    eval_every: int = setting(
+        1,
+        "evaluate the forget and retain sets of every language every N unlearning epochs (0 = never): unlearn/*/curves.csv|png",
+    )
+    select: str = setting(
+        "last",
+        "which evaluated epoch's model is each run's result: last, first-below-retain or best-fq-mu (see `unlearn --help`)",
+        choices=SELECT_RULES,
+    )
+    curve_retain_items: int = setting(
+        10, "retain items per language in each per-epoch evaluation (0 = all 90); the forget split is always whole"
+    )
     threads: int = setting(1, "torch threads; tiny models gain nothing from more, and lose a lot when cores are busy")
     seed: int = setting(0, "seed of the tiny model's initialisation")
-    attacks: tuple[str, ...] = setting((), "adversarial probes (studies/attack.py) run on every unlearning run after it", cli=False)
-    max_new_tokens: int | None = setting(None, "greedy answer length in tokens; none = auto (the longest gold answer plus 25%, at least 8)")
+    attacks: tuple[str, ...] = setting(
+        (), "adversarial probes (studies/attack.py) run on every unlearning run after it", cli=False
+    )
+    max_new_tokens: int | None = setting(
+        None, "greedy answer length in tokens; none = auto (the longest gold answer plus 25%, at least 8)"
+    )
 
     def __post_init__(self) -> None:
         check_choice("arch", self.arch, ("llama", "cohere"))
@@ -115,15 +143,23 @@ class Base:
         return {"model": model_fingerprint(str(self.learned_path)), "data": data_fingerprint(self.items)}
 
 
-def prepare_base(out: Path, cfg: DemoConfig, console: Console, items: Sequence[QAItem] | None = None, ecfg: EvalConfig | None = None,
-                 overwrite: bool = False) -> Base:
+def prepare_base(
+    out: Path,
+    cfg: DemoConfig,
+    console: Console,
+    items: Sequence[QAItem] | None = None,
+    ecfg: EvalConfig | None = None,
+    overwrite: bool = False,
+) -> Base:
     """Steps 1-3 of the demo, shared with `polyunlearn grid`: benchmark file (`items`, default the
     bundled one in cfg.languages), tokenizer, learned + retain tiny models, their evaluations.
     Each step is a run folder under `out`, skipped when done with the same identity."""
     # 1. data (bundled unless given; written once so every later step and the user read the same file)
     data_path = out / "data" / "benchmark.jsonl"
     if not data_path.exists():
-        save_items(list(items) if items is not None else bundled_benchmark(parse_langs(cfg.languages or "study-b")), data_path)
+        save_items(
+            list(items) if items is not None else bundled_benchmark(parse_langs(cfg.languages or "study-b")), data_path
+        )
     items = load_items(str(data_path))
     langs = list(dict.fromkeys(it.language for it in items))
     console.print(f"benchmark: {len(items)} items in {len(langs)} languages ({', '.join(langs)}) -> {data_path}")
@@ -133,23 +169,49 @@ def prepare_base(out: Path, cfg: DemoConfig, console: Console, items: Sequence[Q
 
     # 3. the learned model (all splits) and the retain model (never sees the forget split)
     build = lambda: build_tiny_model(tok, cfg.arch, seed=cfg.seed)  # noqa: E731
-    ident = {"model": {"builder": "tiny", "arch": cfg.arch, "seed": cfg.seed, "vocab_size": cfg.vocab_size}, "data": data_fingerprint(items),
-             "languages": langs, "train": cfg.learn}
+    ident = {
+        "model": {"builder": "tiny", "arch": cfg.arch, "seed": cfg.seed, "vocab_size": cfg.vocab_size},
+        "data": data_fingerprint(items),
+        "languages": langs,
+        "train": cfg.learn,
+    }
     retain_items = select(items, RETAIN_MODEL_SPLITS)
-    for name, train_items, what in (("learned", items, "learn (all facts)"), ("retain", retain_items, "learn (retain model)")):
-        learn_step(out / "models" / name, build=build, train_fn=standard_learning(tok, train_items, cfg.learn, what), identity=ident | {"retain_only": name == "retain"},
-                   tokenizer=tok, what=what, console=console, overwrite=overwrite)
+    for name, train_items, what in (
+        ("learned", items, "learn (all facts)"),
+        ("retain", retain_items, "learn (retain model)"),
+    ):
+        learn_step(
+            out / "models" / name,
+            build=build,
+            train_fn=standard_learning(tok, train_items, cfg.learn, what),
+            identity=ident | {"retain_only": name == "retain"},
+            tokenizer=tok,
+            what=what,
+            console=console,
+            overwrite=overwrite,
+        )
 
     ecfg = ecfg or EvalConfig(max_new_tokens=cfg.max_new_tokens)
     evals = {}
-    for name, model_dir, retain in (("retain_model", out / "models" / "retain" / "model", None), ("before", out / "models" / "learned" / "model", "retain_model")):
+    for name, model_dir, retain in (
+        ("retain_model", out / "models" / "retain" / "model", None),
+        ("before", out / "models" / "learned" / "model", "retain_model"),
+    ):
         retain_records = evals[retain][0] if retain else None
-        evals[name] = evaluation_step(out / "eval" / name, load=lambda d=model_dir: load_model(str(d)),
-                                      identity={"model": model_fingerprint(str(model_dir)), "data": data_fingerprint(items)}, tokenizer=tok,
-                                      evaluation=standard_evaluation(items, ecfg, retain_records), what=f"eval ({name.replace('_', ' ')})",
-                                      console=console, overwrite=overwrite)
+        evals[name] = evaluation_step(
+            out / "eval" / name,
+            load=lambda d=model_dir: load_model(str(d)),
+            identity={"model": model_fingerprint(str(model_dir)), "data": data_fingerprint(items)},
+            tokenizer=tok,
+            evaluation=standard_evaluation(items, ecfg, retain_records),
+            what=f"eval ({name.replace('_', ' ')})",
+            console=console,
+            overwrite=overwrite,
+        )
     (retain_records, retain_summary), (before_records, before) = evals["retain_model"], evals["before"]
-    return Base(items, langs, tok, out / "models" / "learned" / "model", retain_records, before, before_records, retain_summary)
+    return Base(
+        items, langs, tok, out / "models" / "learned" / "model", retain_records, before, before_records, retain_summary
+    )
 
 
 def run_demo(cfg: DemoConfig, console: Console | None = None, overwrite: bool = False) -> dict:
@@ -159,8 +221,13 @@ def run_demo(cfg: DemoConfig, console: Console | None = None, overwrite: bool = 
     t0 = time.time()
     items = demo_items(cfg, console)
     # The data by content: an edited file or other languages are another demo (refused, or redone with overwrite).
-    with RunFolder(out, cfg.identity() | {"data": data_fingerprint(items)}, kind="demo", info={"data": cfg.data, "methods": cfg.methods,
-                   "forget_sets": cfg.forget_sets}, overwrite=overwrite) as top:
+    with RunFolder(
+        out,
+        cfg.identity() | {"data": data_fingerprint(items)},
+        kind="demo",
+        info={"data": cfg.data, "methods": cfg.methods, "forget_sets": cfg.forget_sets},
+        overwrite=overwrite,
+    ) as top:
         base = prepare_base(out, cfg, console, items=items, overwrite=overwrite)
         summaries, item_records, checks = _unlearning_runs(out, cfg, base, console, overwrite)
         attacks = _attacks(out, cfg, checks, console, overwrite) if cfg.attacks else None
@@ -187,10 +254,14 @@ def _unlearning_runs(out: Path, cfg: DemoConfig, base: Base, console: Console, o
     """Step 4: one unlearning run per method x forget set, each from the learned weights."""
     before = base.before
     known = float(before["forget_prob"].min())
-    console.print(f"before unlearning: forget Prob {before['forget_prob'].mean():.3f} (lowest language {known:.3f}), retain Prob {before['retain_prob'].mean():.3f}")
+    console.print(
+        f"before unlearning: forget Prob {before['forget_prob'].mean():.3f} (lowest language {known:.3f}), retain Prob {before['retain_prob'].mean():.3f}"
+    )
     if known < 0.5:
         # Unlearning facts the model never learned measures nothing; say so loudly.
-        console.print(f"[bold yellow]warning:[/bold yellow] the facts are not learned in every language (forget Prob {known:.3f} < 0.5); raise --learn-epochs")
+        console.print(
+            f"[bold yellow]warning:[/bold yellow] the facts are not learned in every language (forget Prob {known:.3f} < 0.5); raise --learn-epochs"
+        )
     summaries: dict[str, dict[str, pd.DataFrame]] = {}
     item_records: dict[str, dict[str, list[dict]]] = {}  # per-item records, for the paired tests
     checks: list[dict] = []
@@ -201,12 +272,29 @@ def _unlearning_runs(out: Path, cfg: DemoConfig, base: Base, console: Console, o
         for fset in cfg.forget_sets:
             forget_langs = parse_langs(fset, base.langs)
             label = "all" if fset == "all" else ",".join(forget_langs)
-            ucfg = UnlearnConfig(method=method, forget_langs=fset, alpha=cfg.alpha if get_method(method).has_retain_term else None, train=cfg.unlearn,
-                                 eval_every=cfg.eval_every, select=cfg.select, curve_retain_items=cfg.curve_retain_items)
+            ucfg = UnlearnConfig(
+                method=method,
+                forget_langs=fset,
+                alpha=cfg.alpha if get_method(method).has_retain_term else None,
+                train=cfg.unlearn,
+                eval_every=cfg.eval_every,
+                select=cfg.select,
+                curve_retain_items=cfg.curve_retain_items,
+            )
             run_dir = out / "unlearn" / f"{method}__{label.replace(',', '-')}"
-            unlearn_step(run_dir, load=lambda: load_model(str(base.learned_path)), identity=base.model_identity(), tokenizer=base.tokenizer,
-                               items=base.items, cfg=ucfg, evaluation=evaluation, console=console, overwrite=overwrite, what=f"unlearn {method} in ({label})",
-                               curves=curves)
+            unlearn_step(
+                run_dir,
+                load=lambda: load_model(str(base.learned_path)),
+                identity=base.model_identity(),
+                tokenizer=base.tokenizer,
+                items=base.items,
+                cfg=ucfg,
+                evaluation=evaluation,
+                console=console,
+                overwrite=overwrite,
+                what=f"unlearn {method} in ({label})",
+                curves=curves,
+            )
             after_records, after = load_eval(run_dir / "eval")
             summaries.setdefault(method, {})[label] = after
             item_records.setdefault(method, {})[label] = after_records
@@ -224,16 +312,32 @@ def _attacks(out: Path, cfg: DemoConfig, checks: list[dict], console: Console, o
         run_dir = out / "unlearn" / f"{c['method']}__{c['forget_langs'].replace(',', '-')}"
         t = time.process_time()
         manifest = run_attacks(run_dir, AttackConfig(probes=cfg.attacks), console, overwrite=overwrite)
-        found[run_dir.name] = {"cpu_seconds": round(time.process_time() - t, 1), "matrices": str(run_dir / "attacks" / "matrices"),
-                               "robustness": manifest.get("robustness"), "notes": manifest["notes"]}
+        found[run_dir.name] = {
+            "cpu_seconds": round(time.process_time() - t, 1),
+            "matrices": str(run_dir / "attacks" / "matrices"),
+            "robustness": manifest.get("robustness"),
+            "notes": manifest["notes"],
+        }
     return found
 
 
-def _write_results(out: Path, cfg: DemoConfig, base: Base, summaries, item_records, checks, t0: float, console: Console, attacks: dict | None = None) -> dict:
+def _write_results(
+    out: Path,
+    cfg: DemoConfig,
+    base: Base,
+    summaries,
+    item_records,
+    checks,
+    t0: float,
+    console: Console,
+    attacks: dict | None = None,
+) -> dict:
     """Step 5: matrices, heatmaps, demo_result.json, console tables, the report."""
     for method, runs in summaries.items():
         highlight = {label: (base.langs if label == "all" else label.split(",")) for label in runs}
-        write_matrices(out / "matrices", base.before, runs, method, highlight, (base.before_records, item_records[method]))
+        write_matrices(
+            out / "matrices", base.before, runs, method, highlight, (base.before_records, item_records[method])
+        )
     result = {
         "out": str(out.resolve()),
         "minutes_this_invocation": round((time.time() - t0) / 60, 2),
@@ -253,11 +357,29 @@ def _write_results(out: Path, cfg: DemoConfig, base: Base, summaries, item_recor
     }
     # Two tables, so that each fits an 80-column terminal or CI log.
     mia = ("mia_auc_before", "mia_auc_after", "mia_auc_retain_model")
-    console.print(console_table([{k: v for k, v in c.items() if k not in mia} for c in checks], "Mean over the unlearned languages (other langs: the rest)", headers))
+    console.print(
+        console_table(
+            [{k: v for k, v in c.items() if k not in mia} for c in checks],
+            "Mean over the unlearned languages (other langs: the rest)",
+            headers,
+        )
+    )
     if any("mia_auc_after" in c for c in checks):
-        rows = [{"method": c["method"], "forget_langs": c["forget_langs"], **{k: c.get(k) for k in mia}} for c in checks]
-        console.print(console_table(rows, "Membership attack: loss AUC forget vs holdout (0.5 = hidden, < 0.5 = over-unlearned)",
-                                    {"forget_langs": "langs", "mia_auc_before": "before", "mia_auc_after": "after", "mia_auc_retain_model": "retain model"}))
+        rows = [
+            {"method": c["method"], "forget_langs": c["forget_langs"], **{k: c.get(k) for k in mia}} for c in checks
+        ]
+        console.print(
+            console_table(
+                rows,
+                "Membership attack: loss AUC forget vs holdout (0.5 = hidden, < 0.5 = over-unlearned)",
+                {
+                    "forget_langs": "langs",
+                    "mia_auc_before": "before",
+                    "mia_auc_after": "after",
+                    "mia_auc_retain_model": "retain model",
+                },
+            )
+        )
     console.print(
         f"forgetting shown: {'yes' if result['forgetting_shown'] else 'NO'} "
         f"(forget Prob below {cfg.forget_target:.0%} of before; retain Prob within {cfg.retain_tolerance:.2f})"
@@ -265,13 +387,22 @@ def _write_results(out: Path, cfg: DemoConfig, base: Base, summaries, item_recor
     from polyunlearn.analysis.report import build_report
 
     report = build_report(out)
-    console.print(f"results written under [bold]{out.resolve()}[/bold]: eval/*/summary.csv, unlearn/*/eval/items.jsonl, matrices/*.csv|png")
+    console.print(
+        f"results written under [bold]{out.resolve()}[/bold]: eval/*/summary.csv, unlearn/*/eval/items.jsonl, matrices/*.csv|png"
+    )
     console.print(f"open the report: [bold]{report.resolve()}[/bold]")
     return result
 
 
-def _check(method: str, label: str, forget_langs: list[str], before: pd.DataFrame, after: pd.DataFrame, cfg: DemoConfig,
-           retain_summary: pd.DataFrame | None = None) -> dict:
+def _check(
+    method: str,
+    label: str,
+    forget_langs: list[str],
+    before: pd.DataFrame,
+    after: pd.DataFrame,
+    cfg: DemoConfig,
+    retain_summary: pd.DataFrame | None = None,
+) -> dict:
     b = before.set_index("language").loc[forget_langs]
     a = after.set_index("language").loc[forget_langs]
     row = {
@@ -291,7 +422,9 @@ def _check(method: str, label: str, forget_langs: list[str], before: pd.DataFram
         row["mia_auc_before"] = float(b["mia_loss_auc"].mean())
         row["mia_auc_after"] = float(a["mia_loss_auc"].mean())
         if retain_summary is not None and "mia_loss_auc" in retain_summary:
-            row["mia_auc_retain_model"] = float(retain_summary.set_index("language").loc[forget_langs, "mia_loss_auc"].mean())
+            row["mia_auc_retain_model"] = float(
+                retain_summary.set_index("language").loc[forget_langs, "mia_loss_auc"].mean()
+            )
     row["forgot"] = row["forget_prob_after"] < cfg.forget_target * row["forget_prob_before"]
     row["kept"] = row["retain_prob_before"] - row["retain_prob_after"] <= cfg.retain_tolerance
     return row

@@ -39,6 +39,7 @@ last epoch checkpoint. Runs execute here one after another (`--executor local`) 
 core/claims.py), so several grid processes, on one host or several of a shared filesystem,
 share one folder and no run runs twice; `--status` shows who runs what (studies/grid_status.py).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -54,25 +55,34 @@ import pandas as pd
 import yaml
 from rich.console import Console
 
+from polyunlearn.analysis.epoch_curves import NEEDS_RETAIN
+from polyunlearn.analysis.results import gather, write_result_matrices
+from polyunlearn.core import tracking
+from polyunlearn.core.atomic import read_jsonl, write_table
+from polyunlearn.core.claims import live_claims
+from polyunlearn.core.config import fields_of
+from polyunlearn.core.languages import parse_langs
+from polyunlearn.core.rundir import (
+    DONE_FILE,
+    RunFolder,
+    RunFolderError,
+    data_fingerprint,
+    eval_done,
+    fingerprint,
+    model_fingerprint,
+)
+from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.alternates import load_alternates
 from polyunlearn.data.schema import QAItem
-from polyunlearn.studies.demo import DemoConfig
 from polyunlearn.evaluation.records import EvalConfig
-from polyunlearn.core.atomic import read_jsonl, write_table
-from polyunlearn.core.languages import parse_langs
-from polyunlearn.core.config import fields_of
 from polyunlearn.methods.registry import get_method, method_params
-from polyunlearn.core import tracking
-from polyunlearn.core.claims import live_claims
-from polyunlearn.core.rundir import DONE_FILE, RunFolder, RunFolderError, data_fingerprint, eval_done, fingerprint, model_fingerprint
-from polyunlearn.studies.grid_base import lora_settings as _lora_settings, prepare_shared
+from polyunlearn.studies.demo import DemoConfig
+from polyunlearn.studies.grid_base import lora_settings as _lora_settings
+from polyunlearn.studies.grid_base import prepare_shared
 from polyunlearn.studies.grid_exec import ExecConfig, LocalExecutor, failures
 from polyunlearn.studies.grid_ray import RayExecutor
 from polyunlearn.studies.grid_status import LiveGrid, run_state
 from polyunlearn.studies.phases import UnlearnConfig, alternate_identity, default_lr, item_languages
-from polyunlearn.analysis.epoch_curves import NEEDS_RETAIN
-from polyunlearn.analysis.results import gather, write_result_matrices
-from polyunlearn.core.trainloop import TrainConfig
 
 
 class GridSpecError(ValueError):
@@ -80,8 +90,27 @@ class GridSpecError(ValueError):
 
 
 TOP_KEYS = {"name", "description", "base", "grid"}
-BASE_KEYS = {"data", "languages", "model", "retain_eval", "baseline_eval", "arch", "vocab_size", "seed", "learn", "eval", "lora", "lora_r", "lora_alpha", "lora_dropout",
-             "lora_targets", "bf16", "trust_remote_code", "save_models", "alternate"}
+BASE_KEYS = {
+    "data",
+    "languages",
+    "model",
+    "retain_eval",
+    "baseline_eval",
+    "arch",
+    "vocab_size",
+    "seed",
+    "learn",
+    "eval",
+    "lora",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "lora_targets",
+    "bf16",
+    "trust_remote_code",
+    "save_models",
+    "alternate",
+}
 GRID_KEYS = {"methods", "forget_sets", "seeds", "params", "method_params"}
 
 
@@ -95,7 +124,9 @@ def _kind(annotation: Any) -> tuple[type, bool]:
 # so a new setting is sweepable without an edit here. TrainConfig's go to the unlearning
 # TrainConfig (seed is the grid.seeds axis); a method's own go to the runs of that method only.
 TRAIN_PARAMS = {f.name: _kind(f.kind) for f in fields_of(TrainConfig) if f.name != "seed"}
-UNLEARN_PARAMS = {f.name: _kind(f.kind) for f in fields_of(UnlearnConfig) if f.cli and f.name not in ("method", "forget_langs")}
+UNLEARN_PARAMS = {
+    f.name: _kind(f.kind) for f in fields_of(UnlearnConfig) if f.cli and f.name not in ("method", "forget_langs")
+}
 METHOD_PARAMS = {name: (p.kind, p.nullable) for name, p in method_params().items()}
 PARAMS = TRAIN_PARAMS | UNLEARN_PARAMS | METHOD_PARAMS
 
@@ -125,7 +156,9 @@ def _mapping(where: str, value: Any, allowed: set[str]) -> dict:
         raise GridSpecError(f"{where}: expected a mapping, got {type(value).__name__}")
     unknown = sorted(set(map(str, value)) - allowed)
     if unknown:
-        raise GridSpecError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(allowed))}")
+        raise GridSpecError(
+            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(allowed))}"
+        )
     return dict(value)
 
 
@@ -183,7 +216,12 @@ class GridSpec:
             ident[key] = fingerprint(read_jsonl(Path(self.base[key]) / "items.jsonl")) if self.base.get(key) else None
         ident["languages"] = self.languages
         if self.demo:
-            ident |= {"arch": self.demo.arch, "vocab_size": self.demo.vocab_size, "seed": self.demo.seed, "learn": asdict(self.demo.learn)}
+            ident |= {
+                "arch": self.demo.arch,
+                "vocab_size": self.demo.vocab_size,
+                "seed": self.demo.seed,
+                "learn": asdict(self.demo.learn),
+            }
         return ident
 
 
@@ -212,7 +250,10 @@ def parse_spec(raw: Any, path: str = "<spec>") -> GridSpec:
     grid = _mapping("grid", top.get("grid"), GRID_KEYS)
     if not grid:
         raise GridSpecError("grid: missing (needs methods and forget_sets)")
-    b: dict[str, Any] = {"data": _coerce("base.data", base.get("data", "bundled"), str), "model": _coerce("base.model", base.get("model", "tiny"), str)}
+    b: dict[str, Any] = {
+        "data": _coerce("base.data", base.get("data", "bundled"), str),
+        "model": _coerce("base.model", base.get("model", "tiny"), str),
+    }
     for key, default in (("lora", False), ("bf16", False), ("trust_remote_code", False), ("save_models", False)):
         b[key] = _coerce(f"base.{key}", base.get(key, default), bool)
     b["lora_r"] = _coerce("base.lora_r", base.get("lora_r", 8), int)
@@ -225,7 +266,9 @@ def parse_spec(raw: Any, path: str = "<spec>") -> GridSpec:
     if b["data"] != "bundled" and not Path(b["data"]).is_file():
         raise GridSpecError(f"base.data: file not found: {b['data']} (or use 'bundled')")
     langs_raw = base.get("languages", "study-b" if b["data"] == "bundled" else "all")
-    langs_raw = ",".join(map(str, langs_raw)) if isinstance(langs_raw, list) else _coerce("base.languages", langs_raw, str)
+    langs_raw = (
+        ",".join(map(str, langs_raw)) if isinstance(langs_raw, list) else _coerce("base.languages", langs_raw, str)
+    )
     try:
         items = resolve_data(b["data"], None if langs_raw == "all" else langs_raw)
         languages = item_languages(items)
@@ -238,7 +281,9 @@ def parse_spec(raw: Any, path: str = "<spec>") -> GridSpec:
         if b[key] is None:
             continue
         if tiny:
-            raise GridSpecError(f"base.{key}: only for a model path; with model 'tiny' the grid trains and evaluates the base itself")
+            raise GridSpecError(
+                f"base.{key}: only for a model path; with model 'tiny' the grid trains and evaluates the base itself"
+            )
         if not eval_done(_coerce(f"base.{key}", b[key], str)):
             raise GridSpecError(f"base.{key}: {b[key]} is not an eval folder (needs items.jsonl and summary.csv)")
     demo = None
@@ -252,8 +297,13 @@ def parse_spec(raw: Any, path: str = "<spec>") -> GridSpec:
         if arch not in ("llama", "cohere"):
             raise GridSpecError(f"base.arch: expected 'llama' or 'cohere', got {arch!r}")
         try:
-            demo = DemoConfig(languages=",".join(languages), arch=arch, vocab_size=_coerce("base.vocab_size", base.get("vocab_size", d.vocab_size), int),
-                              seed=_coerce("base.seed", base.get("seed", d.seed), int), learn=learn)
+            demo = DemoConfig(
+                languages=",".join(languages),
+                arch=arch,
+                vocab_size=_coerce("base.vocab_size", base.get("vocab_size", d.vocab_size), int),
+                seed=_coerce("base.seed", base.get("seed", d.seed), int),
+                learn=learn,
+            )
         except ValueError as e:
             raise GridSpecError(f"base: {e}") from None
     else:
@@ -287,12 +337,23 @@ def _params(where: str, raw: Any, methods: list[str], spec: GridSpec) -> dict[st
         raise GridSpecError(f"{where}: expected a mapping of hyperparameter -> value or list of values")
     for name in raw_params:
         if name in ("seed", "method", "methods", "forget_langs"):
-            raise GridSpecError(f"{where}.{name}: a grid axis, not a hyperparameter (use grid.seeds / grid.methods / grid.forget_sets)")
+            raise GridSpecError(
+                f"{where}.{name}: a grid axis, not a hyperparameter (use grid.seeds / grid.methods / grid.forget_sets)"
+            )
         if name not in PARAMS:
             raise GridSpecError(f"{where}: unknown hyperparameter {name!r}; known: {', '.join(PARAMS)}")
-        if name in METHOD_PARAMS and name not in UNLEARN_PARAMS and not any(name in get_method(m).params for m in methods):
-            raise GridSpecError(f"{where}.{name}: none of the grid's methods ({', '.join(methods)}) has this hyperparameter")
-    params = {n: [_coerce(f"{where}.{n}", v, *PARAMS[n]) for v in (vals if isinstance(vals, list) else [vals])] for n, vals in raw_params.items()}
+        if (
+            name in METHOD_PARAMS
+            and name not in UNLEARN_PARAMS
+            and not any(name in get_method(m).params for m in methods)
+        ):
+            raise GridSpecError(
+                f"{where}.{name}: none of the grid's methods ({', '.join(methods)}) has this hyperparameter"
+            )
+    params = {
+        n: [_coerce(f"{where}.{n}", v, *PARAMS[n]) for v in (vals if isinstance(vals, list) else [vals])]
+        for n, vals in raw_params.items()
+    }
     for n, vals in params.items():
         if not vals:
             raise GridSpecError(f"{where}.{n}: empty list")
@@ -332,21 +393,38 @@ def _expand(spec: GridSpec, grid: dict) -> list[GridRun]:
     per_method = {m: params | _params(f"grid.method_params.{m}", overrides.get(m), [m], spec) for m in methods}
     runs = []
     axes = itertools.product(methods, forget_sets, seeds)
-    for method, (label, langs), seed, p in ((*a, dict(zip(per_method[a[0]], c))) for a in axes for c in itertools.product(*per_method[a[0]].values())):
-        ucfg = _unlearn_config(spec, method, langs, seed, p, "grid.params" + (f" (with grid.method_params.{method})" if method in overrides else ""))
+    for method, (label, langs), seed, p in (
+        (*a, dict(zip(per_method[a[0]], c))) for a in axes for c in itertools.product(*per_method[a[0]].values())
+    ):
+        ucfg = _unlearn_config(
+            spec,
+            method,
+            langs,
+            seed,
+            p,
+            "grid.params" + (f" (with grid.method_params.{method})" if method in overrides else ""),
+        )
         if ucfg.select in NEEDS_RETAIN and not spec.tiny and not spec.base.get("retain_eval"):
-            raise GridSpecError(f"grid.params.select: {ucfg.select} needs the retain model's evaluation: set base.retain_eval")
+            raise GridSpecError(
+                f"grid.params.select: {ucfg.select} needs the retain model's evaluation: set base.retain_eval"
+            )
         try:  # an altpo run's alternates cover its forget set, and their hash is part of its id
             alt = alternate_identity(spec.items, ucfg, spec.alternates)
         except ValueError as e:
             raise GridSpecError(f"base.alternate: {e}") from None
         config = {"base": spec.identity(), "unlearn": ucfg.to_dict(), "eval": asdict(spec.eval)} | alt
         run_id = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
-        runs.append(GridRun(run_id, method, label, seed, p, ucfg, config | {"run_id": run_id, "forget_label": label, "params": p}))
+        runs.append(
+            GridRun(
+                run_id, method, label, seed, p, ucfg, config | {"run_id": run_id, "forget_label": label, "params": p}
+            )
+        )
     return runs
 
 
-def _unlearn_config(spec: GridSpec, method: str, langs: list[str], seed: int, p: dict, where: str = "grid.params") -> UnlearnConfig:
+def _unlearn_config(
+    spec: GridSpec, method: str, langs: list[str], seed: int, p: dict, where: str = "grid.params"
+) -> UnlearnConfig:
     """Defaults: the demo's for the tiny model (tuned for it), the pipeline's (spec.md) otherwise."""
     if spec.tiny:
         train_defaults, alpha = asdict(spec.demo.unlearn), spec.demo.alpha
@@ -379,8 +457,16 @@ class GridRunsFailed(RuntimeError):
     """Some runs raised; each one's error is in its failed.json (the others finished)."""
 
 
-def run_grid(spec: GridSpec, out: str | Path, console: Console | None = None, progress: bool = True, overwrite: bool = False,
-             execution: ExecConfig | None = None, log_with: str | None = None, threads: int = 1) -> pd.DataFrame:
+def run_grid(
+    spec: GridSpec,
+    out: str | Path,
+    console: Console | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    execution: ExecConfig | None = None,
+    log_with: str | None = None,
+    threads: int = 1,
+) -> pd.DataFrame:
     """Run every unfinished run of the spec, then write the results table and matrices; returns
     the tidy results. The base is prepared once, under its claim (a second grid process waits
     for it); each run executes under its own claim (studies/grid_exec.py), here or as a Ray
@@ -392,18 +478,36 @@ def run_grid(spec: GridSpec, out: str | Path, console: Console | None = None, pr
     cfg = execution or ExecConfig()
     tracking.check_log_with(log_with)
     if overwrite:
-        busy = [f"{folder.relative_to(out)} ({h.where()})" for folder, h in live_claims(out, cfg.claim_timeout, cfg.heartbeat)] if out.is_dir() else []
+        busy = (
+            [
+                f"{folder.relative_to(out)} ({h.where()})"
+                for folder, h in live_claims(out, cfg.claim_timeout, cfg.heartbeat)
+            ]
+            if out.is_dir()
+            else []
+        )
         if busy:
-            raise RunFolderError(f"{out}: --overwrite would delete runs other processes are working on: {', '.join(busy)}; stop them first")
+            raise RunFolderError(
+                f"{out}: --overwrite would delete runs other processes are working on: {', '.join(busy)}; stop them first"
+            )
     executor = RayExecutor(cfg, console, threads) if cfg.executor == "ray" else LocalExecutor(cfg, console)
     identity = {"base": spec.identity(), "eval": asdict(spec.eval)}
     # The executor first: a Ray cluster that lacks what a run asks for is refused before OUT is touched.
-    with executor, RunFolder(out, identity, kind="grid", info={"spec_path": spec.path}, overwrite=overwrite, lock=False):
+    with (
+        executor,
+        RunFolder(out, identity, kind="grid", info={"spec_path": spec.path}, overwrite=overwrite, lock=False),
+    ):
         ctx = executor.prepare(prepare_shared, spec, out)
         todo = [r for r in spec.runs if not (out / "runs" / r.run_id / DONE_FILE).is_file()]
         where = "here" if cfg.executor == "local" else f"on Ray ({cfg.address})"
-        console.print(f"grid: {len(spec.runs)} runs, {len(spec.runs) - len(todo)} finished, {len(todo)} to run {where} -> {out.resolve()}")
-        with LiveGrid(console, out, todo, cfg.claim_timeout, cfg.heartbeat) if progress and todo else contextlib.nullcontext():
+        console.print(
+            f"grid: {len(spec.runs)} runs, {len(spec.runs) - len(todo)} finished, {len(todo)} to run {where} -> {out.resolve()}"
+        )
+        with (
+            LiveGrid(console, out, todo, cfg.claim_timeout, cfg.heartbeat)
+            if progress and todo
+            else contextlib.nullcontext()
+        ):
             outcomes = executor.run(ctx, todo, log_with)
         results = gather(out)
         write_table(out / "results.parquet", results)
@@ -412,6 +516,8 @@ def run_grid(spec: GridSpec, out: str | Path, console: Console | None = None, pr
     console.print(f"results: {len(results)} rows -> {(out / 'results.parquet').resolve()} (and results.csv)")
     errors = failures(out, outcomes)
     if errors:
-        raise GridRunsFailed(f"{len(errors)} of {len(spec.runs)} runs failed (rerun the grid to retry them; `--status` lists them): "
-                             + "; ".join(f"{k}: {v}" for k, v in errors.items()))
+        raise GridRunsFailed(
+            f"{len(errors)} of {len(spec.runs)} runs failed (rerun the grid to retry them; `--status` lists them): "
+            + "; ".join(f"{k}: {v}" for k, v in errors.items())
+        )
     return results

@@ -75,7 +75,12 @@ def lora_settings(base: dict) -> LoraSettings:
     """The base's LoRA settings (rank, alpha, dropout, targets), checked: a ValueError naming the
     field (load_spec reports it with the spec file)."""
     try:
-        return LoraSettings.from_options(base["lora_r"], base.get("lora_alpha", 16.0), base.get("lora_dropout", 0.0), base.get("lora_targets", "all-linear"))
+        return LoraSettings.from_options(
+            base["lora_r"],
+            base.get("lora_alpha", 16.0),
+            base.get("lora_dropout", 0.0),
+            base.get("lora_targets", "all-linear"),
+        )
     except ValueError as e:
         raise ValueError(f"base: {e}") from None
 

@@ -175,7 +175,9 @@ class LiveGrid:
             self.progress.stop()
 
 
-def print_status(console: Console, out: Path, runs: Sequence[Any], timeout: float, interval: float) -> list[dict[str, Any]]:
+def print_status(
+    console: Console, out: Path, runs: Sequence[Any], timeout: float, interval: float
+) -> list[dict[str, Any]]:
     """`polyunlearn grid SPEC --status`: the base, one row per run, the counts."""
     from polyunlearn.analysis.matrices import console_table
 
@@ -184,5 +186,8 @@ def print_status(console: Console, out: Path, runs: Sequence[Any], timeout: floa
     console.print(console_table(rows, count_line(rows)))
     for r in rows:
         if r["status"] == "failed":
-            console.print(f"failed {r['run_id']}: {r['detail']} (full traceback: {Path(out) / 'runs' / r['run_id'] / 'failed.json'})", markup=False)
+            console.print(
+                f"failed {r['run_id']}: {r['detail']} (full traceback: {Path(out) / 'runs' / r['run_id'] / 'failed.json'})",
+                markup=False,
+            )
     return rows

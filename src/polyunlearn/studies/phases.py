@@ -2,32 +2,33 @@
 registered method on the forget set of chosen languages), evaluate (records + per-language
 summary written atomically); plus the unlearning config and the learning-rate defaults. The run
 folders around them (rerun, resume, lock) are studies/step.py's."""
+
 from __future__ import annotations
 
 import math
 import shutil
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import pandas as pd
 import torch
 
+from polyunlearn.analysis.epoch_curves import SELECT_RULES
+from polyunlearn.core.atomic import read_json, write_json, write_jsonl, write_table
+from polyunlearn.core.config import check_choice, check_number, setting
 from polyunlearn.core.encoding import Encoded, Encoder
+from polyunlearn.core.languages import language_index, parse_langs
+from polyunlearn.core.logprobs import mean_nll
+from polyunlearn.core.trainloop import TrainConfig, resume_point, train
 from polyunlearn.data.alternates import alternate_for, alternates_digest, check_alternates
 from polyunlearn.data.idk import idk_answer
 from polyunlearn.data.schema import DataError, QAItem, trainable, training_split
-from polyunlearn.analysis.epoch_curves import SELECT_RULES
 from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
-from polyunlearn.core.atomic import read_json, write_json, write_jsonl, write_table
-from polyunlearn.core.languages import language_index, parse_langs
-from polyunlearn.core.logprobs import mean_nll
 from polyunlearn.methods.reference import Reference, forward_logits
 from polyunlearn.methods.registry import METHODS, Context, get_method, logged_state
-from polyunlearn.core.config import check_choice, check_number, setting
-from polyunlearn.core.trainloop import TrainConfig, resume_point, train
 
 
 def select(items: Sequence[QAItem], splits: Sequence[str], languages: Sequence[str] | None = None) -> list[QAItem]:
@@ -60,7 +61,9 @@ def learn(
     def loss_fn(m, batch, _):
         return mean_nll(forward_logits(m, batch), batch["labels"]), {}
 
-    result = train(model, loss_fn, data, cfg, tokenizer.pad_token_id, checkpoint_dir=checkpoint_dir, desc=desc, progress=progress)
+    result = train(
+        model, loss_fn, data, cfg, tokenizer.pad_token_id, checkpoint_dir=checkpoint_dir, desc=desc, progress=progress
+    )
     return main_process_continues(result)
 
 
@@ -93,19 +96,44 @@ class UnlearnConfig:
     method: str = setting("npo", "unlearning method (see `polyunlearn methods`)")
     forget_langs: str = setting("en", "languages whose forget split is unlearned: comma list or 'all'")
     retain_langs: str = setting("same", "retain-set languages: 'same' (= the forget languages), a comma list, or 'all'")
-    language_mix: str = setting("concat", "forget set of several languages: concat (every forget item in every forget language) or interleave (forget item i in forget language i mod N only)",
-                                choices=LANGUAGE_MIXES)
+    language_mix: str = setting(
+        "concat",
+        "forget set of several languages: concat (every forget item in every forget language) or interleave (forget item i in forget language i mod N only)",
+        choices=LANGUAGE_MIXES,
+    )
     gamma: float = setting(1.0, "forget-term weight (>= 0)")
-    alpha: float | None = setting(None, "retain-term weight (>= 0); default 1.0 for methods with a retain term (none for grad_ascent)")
-    kl_text: str | None = setting(None, "general text set of methods with a KL term on one (grad_diff_kl_text): a .txt file (a text per line), a file with a 'text' or 'best_answer' column, or a hub id (truthfulqa/truthful_qa: its best answers)")
-    eval_every: int = setting(0, "evaluate the forget and retain sets of every language every N epochs during unlearning (0 = never; the last epoch always): OUT/curves.csv|png")
-    select: str = setting("last", "which evaluated epoch's model is the run's result: last; first-below-retain (the first whose mean forget Prob over the forget "
-                          "languages is at or below the retain model's); best-fq-mu (the highest harmonic mean of mean Forget Quality and mean Model Utility "
-                          "over the forget languages). The last two need the retain model's evaluation", choices=SELECT_RULES)
-    curve_generate: bool | None = setting(None, "per-epoch evaluations also generate greedy answers (ROUGE, Model Utility; several times slower); "
-                                          "default: only when select is best-fq-mu, which needs Model Utility")
-    curve_retain_items: int = setting(0, "retain items per language in each per-epoch evaluation, the first N in the data (0 = all); the forget split is always whole")
-    params: dict[str, Any] = setting(default_factory=dict, help="the method's own hyperparameters (`polyunlearn methods`); unset ones take the method's default", cli=False)
+    alpha: float | None = setting(
+        None, "retain-term weight (>= 0); default 1.0 for methods with a retain term (none for grad_ascent)"
+    )
+    kl_text: str | None = setting(
+        None,
+        "general text set of methods with a KL term on one (grad_diff_kl_text): a .txt file (a text per line), a file with a 'text' or 'best_answer' column, or a hub id (truthfulqa/truthful_qa: its best answers)",
+    )
+    eval_every: int = setting(
+        0,
+        "evaluate the forget and retain sets of every language every N epochs during unlearning (0 = never; the last epoch always): OUT/curves.csv|png",
+    )
+    select: str = setting(
+        "last",
+        "which evaluated epoch's model is the run's result: last; first-below-retain (the first whose mean forget Prob over the forget "
+        "languages is at or below the retain model's); best-fq-mu (the highest harmonic mean of mean Forget Quality and mean Model Utility "
+        "over the forget languages). The last two need the retain model's evaluation",
+        choices=SELECT_RULES,
+    )
+    curve_generate: bool | None = setting(
+        None,
+        "per-epoch evaluations also generate greedy answers (ROUGE, Model Utility; several times slower); "
+        "default: only when select is best-fq-mu, which needs Model Utility",
+    )
+    curve_retain_items: int = setting(
+        0,
+        "retain items per language in each per-epoch evaluation, the first N in the data (0 = all); the forget split is always whole",
+    )
+    params: dict[str, Any] = setting(
+        default_factory=dict,
+        help="the method's own hyperparameters (`polyunlearn methods`); unset ones take the method's default",
+        cli=False,
+    )
     train: TrainConfig = setting(default_factory=TrainConfig, help="training settings", cli=False)
 
     def __post_init__(self) -> None:
@@ -122,10 +150,14 @@ class UnlearnConfig:
         elif self.alpha not in (None, 0, 0.0):
             raise ValueError(f"alpha does not apply to method {self.method!r}: it has no retain term")
         if spec.needs_text and not self.kl_text:
-            raise ValueError(f"method {self.method!r} takes its KL term on a general text set: give kl_text (--kl-text FILE, or truthfulqa/truthful_qa)")
+            raise ValueError(
+                f"method {self.method!r} takes its KL term on a general text set: give kl_text (--kl-text FILE, or truthfulqa/truthful_qa)"
+            )
         if self.kl_text and not spec.needs_text:
             users = ", ".join(sorted(n for n, m in METHODS.items() if m.needs_text))
-            raise ValueError(f"kl_text does not apply to method {self.method!r}: only {users} take a KL term on a general text set")
+            raise ValueError(
+                f"kl_text does not apply to method {self.method!r}: only {users} take a KL term on a general text set"
+            )
         if not isinstance(self.train, TrainConfig):
             raise ValueError(f"train must be a TrainConfig, got {type(self.train).__name__}")
         self._check_curves()
@@ -137,9 +169,13 @@ class UnlearnConfig:
         check_number("curve_retain_items", self.curve_retain_items, minimum=0, integer=True)
         check_choice("select", self.select, SELECT_RULES)
         if self.select != "last" and not self.eval_every:
-            raise ValueError(f"select {self.select} picks among per-epoch evaluations: set eval_every >= 1 (--eval-every)")
+            raise ValueError(
+                f"select {self.select} picks among per-epoch evaluations: set eval_every >= 1 (--eval-every)"
+            )
         if self.select == "best-fq-mu" and self.curve_generate is False:
-            raise ValueError("select best-fq-mu needs Model Utility at every evaluated epoch, which needs greedy answers: drop --no-curve-generate")
+            raise ValueError(
+                "select best-fq-mu needs Model Utility at every evaluated epoch, which needs greedy answers: drop --no-curve-generate"
+            )
         if self.curve_generate is None:  # resolved, so the saved config says what ran
             object.__setattr__(self, "curve_generate", self.select == "best-fq-mu")
 
@@ -178,8 +214,10 @@ def interleave(forget: Sequence[QAItem], languages: Sequence[str]) -> list[QAIte
     for i, item_id in enumerate(ids):
         lang = languages[i % len(languages)]
         if (item_id, lang) not in by_key:
-            raise DataError(f"--language-mix interleave: forget item {item_id!r} (number {i}) falls to language {lang!r}, which has no such item; "
-                            "give data with every forget item in every forget language, or --language-mix concat")
+            raise DataError(
+                f"--language-mix interleave: forget item {item_id!r} (number {i}) falls to language {lang!r}, which has no such item; "
+                "give data with every forget item in every forget language, or --language-mix concat"
+            )
         out.append(by_key[(item_id, lang)])
     return out
 
@@ -191,7 +229,9 @@ def training_items(items: Sequence[QAItem], split: str, languages: Sequence[str]
     return [it for lang in languages for it in select(items, [training_split(items, split, lang)], [lang])]
 
 
-def alternate_identity(items: Sequence[QAItem], cfg: UnlearnConfig, alternates: Mapping[tuple[str, str], str] | None) -> dict:
+def alternate_identity(
+    items: Sequence[QAItem], cfg: UnlearnConfig, alternates: Mapping[tuple[str, str], str] | None
+) -> dict:
     """What a run's identity gains from its alternates: for a method that needs them, their hash
     over its forget set (checked to cover it: an error names the item); otherwise nothing, so the
     run's id does not depend on them."""
@@ -208,7 +248,9 @@ def idk_for(item: QAItem) -> str:
     return idk_answer(item.language, zlib.crc32(item.id.encode("utf-8")))
 
 
-def encode_forget(enc: Encoder, forget: Sequence[QAItem], method: str, alternates: Mapping[tuple[str, str], str] | None = None) -> list[Encoded]:
+def encode_forget(
+    enc: Encoder, forget: Sequence[QAItem], method: str, alternates: Mapping[tuple[str, str], str] | None = None
+) -> list[Encoded]:
     """Forget items as (question, answer) encodings; for methods that need it (needs_idk) each also carries the
     same question with its "I don't know" answer as extra "idk" (collated to idk_input_ids, ...), with its
     alternate answer (needs_alternate; from `alternates`, {(id, language): text}) as extra "alt", and its
@@ -217,10 +259,16 @@ def encode_forget(enc: Encoder, forget: Sequence[QAItem], method: str, alternate
     data = [enc.encode(it.question, it.answer, it.language) for it in forget]
     if spec.needs_idk:
         target = spec.idk_target or idk_for  # a method may name its own target (concept_mcq: the "Unknown" option)
-        data = [replace(e, extra=(("idk", enc.encode(it.question, target(it), it.language)),)) for e, it in zip(data, forget)]
+        data = [
+            replace(e, extra=(("idk", enc.encode(it.question, target(it), it.language)),))
+            for e, it in zip(data, forget)
+        ]
     if spec.needs_alternate:
         check_alternates(forget, alternates, method)
-        data = [replace(e, extra=e.extra + (("alt", enc.encode(it.question, alternate_for(it, alternates), it.language)),)) for e, it in zip(data, forget)]
+        data = [
+            replace(e, extra=e.extra + (("alt", enc.encode(it.question, alternate_for(it, alternates), it.language)),))
+            for e, it in zip(data, forget)
+        ]
     return with_languages(data, forget) if spec.needs_language else data
 
 
@@ -297,8 +345,18 @@ def unlearn(
 
     # Parentheses, not brackets: rich (progress bar, CLI error line) reads "[en]" as markup and drops it.
     desc = f"unlearn {cfg.method} ({','.join(langs)})"
-    result = train(model, loss_fn, f_data, cfg.train, tokenizer.pad_token_id, paired=r_data, checkpoint_dir=checkpoint_dir, desc=desc, progress=progress,
-                   on_epoch_end=on_epoch_end)
+    result = train(
+        model,
+        loss_fn,
+        f_data,
+        cfg.train,
+        tokenizer.pad_token_id,
+        paired=r_data,
+        checkpoint_dir=checkpoint_dir,
+        desc=desc,
+        progress=progress,
+        on_epoch_end=on_epoch_end,
+    )
     ctx.model = ctx.reference = ref = None  # free the reference copy (GPU memory) before what follows
     return main_process_continues(result)
 
@@ -372,8 +430,10 @@ def tokenizer_for(texts: Sequence[str], path: str | Path, vocab_size: int):
     if (path / "tokenizer.json").exists():
         saved = read_json(sidecar) if sidecar.exists() else {}
         if saved != ident:
-            raise RunFolderError(f"{path} holds a tokenizer trained on other texts or settings ({'; '.join(identity_diff(saved, ident))}); "
-                                 "rerun with --overwrite or use another --out")
+            raise RunFolderError(
+                f"{path} holds a tokenizer trained on other texts or settings ({'; '.join(identity_diff(saved, ident))}); "
+                "rerun with --overwrite or use another --out"
+            )
         return load_tokenizer(str(path))
     tmp = path.with_name(path.name + ".tmp")
     if tmp.exists():

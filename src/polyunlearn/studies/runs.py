@@ -6,6 +6,7 @@ in its run folder.
     from polyunlearn.studies.runs import ModelChoice, learn_command
     learn_command(Path("runs/learned"), ModelChoice("tiny"), items, "bundled", None, False, {}, True, False, console)
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -17,16 +18,42 @@ import pandas as pd
 from rich.console import Console
 
 from polyunlearn.core.atomic import read_jsonl
-from polyunlearn.core.models import LoraSettings, ModelLoadError, add_lora, build_tiny_model, check_vocab, load_model, load_tokenizer, weights_dtype
+from polyunlearn.core.models import (
+    LoraSettings,
+    ModelLoadError,
+    add_lora,
+    build_tiny_model,
+    check_vocab,
+    load_model,
+    load_tokenizer,
+    weights_dtype,
+)
 from polyunlearn.core.rundir import RUN_FILE, data_fingerprint, eval_done, model_fingerprint, read_run_json
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.schema import GENERAL_SPLITS, DataError, QAItem
 from polyunlearn.evaluation.records import EvalConfig
-from polyunlearn.studies.mcq_eval import print_mcq, with_mcq
-from polyunlearn.studies.phases import UnlearnConfig, alternate_identity, default_lr, item_languages, item_texts, select, unlearn_sets
 from polyunlearn.studies.epoch_eval import CurveEvaluation, check_curves
-from polyunlearn.studies.step import (Evaluation, eval_identity, evaluation_step, learn_identity, learn_step, standard_evaluation, standard_learning,
-                                     unlearn_identity, unlearn_step)
+from polyunlearn.studies.mcq_eval import print_mcq, with_mcq
+from polyunlearn.studies.phases import (
+    UnlearnConfig,
+    alternate_identity,
+    default_lr,
+    item_languages,
+    item_texts,
+    select,
+    unlearn_sets,
+)
+from polyunlearn.studies.step import (
+    Evaluation,
+    eval_identity,
+    evaluation_step,
+    learn_identity,
+    learn_step,
+    standard_evaluation,
+    standard_learning,
+    unlearn_identity,
+    unlearn_step,
+)
 
 TINY = {"tiny": "llama", "tiny-cohere": "cohere"}
 # What the retain model (for Forget Quality) learns: everything but the forget split and its
@@ -77,8 +104,13 @@ class ModelChoice:
 
     def identity(self) -> dict[str, Any]:
         lora = self.lora()
-        ident: dict[str, Any] = {"model": model_fingerprint(self.name), "lora_r": self.lora_r, "lora": lora.identity() if lora else None,
-                                 "weights_dtype": self.weights(), "mixed_precision": "bf16" if self.bf16 else "no"}
+        ident: dict[str, Any] = {
+            "model": model_fingerprint(self.name),
+            "lora_r": self.lora_r,
+            "lora": lora.identity() if lora else None,
+            "weights_dtype": self.weights(),
+            "mixed_precision": "bf16" if self.bf16 else "no",
+        }
         if self.tiny:
             ident["vocab_size"] = self.vocab_size
         return ident
@@ -114,7 +146,9 @@ def eval_folder(path: Path | None, what: str) -> list[dict] | None:
     if path is None:
         return None
     if not eval_done(path):
-        raise DataError(f"{what} {path} is not an evaluation folder (needs items.jsonl and summary.csv; e.g. a learn run's OUT/eval)")
+        raise DataError(
+            f"{what} {path} is not an evaluation folder (needs items.jsonl and summary.csv; e.g. a learn run's OUT/eval)"
+        )
     return read_jsonl(path / "items.jsonl")
 
 
@@ -136,28 +170,58 @@ def dry_run_report(console: Console, out: Path, identity: Mapping[str, Any], kin
     console.print(f"dry run: every input is valid; {out}: {folder_status(out, identity, kind)}", markup=False)
 
 
-def learn_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data: str, langs: str | None, retain_only: bool,
-                  train: Mapping[str, Any], evaluate: bool, overwrite: bool, console: Console, dry_run: bool = False,
-                  evaluation: Mapping[str, Any] | None = None, preset: str | None = None) -> pd.DataFrame | None:
+def learn_command(
+    out: Path,
+    choice: ModelChoice,
+    items: Sequence[QAItem],
+    data: str,
+    langs: str | None,
+    retain_only: bool,
+    train: Mapping[str, Any],
+    evaluate: bool,
+    overwrite: bool,
+    console: Console,
+    dry_run: bool = False,
+    evaluation: Mapping[str, Any] | None = None,
+    preset: str | None = None,
+) -> pd.DataFrame | None:
     """Fine-tune `choice` on the trainable items (the retain model: without the forget split).
     `evaluation`: EvalConfig fields of the evaluation after training (e.g. max_new_tokens);
     `preset`: the paper preset the options came from (recorded in the identity)."""
-    train_items = select(items, RETAIN_MODEL_SPLITS if retain_only else (*RETAIN_MODEL_SPLITS, "forget", "forget_train"))
+    train_items = select(
+        items, RETAIN_MODEL_SPLITS if retain_only else (*RETAIN_MODEL_SPLITS, "forget", "forget_train")
+    )
     if not train_items:
         raise DataError(f"{data}: nothing to train on (no retain/general{'' if retain_only else '/forget'} items)")
     cfg = choice.train_config("learn", train)
     choice.check()
     tok = choice.tokenizer(items)
-    identity = {"model": choice.identity(), "data": data_fingerprint(items), "languages": item_languages(items),
-                "retain_only": retain_only, "train": cfg, **_preset(preset)}
+    identity = {
+        "model": choice.identity(),
+        "data": data_fingerprint(items),
+        "languages": item_languages(items),
+        "retain_only": retain_only,
+        "train": cfg,
+        **_preset(preset),
+    }
     # Evaluated in the format it was trained in (the prompt format is part of TrainConfig).
     ecfg = EvalConfig(**{**(evaluation or {}), "prompt_format": cfg.prompt_format})
     evaluation = with_mcq(standard_evaluation(items, ecfg), items, ecfg) if evaluate else None
     if dry_run:
         return dry_run_report(console, out, learn_identity(identity, evaluation), "learn")
     console.print(f"learn: {len(train_items)} items in {', '.join(item_languages(items))} -> {out}")
-    learn_step(out, build=lambda: choice.build(tok), train_fn=standard_learning(tok, train_items, cfg, "learn"), identity=identity,
-               tokenizer=tok, what="learn", console=console, evaluation=evaluation, info={"command": "learn", "data": data}, overwrite=overwrite)
+    learn_step(
+        out,
+        build=lambda: choice.build(tok),
+        train_fn=standard_learning(tok, train_items, cfg, "learn"),
+        identity=identity,
+        tokenizer=tok,
+        what="learn",
+        console=console,
+        evaluation=evaluation,
+        info={"command": "learn", "data": data},
+        overwrite=overwrite,
+    )
     return pd.read_csv(out / "eval" / "summary.csv") if evaluate else None
 
 
@@ -175,8 +239,10 @@ def warn_prompt_format(model: str, fmt: str, console: Console) -> None:
     the facts; say so (the run goes ahead: that may be the experiment)."""
     learned = learned_prompt_format(model)
     if learned is not None and learned != fmt:
-        console.print(f"warning: {model} learned in prompt format {learned!r} ({Path(model).parent / RUN_FILE}); this run uses {fmt!r} (--prompt-format)",
-                      markup=False)
+        console.print(
+            f"warning: {model} learned in prompt format {learned!r} ({Path(model).parent / RUN_FILE}); this run uses {fmt!r} (--prompt-format)",
+            markup=False,
+        )
 
 
 def default_languages(model: str, langs: str | None, console: Console) -> str | None:
@@ -187,17 +253,41 @@ def default_languages(model: str, langs: str | None, console: Console) -> str | 
     return langs
 
 
-def unlearn_command(out: Path, choice: ModelChoice, method: str, task: str, items: Sequence[QAItem], data: str, langs: str | None,
-                    unlearn: Mapping[str, Any], train: Mapping[str, Any], params: Mapping[str, Any], evaluate: bool, retain_eval: Path | None,
-                    baseline: Path | None, overwrite: bool, console: Console, dry_run: bool = False, alternate: str | None = None,
-                    evaluation: Mapping[str, Any] | None = None, preset: str | None = None) -> pd.DataFrame | None:
+def unlearn_command(
+    out: Path,
+    choice: ModelChoice,
+    method: str,
+    task: str,
+    items: Sequence[QAItem],
+    data: str,
+    langs: str | None,
+    unlearn: Mapping[str, Any],
+    train: Mapping[str, Any],
+    params: Mapping[str, Any],
+    evaluate: bool,
+    retain_eval: Path | None,
+    baseline: Path | None,
+    overwrite: bool,
+    console: Console,
+    dry_run: bool = False,
+    alternate: str | None = None,
+    evaluation: Mapping[str, Any] | None = None,
+    preset: str | None = None,
+) -> pd.DataFrame | None:
     """Unlearn with `method`; every input is checked before the model is loaded. `evaluation`:
     EvalConfig fields of the evaluation after unlearning (e.g. max_new_tokens); `preset`: the
     paper preset the options came from (recorded in the identity)."""
     if langs is None:
         console.print(f"languages: {', '.join(item_languages(items))} (all in the data; --langs chooses)")
-    cfg = UnlearnConfig(method=method, **unlearn, params={k: v for k, v in params.items() if v is not None}, train=choice.train_config("unlearn", train))
-    forget_items = unlearn_sets(items, cfg)[0]  # languages, empty forget set, missing retain items: before a big model loads
+    cfg = UnlearnConfig(
+        method=method,
+        **unlearn,
+        params={k: v for k, v in params.items() if v is not None},
+        train=choice.train_config("unlearn", train),
+    )
+    forget_items = unlearn_sets(items, cfg)[
+        0
+    ]  # languages, empty forget set, missing retain items: before a big model loads
     alternates = check_alternate_source(alternate, items, forget_items, method)
     warn_prompt_format(choice.name, cfg.train.prompt_format, console)
     if cfg.kl_text:
@@ -216,35 +306,73 @@ def unlearn_command(out: Path, choice: ModelChoice, method: str, task: str, item
     ecfg = EvalConfig(**{**(evaluation or {}), "prompt_format": cfg.train.prompt_format})
     evaluation = _unlearn_evaluation(items, retain_records, task, ecfg) if evaluate else None
     curves = CurveEvaluation(items, ecfg, retain_records) if cfg.eval_every else None
-    check_curves(cfg, curves, unlearn_sets(items, cfg)[2])  # --select first-below-retain without --retain-eval: refused here
-    identity = {"model": choice.identity(), "data": data_fingerprint(items), "task": task, **_preset(preset)} | alternate_identity(items, cfg, alternates)
+    check_curves(
+        cfg, curves, unlearn_sets(items, cfg)[2]
+    )  # --select first-below-retain without --retain-eval: refused here
+    identity = {
+        "model": choice.identity(),
+        "data": data_fingerprint(items),
+        "task": task,
+        **_preset(preset),
+    } | alternate_identity(items, cfg, alternates)
     if dry_run:
         return dry_run_report(console, out, unlearn_identity(identity, cfg, evaluation, True, curves), "unlearn")
     tok = load_tokenizer(choice.name, choice.trust_remote_code)
-    result = unlearn_step(out, load=lambda: choice.build(tok), identity=identity,
-                          tokenizer=tok, items=items, cfg=cfg, evaluation=evaluation, console=console, save=True,
-                          info={"command": "unlearn", "data": data, "alternate": alternate}, overwrite=overwrite, alternates=alternates,
-                          curves=curves)
+    result = unlearn_step(
+        out,
+        load=lambda: choice.build(tok),
+        identity=identity,
+        tokenizer=tok,
+        items=items,
+        cfg=cfg,
+        evaluation=evaluation,
+        console=console,
+        save=True,
+        info={"command": "unlearn", "data": data, "alternate": alternate},
+        overwrite=overwrite,
+        alternates=alternates,
+        curves=curves,
+    )
     if result.summary is not None and before_records is not None:
-        write_change_matrices(out / "matrices", baseline, read_jsonl(out / "eval" / "items.jsonl"), result.summary, cfg.forget_langs)
+        write_change_matrices(
+            out / "matrices", baseline, read_jsonl(out / "eval" / "items.jsonl"), result.summary, cfg.forget_langs
+        )
     if task == "data" and evaluate:
         print_mcq(console, out / "eval")
     if task == "concept" and evaluate:
         from polyunlearn.analysis.matrices import console_table
 
-        console.print(console_table(pd.read_csv(out / "eval" / "concept.csv").to_dict("records"), "biased-answer rate per language"))
+        console.print(
+            console_table(
+                pd.read_csv(out / "eval" / "concept.csv").to_dict("records"), "biased-answer rate per language"
+            )
+        )
     return result.summary
 
 
-def eval_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data: str, ecfg: EvalConfig, retain_eval: Path | None,
-                 baseline: Path | None, label: str, overwrite: bool, console: Console, dry_run: bool = False, lm_eval: Any = None,
-                 preset: str | None = None) -> pd.DataFrame | None:
+def eval_command(
+    out: Path,
+    choice: ModelChoice,
+    items: Sequence[QAItem],
+    data: str,
+    ecfg: EvalConfig,
+    retain_eval: Path | None,
+    baseline: Path | None,
+    label: str,
+    overwrite: bool,
+    console: Console,
+    dry_run: bool = False,
+    lm_eval: Any = None,
+    preset: str | None = None,
+) -> pd.DataFrame | None:
     retain_records = eval_folder(retain_eval, "--retain-eval")
     eval_folder(baseline, "--baseline")
     choice.check()
     warn_prompt_format(choice.name, ecfg.prompt_format, console)
     identity = {"model": choice.identity(), "data": data_fingerprint(items), **_preset(preset)}
-    evaluation = with_mcq(standard_evaluation(items, ecfg, retain_records, lm_eval=lm_eval), items, ecfg)  # + MCQ rates for SeeGULL MCQ data
+    evaluation = with_mcq(
+        standard_evaluation(items, ecfg, retain_records, lm_eval=lm_eval), items, ecfg
+    )  # + MCQ rates for SeeGULL MCQ data
     if dry_run:
         return dry_run_report(console, out, eval_identity(identity, evaluation), "eval")
     tok = load_tokenizer(choice.name, choice.trust_remote_code)
@@ -253,15 +381,25 @@ def eval_command(out: Path, choice: ModelChoice, items: Sequence[QAItem], data: 
         from polyunlearn.data.schema import evaluated
         from polyunlearn.evaluation.records import generation_budget
 
-        console.print(f"greedy answers: up to {generation_budget(ecfg, Encoder(tok, ecfg.max_length, ecfg.prompt_format), evaluated(items))[1]} new tokens")
+        console.print(
+            f"greedy answers: up to {generation_budget(ecfg, Encoder(tok, ecfg.max_length, ecfg.prompt_format), evaluated(items))[1]} new tokens"
+        )
 
     def load():
         net = load_model(choice.name, choice.dtype, choice.trust_remote_code)
         check_vocab(net, tok, choice.name)
         return net
 
-    records, summary = evaluation_step(out, load=load, identity=identity, tokenizer=tok, evaluation=evaluation, console=console,
-                                       info={"command": "eval", "data": data}, overwrite=overwrite)
+    records, summary = evaluation_step(
+        out,
+        load=load,
+        identity=identity,
+        tokenizer=tok,
+        evaluation=evaluation,
+        console=console,
+        info={"command": "eval", "data": data},
+        overwrite=overwrite,
+    )
     if baseline is not None:
         write_change_matrices(out / "matrices", baseline, records, summary, label)
     print_mcq(console, out)
@@ -288,7 +426,9 @@ def _preset(name: str | None) -> dict[str, str]:
     return {"preset": name} if name else {}
 
 
-def _unlearn_evaluation(items: Sequence[QAItem], retain_records: list[dict] | None, task: str, ecfg: EvalConfig) -> Evaluation:
+def _unlearn_evaluation(
+    items: Sequence[QAItem], retain_records: list[dict] | None, task: str, ecfg: EvalConfig
+) -> Evaluation:
     ev = standard_evaluation(items, ecfg, retain_records)
     if task != "concept":
         return with_mcq(ev, items, ecfg)
@@ -334,4 +474,6 @@ def write_change_matrices(folder: Path, baseline: Path, records: list[dict], sum
     before_records = read_jsonl(baseline / "items.jsonl")
     before = pd.read_csv(baseline / "summary.csv")
     for metric in ("forget_prob", "retain_prob"):
-        write_change_matrix(folder, f"change_{metric}", before, {label: summary}, metric, records=(before_records, {label: records}))
+        write_change_matrix(
+            folder, f"change_{metric}", before, {label: summary}, metric, records=(before_records, {label: records})
+        )

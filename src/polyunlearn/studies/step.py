@@ -14,6 +14,7 @@ A step whose folder is done (same identity) is skipped and its results read back
 interrupted one resumes from its last epoch checkpoint; one made with other settings is refused
 (or redone with overwrite=True).
 """
+
 from __future__ import annotations
 
 import time
@@ -36,7 +37,9 @@ from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.studies.epoch_eval import CurveEvaluation, CurveTracker, check_curves
 from polyunlearn.studies.phases import UnlearnConfig, evaluate_to, general_texts, learn, unlearn, unlearn_sets
 
-TrainFn = Callable[[torch.nn.Module, Path], tuple[torch.nn.Module, list[dict]]]  # (model, checkpoint dir) -> trained, history
+TrainFn = Callable[
+    [torch.nn.Module, Path], tuple[torch.nn.Module, list[dict]]
+]  # (model, checkpoint dir) -> trained, history
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,12 @@ class Evaluation:
     run: Callable[[torch.nn.Module, Any, Path], pd.DataFrame]
 
 
-def standard_evaluation(items: Sequence[QAItem], ecfg: EvalConfig | None = None, retain_records: Sequence[dict] | None = None,
-                        lm_eval: Any = None) -> Evaluation:
+def standard_evaluation(
+    items: Sequence[QAItem],
+    ecfg: EvalConfig | None = None,
+    retain_records: Sequence[dict] | None = None,
+    lm_eval: Any = None,
+) -> Evaluation:
     """Per-item records and per-language summary of `items` (evaluation/records.py); with the
     retain model's records, Forget Quality and PrivLeak too; with `lm_eval` (an
     evaluation.lm_eval_bridge.LmEvalSpec), lm-evaluation-harness on the same model first, its
@@ -66,13 +73,18 @@ def standard_evaluation(items: Sequence[QAItem], ecfg: EvalConfig | None = None,
             extend = lambda summary: add_lm_eval_columns(summary, table)  # noqa: E731
         return evaluate_to(folder, model, tokenizer, items, ecfg, retain_records, extend=extend)[1]
 
-    ident = {"eval": canonical(ecfg), "retain_model_records": fingerprint(list(retain_records)) if retain_records else None}
+    ident = {
+        "eval": canonical(ecfg),
+        "retain_model_records": fingerprint(list(retain_records)) if retain_records else None,
+    }
     if lm_eval is not None:
         ident["lm_eval"] = lm_eval.identity()
     return Evaluation(ident, run)
 
 
-def standard_learning(tokenizer: Any, items: Sequence[QAItem], cfg: TrainConfig, what: str = "learn", progress: bool = True) -> TrainFn:
+def standard_learning(
+    tokenizer: Any, items: Sequence[QAItem], cfg: TrainConfig, what: str = "learn", progress: bool = True
+) -> TrainFn:
     """The usual learning: NLL of the answers of every trainable item (studies.phases.learn)."""
 
     def train_fn(model: torch.nn.Module, ckpt: Path) -> tuple[torch.nn.Module, list[dict]]:
@@ -89,15 +101,26 @@ def eval_identity(identity: Mapping[str, Any], evaluation: Evaluation) -> dict[s
     return dict(identity) | {"evaluation": evaluation.identity}
 
 
-def unlearn_identity(identity: Mapping[str, Any], cfg: UnlearnConfig, evaluation: Evaluation | None, save: bool,
-                     curves: CurveEvaluation | None = None) -> dict[str, Any]:
+def unlearn_identity(
+    identity: Mapping[str, Any],
+    cfg: UnlearnConfig,
+    evaluation: Evaluation | None,
+    save: bool,
+    curves: CurveEvaluation | None = None,
+) -> dict[str, Any]:
     """Everything that decides an unlearning run's results: the caller's identity (model, data),
     the whole UnlearnConfig, the evaluation's identity, whether the model is saved, the content
     of the general text set when the method has one, and (with per-epoch evaluation) what the
     per-epoch evaluations score."""
-    texts = general_texts(cfg)  # the general text set by content, as the data is (also: a missing file fails here, before any model loads)
-    ident = dict(identity) | {"unlearn": canonical(cfg), "evaluation": evaluation.identity if evaluation else None, "saves_model": save,
-                              **({"kl_text": fingerprint(texts)} if texts else {})}
+    texts = general_texts(
+        cfg
+    )  # the general text set by content, as the data is (also: a missing file fails here, before any model loads)
+    ident = dict(identity) | {
+        "unlearn": canonical(cfg),
+        "evaluation": evaluation.identity if evaluation else None,
+        "saves_model": save,
+        **({"kl_text": fingerprint(texts)} if texts else {}),
+    }
     return ident | ({"curves": curves.identity()} if cfg.eval_every and curves is not None else {})
 
 
@@ -132,7 +155,9 @@ def learn_step(
             if evaluation is not None:
                 tracking.log_summary(evaluation.run(model, tokenizer, rf.eval), step=len(hist))
         rf.finish({"steps": len(hist), "final_loss": hist[-1]["loss"] if hist else None, "seconds": time.time() - t})
-        console.print(f"{what}: {len(hist)} steps, final loss {hist[-1]['loss']:.3f} ({time.time() - t:.0f}s) -> {rf.model}")
+        console.print(
+            f"{what}: {len(hist)} steps, final loss {hist[-1]['loss']:.3f} ({time.time() - t:.0f}s) -> {rf.model}"
+        )
         return model
 
 
@@ -200,7 +225,13 @@ def unlearn_step(
     what = what or f"unlearn {cfg.method} ({cfg.forget_langs})"
     forget_langs = unlearn_sets(items, cfg)[2] if cfg.eval_every else []
     check_curves(cfg, curves, forget_langs)
-    with RunFolder(folder, unlearn_identity(identity, cfg, evaluation, save, curves), kind="unlearn", info=info, overwrite=overwrite) as rf:
+    with RunFolder(
+        folder,
+        unlearn_identity(identity, cfg, evaluation, save, curves),
+        kind="unlearn",
+        info=info,
+        overwrite=overwrite,
+    ) as rf:
         if rf.done:
             console.print(f"[dim]{what}: done in {folder}, skipping[/dim]")
             summary = load_eval(rf.eval)[1] if evaluation else None
@@ -210,7 +241,16 @@ def unlearn_step(
 
         def train_fn(model: torch.nn.Module, ckpt: Path) -> tuple[torch.nn.Module, list[dict]]:
             hook = tracker.on_epoch_end if tracker else None
-            return unlearn(model, tokenizer, items, cfg, checkpoint_dir=ckpt, progress=progress, alternates=alternates, on_epoch_end=hook)
+            return unlearn(
+                model,
+                tokenizer,
+                items,
+                cfg,
+                checkpoint_dir=ckpt,
+                progress=progress,
+                alternates=alternates,
+                on_epoch_end=hook,
+            )
 
         with tracking.run(folder, rf.identity, what):  # --log-with: losses per step, the evaluation per language
             model = load()
@@ -220,8 +260,10 @@ def unlearn_step(
             selection: dict[str, Any] = {}
             if tracker:
                 model, selection = tracker.finish(model)  # the selected epoch's weights from here on
-                console.print(f"{what}: epoch {selection['selected_epoch']} selected ({cfg.select}: {selection['selection_reason']}); curves -> {folder / 'curves.png'}",
-                              markup=False)
+                console.print(
+                    f"{what}: epoch {selection['selected_epoch']} selected ({cfg.select}: {selection['selection_reason']}); curves -> {folder / 'curves.png'}",
+                    markup=False,
+                )
             if save:
                 save_model(model, tokenizer, rf.model, merge_lora=merge_lora)
             write_json(rf.history, hist)
@@ -234,7 +276,9 @@ def unlearn_step(
         return UnlearnResult(folder, summary, len(hist), model)
 
 
-def _train_or_save_diverged(rf: RunFolder, model: torch.nn.Module, train_fn: TrainFn, tokenizer: Any) -> tuple[torch.nn.Module, list[dict]]:
+def _train_or_save_diverged(
+    rf: RunFolder, model: torch.nn.Module, train_fn: TrainFn, tokenizer: Any
+) -> tuple[torch.nn.Module, list[dict]]:
     """train_fn(model, rf.ckpt); on a diverging loss, save the last good epoch as a loadable
     model (rf.diverged/model, + diverged.json) before stopping, and say where it is."""
     try:
@@ -244,7 +288,9 @@ def _train_or_save_diverged(rf: RunFolder, model: torch.nn.Module, train_fn: Tra
             raise
         save_model(e.model, tokenizer, rf.diverged / "model", merge_lora=True)
         write_json(rf.diverged / "diverged.json", {"message": str(e), "last_good_epoch": e.epoch})
-        raise TrainingDiverged(f"{e} The last good epoch is saved as a loadable model: {rf.diverged / 'model'}", e.model, e.epoch) from None
+        raise TrainingDiverged(
+            f"{e} The last good epoch is saved as a loadable model: {rf.diverged / 'model'}", e.model, e.epoch
+        ) from None
 
 
 def train_items_identity(items: Sequence[QAItem]) -> str:

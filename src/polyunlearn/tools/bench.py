@@ -21,32 +21,42 @@ processes on a shared machine; all model work runs in that thread), wall time ot
 BASELINE = what simple evaluators do: every (question, answer) pair tokenized on the spot and
 scored with its own forward pass at batch size 1; every question generated alone.
 """
+
 from __future__ import annotations
 
 import math
 import platform
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 
+from polyunlearn.core.atomic import write_json, write_table
 from polyunlearn.core.encoding import Encoder
+from polyunlearn.core.languages import parse_langs
+from polyunlearn.core.models import TINY_SIZES, answer_text, build_tiny_model, describe, format_prompt, train_tokenizer
 from polyunlearn.data.fictitious import bundled_benchmark
 from polyunlearn.data.schema import QAItem, trainable
 from polyunlearn.evaluation.records import build_records, item_pairs
-from polyunlearn.core.atomic import write_json, write_table
-from polyunlearn.core.languages import parse_langs
 from polyunlearn.methods.reference import Reference
 from polyunlearn.methods.registry import get_method
-from polyunlearn.core.models import TINY_SIZES, answer_text, build_tiny_model, describe, format_prompt, train_tokenizer
 from polyunlearn.studies.phases import item_texts
 from polyunlearn.tools.measure import PeakMemory, matmul_gflops
 
-__all__ = ["BenchConfig", "PeakMemory", "baseline_generate", "baseline_score_items", "baseline_score_pair", "bench_items", "matmul_gflops", "run_bench"]
-from polyunlearn.evaluation.scoring import Score
+__all__ = [
+    "BenchConfig",
+    "PeakMemory",
+    "baseline_generate",
+    "baseline_score_items",
+    "baseline_score_pair",
+    "bench_items",
+    "matmul_gflops",
+    "run_bench",
+]
 from polyunlearn.core.trainloop import TrainConfig, train
+from polyunlearn.evaluation.scoring import Score
 
 
 @dataclass
@@ -55,9 +65,14 @@ class BenchConfig:
     sizes: tuple[str, ...] = ("tiny", "small")  # models.TINY_SIZES entries
     languages: str = "study-b"  # evaluation languages (comma list, 'study-b', 'all')
     items_per_lang: int = 11  # evaluation items per language, evenly spaced over the 110 bundled
-    max_new_tokens: int = 200  # the fixed greedy budget measured beside our default (200: open-unlearning's TOFU setting)
+    max_new_tokens: int = (
+        200  # the fixed greedy budget measured beside our default (200: open-unlearning's TOFU setting)
+    )
     repeats: int = 3  # interleaved repeats of every evaluation part
-    eval_batch_tokens: tuple[int, ...] = (32768, 4096)  # EvalConfig.eval_batch_tokens values: the first is used for the parts, each gets a time + peak memory run
+    eval_batch_tokens: tuple[int, ...] = (
+        32768,
+        4096,
+    )  # EvalConfig.eval_batch_tokens values: the first is used for the parts, each gets a time + peak memory run
     unlearn_steps: int = 2  # NPO optimizer steps per epoch; 2 epochs (the 2nd hits the reference memo)
     batch_size: int = 8  # NPO forget (and retain) batch size
     small_vocab: int = 32000  # the small model's vocab is padded to this (the BPE stops earlier)
@@ -75,7 +90,9 @@ class BenchConfig:
             raise ValueError(f"eval_batch_tokens must be one or more integers >= 1, got {self.eval_batch_tokens}")
         unknown = [s for s in self.sizes if s not in TINY_SIZES]
         if unknown or not self.sizes:
-            raise ValueError(f"unknown model size(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(TINY_SIZES)}")
+            raise ValueError(
+                f"unknown model size(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(TINY_SIZES)}"
+            )
 
     @property
     def cpu_clock(self) -> bool:
@@ -127,11 +144,25 @@ def baseline_generate(model: torch.nn.Module, tok, question: str, max_new_tokens
     prompt, _ = _baseline_ids(tok, question)
     dev = next(model.parameters()).device
     ids = torch.tensor([prompt], device=dev)
-    gen = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+    gen = model.generate(
+        input_ids=ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
     return tok.decode(gen[0, len(prompt) :], skip_special_tokens=True).strip()
 
 
-def baseline_score_items(model: torch.nn.Module, tok, items: Sequence[QAItem], generate: bool, max_new_tokens: int = 48, clock: Callable[[], float] = time.perf_counter) -> tuple[list[dict], float, float]:
+def baseline_score_items(
+    model: torch.nn.Module,
+    tok,
+    items: Sequence[QAItem],
+    generate: bool,
+    max_new_tokens: int = 48,
+    clock: Callable[[], float] = time.perf_counter,
+) -> tuple[list[dict], float, float]:
     """The baseline evaluator: the same records as evaluate.score_items. Returns (records,
     seconds scoring, seconds generating), so one run gives both the generation-off and -on time."""
     t0 = clock()
@@ -188,7 +219,9 @@ def _model(cfg: BenchConfig, size: str, langs: Sequence[str]):
     return tok, model.to(cfg.device).eval()
 
 
-def bench_eval(cfg: BenchConfig, model: torch.nn.Module, tok, items: Sequence[QAItem], matmul: float, log: Callable[[str], None]) -> dict:
+def bench_eval(
+    cfg: BenchConfig, model: torch.nn.Module, tok, items: Sequence[QAItem], matmul: float, log: Callable[[str], None]
+) -> dict:
     """The part-by-part evaluation benchmark (bench_eval.py), plus the flat columns of the
     summary table (ours vs the batch-1 baseline)."""
     from polyunlearn.tools.bench_eval import bench_eval_parts
@@ -238,7 +271,12 @@ def bench_unlearn(cfg: BenchConfig, model: torch.nn.Module, tok, langs: Sequence
 
     def loss_fn(m, f_batch, r_batch):
         stamps.append(cfg.clock())
-        tokens.append((int(f_batch["attention_mask"].sum() + r_batch["attention_mask"].sum()), f_batch["input_ids"].numel() + r_batch["input_ids"].numel()))
+        tokens.append(
+            (
+                int(f_batch["attention_mask"].sum() + r_batch["attention_mask"].sum()),
+                f_batch["input_ids"].numel() + r_batch["input_ids"].numel(),
+            )
+        )
         ctx.model = m
         return method(ctx, f_batch, r_batch)
 
@@ -253,7 +291,13 @@ def bench_unlearn(cfg: BenchConfig, model: torch.nn.Module, tok, langs: Sequence
     seconds = stamps[-1] - stamps[first]
     real = sum(t[0] for t in tokens[first:])
     padded = sum(t[1] for t in tokens[first:])
-    return {"steps": len(hist), "step_s": seconds / (len(hist) - first), "tokens_per_s": real / seconds, "padded_tokens_per_s": padded / seconds, "peak_mib": peak}
+    return {
+        "steps": len(hist),
+        "step_s": seconds / (len(hist) - first),
+        "tokens_per_s": real / seconds,
+        "padded_tokens_per_s": padded / seconds,
+        "peak_mib": peak,
+    }
 
 
 def bench_size(cfg: BenchConfig, size: str, langs: Sequence[str], matmul: float, log: Callable[[str], None]) -> dict:
@@ -294,7 +338,16 @@ def ratio_table(rows: Sequence[dict]) -> list[dict]:
     for r in rows:
         for label, ours, base, unit in RATIOS:
             ratio = r[ours] / r[base] if r[base] else float("nan")
-            out.append({"size": r["size"], "measure": label, "unit": unit, "ours": r[ours], "baseline": r[base], "ratio": ratio})
+            out.append(
+                {
+                    "size": r["size"],
+                    "measure": label,
+                    "unit": unit,
+                    "ours": r[ours],
+                    "baseline": r[base],
+                    "ratio": ratio,
+                }
+            )
     return out
 
 
@@ -336,7 +389,15 @@ def machine() -> dict:
 
     import transformers
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "transformers": transformers.__version__, "python": platform.python_version(), "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "python": platform.python_version(),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }
 
 
 def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
@@ -351,8 +412,18 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
         log(f"matmul (fp32, {cfg.threads} thread(s)): {matmul:.1f} GFLOP/s")
         rows.append({**bench_size(cfg, size, langs, matmul, log), "matmul_gflops": matmul})
     clock = "CPU time of the main thread" if cfg.cpu_clock else "wall time"
-    result = {"config": asdict(cfg), "machine": machine(), "clock": clock, "languages": langs, "matmul_gflops": rows[0]["matmul_gflops"], "sizes": rows,
-              "ratios": ratio_table(rows), "eval_parts": parts_table(rows), "json": json_table(rows), "seconds": time.perf_counter() - t0}
+    result = {
+        "config": asdict(cfg),
+        "machine": machine(),
+        "clock": clock,
+        "languages": langs,
+        "matmul_gflops": rows[0]["matmul_gflops"],
+        "sizes": rows,
+        "ratios": ratio_table(rows),
+        "eval_parts": parts_table(rows),
+        "json": json_table(rows),
+        "seconds": time.perf_counter() - t0,
+    }
     out = Path(cfg.out)
     write_json(out / "results.json", result)
     import pandas as pd

@@ -19,6 +19,7 @@ The run goes through the same path as `polyunlearn unlearn`: pipeline.unlearn tr
 process, then only the main process returns (the others exit 0) and evaluates and writes
 OUT/result.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,11 +48,11 @@ def run_check(
     the same OUT resumes from OUT/ckpt (a finished run is not trained again)."""
     from accelerate import PartialState
 
-    from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
     from polyunlearn.core.atomic import write_json
     from polyunlearn.core.models import LoraSettings, add_lora, load_model, load_tokenizer
-    from polyunlearn.studies.phases import UnlearnConfig, unlearn
     from polyunlearn.core.trainloop import TrainConfig
+    from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
+    from polyunlearn.studies.phases import UnlearnConfig, unlearn
 
     items = _items(data, langs)
     tok = load_tokenizer(model)
@@ -64,7 +65,9 @@ def run_check(
     tcfg = TrainConfig(lr=lr, epochs=epochs, batch_size=batch_size, seed=seed, max_grad_norm=1e3)
     cfg = UnlearnConfig(method=method, forget_langs=forget_langs, retain_langs="same", alpha=alpha, train=tcfg)
     # Epoch checkpoints under OUT/ckpt: every process adds its RNG state, the main one the weights.
-    net, history = unlearn(net, tok, items, cfg, checkpoint_dir=Path(out) / "ckpt", progress=False)  # non-main processes exit here
+    net, history = unlearn(
+        net, tok, items, cfg, checkpoint_dir=Path(out) / "ckpt", progress=False
+    )  # non-main processes exit here
 
     n = PartialState().num_processes
     summary = summarize(score_items(net, tok, items, EvalConfig(generate=False)))
@@ -76,16 +79,19 @@ def run_check(
         "global_batch": batch_size * n,
         "steps": len(history),
         "losses": [h["loss"] for h in history],
-        "summary": {r["language"]: {"forget_prob": r["forget_prob"], "retain_prob": r["retain_prob"]} for r in summary.to_dict("records")},
+        "summary": {
+            r["language"]: {"forget_prob": r["forget_prob"], "retain_prob": r["retain_prob"]}
+            for r in summary.to_dict("records")
+        },
     }
     write_json(Path(out) / "result.json", result)
     return result
 
 
 def _items(data: str, langs: str | None):
+    from polyunlearn.core.languages import parse_langs
     from polyunlearn.data.fictitious import bundled_benchmark
     from polyunlearn.data.loaders import load_items
-    from polyunlearn.core.languages import parse_langs
 
     if data == "bundled":
         # The slice the tests use: 20 retain + the 10 forget facts per language.
@@ -117,8 +123,12 @@ def main(argv: list[str] | None = None) -> None:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available():
         # Without this Accelerate sees no GPU and no CPU flag and runs each process alone.
         os.environ.setdefault("ACCELERATE_USE_CPU", "1")
-    r = run_check(a.model, a.out, a.data, a.langs, a.method, a.forget_langs, a.batch_size, a.epochs, a.lr, a.seed, a.lora, a.alpha)
-    print(f"{r['num_processes']} process(es) x batch {r['batch_size_per_process']}: {r['steps']} steps, summary {r['summary']}")
+    r = run_check(
+        a.model, a.out, a.data, a.langs, a.method, a.forget_langs, a.batch_size, a.epochs, a.lr, a.seed, a.lora, a.alpha
+    )
+    print(
+        f"{r['num_processes']} process(es) x batch {r['batch_size_per_process']}: {r['steps']} steps, summary {r['summary']}"
+    )
 
 
 if __name__ == "__main__":

@@ -31,21 +31,22 @@ the settings; a rerun with different ones is refused instead of mixing stale res
 target languages or changing the threshold is fine). Outputs: OUT/benchmark.jsonl (source +
 translations), OUT/roundtrip.csv (per item), OUT/summary.csv (per language).
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import torch
 
-from polyunlearn.data.schema import DataError, QAItem, item_from_dict
 from polyunlearn.core.atomic import read_json, read_jsonl, write_json, write_jsonl, write_table
 from polyunlearn.core.languages import get_language
+from polyunlearn.data.schema import DataError, QAItem, item_from_dict
 
 CODE_STYLES = ("nllb", "m2m100")
 FIELDS = ("question", "answer", "paraphrased_answer", "perturbed_answer")
@@ -64,13 +65,15 @@ def lang_token(lang: str, style: str) -> str:
 
 
 def detect_style(tokenizer) -> str:
-    """"nllb" when the vocabulary has FLORES-200 tokens, "m2m100" when it has "__en__" tokens."""
+    """ "nllb" when the vocabulary has FLORES-200 tokens, "m2m100" when it has "__en__" tokens."""
     vocab = tokenizer.get_vocab()
     if "eng_Latn" in vocab:
         return "nllb"
     if "__en__" in vocab:
         return "m2m100"
-    raise ValueError("cannot tell the tokenizer's language codes (no 'eng_Latn' or '__en__' token); pass code_style='nllb' or 'm2m100'")
+    raise ValueError(
+        "cannot tell the tokenizer's language codes (no 'eng_Latn' or '__en__' token); pass code_style='nllb' or 'm2m100'"
+    )
 
 
 class Translator:
@@ -131,8 +134,13 @@ class Translator:
                 ids[row, : len(seqs[i])] = torch.tensor(seqs[i])
                 att[row, : len(seqs[i])] = 1
             out = self.model.generate(
-                input_ids=ids.to(dev), attention_mask=att.to(dev), forced_bos_token_id=tgt_id,
-                max_new_tokens=self.max_new_tokens, num_beams=self.num_beams, do_sample=False, **self.generate_kwargs,
+                input_ids=ids.to(dev),
+                attention_mask=att.to(dev),
+                forced_bos_token_id=tgt_id,
+                max_new_tokens=self.max_new_tokens,
+                num_beams=self.num_beams,
+                do_sample=False,
+                **self.generate_kwargs,
             )
             for row, i in enumerate(idx):
                 done[unique[i]] = self.tok.decode(out[row], skip_special_tokens=True).strip()
@@ -160,7 +168,9 @@ def item_fields(item: QAItem) -> list[tuple[str, str]]:
     return fields
 
 
-def translate_chunk(items: Sequence[QAItem], translator: Translator, source: str, target: str, roundtrip: bool = True) -> list[dict]:
+def translate_chunk(
+    items: Sequence[QAItem], translator: Translator, source: str, target: str, roundtrip: bool = True
+) -> list[dict]:
     """Translated records of one chunk: the item's fields in `target`, plus per-field round-trip
     chrF (`chrf`: {field: score}) when `roundtrip`, and empty fields listed under `empty`."""
     from sacrebleu import sentence_chrf
@@ -172,7 +182,14 @@ def translate_chunk(items: Sequence[QAItem], translator: Translator, source: str
     records: list[dict] = []
     k = 0
     for it, fs in zip(items, fields):
-        rec: dict[str, Any] = {"id": it.id, "language": target, "split": it.split, "source_language": source, "perturbed_answer": [], "paraphrased_answer": ""}
+        rec: dict[str, Any] = {
+            "id": it.id,
+            "language": target,
+            "split": it.split,
+            "source_language": source,
+            "perturbed_answer": [],
+            "paraphrased_answer": "",
+        }
         chrf: dict[str, float] = {}
         empty: list[str] = []
         for label, original in fs:
@@ -208,23 +225,39 @@ def translate_benchmark(
     out = Path(out_dir)
     src_items = [it for it in items if it.language == source]
     if not src_items:
-        raise DataError(f"no items in the source language {source!r}; languages present: {', '.join(sorted({it.language for it in items}))}")
+        raise DataError(
+            f"no items in the source language {source!r}; languages present: {', '.join(sorted({it.language for it in items}))}"
+        )
     targets = [get_language(t).code for t in targets]
     if not targets:
         raise DataError("no target languages")
     present = {it.language for it in items}
     clash = [t for t in targets if t == source or t in present]
     if clash:
-        raise DataError(f"target language(s) {', '.join(clash)} already in the data; drop them from --to or from the data")
+        raise DataError(
+            f"target language(s) {', '.join(clash)} already in the data; drop them from --to or from the data"
+        )
     for t in [source, *targets]:
         translator.lang_id(t)  # fail before any work on a language the model lacks
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    _check_manifest(out, {
-        "source_language": source, "source_sha256": _fingerprint(src_items), "model": translator.name, "code_style": translator.style,
-        "chunk_size": chunk_size, "roundtrip": roundtrip, "num_beams": translator.num_beams, "max_new_tokens": translator.max_new_tokens,
-        "max_input_tokens": translator.max_input_tokens, "generate_kwargs": translator.generate_kwargs, "targets": targets, "threshold": threshold,
-    })
+    _check_manifest(
+        out,
+        {
+            "source_language": source,
+            "source_sha256": _fingerprint(src_items),
+            "model": translator.name,
+            "code_style": translator.style,
+            "chunk_size": chunk_size,
+            "roundtrip": roundtrip,
+            "num_beams": translator.num_beams,
+            "max_new_tokens": translator.max_new_tokens,
+            "max_input_tokens": translator.max_input_tokens,
+            "generate_kwargs": translator.generate_kwargs,
+            "targets": targets,
+            "threshold": threshold,
+        },
+    )
     chunks = [src_items[i : i + chunk_size] for i in range(0, len(src_items), chunk_size)]
     records: list[dict] = []
     for target in targets:
@@ -233,7 +266,9 @@ def translate_benchmark(
             if path.exists():
                 done = read_jsonl(path)
                 if [r["id"] for r in done] != [it.id for it in chunk]:  # a foreign or edited file
-                    raise DataError(f"{path}: holds other items than chunk {c} of the source data; remove {out} or use a new --out")
+                    raise DataError(
+                        f"{path}: holds other items than chunk {c} of the source data; remove {out} or use a new --out"
+                    )
             else:
                 done = translate_chunk(chunk, translator, source, target, roundtrip)
                 write_jsonl(path, done)  # atomic: a chunk file is complete or absent
@@ -255,18 +290,36 @@ def _assemble(out: Path, items: Sequence[QAItem], records: list[dict], threshold
         if mean is not None and mean < threshold:
             flags.append("low_chrf")
         if not r["empty"]:
-            fields = {k: r[k] for k in ("id", "language", "split", "question", "answer", "paraphrased_answer", "perturbed_answer")}
+            fields = {
+                k: r[k]
+                for k in ("id", "language", "split", "question", "answer", "paraphrased_answer", "perturbed_answer")
+            }
             translated.append(item_from_dict(fields, where=f"translation {r['id']} ({r['language']})"))
-        rows.append({
-            "id": r["id"], "language": r["language"], "split": r["split"], "roundtrip_chrf": mean,
-            "roundtrip_min_chrf": min(scores) if scores else None, "flagged": bool(flags), "flags": ";".join(flags), "kept": not r["empty"],
-        })
+        rows.append(
+            {
+                "id": r["id"],
+                "language": r["language"],
+                "split": r["split"],
+                "roundtrip_chrf": mean,
+                "roundtrip_min_chrf": min(scores) if scores else None,
+                "flagged": bool(flags),
+                "flags": ";".join(flags),
+                "kept": not r["empty"],
+            }
+        )
     report = pd.DataFrame(rows)
-    summary = pd.DataFrame([
-        {"language": lang, "items": len(g), "kept": int(g["kept"].sum()), "flagged": int(g["flagged"].sum()),
-         "mean_roundtrip_chrf": float(g["roundtrip_chrf"].mean()) if g["roundtrip_chrf"].notna().any() else None}
-        for lang, g in report.groupby("language", sort=False)
-    ])
+    summary = pd.DataFrame(
+        [
+            {
+                "language": lang,
+                "items": len(g),
+                "kept": int(g["kept"].sum()),
+                "flagged": int(g["flagged"].sum()),
+                "mean_roundtrip_chrf": float(g["roundtrip_chrf"].mean()) if g["roundtrip_chrf"].notna().any() else None,
+            }
+            for lang, g in report.groupby("language", sort=False)
+        ]
+    )
     all_items = list(items) + translated
     save_items(all_items, out / "benchmark.jsonl")
     write_table(out / "roundtrip.csv", report)
@@ -288,5 +341,7 @@ def _check_manifest(out: Path, manifest: dict) -> None:
         old = read_json(path)
         changed = sorted(k for k in set(old) | set(manifest) if k not in _RERUN_FREE and old.get(k) != manifest.get(k))
         if changed:
-            raise DataError(f"{out} holds a translation made with other {', '.join(changed)}; use a new --out (or remove it) instead of mixing results")
+            raise DataError(
+                f"{out} holds a translation made with other {', '.join(changed)}; use a new --out (or remove it) instead of mixing results"
+            )
     write_json(path, manifest)
