@@ -27,29 +27,31 @@ Steps of `run_concept_study` (learn once; then one unlearning run per method x f
 from the learned weights) are skipped when their outputs exist, so a rerun resumes; a rerun with
 other settings than the folder was made with is refused (methods and forget sets may be added).
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 import pandas as pd
 import torch
 from rich.console import Console
 
-from polyunlearn.core.encoding import Encoder
-from polyunlearn.evaluation.bias import biased_flags
-from polyunlearn.data.concept_data import concept_benchmark
-from polyunlearn.data.schema import QAItem
-from polyunlearn.evaluation.records import EvalConfig
-from polyunlearn.core.atomic import save_figure, write_json, write_jsonl, write_table
-from polyunlearn.core.languages import STUDY_B, get_language, parse_langs
 from polyunlearn.analysis.matrices import console_table
-from polyunlearn.evaluation.scoring import score_pairs
+from polyunlearn.core.atomic import save_figure, write_json, write_jsonl, write_table
 from polyunlearn.core.config import check_number, setting
+from polyunlearn.core.encoding import Encoder
+from polyunlearn.core.languages import STUDY_B, get_language, parse_langs
 from polyunlearn.core.rundir import RunFolder, canonical, data_fingerprint, model_fingerprint
 from polyunlearn.core.trainloop import TrainConfig
+from polyunlearn.data.concept_data import concept_benchmark
+from polyunlearn.data.schema import QAItem
+from polyunlearn.evaluation.bias import biased_flags
+from polyunlearn.evaluation.records import EvalConfig
+from polyunlearn.evaluation.scoring import score_pairs
 from polyunlearn.methods.registry import get_method
 from polyunlearn.studies.step import Evaluation, evaluation_step, learn_step, standard_learning, unlearn_step
 
@@ -60,7 +62,9 @@ RERUN_FREE = ("out", "methods", "forget_sets", "threads")
 # ----------------------------------------------------------------------------- metric
 
 
-def concept_records(model: torch.nn.Module, tokenizer, items: Sequence[QAItem], max_length: int = 256, prompt_format: str = "auto") -> list[dict]:
+def concept_records(
+    model: torch.nn.Module, tokenizer, items: Sequence[QAItem], max_length: int = 256, prompt_format: str = "auto"
+) -> list[dict]:
     """One record per stereotype item (split "forget"): mean NLLs of the stereotyped answer and
     of its alternatives, `biased` (stereotype strictly preferred) and `margin` (lowest
     alternative NLL minus the stereotype's: > 0 = biased)."""
@@ -94,18 +98,22 @@ def concept_summary(records: Sequence[dict]) -> pd.DataFrame:
     df = pd.DataFrame(records)
     rows = []
     for lang, g in df.groupby("language", sort=False):
-        rows.append({
-            "language": lang,
-            "resource": get_language(lang).resource,
-            "n": len(g),
-            "biased_answer_rate": float(g["biased"].mean()),
-            "chance": float((1.0 / (1 + g["alternative_nll"].map(len))).mean()),
-            "mean_margin": float(g["margin"].mean()),
-        })
+        rows.append(
+            {
+                "language": lang,
+                "resource": get_language(lang).resource,
+                "n": len(g),
+                "biased_answer_rate": float(g["biased"].mean()),
+                "chance": float((1.0 / (1 + g["alternative_nll"].map(len))).mean()),
+                "mean_margin": float(g["margin"].mean()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def evaluate_concept(out_dir: str | Path, model: torch.nn.Module, tokenizer, items: Sequence[QAItem], ecfg: EvalConfig | None = None) -> pd.DataFrame:
+def evaluate_concept(
+    out_dir: str | Path, model: torch.nn.Module, tokenizer, items: Sequence[QAItem], ecfg: EvalConfig | None = None
+) -> pd.DataFrame:
     """Biased-answer rate + factual evaluation, written under out_dir: items.jsonl/summary.csv
     (pipeline.evaluate_to, all items), concept_items.jsonl, and concept.csv last (its presence
     marks a finished evaluation). Returns the per-language table of concept.csv."""
@@ -116,7 +124,12 @@ def evaluate_concept(out_dir: str | Path, model: torch.nn.Module, tokenizer, ite
 
 
 def write_concept_eval(
-    out_dir: str | Path, model: torch.nn.Module, tokenizer, items: Sequence[QAItem], console: Console | None = None, summary: pd.DataFrame | None = None,
+    out_dir: str | Path,
+    model: torch.nn.Module,
+    tokenizer,
+    items: Sequence[QAItem],
+    console: Console | None = None,
+    summary: pd.DataFrame | None = None,
     ecfg: EvalConfig | None = None,
 ) -> pd.DataFrame:
     """concept_items.jsonl + concept.csv (per language; with retain_prob / model_utility from
@@ -157,28 +170,49 @@ class ConceptConfig:
     """Settings of the concept study (every one is part of the folder's identity but RERUN_FREE)."""
 
     out: str = setting("polyunlearn_runs/concept", "results folder; a rerun resumes it", cli=False)
-    data: str = setting("bundled", "'bundled' (the bundled stereotypes + facts) or a --data spec whose split-forget items are the concepts, e.g. seegull-mcq:DIR "
-                        "(facts: its retain items, else the bundled facts in its languages)")
-    languages: str | None = setting(None, "stereotype + fact languages (comma list, 'study-b' or 'all'); default study-b for bundled data, all of --data otherwise")
+    data: str = setting(
+        "bundled",
+        "'bundled' (the bundled stereotypes + facts) or a --data spec whose split-forget items are the concepts, e.g. seegull-mcq:DIR "
+        "(facts: its retain items, else the bundled facts in its languages)",
+    )
+    languages: str | None = setting(
+        None,
+        "stereotype + fact languages (comma list, 'study-b' or 'all'); default study-b for bundled data, all of --data otherwise",
+    )
     n_facts: int | None = setting(None, "facts per language (none = all 100; fewer for quick runs)")
     # Names in methods.METHODS; one run per method x forget set. NPO by default: on the tiny model
     # GradDiff(-KL) drives the rate to chance when unlearning in all languages, but its unbounded
     # ascent also wipes out the general-knowledge items (not in the retain set): Model Utility ~0.
     methods: tuple[str, ...] = setting(("npo",), "unlearning methods; one run per method and forget set", cli=False)
-    forget_sets: tuple[str, ...] = setting(("en", "all"), "each run unlearns the stereotypes in these languages", cli=False)
+    forget_sets: tuple[str, ...] = setting(
+        ("en", "all"), "each run unlearns the stereotypes in these languages", cli=False
+    )
     arch: str = setting("llama", "tiny model architecture", choices=("llama", "cohere"))
     vocab_size: int = setting(2048, "BPE vocabulary of the tokenizer trained on the data")
-    learn: TrainConfig = setting(default_factory=lambda: TrainConfig(lr=3e-3, epochs=15, batch_size=32, schedule="linear", warmup_ratio=0.05),
-                                 help="learning stereotypes + facts", cli=False)
-    unlearn: TrainConfig = setting(default_factory=lambda: TrainConfig(lr=5e-4, epochs=10, batch_size=8), help="each unlearning run (lr: methods not in method_lr)", cli=False)
+    learn: TrainConfig = setting(
+        default_factory=lambda: TrainConfig(lr=3e-3, epochs=15, batch_size=32, schedule="linear", warmup_ratio=0.05),
+        help="learning stereotypes + facts",
+        cli=False,
+    )
+    unlearn: TrainConfig = setting(
+        default_factory=lambda: TrainConfig(lr=5e-4, epochs=10, batch_size=8),
+        help="each unlearning run (lr: methods not in method_lr)",
+        cli=False,
+    )
     # Unlearning lr per method, tuned on the tiny default: NPO's forget term saturates, so it needs
     # larger steps; GradDiff at 1e-3 unlearning English alone wipes out the other languages' facts.
-    method_lr: dict[str, float] = setting(default_factory=lambda: {"npo": 1e-3, "grad_diff": 3e-4, "grad_diff_kl": 3e-4}, help="unlearning lr per method", cli=False)
+    method_lr: dict[str, float] = setting(
+        default_factory=lambda: {"npo": 1e-3, "grad_diff": 3e-4, "grad_diff_kl": 3e-4},
+        help="unlearning lr per method",
+        cli=False,
+    )
     alpha: float = setting(5.0, "retain-term weight: keeps the facts while the association goes")
     generate: bool = setting(True, "greedy answers for ROUGE / Model Utility (off: likelihood metrics only)")
     threads: int = setting(1, "torch CPU threads")
     seed: int = setting(0, "seed of the tiny model and of every unlearning run")
-    max_new_tokens: int | None = setting(None, "greedy answer length in tokens; none = auto (the longest gold answer plus 25%, at least 8)")
+    max_new_tokens: int | None = setting(
+        None, "greedy answer length in tokens; none = auto (the longest gold answer plus 25%, at least 8)"
+    )
 
     def __post_init__(self) -> None:
         if self.n_facts is not None:
@@ -222,8 +256,11 @@ def with_facts(items: list[QAItem], source: str, n_facts: int | None, console: C
         return items
     langs = list(dict.fromkeys(it.language for it in items))
     have = [lang for lang in langs if lang in BUNDLED_LANGUAGES]
-    console.print(f"{source} has no facts: the bundled facts are added in {', '.join(have) or 'no language'} (the retain set and Model Utility)"
-                  + (f"; none exist in {', '.join(sorted(set(langs) - set(have)))}" if len(have) < len(langs) else ""), markup=False)
+    console.print(
+        f"{source} has no facts: the bundled facts are added in {', '.join(have) or 'no language'} (the retain set and Model Utility)"
+        + (f"; none exist in {', '.join(sorted(set(langs) - set(have)))}" if len(have) < len(langs) else ""),
+        markup=False,
+    )
     return items + bundled_facts(have, n_facts)
 
 
@@ -241,9 +278,8 @@ def concept_evaluation(items: Sequence[QAItem], ecfg: EvalConfig) -> Evaluation:
 def run_concept_study(cfg: ConceptConfig, console: Console | None = None, overwrite: bool = False) -> dict:
     """learn (stereotypes + facts) -> before -> unlearn per forget set -> after; writes
     OUT/biased_answer_rate.csv|png and returns {"table": rows, "out": ...}."""
-    from polyunlearn.core.models import build_tiny_model, load_model
     from polyunlearn.data.loaders import load_items, save_items
-    from polyunlearn.studies.phases import UnlearnConfig, item_texts, tokenizer_for
+    from polyunlearn.studies.phases import item_texts, tokenizer_for
 
     console = console or Console()
     torch.set_num_threads(cfg.threads)
@@ -251,53 +287,142 @@ def run_concept_study(cfg: ConceptConfig, console: Console | None = None, overwr
     t0 = time.time()
     items = study_items(cfg, console)
     # The data by content: other data (an edited file, other languages) is another study.
-    with RunFolder(out, cfg.identity() | {"data": data_fingerprint(items)}, kind="concept-study", info={"data": cfg.data, "methods": cfg.methods,
-                   "forget_sets": cfg.forget_sets}, overwrite=overwrite) as top:
+    with RunFolder(
+        out,
+        cfg.identity() | {"data": data_fingerprint(items)},
+        kind="concept-study",
+        info={"data": cfg.data, "methods": cfg.methods, "forget_sets": cfg.forget_sets},
+        overwrite=overwrite,
+    ) as top:
         data_path = out / "data" / "concept.jsonl"
         if not data_path.exists():
             save_items(items, data_path)
         items = load_items(str(data_path))
         langs = list(dict.fromkeys(it.language for it in items))
         n_stereo = sum(it.split == "forget" for it in items)
-        console.print(f"concept data: {n_stereo} stereotype items + {len(items) - n_stereo} facts in {len(langs)} languages -> {data_path}")
+        console.print(
+            f"concept data: {n_stereo} stereotype items + {len(items) - n_stereo} facts in {len(langs)} languages -> {data_path}"
+        )
         tok = tokenizer_for(item_texts(items), out / "tokenizer", cfg.vocab_size)
 
-        # Learn: the stereotypes are planted exactly as facts are learned (question -> answer).
-        ident = {"model": {"builder": "tiny", "arch": cfg.arch, "seed": cfg.seed, "vocab_size": cfg.vocab_size}, "data": data_fingerprint(items),
-                 "languages": langs, "train": cfg.learn, "retain_only": False}
-        what = "learn (stereotypes + facts)"
-        learn_step(out / "models" / "learned", build=lambda: build_tiny_model(tok, cfg.arch, seed=cfg.seed),
-                   train_fn=standard_learning(tok, items, cfg.learn, what), identity=ident, tokenizer=tok, what=what, console=console, overwrite=overwrite)
-        learned = out / "models" / "learned" / "model"
-        model_ident = {"model": model_fingerprint(str(learned)), "data": data_fingerprint(items)}
-        ecfg = EvalConfig(generate=cfg.generate, max_new_tokens=cfg.max_new_tokens, prompt_format=cfg.learn.prompt_format)
-        evaluation = concept_evaluation(items, ecfg)
-        evaluation_step(out / "eval" / "before", load=lambda: load_model(str(learned)), identity=model_ident, tokenizer=tok, evaluation=evaluation,
-                        what="eval (before)", console=console, overwrite=overwrite)
-        tables = {"before": pd.read_csv(out / "eval" / "before" / "concept.csv")}
-        item_files = {"before": out / "eval" / "before" / "concept_items.jsonl"}
-        for method in cfg.methods:
-            for fset in cfg.forget_sets:
-                forget_langs = parse_langs(fset, langs)
-                label = "all" if fset.strip() == "all" else ",".join(forget_langs)
-                run_dir = out / "unlearn" / f"{method}__{label.replace(',', '-')}"
-                train_cfg = replace(cfg.unlearn, lr=cfg.method_lr.get(method, cfg.unlearn.lr), seed=cfg.seed)
-                ucfg = UnlearnConfig(method=method, forget_langs=",".join(forget_langs), alpha=cfg.alpha if get_method(method).has_retain_term else None, train=train_cfg)
-                unlearn_step(run_dir, load=lambda: load_model(str(learned)), identity=model_ident, tokenizer=tok, items=items, cfg=ucfg, evaluation=evaluation,
-                             console=console, overwrite=overwrite, what=f"unlearn {method} in ({label}), lr {train_cfg.lr:g}")
-                tables[f"{method}_{label}"] = pd.read_csv(run_dir / "eval" / "concept.csv")
-                item_files[f"{method}_{label}"] = run_dir / "eval" / "concept_items.jsonl"
+        learned, model_ident, evaluation = _learn_and_before(out, cfg, tok, items, langs, console, overwrite)
+        tables, item_files = _unlearn_runs(
+            out, cfg, tok, items, langs, learned, model_ident, evaluation, console, overwrite
+        )
 
         table = before_after_table(tables)
         write_table(out / "biased_answer_rate.csv", table)
         bar_chart(table, out / "biased_answer_rate.png", "biased-answer rate before and after unlearning")
         write_change_tests(out, item_files, tables)
         _print_tables(console, table)
-        result = {"out": str(out.resolve()), "minutes": round((time.time() - t0) / 60, 2), "table": table.to_dict("records")}
+        result = {
+            "out": str(out.resolve()),
+            "minutes": round((time.time() - t0) / 60, 2),
+            "table": table.to_dict("records"),
+        }
         write_json(out / "concept_result.json", result)
         top.finish({"runs": len(tables) - 1})
-    console.print(f"results written under [bold]{out.resolve()}[/bold]: biased_answer_rate.csv|png, matrices/ (paired tests), eval/*/concept.csv, unlearn/*/eval/")
+    console.print(
+        f"results written under [bold]{out.resolve()}[/bold]: biased_answer_rate.csv|png, matrices/ (paired tests), eval/*/concept.csv, unlearn/*/eval/"
+    )
     return result
+
+
+def _learn_and_before(
+    out: Path,
+    cfg: ConceptConfig,
+    tok: Any,
+    items: Sequence[QAItem],
+    langs: Sequence[str],
+    console: Console,
+    overwrite: bool,
+) -> tuple[Path, dict, Evaluation]:
+    """Learn the stereotypes and facts (OUT/models/learned) and evaluate that model (OUT/eval/before).
+    Returns the learned model's folder, its identity for the unlearning runs and the evaluation."""
+    from polyunlearn.core.models import build_tiny_model, load_model
+
+    # The stereotypes are planted exactly as facts are learned (question -> answer).
+    ident = {
+        "model": {"builder": "tiny", "arch": cfg.arch, "seed": cfg.seed, "vocab_size": cfg.vocab_size},
+        "data": data_fingerprint(items),
+        "languages": list(langs),
+        "train": cfg.learn,
+        "retain_only": False,
+    }
+    what = "learn (stereotypes + facts)"
+    learn_step(
+        out / "models" / "learned",
+        build=lambda: build_tiny_model(tok, cfg.arch, seed=cfg.seed),
+        train_fn=standard_learning(tok, items, cfg.learn, what),
+        identity=ident,
+        tokenizer=tok,
+        what=what,
+        console=console,
+        overwrite=overwrite,
+    )
+    learned = out / "models" / "learned" / "model"
+    model_ident = {"model": model_fingerprint(str(learned)), "data": data_fingerprint(items)}
+    ecfg = EvalConfig(generate=cfg.generate, max_new_tokens=cfg.max_new_tokens, prompt_format=cfg.learn.prompt_format)
+    evaluation = concept_evaluation(items, ecfg)
+    evaluation_step(
+        out / "eval" / "before",
+        load=lambda: load_model(str(learned)),
+        identity=model_ident,
+        tokenizer=tok,
+        evaluation=evaluation,
+        what="eval (before)",
+        console=console,
+        overwrite=overwrite,
+    )
+    return learned, model_ident, evaluation
+
+
+def _unlearn_runs(
+    out: Path,
+    cfg: ConceptConfig,
+    tok: Any,
+    items: Sequence[QAItem],
+    langs: Sequence[str],
+    learned: Path,
+    model_ident: dict,
+    evaluation: Evaluation,
+    console: Console,
+    overwrite: bool,
+) -> tuple[dict[str, pd.DataFrame], dict[str, Path]]:
+    """One unlearning run per method x forget set from the learned model. Returns the per-language
+    concept tables ("before" and "<method>_<label>") and their per-item record files."""
+    from polyunlearn.core.models import load_model
+    from polyunlearn.studies.phases import UnlearnConfig
+
+    tables = {"before": pd.read_csv(out / "eval" / "before" / "concept.csv")}
+    item_files = {"before": out / "eval" / "before" / "concept_items.jsonl"}
+    for method in cfg.methods:
+        for fset in cfg.forget_sets:
+            forget_langs = parse_langs(fset, langs)
+            label = "all" if fset.strip() == "all" else ",".join(forget_langs)
+            run_dir = out / "unlearn" / f"{method}__{label.replace(',', '-')}"
+            train_cfg = replace(cfg.unlearn, lr=cfg.method_lr.get(method, cfg.unlearn.lr), seed=cfg.seed)
+            ucfg = UnlearnConfig(
+                method=method,
+                forget_langs=",".join(forget_langs),
+                alpha=cfg.alpha if get_method(method).has_retain_term else None,
+                train=train_cfg,
+            )
+            unlearn_step(
+                run_dir,
+                load=lambda: load_model(str(learned)),
+                identity=model_ident,
+                tokenizer=tok,
+                items=items,
+                cfg=ucfg,
+                evaluation=evaluation,
+                console=console,
+                overwrite=overwrite,
+                what=f"unlearn {method} in ({label}), lr {train_cfg.lr:g}",
+            )
+            tables[f"{method}_{label}"] = pd.read_csv(run_dir / "eval" / "concept.csv")
+            item_files[f"{method}_{label}"] = run_dir / "eval" / "concept_items.jsonl"
+    return tables, item_files
 
 
 def write_change_tests(out: Path, item_files: dict[str, Path], tables: dict[str, pd.DataFrame]) -> None:
@@ -310,7 +435,10 @@ def write_change_tests(out: Path, item_files: dict[str, Path], tables: dict[str,
     from polyunlearn.evaluation.significance import transfer_pvalues
 
     def flags(path: Path) -> list[dict]:
-        return [{"id": r["id"], "language": r["language"], "split": "forget", "biased": float(r["biased"])} for r in read_jsonl(path)]
+        return [
+            {"id": r["id"], "language": r["language"], "split": "forget", "biased": float(r["biased"])}
+            for r in read_jsonl(path)
+        ]
 
     runs = {stage: flags(path) for stage, path in item_files.items() if stage != "before"}
     if not runs:
@@ -320,17 +448,32 @@ def write_change_tests(out: Path, item_files: dict[str, Path], tables: dict[str,
     change = change.rename_axis(index="run", columns="language")
     p, q = transfer_pvalues(flags(item_files["before"]), runs, "biased", "forget", languages=list(change.columns))
     axes = {"index": "run", "columns": "language"}
-    write_matrix(out / "matrices", "biased_answer_rate_change", change, "change in the biased-answer rate vs before", ylabel="run",
-                 pq=(p.rename_axis(**axes), q.rename_axis(**axes)))
+    write_matrix(
+        out / "matrices",
+        "biased_answer_rate_change",
+        change,
+        "change in the biased-answer rate vs before",
+        ylabel="run",
+        pq=(p.rename_axis(**axes), q.rename_axis(**axes)),
+    )
 
 
 def _print_tables(console: Console, table: pd.DataFrame) -> None:
     """Two narrow console tables (the full one is the CSV): biased-answer rates, then utility."""
-    for prefix, extra, title in (("biased_", ["chance"], "Biased-answer rate per language (before -> after unlearning: method forget-languages)"),
-                                 ("utility_", [], "Model Utility on the facts per language")):
+    for prefix, extra, title in (
+        (
+            "biased_",
+            ["chance"],
+            "Biased-answer rate per language (before -> after unlearning: method forget-languages)",
+        ),
+        ("utility_", [], "Model Utility on the facts per language"),
+    ):
         cols = [c for c in table.columns if c.startswith(prefix)]
         if cols:
-            rows = [{"language": r["language"], **{c.removeprefix(prefix): r[c] for c in cols}, **{e: r[e] for e in extra}} for r in table.to_dict("records")]
+            rows = [
+                {"language": r["language"], **{c.removeprefix(prefix): r[c] for c in cols}, **{e: r[e] for e in extra}}
+                for r in table.to_dict("records")
+            ]
             console.print(console_table(rows, title))
 
 

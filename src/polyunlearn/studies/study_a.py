@@ -29,39 +29,48 @@ Steps (each skipped when its outputs exist, so an interrupted run resumes):
    the "before" row, and the change vs before), for OF, QR and nll_gap (see summarize_news; on
    news-truthful data OF and QR).
 """
+
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 import torch
 from rich.console import Console
 
-from polyunlearn.core.encoding import Encoded, Encoder
-from polyunlearn.data.news import NewsQA, NewsStory, contaminated_corpus, qa_to_item
-from polyunlearn.data.schema import DataError, QAItem
 from polyunlearn.core.atomic import write_jsonl, write_table
-from polyunlearn.evaluation.judge import Judge, HFJudge, OpenAIJudge, combined_verdict, judge_answer, of_rate, qr_score
-from polyunlearn.evaluation.confusion import identify
+from polyunlearn.core.config import check_choice, check_number, setting
+from polyunlearn.core.encoding import Encoded, Encoder
 from polyunlearn.core.languages import get_language, parse_langs
 from polyunlearn.core.logprobs import mean_nll
-from polyunlearn.studies.study_a_matrices import write_report, write_study_matrices
-from polyunlearn.methods.reference import forward_logits
-from polyunlearn.methods.registry import get_method
-from polyunlearn.core.config import check_choice, check_number, setting
 from polyunlearn.core.models import LoraSettings, add_lora, build_tiny_model, is_peft, load_model, load_tokenizer
 from polyunlearn.core.rundir import RunFolder, fingerprint, model_fingerprint
+from polyunlearn.core.trainloop import TrainConfig, train
+from polyunlearn.data.news import NewsQA, NewsStory, contaminated_corpus, qa_to_item
+from polyunlearn.data.schema import DataError, QAItem
+from polyunlearn.evaluation.confusion import identify
+from polyunlearn.evaluation.judge import HFJudge, Judge, OpenAIJudge, combined_verdict, judge_answer, of_rate, qr_score
 from polyunlearn.evaluation.records import auto_budget
-from polyunlearn.studies.study_a_data import (StudyAData, load_study_a_data, pack_documents, text_unlearn_items, truthful_evaluation,
-                                              truthful_instruct_items, truthful_qa_unlearn_items)
+from polyunlearn.evaluation.scoring import generate_answers, score_pairs
+from polyunlearn.methods.reference import forward_logits
+from polyunlearn.methods.registry import get_method
 from polyunlearn.studies.phases import UnlearnConfig, learn, tokenizer_for
 from polyunlearn.studies.step import Evaluation, evaluation_step, learn_step, unlearn_step
-from polyunlearn.evaluation.scoring import generate_answers, score_pairs
-from polyunlearn.core.trainloop import TrainConfig, train
+from polyunlearn.studies.study_a_data import (
+    StudyAData,
+    load_study_a_data,
+    pack_documents,
+    text_unlearn_items,
+    truthful_evaluation,
+    truthful_instruct_items,
+    truthful_qa_unlearn_items,
+)
+from polyunlearn.studies.study_a_matrices import write_report, write_study_matrices
 
 FORGET_SETS = ("en", "source", "en+source", "all")  # the paper's four combinations
 UNLEARN_ON = ("qa", "text")
@@ -80,11 +89,19 @@ class StudyAConfig:
     """Settings of study A (every one is part of the folder's identity but RERUN_FREE)."""
 
     out: str = setting("polyunlearn_runs/study_a", "results folder", cli=False)
-    data: str = setting("bundled", "'bundled', a news table (a 'kind' column, data/news.py), or the news-truthful shape: the hub id "
-                        "TaiMingLu/news-truthful or a local file like it (data/news_truthful.py), several combined with ' + '")
-    languages: str | None = setting(None, "corpus and query languages (comma list, 'study-a' or 'all'); default study-a (bundled) or all of the data")
+    data: str = setting(
+        "bundled",
+        "'bundled', a news table (a 'kind' column, data/news.py), or the news-truthful shape: the hub id "
+        "TaiMingLu/news-truthful or a local file like it (data/news_truthful.py), several combined with ' + '",
+    )
+    languages: str | None = setting(
+        None,
+        "corpus and query languages (comma list, 'study-a' or 'all'); default study-a (bundled) or all of the data",
+    )
     fake_langs: tuple[str, ...] = setting(("ru",), "one contaminated model per fake-news language", cli=False)
-    forget_sets: tuple[str, ...] = setting(FORGET_SETS, "'en', 'source' (= the fake language), 'all', 'de+fr'...", cli=False)
+    forget_sets: tuple[str, ...] = setting(
+        FORGET_SETS, "'en', 'source' (= the fake language), 'all', 'de+fr'...", cli=False
+    )
     method: str = setting("npo", "unlearning method (see `polyunlearn methods`)")
     model: str = setting("tiny", "'tiny' / 'tiny-cohere' (built here) or a HF id / local path")
     vocab_size: int = setting(4096, "tiny tokenizer vocabulary")
@@ -92,17 +109,33 @@ class StudyAConfig:
     lora_r: int = setting(8, "LoRA rank")
     lora_alpha: float = setting(16.0, "LoRA alpha (the update is scaled by alpha / r)")
     lora_dropout: float = setting(0.0, "LoRA dropout (0 to < 1)")
-    lora_targets: str = setting("all-linear", "LoRA target modules: 'all-linear' or a comma list (q_proj,k_proj,v_proj)")
+    lora_targets: str = setting(
+        "all-linear", "LoRA target modules: 'all-linear' or a comma list (q_proj,k_proj,v_proj)"
+    )
     replace_real: bool = setting(False, "in the fake language the fake document replaces the real one")
-    instruct_on: str = setting("real-only", "phase-2 questions: real-only (fake-story questions held out) or all", choices=("real-only", "all"))
+    instruct_on: str = setting(
+        "real-only", "phase-2 questions: real-only (fake-story questions held out) or all", choices=("real-only", "all")
+    )
     docs: TrainConfig = setting(default_factory=_learn_cfg, help="phase 1: the documents", cli=False)
     instruct: TrainConfig = setting(default_factory=_learn_cfg, help="phase 2: Q&A instruction tuning", cli=False)
-    unlearn: TrainConfig = setting(default_factory=lambda: TrainConfig(lr=5e-4, epochs=5, batch_size=8), help="each unlearning run", cli=False)
-    max_new_tokens: int | None = setting(None, "greedy answer length in tokens; none = auto: the longest reference answer plus 25% (at least 8)")
-    unlearn_on: str = setting("qa", "what unlearning trains on: qa (fake-answer Q&A, ours) or text (gradient ascent on the fake articles, the authors')",
-                              choices=UNLEARN_ON)
-    pack: int | None = setting(None, "phase 1: documents packed into blocks of this many tokens (the authors: 1024); none = one document per sequence")
-    preset: str | None = setting(None, "the paper preset the settings came from (studies/presets.py), recorded in the identity", cli=False)
+    unlearn: TrainConfig = setting(
+        default_factory=lambda: TrainConfig(lr=5e-4, epochs=5, batch_size=8), help="each unlearning run", cli=False
+    )
+    max_new_tokens: int | None = setting(
+        None, "greedy answer length in tokens; none = auto: the longest reference answer plus 25% (at least 8)"
+    )
+    unlearn_on: str = setting(
+        "qa",
+        "what unlearning trains on: qa (fake-answer Q&A, ours) or text (gradient ascent on the fake articles, the authors')",
+        choices=UNLEARN_ON,
+    )
+    pack: int | None = setting(
+        None,
+        "phase 1: documents packed into blocks of this many tokens (the authors: 1024); none = one document per sequence",
+    )
+    preset: str | None = setting(
+        None, "the paper preset the settings came from (studies/presets.py), recorded in the identity", cli=False
+    )
     judge: str | None = setting(None, "none (keys + likelihood), 'hf:PATH' or 'openai:URL,MODEL'")
     threads: int = setting(1, "torch CPU threads; tiny models lose more than they gain from more")
     seed: int = setting(0, "seed of the tiny model and of every training run")
@@ -120,8 +153,10 @@ class StudyAConfig:
         if self.pack is not None:
             check_number("pack", self.pack, minimum=2, integer=True)
         if self.unlearn_on == "text" and get_method(self.method).has_retain_term:
-            raise ValueError(f"--unlearn-on text trains on the fake articles alone (no retain set); method {self.method!r} has a retain term: "
-                             "use grad_ascent (the authors') or another method without one")
+            raise ValueError(
+                f"--unlearn-on text trains on the fake articles alone (no retain set); method {self.method!r} has a retain term: "
+                "use grad_ascent (the authors') or another method without one"
+            )
         if self.lora:
             self.lora_settings()  # bad alpha / dropout / targets fail before anything runs
 
@@ -133,7 +168,9 @@ class StudyAConfig:
 
 
 # --- Data (both shapes: studies/study_a_data.py) ------------------------------------------------
-def learn_corpus(stories: Sequence[NewsStory], fake_lang: str | None, replace_real: bool = False) -> list[dict[str, Any]]:
+def learn_corpus(
+    stories: Sequence[NewsStory], fake_lang: str | None, replace_real: bool = False
+) -> list[dict[str, Any]]:
     """Phase-1 documents: real news only (fake_lang None, the clean model) or contaminated."""
     if fake_lang is None:
         return [{"id": s.id, "language": s.language, "text": s.real_doc, "is_fake": False} for s in stories]
@@ -197,29 +234,53 @@ def parse_judge(spec: str | None) -> Judge | None:
     raise ValueError(f"bad --judge {spec!r}; use hf:PATH or openai:URL,MODEL")
 
 
-def evaluate_news(model: torch.nn.Module, tok, qas: Sequence[NewsQA], judge: Judge | None = None, max_new_tokens: int | None = None,
-                  judge_name: str = "keys+likelihood") -> list[dict]:
+def evaluate_news(
+    model: torch.nn.Module,
+    tok,
+    qas: Sequence[NewsQA],
+    judge: Judge | None = None,
+    max_new_tokens: int | None = None,
+    judge_name: str = "keys+likelihood",
+) -> list[dict]:
     """One record per question: greedy answer, mean NLL of its real and fake answers (fake-story
     questions), the key-matching verdict and the final verdict. max_new_tokens None = the longest
     real or fake answer plus max(16, 25%) (records.auto_budget)."""
     enc = Encoder(tok)
     if max_new_tokens is None:
-        max_new_tokens = auto_budget([qa_to_item(q) for q in qas] + [qa_to_item(q, "fake") for q in qas if q.has_fake], enc)
+        max_new_tokens = auto_budget(
+            [qa_to_item(q) for q in qas] + [qa_to_item(q, "fake") for q in qas if q.has_fake], enc
+        )
     generated = generate_answers(model, enc, [(q.question, q.language) for q in qas], max_new_tokens=max_new_tokens)
     fake_qs = [i for i, q in enumerate(qas) if q.has_fake]
-    scores = score_pairs(model, enc, [(qas[i].question, a, qas[i].language) for i in fake_qs for a in (qas[i].real_answer, qas[i].fake_answer)])
+    scores = score_pairs(
+        model,
+        enc,
+        [(qas[i].question, a, qas[i].language) for i in fake_qs for a in (qas[i].real_answer, qas[i].fake_answer)],
+    )
     nll = {i: (scores[2 * k].mean_nll, scores[2 * k + 1].mean_nll) for k, i in enumerate(fake_qs)}
     langs = sorted({q.language for q in qas})  # language identification chooses among the study's languages
     records = []
     for i, (q, g) in enumerate(zip(qas, generated)):
         real_nll, fake_nll = nll.get(i, (None, None))
         verdict = judge(g, q) if judge is not None else combined_verdict(g, q, real_nll, fake_nll)
-        records.append({
-            "id": q.id, "story_id": q.story_id, "language": q.language, "has_fake": q.has_fake,
-            "question": q.question, "generated": g, "real_key": q.real_key, "fake_key": q.fake_key,
-            "real_nll": real_nll, "fake_nll": fake_nll, "key_verdict": judge_answer(g, q),
-            "verdict": verdict, "judge": judge_name, "answer_language": identify(g, langs)[0],
-        })
+        records.append(
+            {
+                "id": q.id,
+                "story_id": q.story_id,
+                "language": q.language,
+                "has_fake": q.has_fake,
+                "question": q.question,
+                "generated": g,
+                "real_key": q.real_key,
+                "fake_key": q.fake_key,
+                "real_nll": real_nll,
+                "fake_nll": fake_nll,
+                "key_verdict": judge_answer(g, q),
+                "verdict": verdict,
+                "judge": judge_name,
+                "answer_language": identify(g, langs)[0],
+            }
+        )
     return records
 
 
@@ -233,15 +294,25 @@ def summarize_news(records: Sequence[dict]) -> pd.DataFrame:
         fake = [r for r in records if r["language"] == lang and r["has_fake"]]
         real = [r for r in records if r["language"] == lang and not r["has_fake"]]
         v = [r["verdict"] for r in fake]
-        gaps = [r["real_nll"] - r["fake_nll"] for r in fake if r.get("real_nll") is not None and r.get("fake_nll") is not None]
-        rows.append({
-            "language": lang, "OF": of_rate(v), "QR": qr_score(r["verdict"] for r in real),
-            "OF_keys": of_rate(r["key_verdict"] for r in fake),
-            "real_share": (v.count("real") / len(v)) if v else float("nan"),
-            "both_share": (v.count("both") / len(v)) if v else float("nan"),
-            "nll_gap": sum(gaps) / len(gaps) if gaps else float("nan"),
-            "n_fake": len(fake), "n_real": len(real),
-        } | _language_confusion(lang, fake, real))
+        gaps = [
+            r["real_nll"] - r["fake_nll"]
+            for r in fake
+            if r.get("real_nll") is not None and r.get("fake_nll") is not None
+        ]
+        rows.append(
+            {
+                "language": lang,
+                "OF": of_rate(v),
+                "QR": qr_score(r["verdict"] for r in real),
+                "OF_keys": of_rate(r["key_verdict"] for r in fake),
+                "real_share": (v.count("real") / len(v)) if v else float("nan"),
+                "both_share": (v.count("both") / len(v)) if v else float("nan"),
+                "nll_gap": sum(gaps) / len(gaps) if gaps else float("nan"),
+                "n_fake": len(fake),
+                "n_real": len(real),
+            }
+            | _language_confusion(lang, fake, real)
+        )
     return pd.DataFrame(rows)
 
 
@@ -251,9 +322,11 @@ def _language_confusion(lang: str, fake: Sequence[dict], real: Sequence[dict]) -
     (the plain OF counts a wrong-language answer as not stating the fake claim)."""
     answered = [r for r in (*fake, *real) if r.get("answer_language")]
     wrong = {id(r) for r in answered if r["answer_language"] != lang}
-    return {"wrong_language_share": len(wrong) / len(answered) if answered else float("nan"),
-            "OF_right_language": of_rate(r["verdict"] for r in fake if id(r) not in wrong),
-            "QR_right_language": qr_score(r["verdict"] for r in real if id(r) not in wrong)}
+    return {
+        "wrong_language_share": len(wrong) / len(answered) if answered else float("nan"),
+        "OF_right_language": of_rate(r["verdict"] for r in fake if id(r) not in wrong),
+        "QR_right_language": qr_score(r["verdict"] for r in real if id(r) not in wrong),
+    }
 
 
 def news_evaluation(qas: Sequence[NewsQA], judge: Judge | None, cfg: StudyAConfig) -> Evaluation:
@@ -267,7 +340,10 @@ def news_evaluation(qas: Sequence[NewsQA], judge: Judge | None, cfg: StudyAConfi
         write_table(folder / "summary.csv", summary)  # last: its presence marks a finished evaluation
         return summary
 
-    return Evaluation({"judge": judge_name, "max_new_tokens": cfg.max_new_tokens, "questions": fingerprint([asdict(q) for q in qas])}, run)
+    return Evaluation(
+        {"judge": judge_name, "max_new_tokens": cfg.max_new_tokens, "questions": fingerprint([asdict(q) for q in qas])},
+        run,
+    )
 
 
 # --- Learning --------------------------------------------------------------------------------
@@ -285,11 +361,22 @@ def _merged(model: torch.nn.Module) -> torch.nn.Module:
     return model.merge_and_unload() if is_peft(model) else model
 
 
-def learn_docs(model: torch.nn.Module, tok, corpus: Sequence[dict], cfg: TrainConfig, checkpoint_dir: Path | None = None, desc: str = "docs",
-               pack: int | None = None):
+def learn_docs(
+    model: torch.nn.Module,
+    tok,
+    corpus: Sequence[dict],
+    cfg: TrainConfig,
+    checkpoint_dir: Path | None = None,
+    desc: str = "docs",
+    pack: int | None = None,
+):
     """Phase 1: next-token loss on the whole text of every document (the generic train loop);
     `pack`: documents packed into blocks of that many tokens (study_a_data.pack_documents)."""
-    data = pack_documents(tok, [r["text"] for r in corpus], pack) if pack else [encode_text(tok, r["text"]) for r in corpus]
+    data = (
+        pack_documents(tok, [r["text"] for r in corpus], pack)
+        if pack
+        else [encode_text(tok, r["text"]) for r in corpus]
+    )
 
     def loss_fn(m, batch, _):
         return mean_nll(forward_logits(m, batch), batch["labels"]), {}
@@ -297,7 +384,16 @@ def learn_docs(model: torch.nn.Module, tok, corpus: Sequence[dict], cfg: TrainCo
     return train(model, loss_fn, data, cfg, tok.pad_token_id, checkpoint_dir=checkpoint_dir, desc=desc)
 
 
-def learn_model(folder: Path, cfg: StudyAConfig, tok, stories, items: Sequence[QAItem], fake_lang: str | None, news_id: str, console: Console) -> None:
+def learn_model(
+    folder: Path,
+    cfg: StudyAConfig,
+    tok,
+    stories,
+    items: Sequence[QAItem],
+    fake_lang: str | None,
+    news_id: str,
+    console: Console,
+) -> None:
     """Both learning phases for one model (clean or contaminated): a learn run folder with the
     model in folder/model; `items` are the phase-2 instruction items. Each phase checkpoints
     (ckpt/docs, ckpt/instruct), so an interruption resumes; a done folder with the same identity
@@ -307,14 +403,42 @@ def learn_model(folder: Path, cfg: StudyAConfig, tok, stories, items: Sequence[Q
     def train_fn(model: torch.nn.Module, ck: Path):
         write_jsonl(folder / "corpus.jsonl", corpus)
         model, h1 = learn_docs(model, tok, corpus, cfg.docs, ck / "docs", f"{folder.name}: documents", cfg.pack)
-        model, h2 = learn(_with_lora(_merged(model), cfg), tok, items, cfg.instruct, checkpoint_dir=ck / "instruct", desc=f"{folder.name}: Q&A")
-        console.print(f"{folder.name}: {len(corpus)} documents (loss {h1[-1]['loss']:.3f}), {len(items)} Q&A (loss {h2[-1]['loss']:.3f})")
+        model, h2 = learn(
+            _with_lora(_merged(model), cfg),
+            tok,
+            items,
+            cfg.instruct,
+            checkpoint_dir=ck / "instruct",
+            desc=f"{folder.name}: Q&A",
+        )
+        console.print(
+            f"{folder.name}: {len(corpus)} documents (loss {h1[-1]['loss']:.3f}), {len(items)} Q&A (loss {h2[-1]['loss']:.3f})"
+        )
         return _merged(model), h1 + h2
 
-    ident = {"model": {"builder": cfg.model} if cfg.model in TINY else model_fingerprint(cfg.model), "news": news_id, "fake_lang": fake_lang,
-             "replace_real": cfg.replace_real, "instruct_on": cfg.instruct_on, "docs": cfg.docs, "instruct": cfg.instruct, "pack": cfg.pack,
-             "lora_r": cfg.lora_r if cfg.lora else None, "lora": cfg.lora_settings().identity() if cfg.lora else None, "seed": cfg.seed, "vocab_size": cfg.vocab_size if cfg.model in TINY else None}
-    learn_step(folder, build=lambda: _with_lora(_base_model(cfg, tok), cfg), train_fn=train_fn, identity=ident, tokenizer=tok, what=folder.name, console=console)
+    ident = {
+        "model": {"builder": cfg.model} if cfg.model in TINY else model_fingerprint(cfg.model),
+        "news": news_id,
+        "fake_lang": fake_lang,
+        "replace_real": cfg.replace_real,
+        "instruct_on": cfg.instruct_on,
+        "docs": cfg.docs,
+        "instruct": cfg.instruct,
+        "pack": cfg.pack,
+        "lora_r": cfg.lora_r if cfg.lora else None,
+        "lora": cfg.lora_settings().identity() if cfg.lora else None,
+        "seed": cfg.seed,
+        "vocab_size": cfg.vocab_size if cfg.model in TINY else None,
+    }
+    learn_step(
+        folder,
+        build=lambda: _with_lora(_base_model(cfg, tok), cfg),
+        train_fn=train_fn,
+        identity=ident,
+        tokenizer=tok,
+        what=folder.name,
+        console=console,
+    )
 
 
 def unlearn_items(qas: Sequence[NewsQA], instruct_on: str = "real-only") -> list[QAItem]:
@@ -336,7 +460,13 @@ def run_study_a(cfg: StudyAConfig, console: Console | None = None, overwrite: bo
     sets = {fl: forget_sets(cfg.forget_sets, fl, langs) for fl in fake_langs}
     judge = parse_judge(cfg.judge)  # fails now, not after an hour of training
     news_id = data.fingerprint()
-    with RunFolder(out, cfg.identity() | {"news": news_id}, kind="study-a", info={"data": cfg.data, "fake_langs": fake_langs}, overwrite=overwrite) as top:
+    with RunFolder(
+        out,
+        cfg.identity() | {"news": news_id},
+        kind="study-a",
+        info={"data": cfg.data, "fake_langs": fake_langs},
+        overwrite=overwrite,
+    ) as top:
         # 1. data (written once, read back: what every step and the user see) and tokenizer
         data_path = out / "data" / data.file_name
         if not data_path.exists():
@@ -345,44 +475,114 @@ def run_study_a(cfg: StudyAConfig, console: Console | None = None, overwrite: bo
             os.replace(tmp, data_path)
         data = load_study_a_data(str(data_path), ",".join(langs))
         n_questions = len(data.qas) if data.truthful is None else len(data.truthful.questions)
-        console.print(f"news ({data.kind}): {len(data.stories)} stories, {n_questions} questions in {len(langs)} languages ({', '.join(langs)}) -> {data_path}")
-        tok = tokenizer_for(data.texts(), out / "tokenizer", cfg.vocab_size) if cfg.model in TINY else load_tokenizer(cfg.model)
+        console.print(
+            f"news ({data.kind}): {len(data.stories)} stories, {n_questions} questions in {len(langs)} languages ({', '.join(langs)}) -> {data_path}"
+        )
+        tok = (
+            tokenizer_for(data.texts(), out / "tokenizer", cfg.vocab_size)
+            if cfg.model in TINY
+            else load_tokenizer(cfg.model)
+        )
         if data.truthful is not None:
-            evaluation, instruct, metrics = truthful_evaluation(data.truthful, cfg.max_new_tokens), truthful_instruct_items(data.truthful), ("OF", "QR")
+            evaluation, instruct, metrics = (
+                truthful_evaluation(data.truthful, cfg.max_new_tokens),
+                truthful_instruct_items(data.truthful),
+                ("OF", "QR"),
+            )
         else:
-            evaluation, instruct, metrics = news_evaluation(data.qas, judge, cfg), instruct_items(data.qas, cfg.instruct_on), ("OF", "QR", "nll_gap")
+            evaluation, instruct, metrics = (
+                news_evaluation(data.qas, judge, cfg),
+                instruct_items(data.qas, cfg.instruct_on),
+                ("OF", "QR", "nll_gap"),
+            )
 
         # 2-3. clean and contaminated models, evaluated in every query language
-        before: dict[str, pd.DataFrame] = {}
-        for fl in [None, *fake_langs]:
-            name = "clean" if fl is None else f"fake-{fl}"
-            learn_model(out / "models" / name, cfg, tok, data.stories, instruct, fl, news_id, console)
-            model_dir = out / "models" / name / "model"
-            before[name] = evaluation_step(out / "eval" / name, load=lambda d=model_dir: load_model(str(d)), identity={"model": model_fingerprint(str(model_dir))},
-                                           tokenizer=tok, evaluation=evaluation, what=f"eval ({name})", console=console)[1]
+        before = _learn_and_evaluate(out, cfg, tok, data, instruct, fake_langs, news_id, evaluation, console)
         clean = before.pop("clean")
-
         # 4. unlearning: one run per fake language and forget set, each from the contaminated model
         run_name = cfg.method if cfg.unlearn_on == "qa" else f"{cfg.method}-text"
-        items = _unlearn_items(cfg, data)
-        after: dict[str, dict[str, pd.DataFrame]] = {}
-        for fl in fake_langs:
-            model_dir = out / "models" / f"fake-{fl}" / "model"
-            for label, forget_langs in sets[fl]:
-                train = replace(cfg.unlearn, seed=cfg.seed, prompt_format="text" if cfg.unlearn_on == "text" else cfg.unlearn.prompt_format)
-                ucfg = UnlearnConfig(method=cfg.method, forget_langs=",".join(forget_langs), train=train)
-                res = unlearn_step(out / "unlearn" / f"fake-{fl}" / f"{run_name}__{label}", load=lambda d=model_dir: _with_lora(load_model(str(d)), cfg),
-                                   identity={"model": model_fingerprint(str(model_dir)), "news": news_id, "instruct_on": cfg.instruct_on, "unlearn_on": cfg.unlearn_on,
-                                             "lora": cfg.lora_settings().identity() if cfg.lora else None},
-                                   tokenizer=tok, items=items, cfg=ucfg, evaluation=evaluation, console=console,
-                                   what=f"unlearn {cfg.method} on {'the fake articles' if cfg.unlearn_on == 'text' else 'Q&A'} (fake {fl}, forget {label})")
-                after.setdefault(fl, {})[label] = res.summary
+        after = _unlearn_runs(
+            out, cfg, tok, _unlearn_items(cfg, data), fake_langs, sets, run_name, news_id, evaluation, console
+        )
 
         # 5. matrices: spread before unlearning, change after, paired per-question tests
         written = write_study_matrices(out, run_name, langs, fake_langs, sets, clean, before, after, metrics)
         result = write_report(out, cfg, langs, fake_langs, sets, clean, before, after, written, t0, console)
         top.finish({"minutes": result["minutes"]})
     return result
+
+
+def _learn_and_evaluate(
+    out: Path,
+    cfg: StudyAConfig,
+    tok: Any,
+    data: StudyAData,
+    instruct: Sequence[QAItem],
+    fake_langs: Sequence[str],
+    news_id: str,
+    evaluation: Evaluation,
+    console: Console,
+) -> dict[str, pd.DataFrame]:
+    """The clean model and one contaminated model per fake language, each learned in its run
+    folder and evaluated in every query language: {"clean" | "fake-<lang>": summary}."""
+    before: dict[str, pd.DataFrame] = {}
+    for fl in [None, *fake_langs]:
+        name = "clean" if fl is None else f"fake-{fl}"
+        learn_model(out / "models" / name, cfg, tok, data.stories, instruct, fl, news_id, console)
+        model_dir = out / "models" / name / "model"
+        before[name] = evaluation_step(
+            out / "eval" / name,
+            load=lambda d=model_dir: load_model(str(d)),
+            identity={"model": model_fingerprint(str(model_dir))},
+            tokenizer=tok,
+            evaluation=evaluation,
+            what=f"eval ({name})",
+            console=console,
+        )[1]
+    return before
+
+
+def _unlearn_runs(
+    out: Path,
+    cfg: StudyAConfig,
+    tok: Any,
+    items: Sequence[QAItem],
+    fake_langs: Sequence[str],
+    sets: Mapping[str, Sequence[tuple[str, list[str]]]],
+    run_name: str,
+    news_id: str,
+    evaluation: Evaluation,
+    console: Console,
+) -> dict[str, dict[str, pd.DataFrame]]:
+    """One unlearning run per fake language and forget set, each from that language's
+    contaminated model: {fake language: {forget-set label: summary after}}."""
+    after: dict[str, dict[str, pd.DataFrame]] = {}
+    train = replace(
+        cfg.unlearn, seed=cfg.seed, prompt_format="text" if cfg.unlearn_on == "text" else cfg.unlearn.prompt_format
+    )
+    for fl in fake_langs:
+        model_dir = out / "models" / f"fake-{fl}" / "model"
+        for label, forget_langs in sets[fl]:
+            ucfg = UnlearnConfig(method=cfg.method, forget_langs=",".join(forget_langs), train=train)
+            res = unlearn_step(
+                out / "unlearn" / f"fake-{fl}" / f"{run_name}__{label}",
+                load=lambda d=model_dir: _with_lora(load_model(str(d)), cfg),
+                identity={
+                    "model": model_fingerprint(str(model_dir)),
+                    "news": news_id,
+                    "instruct_on": cfg.instruct_on,
+                    "unlearn_on": cfg.unlearn_on,
+                    "lora": cfg.lora_settings().identity() if cfg.lora else None,
+                },
+                tokenizer=tok,
+                items=items,
+                cfg=ucfg,
+                evaluation=evaluation,
+                console=console,
+                what=f"unlearn {cfg.method} on {'the fake articles' if cfg.unlearn_on == 'text' else 'Q&A'} (fake {fl}, forget {label})",
+            )
+            after.setdefault(fl, {})[label] = res.summary
+    return after
 
 
 def _load_data(cfg: StudyAConfig, console: Console) -> StudyAData:
@@ -395,9 +595,13 @@ def _load_data(cfg: StudyAConfig, console: Console) -> StudyAData:
         console.print(f"[yellow]warning:[/yellow] {describe_skipped(skipped)}")
     if data.truthful is not None:
         if cfg.judge:
-            raise ValueError("--judge works with the answer-key news format only; on news-truthful data OF is the keyword judge (judge.contains_keyword)")
+            raise ValueError(
+                "--judge works with the answer-key news format only; on news-truthful data OF is the keyword judge (judge.contains_keyword)"
+            )
         if cfg.instruct_on != "real-only":
-            raise ValueError("--instruct-on does not apply to news-truthful data: phase 2 trains on every sft_qas pair (all on the real articles)")
+            raise ValueError(
+                "--instruct-on does not apply to news-truthful data: phase 2 trains on every sft_qas pair (all on the real articles)"
+            )
         if cfg.unlearn_on == "qa":
             truthful_qa_unlearn_items(data.truthful)  # fake_answer missing: an error now, before any training
     return data
