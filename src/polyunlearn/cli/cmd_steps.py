@@ -13,7 +13,20 @@ from pathlib import Path
 
 import typer
 
-from polyunlearn.cli.options import LOG_WITH, PRESET_HELP, config_options, method_options, with_options, with_preset
+from polyunlearn.cli.options import (
+    BF16,
+    DTYPE,
+    LOG_WITH,
+    LORA_ALPHA,
+    LORA_DROPOUT,
+    LORA_R,
+    LORA_TARGETS,
+    PRESET_HELP,
+    config_options,
+    method_options,
+    with_options,
+    with_preset,
+)
 from polyunlearn.cli.root import STEPS, app, console, friendly_errors, load_data, set_threads
 from polyunlearn.core import tracking
 from polyunlearn.core.trainloop import TrainConfig
@@ -61,17 +74,12 @@ def learn(
         False, help="Train the retain model: skip the forget split (needed for Forget Quality)."
     ),
     lora: bool = typer.Option(False, help="Train LoRA adapters (peft), saved merged into the weights."),
-    lora_r: int = typer.Option(8, help="LoRA rank."),
-    lora_alpha: float = typer.Option(16.0, help="LoRA alpha (the update is scaled by alpha / r)."),
-    lora_dropout: float = typer.Option(0.0, help="LoRA dropout (0 to < 1)."),
-    lora_targets: str = typer.Option(
-        "all-linear", help="LoRA target modules: 'all-linear' or a comma list (e.g. q_proj,k_proj,v_proj)."
-    ),
-    bf16: bool = typer.Option(False, help="bf16 compute (autocast); see --dtype for the weights."),
-    dtype: str = typer.Option(
-        "auto",
-        help="Weights dtype: auto (bfloat16 with --bf16, but float32 master weights when full weights are trained), float32, bfloat16, float16.",
-    ),
+    lora_r: int = LORA_R,
+    lora_alpha: float = LORA_ALPHA,
+    lora_dropout: float = LORA_DROPOUT,
+    lora_targets: str = LORA_TARGETS,
+    bf16: bool = BF16,
+    dtype: str = DTYPE,
     evaluate: bool = typer.Option(True, help="Evaluate after training (writes OUT/eval)."),
     vocab_size: int = typer.Option(4096, help="Tiny models: vocabulary of the BPE tokenizer trained on the data."),
     trust_remote_code: bool = typer.Option(False, help="Allow model code from the hub (off by default)."),
@@ -152,17 +160,12 @@ def unlearn(
         help="AltPO: alternate answers, a JSONL/CSV file with id, language, alternate (one per forget item and language), or 'bundled' (the bundled benchmark's).",
     ),
     lora: bool = typer.Option(False, help="Unlearn with LoRA adapters; the reference is the base with adapters off."),
-    lora_r: int = typer.Option(8, help="LoRA rank."),
-    lora_alpha: float = typer.Option(16.0, help="LoRA alpha (the update is scaled by alpha / r)."),
-    lora_dropout: float = typer.Option(0.0, help="LoRA dropout (0 to < 1)."),
-    lora_targets: str = typer.Option(
-        "all-linear", help="LoRA target modules: 'all-linear' or a comma list (e.g. q_proj,k_proj,v_proj)."
-    ),
-    bf16: bool = typer.Option(False, help="bf16 compute (autocast); see --dtype for the weights."),
-    dtype: str = typer.Option(
-        "auto",
-        help="Weights dtype: auto (bfloat16 with --bf16, but float32 master weights when full weights are trained), float32, bfloat16, float16.",
-    ),
+    lora_r: int = LORA_R,
+    lora_alpha: float = LORA_ALPHA,
+    lora_dropout: float = LORA_DROPOUT,
+    lora_targets: str = LORA_TARGETS,
+    bf16: bool = BF16,
+    dtype: str = DTYPE,
     evaluate: bool = typer.Option(True, help="Evaluate in every language after unlearning."),
     retain_eval: Path | None = typer.Option(None, help="Eval folder of the retain model (for Forget Quality)."),
     baseline: Path | None = typer.Option(

@@ -17,7 +17,17 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from polyunlearn.cli.options import LOG_WITH, PRESET_HELP, config_options, with_options, with_preset
+from polyunlearn.cli.options import (
+    LOG_WITH,
+    LORA_ALPHA,
+    LORA_DROPOUT,
+    LORA_R,
+    LORA_TARGETS,
+    PRESET_HELP,
+    config_options,
+    with_options,
+    with_preset,
+)
 from polyunlearn.cli.root import STUDIES, app, console, friendly_errors
 from polyunlearn.studies.demo import DemoConfig
 from polyunlearn.studies.grid_exec import ExecConfig
@@ -104,12 +114,10 @@ def study_a(
     lora: bool = typer.Option(
         False, help="Train LoRA adapters in every phase (merged after learning) instead of all weights."
     ),
-    lora_r: int = typer.Option(8, help="LoRA rank."),
-    lora_alpha: float = typer.Option(16.0, help="LoRA alpha (the update is scaled by alpha / r)."),
-    lora_dropout: float = typer.Option(0.0, help="LoRA dropout (0 to < 1)."),
-    lora_targets: str = typer.Option(
-        "all-linear", help="LoRA target modules: 'all-linear' or a comma list (e.g. q_proj,k_proj,v_proj)."
-    ),
+    lora_r: int = LORA_R,
+    lora_alpha: float = LORA_ALPHA,
+    lora_dropout: float = LORA_DROPOUT,
+    lora_targets: str = LORA_TARGETS,
     replace_real: bool = typer.Option(
         False, help="In the fake language the fake document replaces the real one (default: both are there)."
     ),

@@ -21,7 +21,23 @@ from typing import Any, Optional
 import typer
 
 from polyunlearn.core.config import fields_of
+from polyunlearn.core.models import LoraSettings
 from polyunlearn.methods.registry import method_params
+
+# LoRA and precision options shared by learn, unlearn and study-a: declared once, defaults from
+# core.models.LoraSettings (which also checks the values).
+LORA_R = typer.Option(LoraSettings.r, help="LoRA rank.")
+LORA_ALPHA = typer.Option(float(LoraSettings.alpha), help="LoRA alpha (the update is scaled by alpha / r).")
+LORA_DROPOUT = typer.Option(LoraSettings.dropout, help="LoRA dropout (0 to < 1).")
+LORA_TARGETS = typer.Option(
+    LoraSettings.target_modules,
+    help="LoRA target modules: 'all-linear' or a comma list (e.g. q_proj,k_proj,v_proj).",
+)
+BF16 = typer.Option(False, help="bf16 compute (autocast); see --dtype for the weights.")
+DTYPE = typer.Option(
+    "auto",
+    help="Weights dtype: auto (bfloat16 with --bf16, but float32 master weights when full weights are trained), float32, bfloat16, float16.",
+)
 
 # --log-with on learn, unlearn and grid (core/tracking.py: Accelerate's trackers, offline by default).
 LOG_WITH = typer.Option(
