@@ -40,6 +40,8 @@ OVERWRITE = typer.Option(
     False, "--overwrite", help="Redo the run even if OUT holds one (made with the same or other settings)."
 )
 PRESET = typer.Option(None, "--preset", help=PRESET_HELP)
+TRUST_REMOTE_CODE = typer.Option(False, help="Allow model code from the hub (off by default).")
+THREADS = typer.Option(None, help="torch CPU threads.")
 DRY_RUN = typer.Option(
     False,
     "--dry-run",
@@ -82,8 +84,8 @@ def learn(
     dtype: str = DTYPE,
     evaluate: bool = typer.Option(True, help="Evaluate after training (writes OUT/eval)."),
     vocab_size: int = typer.Option(4096, help="Tiny models: vocabulary of the BPE tokenizer trained on the data."),
-    trust_remote_code: bool = typer.Option(False, help="Allow model code from the hub (off by default)."),
-    threads: int | None = typer.Option(None, help="torch CPU threads."),
+    trust_remote_code: bool = TRUST_REMOTE_CODE,
+    threads: int | None = THREADS,
     overwrite: bool = OVERWRITE,
     dry_run: bool = DRY_RUN,
     preset: str | None = PRESET,
@@ -171,8 +173,8 @@ def unlearn(
     baseline: Path | None = typer.Option(
         None, help="Eval folder of the model before unlearning (for the change matrix)."
     ),
-    trust_remote_code: bool = typer.Option(False, help="Allow model code from the hub (off by default)."),
-    threads: int | None = typer.Option(None, help="torch CPU threads."),
+    trust_remote_code: bool = TRUST_REMOTE_CODE,
+    threads: int | None = THREADS,
     overwrite: bool = OVERWRITE,
     dry_run: bool = DRY_RUN,
     preset: str | None = PRESET,
@@ -263,8 +265,8 @@ def eval_cmd(
     lm_eval_limit: int | None = typer.Option(
         None, help="At most this many samples per lm-eval task (quick checks; not comparable scores)."
     ),
-    trust_remote_code: bool = typer.Option(False, help="Allow model code from the hub (off by default)."),
-    threads: int | None = typer.Option(None, help="torch CPU threads."),
+    trust_remote_code: bool = TRUST_REMOTE_CODE,
+    threads: int | None = THREADS,
     overwrite: bool = OVERWRITE,
     dry_run: bool = DRY_RUN,
     preset: str | None = PRESET,
