@@ -103,6 +103,17 @@ class Translator:
         self.generate_kwargs = dict(generate_kwargs or {})
         self.name = str(getattr(model.config, "_name_or_path", "") or type(model).__name__)
 
+    def settings(self) -> dict[str, Any]:
+        """What decides this translator's output, for a translation folder's manifest."""
+        return {
+            "model": self.name,
+            "code_style": self.style,
+            "num_beams": self.num_beams,
+            "max_new_tokens": self.max_new_tokens,
+            "max_input_tokens": self.max_input_tokens,
+            "generate_kwargs": self.generate_kwargs,
+        }
+
     def lang_id(self, lang: str) -> int:
         token = lang_token(lang, self.style)
         tid = self.tok.convert_tokens_to_ids(token)
@@ -243,39 +254,57 @@ def translate_benchmark(
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     _check_manifest(
         out,
-        {
-            "source_language": source,
-            "source_sha256": _fingerprint(src_items),
-            "model": translator.name,
-            "code_style": translator.style,
-            "chunk_size": chunk_size,
-            "roundtrip": roundtrip,
-            "num_beams": translator.num_beams,
-            "max_new_tokens": translator.max_new_tokens,
-            "max_input_tokens": translator.max_input_tokens,
-            "generate_kwargs": translator.generate_kwargs,
-            "targets": targets,
-            "threshold": threshold,
-        },
+        {"source_language": source, "source_sha256": _fingerprint(src_items), "chunk_size": chunk_size}
+        | translator.settings()
+        | {"roundtrip": roundtrip, "targets": targets, "threshold": threshold},
     )
-    chunks = [src_items[i : i + chunk_size] for i in range(0, len(src_items), chunk_size)]
+    records = translate_in_chunks(
+        out,
+        src_items,
+        [it.id for it in src_items],
+        targets,
+        chunk_size,
+        lambda chunk, target: translate_chunk(chunk, translator, source, target, roundtrip),
+        name=("chunk", "items"),
+        log=log,
+    )
+    return _assemble(out, items, records, threshold)
+
+
+def translate_in_chunks(
+    out: Path,
+    units: Sequence[Any],
+    ids: Sequence[str],
+    targets: Sequence[str],
+    chunk_size: int,
+    translate: Callable[[Sequence[Any], str], list[dict]],
+    name: tuple[str, str],
+    log: Callable[[str], None] | None = None,
+) -> list[dict]:
+    """The resumable loop of a translation folder: per target, `units` in chunks of `chunk_size`,
+    each chunk's records (from translate(chunk, target)) in OUT/chunks/<target>/<file>-<k>.jsonl,
+    written atomically, so an interrupted run redoes at most one chunk. A chunk file whose ids
+    are not the chunk's (`ids`, aligned with `units`) is refused. `name`: (file stem, unit word)."""
+    stem, what = name
     records: list[dict] = []
+    n_chunks = (len(units) + chunk_size - 1) // chunk_size
     for target in targets:
-        for c, chunk in enumerate(chunks):
-            path = out / "chunks" / target / f"chunk-{c:05d}.jsonl"
+        for c in range(n_chunks):
+            chunk, chunk_ids = units[c * chunk_size : (c + 1) * chunk_size], ids[c * chunk_size : (c + 1) * chunk_size]
+            path = out / "chunks" / target / f"{stem}-{c:05d}.jsonl"
             if path.exists():
                 done = read_jsonl(path)
-                if [r["id"] for r in done] != [it.id for it in chunk]:  # a foreign or edited file
+                if [r["id"] for r in done] != list(chunk_ids):  # a foreign or edited file
                     raise DataError(
-                        f"{path}: holds other items than chunk {c} of the source data; remove {out} or use a new --out"
+                        f"{path}: holds other {what} than chunk {c} of the source data; remove {out} or use a new --out"
                     )
             else:
-                done = translate_chunk(chunk, translator, source, target, roundtrip)
+                done = translate(chunk, target)
                 write_jsonl(path, done)  # atomic: a chunk file is complete or absent
                 if log:
-                    log(f"{target}: chunk {c + 1}/{len(chunks)} ({len(chunk)} items)")
+                    log(f"{target}: chunk {c + 1}/{n_chunks} ({len(chunk)} {what})")
             records += done
-    return _assemble(out, items, records, threshold)
+    return records
 
 
 def _assemble(out: Path, items: Sequence[QAItem], records: list[dict], threshold: float) -> TranslationResult:

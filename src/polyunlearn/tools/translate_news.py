@@ -35,12 +35,12 @@ from typing import Any
 
 import pandas as pd
 
-from polyunlearn.core.atomic import read_jsonl, write_jsonl, write_table
+from polyunlearn.core.atomic import write_table
 from polyunlearn.core.languages import get_language
 from polyunlearn.data.news_truthful import NewsTruthful, news_from_records, news_rows, save_news_truthful
 from polyunlearn.data.schema import DataError
 from polyunlearn.evaluation.judge import contains_keyword
-from polyunlearn.tools.translate import Translator, _check_manifest
+from polyunlearn.tools.translate import Translator, _check_manifest, translate_in_chunks
 
 _DOCS = ("real_news", "fake_news")
 _SHORT = ("fake_keyword", "real_question", "real_answer", "fake_question", "fake_answer")
@@ -145,39 +145,20 @@ def translate_news(
     fingerprint = hashlib.sha256(json.dumps(rows, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
     _check_manifest(
         out,
-        {
-            "format": "news",
-            "source_language": source,
-            "source_sha256": fingerprint,
-            "model": translator.name,
-            "code_style": translator.style,
-            "chunk_size": chunk_size,
-            "roundtrip": roundtrip,
-            "num_beams": translator.num_beams,
-            "max_new_tokens": translator.max_new_tokens,
-            "max_input_tokens": translator.max_input_tokens,
-            "generate_kwargs": translator.generate_kwargs,
-            "targets": targets,
-            "threshold": threshold,
-        },
+        {"format": "news", "source_language": source, "source_sha256": fingerprint, "chunk_size": chunk_size}
+        | translator.settings()
+        | {"roundtrip": roundtrip, "targets": targets, "threshold": threshold},
     )
-    chunks = [rows[i : i + chunk_size] for i in range(0, len(rows), chunk_size)]
-    records: list[dict] = []
-    for target in targets:
-        for c, chunk in enumerate(chunks):
-            path = out / "chunks" / target / f"news-{c:05d}.jsonl"
-            if path.exists():
-                done = read_jsonl(path)
-                if [r["id"] for r in done] != [r["id"] for r in chunk]:  # a foreign or edited file
-                    raise DataError(
-                        f"{path}: holds other stories than chunk {c} of the source data; remove {out} or use a new --out"
-                    )
-            else:
-                done = translate_story_chunk(chunk, translator, source, target, roundtrip)
-                write_jsonl(path, done)  # atomic: a chunk file is complete or absent
-                if log:
-                    log(f"{target}: chunk {c + 1}/{len(chunks)} ({len(chunk)} stories)")
-            records += done
+    records = translate_in_chunks(
+        out,
+        rows,
+        [r["id"] for r in rows],
+        targets,
+        chunk_size,
+        lambda chunk, target: translate_story_chunk(chunk, translator, source, target, roundtrip),
+        name=("news", "stories"),
+        log=log,
+    )
     return _assemble(out, data, records, threshold)
 
 
