@@ -239,19 +239,7 @@ def translate_benchmark(
         raise DataError(
             f"no items in the source language {source!r}; languages present: {', '.join(sorted({it.language for it in items}))}"
         )
-    targets = [get_language(t).code for t in targets]
-    if not targets:
-        raise DataError("no target languages")
-    present = {it.language for it in items}
-    clash = [t for t in targets if t == source or t in present]
-    if clash:
-        raise DataError(
-            f"target language(s) {', '.join(clash)} already in the data; drop them from --to or from the data"
-        )
-    for t in [source, *targets]:
-        translator.lang_id(t)  # fail before any work on a language the model lacks
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    targets = check_request(translator, source, targets, {it.language for it in items}, chunk_size)
     _check_manifest(
         out,
         {"source_language": source, "source_sha256": _fingerprint(src_items), "chunk_size": chunk_size}
@@ -269,6 +257,27 @@ def translate_benchmark(
         log=log,
     )
     return _assemble(out, items, records, threshold)
+
+
+def check_request(
+    translator: Translator, source: str, targets: Sequence[str], present: set[str] | Sequence[str], chunk_size: int
+) -> list[str]:
+    """The target codes, after refusing what would fail later: no or clashing targets (a target
+    already `present` in the data, or the source), a language the model has no token for, a
+    chunk size below 1."""
+    codes = [get_language(t).code for t in targets]
+    if not codes:
+        raise DataError("no target languages")
+    clash = [t for t in codes if t == source or t in present]
+    if clash:
+        raise DataError(
+            f"target language(s) {', '.join(clash)} already in the data; drop them from --to or from the data"
+        )
+    for t in [source, *codes]:
+        translator.lang_id(t)  # fail before any work on a language the model lacks
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    return codes
 
 
 def translate_in_chunks(

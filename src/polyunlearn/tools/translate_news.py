@@ -40,7 +40,7 @@ from polyunlearn.core.languages import get_language
 from polyunlearn.data.news_truthful import NewsTruthful, news_from_records, news_rows, save_news_truthful
 from polyunlearn.data.schema import DataError
 from polyunlearn.evaluation.judge import contains_keyword
-from polyunlearn.tools.translate import Translator, _check_manifest, translate_in_chunks
+from polyunlearn.tools.translate import Translator, _check_manifest, check_request, translate_in_chunks
 
 _DOCS = ("real_news", "fake_news")
 _SHORT = ("fake_keyword", "real_question", "real_answer", "fake_question", "fake_answer")
@@ -141,7 +141,7 @@ def translate_news(
     rows = [r for r in news_rows(data) if r["language"] == source]
     if not rows:
         raise DataError(f"no story in the source language {source!r}; languages present: {', '.join(data.languages)}")
-    targets = _check_request(data, translator, source, targets, chunk_size)
+    targets = check_request(translator, source, targets, data.languages, chunk_size)
     fingerprint = hashlib.sha256(json.dumps(rows, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
     _check_manifest(
         out,
@@ -160,24 +160,6 @@ def translate_news(
         log=log,
     )
     return _assemble(out, data, records, threshold)
-
-
-def _check_request(
-    data: NewsTruthful, translator: Translator, source: str, targets: Sequence[str], chunk_size: int
-) -> list[str]:
-    """The target codes, after refusing what would fail later: no or clashing targets, a language
-    the model has no token for, a chunk size below 1."""
-    codes = [get_language(t).code for t in targets]
-    clash = [t for t in codes if t == source or t in data.languages]
-    if not codes or clash:
-        raise DataError(
-            f"target language(s) {', '.join(clash)} already in the data" if clash else "no target languages"
-        )
-    for t in [source, *codes]:
-        translator.lang_id(t)  # fail before any work on a language the model lacks
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    return codes
 
 
 def _assemble(out: Path, data: NewsTruthful, records: list[dict], threshold: float) -> NewsTranslation:
