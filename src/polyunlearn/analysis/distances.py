@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from polyunlearn.core.atomic import write_table, write_with
 from polyunlearn.core.languages import LANGUAGES, get_language
 
 DISTANCE_KINDS: tuple[str, ...] = ("syntactic", "genetic", "geographic", "phonological", "inventory", "featural")
@@ -182,9 +183,7 @@ def _load_or_build_urielplus(rebuild: bool) -> Any:
         arrays[f"langs{i}"] = np.asarray(u.langs[i]).astype(str)
         arrays[f"data{i}"] = np.asarray(u.data[i])
         arrays[f"sources{i}"] = np.asarray(u.sources[i]).astype(str)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
+    write_with(path, lambda t: np.savez_compressed(t, **arrays))  # a concurrent reader never sees half a file
     return u
 
 
@@ -297,9 +296,7 @@ def _append_extra(new: pd.DataFrame) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     merged = pd.concat([_read_extra(), new], ignore_index=True)
     merged = merged.drop_duplicates(["lang1", "lang2", "kind"], keep="last")
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    merged.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    write_table(path, merged)
 
 
 def distance_matrix(kind: str, codes: Sequence[str]) -> pd.DataFrame:

@@ -132,6 +132,14 @@ def write_table(path: str | Path, df: pd.DataFrame, index: bool = False) -> Path
     return _replace_from(_tmp(path), path, lambda t: df.to_csv(t, index=index))
 
 
+def write_with(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Atomically write `path` with a writer of our own choosing: write(temp) gets a temporary
+    path beside `path` with the same suffix (writers that pick a format from it still do)."""
+    path = Path(path)
+    _mkdir(path)
+    return _replace_from(_tmp(path), path, write)
+
+
 def save_figure(fig, path: str | Path) -> Path:
     path = Path(path)
     _mkdir(path)

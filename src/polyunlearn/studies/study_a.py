@@ -43,7 +43,7 @@ import pandas as pd
 import torch
 from rich.console import Console
 
-from polyunlearn.core.atomic import write_jsonl, write_table
+from polyunlearn.core.atomic import write_jsonl, write_table, write_with
 from polyunlearn.core.config import check_choice, check_number, setting
 from polyunlearn.core.encoding import Encoded, Encoder
 from polyunlearn.core.languages import get_language, parse_langs
@@ -470,9 +470,7 @@ def run_study_a(cfg: StudyAConfig, console: Console | None = None, overwrite: bo
         # 1. data (written once, read back: what every step and the user see) and tokenizer
         data_path = out / "data" / data.file_name
         if not data_path.exists():
-            tmp = data_path.with_name(f".news.tmp{os.getpid()}.jsonl")  # suffix picks the format
-            data.save(tmp)
-            os.replace(tmp, data_path)
+            write_with(data_path, data.save)  # atomic; the temp name keeps the suffix, which picks the format
         data = load_study_a_data(str(data_path), ",".join(langs))
         n_questions = len(data.qas) if data.truthful is None else len(data.truthful.questions)
         console.print(
