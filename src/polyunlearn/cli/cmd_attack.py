@@ -47,6 +47,10 @@ def attack(
     retain_model: str | None = typer.Option(
         None, help="Folder of the retain model (for relearning robustness R); default the demo's / grid's own."
     ),
+    retain_eval: str | None = typer.Option(
+        None,
+        help="The retain model's evaluation folder the run's per-epoch evaluation used (re-creating an unsaved model); default the one the run recorded, the demo's / grid's own.",
+    ),
     threads: int = typer.Option(1, help="torch CPU threads."),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Redo every probe of RUN_DIR/attacks, even those made with the same settings."
@@ -59,7 +63,9 @@ def attack(
 
     set_threads(threads)
     cfg = AttackConfig(probes=parse_probes(probes), **attack)
-    manifest = run_attacks(run_dir, cfg, console, data=data, langs=langs, retain=retain_model, overwrite=overwrite)
+    manifest = run_attacks(
+        run_dir, cfg, console, data=data, langs=langs, retain=retain_model, overwrite=overwrite, retain_eval=retain_eval
+    )
     console.print(
         f"matrices: [bold]{(Path(run_dir) / 'attacks' / 'matrices').resolve()}[/bold] ({len(manifest['matrices'])} files); "
         f"robustness.csv and attack.json beside them"

@@ -200,12 +200,13 @@ def run_attacks(
     langs: str | None = None,
     retain: str | None = None,
     overwrite: bool = False,
+    retain_eval: str | None = None,
 ) -> dict[str, Any]:
     """Run `cfg.probes` on the unlearning run in `run_dir`; returns the manifest (attack.json)."""
     from polyunlearn.studies import attack_runs
 
     console = console or Console()
-    target = resolve_target(run_dir, data, langs, retain)
+    target = resolve_target(run_dir, data, langs, retain, retain_eval)
     relearn_langs = (
         default_relearn_langs(target)
         if cfg.relearn_langs == "default"

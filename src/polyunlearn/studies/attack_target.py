@@ -31,6 +31,7 @@ from polyunlearn.core.rundir import (
 )
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.schema import DataError, QAItem
+from polyunlearn.studies.epoch_eval import CurveEvaluation, rebuild_curves
 from polyunlearn.studies.phases import UnlearnConfig, item_languages, unlearn_sets
 
 RECREATE_TOLERANCE = 1e-4  # max |forget Prob| difference per item between the run and its re-creation
@@ -53,6 +54,7 @@ class Target:
     tokenizer: Any
     run_records: list[dict] | None  # the run's own per-item evaluation (None when it evaluated nothing)
     run_summary: pd.DataFrame | None
+    curves: CurveEvaluation | None = None  # the run's per-epoch evaluation, for an exact re-creation
 
     @property
     def saved_model(self) -> Path | None:
@@ -129,8 +131,24 @@ def _retain_model(run_dir: Path, retain: str | None) -> Path | None:
     return None
 
 
+def _retain_evals(run_dir: Path, info: dict[str, Any], retain_eval: str | None) -> list[Path]:
+    """Where the retain model's evaluation of a run may be: --retain-eval, the folder the run
+    recorded, the demo's and the grid's own."""
+    if retain_eval is not None:
+        return [Path(retain_eval)]
+    found = [Path(info["retain_eval"])] if info.get("retain_eval") else []
+    return found + [
+        run_dir.parent.parent / "eval" / "retain_model",
+        run_dir.parent.parent / "base" / "eval" / "retain_model",
+    ]
+
+
 def resolve_target(
-    run_dir: str | Path, data: str | None = None, langs: str | None = None, retain: str | None = None
+    run_dir: str | Path,
+    data: str | None = None,
+    langs: str | None = None,
+    retain: str | None = None,
+    retain_eval: str | None = None,
 ) -> Target:
     """Everything an attack needs from an unlearning run folder, each checked (one line naming
     what is wrong otherwise) before any model loads."""
@@ -164,6 +182,7 @@ def resolve_target(
         records, summary = load_eval(run_dir / "eval")
     items = _find_data(run_dir, identity, info, data, langs, summary)
     _, _, forget_langs = unlearn_sets(items, cfg)
+    curves = rebuild_curves(identity, cfg, items, _retain_evals(run_dir, info, retain_eval))
     return Target(
         run_dir,
         identity,
@@ -179,6 +198,7 @@ def resolve_target(
         load_tokenizer(before),
         records,
         summary,
+        curves,
     )
 
 
@@ -212,6 +232,7 @@ def unlearned_model_path(target: Target, folder: Path, console: Any, overwrite: 
         overwrite=overwrite,
         progress=False,
         what=f"re-create {target.run_dir.name}",
+        curves=target.curves,  # the run's per-epoch evaluation too: --select may pick an earlier epoch
     )
     return folder / "model", "re-created"
 

@@ -294,6 +294,7 @@ def _unlearning_runs(out: Path, cfg: DemoConfig, base: Base, console: Console, o
                 overwrite=overwrite,
                 what=f"unlearn {method} in ({label})",
                 curves=curves,
+                info={"retain_eval": str((out / "eval" / "retain_model").resolve())},  # read back by `attack`
             )
             after_records, after = load_eval(run_dir / "eval")
             summaries.setdefault(method, {})[label] = after

@@ -50,7 +50,15 @@ from polyunlearn.analysis.epoch_curves import (
 )
 from polyunlearn.core.atomic import read_json, write_json, write_jsonl, write_table
 from polyunlearn.core.models import load_weights, save_model
-from polyunlearn.core.rundir import CURVES_DIR, SELECTED_DIR, RunFolderError, canonical, eval_done, fingerprint
+from polyunlearn.core.rundir import (
+    CURVES_DIR,
+    SELECTED_DIR,
+    RunFolderError,
+    canonical,
+    eval_done,
+    fingerprint,
+    load_eval,
+)
 from polyunlearn.data.schema import GENERAL_SPLITS, QAItem, evaluated
 from polyunlearn.evaluation.records import EvalConfig, score_items, summarize, truth_ratio_missing
 
@@ -70,6 +78,39 @@ class CurveEvaluation:
             "eval": canonical(self.ecfg),
             "retain_model_records": fingerprint(list(self.retain_records)) if self.retain_records else None,
         }
+
+
+def rebuild_curves(
+    identity: dict[str, Any], cfg: Any, items: Sequence[QAItem], retain_evals: Sequence[Path]
+) -> CurveEvaluation | None:
+    """The per-epoch evaluation a finished run was given, rebuilt from its run.json identity, so
+    that the run can be repeated exactly (an attack re-creating an unsaved model): the
+    evaluation settings as recorded, and the retain model's records found among `retain_evals`
+    (evaluation folders) by their content hash. None when the run had no per-epoch evaluation;
+    one line naming what is missing otherwise."""
+    if not cfg.eval_every:
+        return None
+    spec = identity.get("curves")
+    if not isinstance(spec, dict) or "eval" not in spec:
+        raise RunFolderError("run.json: eval_every is set but the identity records no per-epoch evaluation (curves)")
+    ecfg = EvalConfig(**spec["eval"])
+    if canonical(ecfg) != spec["eval"]:
+        raise RunFolderError(
+            "run.json: its per-epoch EvalConfig does not rebuild identically with this polyunlearn version"
+        )
+    want = spec.get("retain_model_records")
+    if not want:
+        return CurveEvaluation(items, ecfg, None)
+    for folder in retain_evals:
+        if eval_done(folder):
+            records = load_eval(folder)[0]
+            if fingerprint(list(records)) == want:
+                return CurveEvaluation(items, ecfg, records)
+    tried = ", ".join(str(f) for f in retain_evals) or "nothing"
+    raise RunFolderError(
+        "the run's per-epoch evaluation used the retain model's evaluation, and none with the same content was found "
+        f"(tried: {tried}); give --retain-eval DIR (the eval/ folder it was made with)"
+    )
 
 
 def check_curves(

@@ -170,7 +170,7 @@ def execute_run(
                 identity = ctx.identity | alternate_identity(ctx.items, run.unlearn, ctx.alternates)
                 unlearn_step(folder, load=lambda: _load_model(ctx), identity=identity, tokenizer=load_tokenizer(ctx.tokenizer, ctx.trust_remote_code),
                              items=ctx.items, cfg=run.unlearn, evaluation=standard_evaluation(ctx.items, ctx.ecfg, retain), console=console, save=ctx.save,
-                             info={"run_id": run.run_id, "forget_label": run.forget_label, "params": run.params}, progress=progress, what=f"  {run.run_id}",
+                             info={"run_id": run.run_id, "forget_label": run.forget_label, "params": run.params, "retain_eval": ctx.retain_eval}, progress=progress, what=f"  {run.run_id}",
                              alternates=ctx.alternates, curves=CurveEvaluation(ctx.items, ctx.ecfg, retain))  # fmt: skip
         except tracking.StopRequested as e:
             console.print(f"{run.run_id}: stopped: {e}", markup=False)

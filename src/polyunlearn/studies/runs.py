@@ -328,7 +328,12 @@ def unlearn_command(
         evaluation=evaluation,
         console=console,
         save=True,
-        info={"command": "unlearn", "data": data, "alternate": alternate},
+        info={
+            "command": "unlearn",
+            "data": data,
+            "alternate": alternate,
+            "retain_eval": str(retain_eval) if retain_eval else None,
+        },
         overwrite=overwrite,
         alternates=alternates,
         curves=curves,
