@@ -34,7 +34,10 @@ from polyunlearn.data.resolve import DATA_HELP
 from polyunlearn.evaluation.settings import EvalConfig
 from polyunlearn.studies.phases import UnlearnConfig
 
-_LR_HELP = "learning rate; default 3e-3 learning / 5e-4 unlearning (tiny), 1e-4 (LoRA), 1e-5 (full fine-tuning)"
+_LR_HELP = (
+    "learning rate; default 3e-3 learning / 5e-4 unlearning (tiny: 'tiny'/'tiny-cohere' or a model folder "
+    "under 10M parameters, e.g. a learned tiny model), 1e-4 (LoRA), 1e-5 (full fine-tuning)"
+)
 _TRAIN_SKIP = ("mixed_precision",)  # set by --bf16
 OVERWRITE = typer.Option(
     False, "--overwrite", help="Redo the run even if OUT holds one (made with the same or other settings)."

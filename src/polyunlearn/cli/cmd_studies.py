@@ -128,7 +128,8 @@ def study_a(
     doc_epochs: int = typer.Option(20, help="Phase 1 epochs (documents)."),
     instruct_epochs: int = typer.Option(20, help="Phase 2 epochs (Q&A)."),
     lr: float | None = typer.Option(
-        None, help="Learning rate of both learning phases; default 3e-3 (tiny), 1e-4 (LoRA), 1e-5 (full)."
+        None,
+        help="Learning rate of both learning phases; default 3e-3 (tiny: built here or a folder under 10M parameters), 1e-4 (LoRA), 1e-5 (full).",
     ),
     unlearn_epochs: int = typer.Option(5),
     unlearn_lr: float | None = typer.Option(None, help="Default 5e-4 (tiny), 1e-4 (LoRA), 1e-5 (full)."),
@@ -155,12 +156,13 @@ def study_a(
     preset: str | None = typer.Option(None, "--preset", help=PRESET_HELP),
 ):
     """Study A: fake news in one language -> OF/QR in every language -> unlearning per language set."""
+    from polyunlearn.core.models import is_tiny_model
     from polyunlearn.core.trainloop import TrainConfig
     from polyunlearn.evaluation.judge import JudgeError
     from polyunlearn.studies.phases import default_lr
     from polyunlearn.studies.study_a import StudyAConfig, run_study_a
 
-    tiny = model in ("tiny", "tiny-cohere")
+    tiny = is_tiny_model(model)  # also a saved tiny model's folder
     lr = lr if lr is not None else default_lr("learn", tiny, lora)
     unlearn_lr = unlearn_lr if unlearn_lr is not None else default_lr("unlearn", tiny, lora)
     learn = dict(lr=lr, batch_size=batch_size, schedule="linear", warmup_ratio=0.05, seed=seed)
