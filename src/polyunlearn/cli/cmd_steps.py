@@ -347,6 +347,8 @@ def _print_lm_eval(out: Path, summary) -> None:
 
 
 def _print_summary(summary) -> None:
+    from rich.markup import escape
+
     from polyunlearn.analysis.matrices import console_table
     from polyunlearn.evaluation.metric_table import console_columns
 
@@ -354,4 +356,6 @@ def _print_summary(summary) -> None:
     console.print(console_table(summary[cols].to_dict("records"), "per-language summary"))
     if "unavailable" in summary:  # a metric that needs a missing field is reported, never faked
         for _, row in summary[summary["unavailable"].notna()].iterrows():
-            console.print(f"[bold yellow]unavailable[/bold yellow] ({row['language']}): {row['unavailable']}")
+            console.print(
+                f"[bold yellow]unavailable[/bold yellow] ({escape(str(row['language']))}): {escape(str(row['unavailable']))}"
+            )

@@ -196,7 +196,7 @@ def study_a(
     try:
         run_study_a(cfg, console, overwrite=overwrite)
     except JudgeError as e:  # unreachable endpoint, missing judge model: one line, not a traceback
-        console.print(f"[bold red]judge error:[/bold red] {e}")
+        console.print(f"[bold red]judge error:[/bold red] {escape(str(e))}")
         raise typer.Exit(2) from None
 
 
