@@ -148,7 +148,8 @@ def study_a(
         None, help="Judge model: hf:PATH or openai:URL,MODEL (default: answer keys + likelihood, no model)."
     ),
     max_new_tokens: int | None = typer.Option(
-        None, help="Greedy answer length in tokens; default auto: the longest reference answer plus 25% (at least 8)."
+        None,
+        help="Greedy answer length in tokens; default auto: the longest reference answer in tokens plus max(16, a quarter of it).",
     ),
     threads: int = typer.Option(1, help="torch CPU threads."),
     seed: int = typer.Option(0, help="Seed of the tiny model and of every training run."),
@@ -236,7 +237,8 @@ def concept_demo(
     threads: int = typer.Option(1, help="torch CPU threads."),
     seed: int = typer.Option(0, help="Seed of the tiny model and of every unlearning run."),
     max_new_tokens: int | None = typer.Option(
-        None, help="Greedy answer length in tokens; default auto: the longest gold answer plus 25% (at least 8)."
+        None,
+        help="Greedy answer length in tokens; default auto: the longest gold answer in tokens (EOS included) plus max(16, a quarter of it).",
     ),
     prompt_format: str = typer.Option(
         "auto",

@@ -100,7 +100,8 @@ class DemoConfig:
         (), "adversarial probes (studies/attack.py) run on every unlearning run after it", cli=False
     )
     max_new_tokens: int | None = setting(
-        None, "greedy answer length in tokens; none = auto (the longest gold answer plus 25%, at least 8)"
+        None,
+        "greedy answer length in tokens; none = auto (the longest gold answer in tokens, EOS included, plus max(16, a quarter of it))",
     )
 
     def __post_init__(self) -> None:

@@ -130,7 +130,8 @@ class StudyAConfig:
         default_factory=lambda: TrainConfig(lr=5e-4, epochs=5, batch_size=8), help="each unlearning run", cli=False
     )
     max_new_tokens: int | None = setting(
-        None, "greedy answer length in tokens; none = auto: the longest reference answer plus 25% (at least 8)"
+        None,
+        "greedy answer length in tokens; none = auto: the longest reference answer in tokens plus max(16, a quarter of it)",
     )
     unlearn_on: str = setting(
         "qa",
