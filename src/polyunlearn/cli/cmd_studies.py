@@ -283,7 +283,10 @@ def concept_demo(
 @with_options(execution=config_options(ExecConfig, panel="Execution"))
 def grid(
     spec: Path = typer.Argument(..., help="Grid spec (YAML): base + methods x forget sets x seeds x params."),
-    out: Path | None = typer.Option(None, help="Results folder; default polyunlearn_runs/grid_<spec name>."),
+    out: Path | None = typer.Option(
+        None,
+        help="Results folder; default polyunlearn_runs/grid_<SPEC file name without its extension> (study_b_tiny.yaml: grid_study_b_tiny).",
+    ),
     dry_run: bool = typer.Option(False, help="Validate the spec and list the runs with their status; train nothing."),
     status: bool = typer.Option(
         False,
