@@ -190,6 +190,18 @@ def test_analyze_minus_retain_subtracts_the_general_damage(demo_folder, tmp_path
         analyze_dir(demo_folder, tmp_path / "bad", minus="nope")
 
 
+def test_analyze_minus_without_out_keeps_the_plain_analysis(demo_folder):
+    from polyunlearn.analysis.analyze import default_analysis_dir
+
+    analyze_dir(demo_folder, n_permutations=99)
+    plain = (demo_folder / "analysis" / "effect_npo.csv").read_text()
+    analyze_dir(demo_folder, n_permutations=99, minus="retain_prob")
+    assert (demo_folder / "analysis" / "effect_npo.csv").read_text() == plain  # not overwritten
+    assert (demo_folder / "analysis_minus_retain_prob" / "effect_npo.csv").is_file()
+    assert default_analysis_dir(demo_folder, "rouge", "retain_prob") == demo_folder / "analysis_rouge_minus_retain_prob"
+    assert default_analysis_dir(demo_folder) == demo_folder / "analysis"
+
+
 def test_analyze_without_single_language_runs_says_why(demo_folder):
     for fset in LANGS:
         shutil.rmtree(demo_folder / "unlearn" / f"npo__{fset}")

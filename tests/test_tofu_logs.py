@@ -199,6 +199,20 @@ def test_tofu_aggregate_cli(tmp_path):
 
 
 # --------------------------------------------------------------------------- exports
+def test_tofu_aggregate_cli_prints_a_tiny_forget_quality_in_scientific_notation(tmp_path):
+    # 20 forget items, tr = 0.5 for every one against tr = 2 for the retain model: the samples do not
+    # overlap, so the KS p-value is 2 / C(40, 20) = 1.45e-11, which 3 decimals would show as 0.000.
+    n = 20
+    forget = _log([LN2] * n, [LN2] * n, [[LN4]] * n, [1.0] * n)
+    retain_forget = _log([LN4] * n, [LN4] * n, [[LN2]] * n, [0.0] * n)
+    logs = _write_logs(tmp_path / "model", dict(hand_logs(), **{"eval_log_forget.json": forget}))
+    retain = _write_logs(tmp_path / "retain", dict(hand_logs(), **{"eval_log_forget.json": retain_forget}))
+    res = CliRunner().invoke(app, ["tofu-aggregate", str(logs), "--retain", str(retain)])
+    assert res.exit_code == 0, res.output
+    line = next(x for x in res.output.splitlines() if "Forget Quality" in x)
+    assert "1.45e-11" in line, line
+
+
 def test_exports_use_the_reference_names(tmp_path):
     summary, _ = reaggregate(_write_logs(tmp_path / "m", hand_logs()), _write_logs(tmp_path / "r", retain_model_logs()))
     ou = open_unlearning_summary(summary)["en"]

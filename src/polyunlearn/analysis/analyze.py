@@ -73,6 +73,14 @@ def resource_table(effect: pd.DataFrame, retain_change: pd.DataFrame | None) -> 
     return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
 
 
+def default_analysis_dir(folder: str | Path, metric: str = "forget_prob", minus: str | None = None) -> Path:
+    """Where an analysis goes without --out: FOLDER/analysis for the plain one (forget_prob, the
+    folder `report` reads), else a folder of its own, so that another metric or --minus never
+    overwrites it: FOLDER/analysis_minus_retain_prob, FOLDER/analysis_rouge, ..."""
+    parts = ([] if metric == "forget_prob" else [metric]) + ([f"minus_{minus}"] if minus else [])
+    return Path(folder) / "_".join(["analysis", *parts])
+
+
 def analyze_dir(
     folder: str | Path,
     out: str | Path | None = None,
@@ -86,7 +94,7 @@ def analyze_dir(
     beyond the general damage the run also did in that language (on the tiny model every run
     lowers every probability a little, consistently: see the demo's q-value matrices)."""
     results, _ = collect_results(folder)
-    out = Path(out) if out else Path(folder) / "analysis"
+    out = Path(out) if out else default_analysis_dir(folder, metric, minus)
     if results.empty:
         raise ValueError(f"{folder}: no finished runs to analyze")
     for m in (metric, minus):

@@ -174,19 +174,36 @@ def write_matrices(
 
 def console_table(rows: list[dict], title: str, headers: Mapping[str, str] | None = None):
     """A rich Table from flat dicts: columns are the union of keys (first-seen order), a key a
-    row lacks shows as '-', floats with 3 decimals; `headers` renames columns for display."""
+    row lacks shows as '-', floats as console_number; `headers` renames columns for display.
+    Every text is shown as it is (rich markup escaped: a '[a-z0-9]' in a cell stays)."""
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title)
+    table = Table(title=escape(title))
     columns = list(dict.fromkeys(k for r in rows for k in r))
     for col in columns:
         numeric = any(isinstance(r.get(col), (int, float)) and not isinstance(r.get(col), bool) for r in rows)
-        table.add_column((headers or {}).get(col, str(col)), justify="right" if numeric else "left")
+        table.add_column(escape((headers or {}).get(col, str(col))), justify="right" if numeric else "left")
     for r in rows:
         table.add_row(
             *[
-                ("-" if r.get(col) is None else f"{r[col]:.3f}" if isinstance(r[col], float) else str(r[col]))
+                (
+                    "-"
+                    if r.get(col) is None
+                    else console_number(r[col])
+                    if isinstance(r[col], float)
+                    else escape(str(r[col]))
+                )
                 for col in columns
             ]
         )
     return table
+
+
+def console_number(x: float) -> str:
+    """A float for a console table: 3 decimals, except a nonzero value below 0.001 in magnitude
+    (a Forget Quality p-value such as 2e-16), which 3 decimals would show as 0.000: 3 significant
+    digits in scientific notation then."""
+    if x != 0 and abs(x) < 1e-3:
+        return f"{x:.3g}"
+    return f"{x:.3f}"

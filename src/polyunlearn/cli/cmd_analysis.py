@@ -24,7 +24,11 @@ def analyze(
     permutations: int = typer.Option(
         999, help="Permutations of the Mantel-style test (exact when fewer are possible)."
     ),
-    out: Path | None = typer.Option(None, help="Output folder; default FOLDER/analysis."),
+    out: Path | None = typer.Option(
+        None,
+        help="Output folder; default FOLDER/analysis, or a folder of its own for another --metric or --minus "
+        "(FOLDER/analysis_minus_retain_prob, FOLDER/analysis_<metric>[_minus_<m>]), so the plain analysis stays.",
+    ),
     minus: str | None = typer.Option(
         None,
         help="Subtract this metric's drop (e.g. retain_prob): the effect becomes forgetting beyond general damage.",

@@ -48,7 +48,7 @@ def data(
     for lang, per_split in report["missing_optional"].items():
         for split, fields in per_split.items():
             text = ", ".join(f"{n} without {name}" for name, n in fields.items())
-            console.print(f"[yellow]{lang} {split}:[/yellow] {text} (Truth Ratio needs both)")
+            console.print(f"[yellow]{escape(lang)} {escape(split)}:[/yellow] {escape(text)} (Truth Ratio needs both)")
     for row in report["skipped"][:_SHOW_SKIPPED]:
         console.print(f"[yellow]skipped[/yellow] {escape(row['where'])}: {escape(row['reason'])}")
     if len(report["skipped"]) > _SHOW_SKIPPED:

@@ -80,11 +80,13 @@ def metrics(
 @app.command(rich_help_panel=REFERENCE)
 def presets():
     """List the paper presets (--preset) with every value they set, and our defaults beside the papers'."""
+    from rich.markup import escape
+
     from polyunlearn.analysis.matrices import console_table
     from polyunlearn.studies.presets import DEFAULTS_VS_PAPERS, PRESETS
 
     for preset in PRESETS.values():
-        console.print(f"[bold]{preset.name}[/bold]: {preset.paper}")
+        console.print(f"[bold]{escape(preset.name)}[/bold]: {escape(preset.paper)}")
         for command, values in preset.commands.items():
             shown = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in values.items() if k != "method_params")
             extra = "; ".join(

@@ -34,7 +34,10 @@ from polyunlearn.data.resolve import DATA_HELP
 from polyunlearn.evaluation.settings import EvalConfig
 from polyunlearn.studies.phases import UnlearnConfig
 
-_LR_HELP = "learning rate; default 3e-3 learning / 5e-4 unlearning (tiny), 1e-4 (LoRA), 1e-5 (full fine-tuning)"
+_LR_HELP = (
+    "learning rate; default 3e-3 learning / 5e-4 unlearning (tiny: 'tiny'/'tiny-cohere' or a model folder "
+    "under 10M parameters, e.g. a learned tiny model), 1e-4 (LoRA), 1e-5 (full fine-tuning)"
+)
 _TRAIN_SKIP = ("mixed_precision",)  # set by --bf16
 OVERWRITE = typer.Option(
     False, "--overwrite", help="Redo the run even if OUT holds one (made with the same or other settings)."
@@ -344,6 +347,8 @@ def _print_lm_eval(out: Path, summary) -> None:
 
 
 def _print_summary(summary) -> None:
+    from rich.markup import escape
+
     from polyunlearn.analysis.matrices import console_table
     from polyunlearn.evaluation.metric_table import console_columns
 
@@ -351,4 +356,6 @@ def _print_summary(summary) -> None:
     console.print(console_table(summary[cols].to_dict("records"), "per-language summary"))
     if "unavailable" in summary:  # a metric that needs a missing field is reported, never faked
         for _, row in summary[summary["unavailable"].notna()].iterrows():
-            console.print(f"[bold yellow]unavailable[/bold yellow] ({row['language']}): {row['unavailable']}")
+            console.print(
+                f"[bold yellow]unavailable[/bold yellow] ({escape(str(row['language']))}): {escape(str(row['unavailable']))}"
+            )

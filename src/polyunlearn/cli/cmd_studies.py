@@ -128,7 +128,8 @@ def study_a(
     doc_epochs: int = typer.Option(20, help="Phase 1 epochs (documents)."),
     instruct_epochs: int = typer.Option(20, help="Phase 2 epochs (Q&A)."),
     lr: float | None = typer.Option(
-        None, help="Learning rate of both learning phases; default 3e-3 (tiny), 1e-4 (LoRA), 1e-5 (full)."
+        None,
+        help="Learning rate of both learning phases; default 3e-3 (tiny: built here or a folder under 10M parameters), 1e-4 (LoRA), 1e-5 (full).",
     ),
     unlearn_epochs: int = typer.Option(5),
     unlearn_lr: float | None = typer.Option(None, help="Default 5e-4 (tiny), 1e-4 (LoRA), 1e-5 (full)."),
@@ -147,7 +148,8 @@ def study_a(
         None, help="Judge model: hf:PATH or openai:URL,MODEL (default: answer keys + likelihood, no model)."
     ),
     max_new_tokens: int | None = typer.Option(
-        None, help="Greedy answer length in tokens; default auto: the longest reference answer plus 25% (at least 8)."
+        None,
+        help="Greedy answer length in tokens; default auto: the longest reference answer in tokens plus max(16, a quarter of it).",
     ),
     threads: int = typer.Option(1, help="torch CPU threads."),
     seed: int = typer.Option(0, help="Seed of the tiny model and of every training run."),
@@ -155,12 +157,13 @@ def study_a(
     preset: str | None = typer.Option(None, "--preset", help=PRESET_HELP),
 ):
     """Study A: fake news in one language -> OF/QR in every language -> unlearning per language set."""
+    from polyunlearn.core.models import is_tiny_model
     from polyunlearn.core.trainloop import TrainConfig
     from polyunlearn.evaluation.judge import JudgeError
     from polyunlearn.studies.phases import default_lr
     from polyunlearn.studies.study_a import StudyAConfig, run_study_a
 
-    tiny = model in ("tiny", "tiny-cohere")
+    tiny = is_tiny_model(model)  # also a saved tiny model's folder
     lr = lr if lr is not None else default_lr("learn", tiny, lora)
     unlearn_lr = unlearn_lr if unlearn_lr is not None else default_lr("unlearn", tiny, lora)
     learn = dict(lr=lr, batch_size=batch_size, schedule="linear", warmup_ratio=0.05, seed=seed)
@@ -194,7 +197,7 @@ def study_a(
     try:
         run_study_a(cfg, console, overwrite=overwrite)
     except JudgeError as e:  # unreachable endpoint, missing judge model: one line, not a traceback
-        console.print(f"[bold red]judge error:[/bold red] {e}")
+        console.print(f"[bold red]judge error:[/bold red] {escape(str(e))}")
         raise typer.Exit(2) from None
 
 
@@ -234,7 +237,8 @@ def concept_demo(
     threads: int = typer.Option(1, help="torch CPU threads."),
     seed: int = typer.Option(0, help="Seed of the tiny model and of every unlearning run."),
     max_new_tokens: int | None = typer.Option(
-        None, help="Greedy answer length in tokens; default auto: the longest gold answer plus 25% (at least 8)."
+        None,
+        help="Greedy answer length in tokens; default auto: the longest gold answer in tokens (EOS included) plus max(16, a quarter of it).",
     ),
     prompt_format: str = typer.Option(
         "auto",
@@ -279,7 +283,10 @@ def concept_demo(
 @with_options(execution=config_options(ExecConfig, panel="Execution"))
 def grid(
     spec: Path = typer.Argument(..., help="Grid spec (YAML): base + methods x forget sets x seeds x params."),
-    out: Path | None = typer.Option(None, help="Results folder; default polyunlearn_runs/grid_<spec name>."),
+    out: Path | None = typer.Option(
+        None,
+        help="Results folder; default polyunlearn_runs/grid_<SPEC file name without its extension> (study_b_tiny.yaml: grid_study_b_tiny).",
+    ),
     dry_run: bool = typer.Option(False, help="Validate the spec and list the runs with their status; train nothing."),
     status: bool = typer.Option(
         False,

@@ -34,6 +34,16 @@ TINY_SIZES: dict[str, dict[str, int]] = {
 }
 
 
+# The models built in-process by name (`--model tiny` / `tiny-cohere`) and their architecture.
+TINY_BUILDERS: dict[str, str] = {"tiny": "llama", "tiny-cohere": "cohere"}
+
+# Below this many parameters a model gets the tiny defaults (is_tiny_model). polyunlearn's tiny
+# model has ~1.5M parameters (with its 4k vocabulary); the bench's "small" (28M) and every
+# pretrained LM one would fine-tune (Pythia-14M and up) are above it and keep the full
+# fine-tuning defaults.
+TINY_MAX_PARAMETERS = 10_000_000
+
+
 class ModelLoadError(ValueError):
     """A model or tokenizer could not be loaded; the message names the path or id."""
 
@@ -126,6 +136,61 @@ def looks_like_path(name: str) -> bool:
     # Hub ids are "name" or "org/name"; anything else with a slash, or starting like a path,
     # is meant as a local folder and must not silently turn into a hub download.
     return name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).exists()
+
+
+def is_tiny_model(name_or_path: str, _depth: int = 0) -> bool:
+    """Whether a model gets the tiny defaults (studies.phases.default_lr: large steps, as a small
+    model trained from scratch needs), decided by what the model IS, not how it is named:
+
+    - 'tiny' / 'tiny-cohere' (built in-process): yes;
+    - a local folder: yes when its weights hold fewer than TINY_MAX_PARAMETERS parameters, counted
+      from the safetensors headers (exact, whatever the architecture, without loading a weight).
+      So `learn --model tiny` 's OUT/model is tiny however the folder is named or moved, and so
+      is a user's own small HF model folder under 10M parameters; anything bigger is not;
+    - a peft adapter folder: as its base model (adapter_config.json's base_model_name_or_path);
+    - a hub id (or a folder without safetensors weights): no, the full fine-tuning defaults.
+    """
+    if name_or_path in TINY_BUILDERS:
+        return True
+    path = Path(name_or_path).expanduser()
+    if not path.is_dir():
+        return False
+    adapter = path / "adapter_config.json"
+    if adapter.is_file():
+        import json
+
+        try:
+            base = json.loads(adapter.read_text(encoding="utf-8")).get("base_model_name_or_path")
+        except (OSError, ValueError):
+            return False
+        return isinstance(base, str) and bool(base) and _depth < 4 and is_tiny_model(base, _depth + 1)
+    count = safetensors_parameters(path)
+    return count is not None and count < TINY_MAX_PARAMETERS
+
+
+def safetensors_parameters(folder: Path) -> int | None:
+    """The number of parameters in a folder's *.safetensors files, read from their headers only
+    (8 bytes of header length, then the JSON table of tensor shapes); None without such files or
+    when one cannot be read."""
+    import json
+    import math
+    import struct
+
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        return None
+    total = 0
+    try:
+        for f in files:
+            with f.open("rb") as fh:
+                (size,) = struct.unpack("<Q", fh.read(8))
+                if size > 100_000_000:  # not a safetensors header
+                    return None
+                header = json.loads(fh.read(size))
+            total += sum(math.prod(v["shape"]) for k, v in header.items() if k != "__metadata__")
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return None
+    return total
 
 
 def load_tokenizer(name_or_path: str, trust_remote_code: bool = False) -> PreTrainedTokenizerFast:

@@ -269,7 +269,7 @@ class RunFolder:
             diff = identity_diff(saved, self.identity)
             if diff and not self.overwrite:
                 raise IdentityMismatch(
-                    f"{self.path} holds a {saved.get('kind', 'run')} made with other settings ({'; '.join(diff)}): "
+                    f"{self.path} holds {run_kind_phrase(saved.get('kind'))} made with other settings ({'; '.join(diff)}): "
                     "refusing to reuse or mix its results; rerun with --overwrite to redo it, or use another --out"
                 )
             if diff or self.overwrite:
@@ -294,6 +294,13 @@ class RunFolder:
 
     def done_summary(self) -> dict[str, Any]:
         return read_run_json(self.path / DONE_FILE)
+
+
+def run_kind_phrase(kind: str | None) -> str:
+    """'a learn run', 'an unlearn run', 'an eval run', 'a run' (no kind): the article follows the kind."""
+    if not kind or kind == "run":
+        return "a run"
+    return f"{'an' if kind[0].lower() in 'aeiou' else 'a'} {kind} run"
 
 
 def folder_status(path: str | Path, identity: Mapping[str, Any], kind: str) -> str:

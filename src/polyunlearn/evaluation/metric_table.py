@@ -44,7 +44,16 @@ ROUGE_DIFF = (
     "runs; characters for zh/ja), since rouge-score's tokenizer deletes every non [a-z0-9] character "
     "and scores such answers 0."
 )
-TR_EPS = "open-unlearning adds 1e-10 to the denominator of tr (below 1e-6 on any realistic input)."
+# open-unlearning (src/evals/metrics/memorization.py, truth_ratio) computes P = exp(-mean NLL) and
+# tr = P_perturbed / (P_true + 1e-10): its tr is ours times P_true / (P_true + 1e-10), a relative
+# error of about 1e-10 / P_true. That exceeds 1e-6 once P_true < 1e-4 (mean NLL of the true answer
+# above ln(1e4) = 9.2), common on an unlearned forget set, and halves tr at a mean NLL of 23.
+TR_EPS = (
+    "open-unlearning computes tr = P_perturbed / (P_true + 1e-10) with P = exp(-mean NLL): a relative "
+    "error of about 1e-10 / P_true in tr, which exceeds 1e-6 once P_true < 1e-4 (true answer's mean NLL "
+    "above 9.2, common on an unlearned forget set) and halves tr at a mean NLL of 23; we compute tr exactly "
+    "(in log space)."
+)
 
 
 def _ou(split: str, suffix: str) -> str:
@@ -168,7 +177,14 @@ def _memorization(split: str) -> list[Metric]:
         "mean_i 1 - k/n, k = first position from which every argmax matches the gold answer (n answer tokens, EOS excluded)",
         open_unlearning={"forget": "extraction_strength", "retain": "retain_extraction_strength"}.get(split, ""),
         item="extraction_strength",
-        differs="as open-unlearning: k is searched in 0..n-1, so an item with no matching suffix scores 1/n, not 0.",
+        differs="as open-unlearning: k is searched in 0..n-1, so an item with no matching suffix scores 1/n, not 0."
+        + (
+            " The key depends on open-unlearning's version: its eval/tofu.yaml at commit 9f7a15d lists "
+            "retain_extraction_strength (tofu_metrics/retain_extraction_strength.yaml, on retain_perturbed); "
+            "others (e.g. 09aaf40) have no retain extraction strength, only extraction_strength on the forget split."
+            if split == "retain"
+            else ""
+        ),
     )
     return [em, es]
 
@@ -204,7 +220,12 @@ CROSS_SPLIT = [
         tofu="Forget Quality",
         open_unlearning="forget_quality",
         direction="higher = closer to the retain model",
-        differs="TOFU and open-unlearning test 1/tr (+1e-10); the KS p-value is the same for the reversed order.",
+        differs=(
+            "TOFU's aggregate_eval_stat.py tests 1/tr = exp(perturbed loss - paraphrased loss); open-unlearning's "
+            "ks_test tests tr as its truth_ratio gives it (P_perturbed / (P_true + 1e-10)), as we do. The KS "
+            "p-value does not change when both samples are reversed (1/x is monotone); only the 1e-10 can differ "
+            "(see the truth ratio's note)."
+        ),
     ),
     Metric(
         "mia_loss_auc",

@@ -19,12 +19,9 @@ import pandas as pd
 from polyunlearn.core.models import load_model
 from polyunlearn.core.quantize import backend_for, quantize_model
 from polyunlearn.core.rundir import (
-    RUN_FILE,
-    RunFolderError,
     data_fingerprint,
     fingerprint,
     model_fingerprint,
-    read_run_json,
 )
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.evaluation import recovery as rec
@@ -94,17 +91,11 @@ def relearn_lr(ctx: Any) -> float:
 
 
 def learned_tiny(before: str) -> bool:
-    """Whether the model before unlearning is a tiny model learned by polyunlearn (its learn
-    run's run.json names the in-process builder)."""
-    run = Path(before).parent / RUN_FILE
-    if not run.is_file():
-        return False
-    try:
-        model = read_run_json(run).get("identity", {}).get("model", {})
-    except RunFolderError:
-        return False
-    model = model.get("model", model) if isinstance(model.get("model"), dict) else model
-    return str(model.get("builder", "")).startswith("tiny")
+    """Whether the model before unlearning gets the tiny defaults: decided from the model folder
+    itself (core.models.is_tiny_model: its parameter count), whatever it is named."""
+    from polyunlearn.core.models import is_tiny_model
+
+    return is_tiny_model(before)
 
 
 def retain_for_relearning(ctx: Any):

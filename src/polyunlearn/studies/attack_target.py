@@ -28,6 +28,7 @@ from polyunlearn.core.rundir import (
     load_eval,
     model_fingerprint,
     read_run_json,
+    run_kind_phrase,
 )
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.schema import DataError, QAItem
@@ -159,7 +160,7 @@ def resolve_target(
     identity, info = run.get("identity", {}), run.get("info", {})
     if identity.get("kind") != "unlearn":
         raise RunFolderError(
-            f"{run_dir} holds a {identity.get('kind', 'unknown')} run; attack needs an unlearning run folder (e.g. a demo's unlearn/<run>/)"
+            f"{run_dir} holds {run_kind_phrase(identity.get('kind') or 'unknown')}; attack needs an unlearning run folder (e.g. a demo's unlearn/<run>/)"
         )
     if not (run_dir / DONE_FILE).is_file():
         raise RunFolderError(f"{run_dir}: the unlearning run is not finished (no {DONE_FILE}); rerun it first")

@@ -211,7 +211,8 @@ class ConceptConfig:
     threads: int = setting(1, "torch CPU threads")
     seed: int = setting(0, "seed of the tiny model and of every unlearning run")
     max_new_tokens: int | None = setting(
-        None, "greedy answer length in tokens; none = auto (the longest gold answer plus 25%, at least 8)"
+        None,
+        "greedy answer length in tokens; none = auto (the longest gold answer in tokens, EOS included, plus max(16, a quarter of it))",
     )
 
     def __post_init__(self) -> None:

@@ -100,7 +100,8 @@ class DemoConfig:
         (), "adversarial probes (studies/attack.py) run on every unlearning run after it", cli=False
     )
     max_new_tokens: int | None = setting(
-        None, "greedy answer length in tokens; none = auto (the longest gold answer plus 25%, at least 8)"
+        None,
+        "greedy answer length in tokens; none = auto (the longest gold answer in tokens, EOS included, plus max(16, a quarter of it))",
     )
 
     def __post_init__(self) -> None:
@@ -357,30 +358,15 @@ def _write_results(
         "forget_prob_other_langs": "forget P other langs",
     }
     # Two tables, so that each fits an 80-column terminal or CI log.
-    mia = ("mia_auc_before", "mia_auc_after", "mia_auc_retain_model")
     console.print(
         console_table(
-            [{k: v for k, v in c.items() if k not in mia} for c in checks],
+            [{k: v for k, v in c.items() if not k.startswith("mia_")} for c in checks],
             "Mean over the unlearned languages (other langs: the rest)",
             headers,
         )
     )
-    if any("mia_auc_after" in c for c in checks):
-        rows = [
-            {"method": c["method"], "forget_langs": c["forget_langs"], **{k: c.get(k) for k in mia}} for c in checks
-        ]
-        console.print(
-            console_table(
-                rows,
-                "Membership attack: loss AUC forget vs holdout (0.5 = hidden, < 0.5 = over-unlearned)",
-                {
-                    "forget_langs": "langs",
-                    "mia_auc_before": "before",
-                    "mia_auc_after": "after",
-                    "mia_auc_retain_model": "retain model",
-                },
-            )
-        )
+    if (table := mia_table(checks)) is not None:
+        console.print(table)
     console.print(
         f"forgetting shown: {'yes' if result['forgetting_shown'] else 'NO'} "
         f"(forget Prob below {cfg.forget_target:.0%} of before; retain Prob within {cfg.retain_tolerance:.2f})"
@@ -393,6 +379,28 @@ def _write_results(
     )
     console.print(f"open the report: [bold]{report.resolve()}[/bold]")
     return result
+
+
+# The membership attacks of the demo's result (mean over the unlearned languages), the first one
+# present shown on the console: Min-K% (k = 0.4, as README discusses), else the loss attack.
+MIA_SHOWN = (("mia_min_k_auc", "Min-K% AUC (k = 0.4)"), ("mia_loss_auc", "loss AUC"))
+
+
+def mia_table(checks: list[dict]):
+    """The console table of the membership attack (the first of MIA_SHOWN in the checks), or None."""
+    for column, name in MIA_SHOWN:
+        if any(f"{column}_after" in c for c in checks):
+            parts = {f"{column}_before": "before", f"{column}_after": "after", f"{column}_retain_model": "retain model"}
+            rows = [
+                {"method": c["method"], "forget_langs": c["forget_langs"], **{k: c.get(k) for k in parts}}
+                for c in checks
+            ]
+            return console_table(
+                rows,
+                f"Membership attack: {name} forget vs holdout (0.5 = hidden, < 0.5 = over-unlearned)",
+                {"forget_langs": "langs", **parts},
+            )
+    return None
 
 
 def _check(
@@ -417,15 +425,16 @@ def _check(
     others = after.set_index("language").drop(index=forget_langs, errors="ignore")
     # Transfer to the languages that were not unlearned (None when the run covered them all).
     row["forget_prob_other_langs"] = float(others["forget_prob"].mean()) if len(others) else None
-    if "mia_loss_auc" in a and "mia_loss_auc" in b:
-        # Loss-attack AUC forget vs holdout: ~1 = membership plain to see, 0.5 = hidden,
-        # well below 0.5 = over-unlearned (the facts now look rarer than never-seen ones).
-        row["mia_auc_before"] = float(b["mia_loss_auc"].mean())
-        row["mia_auc_after"] = float(a["mia_loss_auc"].mean())
-        if retain_summary is not None and "mia_loss_auc" in retain_summary:
-            row["mia_auc_retain_model"] = float(
-                retain_summary.set_index("language").loc[forget_langs, "mia_loss_auc"].mean()
-            )
+    for column, _ in MIA_SHOWN:
+        if column in a and column in b:
+            # Attack AUC forget vs holdout: ~1 = membership plain to see, 0.5 = hidden,
+            # well below 0.5 = over-unlearned (the facts now look rarer than never-seen ones).
+            row[f"{column}_before"] = float(b[column].mean())
+            row[f"{column}_after"] = float(a[column].mean())
+            if retain_summary is not None and column in retain_summary:
+                row[f"{column}_retain_model"] = float(
+                    retain_summary.set_index("language").loc[forget_langs, column].mean()
+                )
     row["forgot"] = row["forget_prob_after"] < cfg.forget_target * row["forget_prob_before"]
     row["kept"] = row["retain_prob_before"] - row["retain_prob_after"] <= cfg.retain_tolerance
     return row

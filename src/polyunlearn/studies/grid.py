@@ -430,7 +430,9 @@ def _unlearn_config(
         train_defaults, alpha = asdict(spec.demo.unlearn), spec.demo.alpha
     else:
         train_defaults, alpha = asdict(UnlearnConfig().train), UnlearnConfig().alpha
-        train_defaults["lr"] = default_lr("unlearn", False, spec.base["lora"])
+        from polyunlearn.core.models import is_tiny_model
+
+        train_defaults["lr"] = default_lr("unlearn", is_tiny_model(spec.base["model"]), spec.base["lora"])
         train_defaults["mixed_precision"] = "bf16" if spec.base["bf16"] else "no"
     m = get_method(method)
     try:

@@ -235,7 +235,7 @@ DEFAULTS_VS_PAPERS: tuple[tuple[str, str, str, str, str], ...] = (
     ),
     (
         "generation length",
-        "auto: longest gold answer + 25% (>= 8 tokens)",
+        "auto: longest gold answer + max(16, 25%) tokens",
         "not stated",
         "not stated",
         "a fixed cap cut long answers (Hindi most), so ROUGE differed by language",

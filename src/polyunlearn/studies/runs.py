@@ -19,11 +19,13 @@ from rich.console import Console
 
 from polyunlearn.core.atomic import read_jsonl
 from polyunlearn.core.models import (
+    TINY_BUILDERS,
     LoraSettings,
     ModelLoadError,
     add_lora,
     build_tiny_model,
     check_vocab,
+    is_tiny_model,
     load_model,
     load_tokenizer,
     weights_dtype,
@@ -55,7 +57,7 @@ from polyunlearn.studies.step import (
     unlearn_step,
 )
 
-TINY = {"tiny": "llama", "tiny-cohere": "cohere"}
+TINY = TINY_BUILDERS
 # What the retain model (for Forget Quality) learns: everything but the forget split and its
 # training copy (*_train: TOFU's forget01 / retain99, data/schema.TRAIN_SPLITS).
 RETAIN_MODEL_SPLITS = ("retain", "retain_train", *GENERAL_SPLITS)
@@ -97,7 +99,15 @@ class ModelChoice:
 
     @property
     def tiny(self) -> bool:
+        """Built in-process ('tiny' / 'tiny-cohere'): a tokenizer trained on the data, fresh weights."""
         return self.name in TINY
+
+    @property
+    def tiny_defaults(self) -> bool:
+        """Whether the defaults of a tiny model apply (the learning rate): decided by the model
+        itself, so a saved tiny model (`learn --model tiny`'s OUT/model) gets them under any name
+        (core.models.is_tiny_model)."""
+        return is_tiny_model(self.name)
 
     def weights(self) -> str:
         return weights_dtype(self.bf16, self.lora_r is None, self.dtype)
@@ -136,7 +146,7 @@ class ModelChoice:
         """TrainConfig from the CLI values: lr None = the default of this kind of model."""
         values = dict(given)
         if values.get("lr") is None:
-            values["lr"] = default_lr(phase, self.tiny, self.lora_r is not None)
+            values["lr"] = default_lr(phase, self.tiny_defaults, self.lora_r is not None)
         return TrainConfig(**values, mixed_precision="bf16" if self.bf16 else "no")
 
 

@@ -48,7 +48,15 @@ from polyunlearn.core.config import check_choice, check_number, setting
 from polyunlearn.core.encoding import Encoded, Encoder
 from polyunlearn.core.languages import get_language, parse_langs
 from polyunlearn.core.logprobs import mean_nll
-from polyunlearn.core.models import LoraSettings, add_lora, build_tiny_model, is_peft, load_model, load_tokenizer
+from polyunlearn.core.models import (
+    TINY_BUILDERS,
+    LoraSettings,
+    add_lora,
+    build_tiny_model,
+    is_peft,
+    load_model,
+    load_tokenizer,
+)
 from polyunlearn.core.rundir import RunFolder, fingerprint, model_fingerprint
 from polyunlearn.core.trainloop import TrainConfig, train
 from polyunlearn.data.news import NewsQA, NewsStory, contaminated_corpus, qa_to_item
@@ -74,7 +82,7 @@ from polyunlearn.studies.study_a_matrices import write_report, write_study_matri
 
 FORGET_SETS = ("en", "source", "en+source", "all")  # the paper's four combinations
 UNLEARN_ON = ("qa", "text")
-TINY = {"tiny": "llama", "tiny-cohere": "cohere"}
+TINY = TINY_BUILDERS
 # Fields that may change between reruns of one OUT folder: they only add steps (each step's own
 # folder identity still has them), or change nothing saved. `data` is identified by content.
 RERUN_FREE = ("out", "data", "fake_langs", "forget_sets", "method", "judge", "threads", "unlearn_on")
@@ -122,7 +130,8 @@ class StudyAConfig:
         default_factory=lambda: TrainConfig(lr=5e-4, epochs=5, batch_size=8), help="each unlearning run", cli=False
     )
     max_new_tokens: int | None = setting(
-        None, "greedy answer length in tokens; none = auto: the longest reference answer plus 25% (at least 8)"
+        None,
+        "greedy answer length in tokens; none = auto: the longest reference answer in tokens plus max(16, a quarter of it)",
     )
     unlearn_on: str = setting(
         "qa",
