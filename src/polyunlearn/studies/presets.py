@@ -164,7 +164,8 @@ PRESETS: dict[str, Preset] = {
             "unlearning is plain gradient ascent on the fake articles (no retain term); --unlearn-on qa --method npo is ours",
             "their data is English; make the other languages with `polyunlearn translate --data news:HUB_ID_OR_FILE` and combine them with ' + '",
             "their code leaves the schedule, warmup, weight decay and seed at Hugging Face TrainingArguments' defaults "
-            "(linear decay, no warmup, 0.0, 42): the preset sets those",
+            "(linear decay, no warmup, 0.0, 42): the preset sets the last three; learning decays linearly as theirs "
+            "(unlearning: see differs)",
         ),
         differences={
             "study-a.model": (
