@@ -270,6 +270,8 @@ CLI_INTERFACE = {
         "--unlearn-lr",
         "--unlearn-on",
         "--vocab-size",
+        "--warmup-ratio",
+        "--weight-decay",
     ],
     "tofu-aggregate": ["--out", "--retain", "logs"],
     "translate": [

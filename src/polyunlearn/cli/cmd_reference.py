@@ -100,6 +100,8 @@ def presets():
             console.print(f"  source of {key}: {source}", markup=False, highlight=False)
         for note in preset.notes:
             console.print(f"  note: {note}", markup=False, highlight=False)
+        for key, text in preset.differences.items():
+            console.print(f"  differs: {key}: {text}", markup=False, highlight=False)
     rows = [
         dict(zip(("setting", "ours", "Study B authors", "Study A authors", "why ours"), row))
         for row in DEFAULTS_VS_PAPERS

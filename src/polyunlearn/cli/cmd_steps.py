@@ -9,7 +9,11 @@ other settings are refused with the differing fields named (or redone with --ove
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -48,12 +52,41 @@ THREADS = typer.Option(None, help="torch CPU threads.")
 DRY_RUN = typer.Option(
     False,
     "--dry-run",
-    help="Check every input, print the run's identity and what it would do in OUT; load no model, train nothing.",
+    help="Check every input, print the run's identity and what it would do in OUT; load no model, train nothing, "
+    "download nothing (hub models and data are looked up in the local cache only).",
 )
+
+
+def offline_dry_run(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A command's --dry-run runs with the hub offline (core/hubcache): it reads the local cache
+    and says what it could not check, in seconds, with or without a network."""
+
+    @functools.wraps(fn)
+    def wrapper(**kwargs: Any) -> Any:
+        from polyunlearn.core.hubcache import offline
+
+        with offline() if kwargs.get("dry_run") else nullcontext():
+            return fn(**kwargs)
+
+    return wrapper
+
+
+def load_data_or_none(data: str, langs: str | None, dry_run: bool):
+    """The --data items; in a dry run None when a hub data set in it is not in the local cache
+    (said by the dry run's report), never a download."""
+    if not dry_run:
+        return load_data(data, langs)
+    from polyunlearn.data.loaders import NotCached
+
+    try:
+        return load_data(data, langs)
+    except NotCached:
+        return None
 
 
 @app.command(rich_help_panel=STEPS)
 @friendly_errors
+@offline_dry_run
 @with_preset("learn")
 @with_options(
     train=config_options(
@@ -101,7 +134,7 @@ def learn(
 
     set_threads(threads)
     tracking.check_log_with(log_with)
-    items = load_data(data, langs)
+    items = load_data_or_none(data, langs, dry_run)
     choice = ModelChoice(
         model,
         lora_r if lora else None,
@@ -135,6 +168,7 @@ def learn(
 
 @app.command(rich_help_panel=STEPS)
 @friendly_errors
+@offline_dry_run
 @with_preset("unlearn")
 @with_options(
     unlearn=config_options(UnlearnConfig, exclude=("method",), panel="Unlearning"),
@@ -211,14 +245,10 @@ def unlearn(
 
         # 'bundled' means the bundled concept set here: stereotypes + facts; other concept data
         # (e.g. seegull-mcq:DIR) without facts gets the bundled ones as its retain set.
-        items = with_facts(
-            check_concept_items(load_data("concept" if data.strip() == "bundled" else data, langs), data),
-            data,
-            None,
-            console,
-        )
+        raw = load_data_or_none("concept" if data.strip() == "bundled" else data, langs, dry_run)
+        items = None if raw is None else with_facts(check_concept_items(raw, data), data, None, console)
     else:
-        items = load_data(data, langs)
+        items = load_data_or_none(data, langs, dry_run)
     with tracking.use(log_with):
         unlearn_command(
             out,
@@ -245,6 +275,7 @@ def unlearn(
 
 @app.command("eval", rich_help_panel=STEPS)
 @friendly_errors
+@offline_dry_run
 @with_preset("eval")
 @with_options(evaluation=config_options(EvalConfig, panel="Evaluation"))
 def eval_cmd(
@@ -292,7 +323,7 @@ def eval_cmd(
         from polyunlearn.evaluation.vllm_backend import check_vllm_environment
 
         check_vllm_environment(model)
-    items = load_data(data, langs)
+    items = load_data_or_none(data, langs, dry_run)
     choice = ModelChoice(model, None, bf16, "bfloat16" if bf16 else "float32", trust_remote_code)
     lm = LmEvalSpec.from_options(lm_eval, lm_eval_include, lm_eval_limit)  # unknown tasks fail before the model loads
     summary = eval_command(

@@ -135,6 +135,12 @@ def study_a(
     unlearn_lr: float | None = typer.Option(None, help="Default 5e-4 (tiny), 1e-4 (LoRA), 1e-5 (full)."),
     batch_size: int = typer.Option(32, help="Learning batch size (both phases)."),
     unlearn_batch_size: int = typer.Option(8, help="Unlearning batch size."),
+    warmup_ratio: float = typer.Option(
+        0.05, help="Share of each learning phase's steps with a linear learning-rate warmup (0 to 1; the authors: 0)."
+    ),
+    weight_decay: float = typer.Option(
+        0.01, help="AdamW weight decay of every phase, unlearning included (the authors: 0)."
+    ),
     unlearn_on: str = typer.Option(
         "qa",
         help="What unlearning trains on: 'qa' (the fake-answer Q&A, ours) or 'text' (gradient ascent on the fake articles, the authors').",
@@ -166,7 +172,9 @@ def study_a(
     tiny = is_tiny_model(model)  # also a saved tiny model's folder
     lr = lr if lr is not None else default_lr("learn", tiny, lora)
     unlearn_lr = unlearn_lr if unlearn_lr is not None else default_lr("unlearn", tiny, lora)
-    learn = dict(lr=lr, batch_size=batch_size, schedule="linear", warmup_ratio=0.05, seed=seed)
+    learn = dict(
+        lr=lr, batch_size=batch_size, schedule="linear", warmup_ratio=warmup_ratio, weight_decay=weight_decay, seed=seed
+    )
     cfg = StudyAConfig(
         out=str(out),
         data=data,
@@ -185,7 +193,9 @@ def study_a(
         instruct_on=instruct_on,
         docs=TrainConfig(epochs=doc_epochs, **learn),
         instruct=TrainConfig(epochs=instruct_epochs, **learn),
-        unlearn=TrainConfig(lr=unlearn_lr, epochs=unlearn_epochs, batch_size=unlearn_batch_size, seed=seed),
+        unlearn=TrainConfig(
+            lr=unlearn_lr, epochs=unlearn_epochs, batch_size=unlearn_batch_size, weight_decay=weight_decay, seed=seed
+        ),
         max_new_tokens=max_new_tokens,
         judge=judge,
         threads=threads,

@@ -189,7 +189,7 @@ def apply_preset(name: str, command: str, kwargs: Mapping[str, Any]) -> dict[str
         for key, value in (stage if stage is not None else method_params.get(out.get("method"), {})).items():
             if key not in kwargs:
                 raise ValueError(f"preset {name!r}: `{command}` has no option --{key.replace('_', '-')}")
-            if key in given:
+            if key in given and kwargs[key] != value:  # the preset's own value given again is no override
                 kept[key] = value
             else:
                 applied[key] = out[key] = value

@@ -379,9 +379,24 @@ def _read_parquet(path: Path) -> list[Record]:
     return [(f"{path}: row {i + 1}", i, row) for i, row in enumerate(rows)]
 
 
+class NotCached(DataError):
+    """A hub data set asked for while the hub is offline (a dry run, core/hubcache.offline) that
+    is not in the local cache: it would be downloaded at run time."""
+
+    def __init__(self, dataset_id: str, hf_config: str | None):
+        self.dataset_id, self.hf_config = dataset_id, hf_config
+        from polyunlearn.core.hubcache import NOT_CACHED
+
+        super().__init__(f"{dataset_id} ({hf_config or 'default'}): {NOT_CACHED}")
+
+
 def _read_hub(dataset_id: str, hf_config: str | None, hf_split: str) -> list[Record]:
     datasets = datasets_module(f"{dataset_id!r} is not a local file, and loading it from the hub")
     label = f"{dataset_id}[{hf_config or 'default'}/{hf_split}]"
+    from polyunlearn.core import hubcache
+
+    if hubcache.active() and hubcache.dataset_commit(dataset_id, hf_config) is None:
+        raise NotCached(dataset_id, hf_config)  # a dry run never downloads
     try:
         ds = datasets.load_dataset(dataset_id, hf_config, split=hf_split)
     except Exception as e:  # network, missing config, auth...: one clear error for the user

@@ -16,7 +16,10 @@ hyperparameters sit under "method_params" per method, and apply only when that m
 1 / epochs, computed from the run's final epochs.
 
 What a preset cannot set is in its `notes` (printed with it): the authors' data itself, the
-methods they compare (a run is one method), and what the papers do not state.
+methods they compare (a run is one method), and what the papers do not state. Every value of the
+authors' code is transcribed with its file and line in studies/preset_sources.AUTHORS; a preset
+sets each one an option expresses, and `differences` says, for every other one (and for any
+value the preset sets otherwise), ours, theirs and why (tests/test_presets.py holds them to it).
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ class Preset:
     sources: Mapping[str, str] = field(
         default_factory=dict
     )  # option -> where the value comes from, when not the paper itself
+    # "section.option" -> "ours X, theirs Y (file:line), because ...": every value of the authors'
+    # code (studies/preset_sources.AUTHORS) that the preset does not reproduce
+    differences: Mapping[str, str] = field(default_factory=dict)
 
 
 _AMNESIA_TRAIN = {
@@ -45,9 +51,19 @@ _AMNESIA_TRAIN = {
     "weight_decay": 0.01,
     "warmup_ratio": ONE_EPOCH,
     "schedule": "linear",
+    "seed": 42,
     "prompt_format": "amnesia",
     "lora": False,
 }
+_TRAIN_LENGTH = (
+    "ours 256 tokens, theirs 500 ({src}), because no option sets the training sequence length here "
+    "(core/encoding.Encoder); only a question + answer longer than 256 tokens is cut (its prompt from the left)"
+)
+_GENERATION = (
+    "ours a budget of new tokens (--max-new-tokens; default the longest gold answer + a quarter, at least 16), theirs "
+    "max_length 200 for prompt + answer together ({src}), because a total length is not a fixed number of new tokens (it depends "
+    "on each prompt's length, longer in some scripts), so ours gives every language the same room for its answer"
+)
 
 PRESETS: dict[str, Preset] = {
     "amnesia": Preset(
@@ -64,7 +80,10 @@ PRESETS: dict[str, Preset] = {
                 "data": "tofu:forget01",
                 **_AMNESIA_TRAIN,
                 "batch_size": 6,
+                "gamma": 1.0,
                 "language_mix": "concat",
+                "eval_every": 0,
+                "curve_retain_items": 300,
                 "method_params": {"npo": {"beta": 1.0}},
             },
             "unlearn:concept": {
@@ -72,11 +91,13 @@ PRESETS: dict[str, Preset] = {
                 "lr": 1e-6,
                 "epochs": 1,
                 "alpha": 1.0,
+                "batch_size": 6,
+                "seed": 42,
                 "prompt_format": "amnesia-concept",
                 "lora": False,
                 "method_params": {"concept_mcq": {"ascent_weight": 0.25, "unknown_weight": 0.5, "beta": 1.0}},
             },
-            "eval": {"data": "tofu:forget01", "prompt_format": "amnesia"},
+            "eval": {"data": "tofu:forget01", "prompt_format": "amnesia", "max_length": 200},
         },
         notes=(
             (
@@ -88,13 +109,28 @@ PRESETS: dict[str, Preset] = {
                 "TruthfulQA best answers: --method grad_diff_kl_text --kl-text truthfulqa/truthful_qa (grad_diff_kl here is spec.md's, "
                 "KL on retain tokens)"
             ),
-            "concept unlearning (--task concept): their MCQ files are --data seegull-mcq:DIR; their batch size there is not stated (ours: 8)",
+            "concept unlearning (--task concept): their MCQ files are --data seegull-mcq:DIR",
             "the reference model is a frozen copy of the model before unlearning (full fine-tuning); retain and forget weights stay 1",
         ),
         sources={
-            "schedule": "not stated in the paper; TOFU's finetune.py / forget.py (which their TOFU code follows) use HF Trainer's default, linear decay",
-            "unlearn.warmup_ratio": "not stated for unlearning; TOFU's forget.py warms up for one epoch",
+            "schedule": "not stated in the paper; their finetune.py:50 and forget.py:70 leave HF TrainingArguments' default, linear decay",
+            "unlearn.warmup_ratio": "not stated in the paper; their forget.py:74 warms up for one epoch (warmup_steps = steps_per_epoch)",
             "model": "CohereLabs/aya-expanse-8b (formerly CohereForAI/aya-expanse-8b)",
+            "unlearn.curve_retain_items": "their in-training evaluation's ds_size (it runs only with --eval-every, as theirs only with eval_while_train)",
+        },
+        differences={
+            "learn.model": (
+                "ours CohereLabs/aya-expanse-8b, theirs CohereForAI/aya-expanse-8b (config/model_config.yaml:2), because "
+                "it is the same hub repository under its owner's new name (the old id redirects)"
+            ),
+            "learn.train_max_length": _TRAIN_LENGTH.format(src="finetune.py:35"),
+            "unlearn.train_max_length": _TRAIN_LENGTH.format(src="forget.py:60"),
+            "unlearn.generation_max_length": _GENERATION.format(src="config/forget.yaml:55"),
+            "eval.generation_max_length": _GENERATION.format(src="config/eval_everything/eval_everything_en.yaml:55"),
+            "unlearn:concept.kl_text": (
+                "ours no KL term on a general text set (concept_mcq's retain term is on the retain batch), theirs a KL "
+                "term on TruthfulQA generation/validation (their seegull/ scripts), because concept_mcq takes no --kl-text"
+            ),
         },
     ),
     "learn-unlearn": Preset(
@@ -119,16 +155,32 @@ PRESETS: dict[str, Preset] = {
                 "unlearn_lr": 2e-4,
                 "unlearn_epochs": 1,
                 "unlearn_batch_size": 1,
+                "warmup_ratio": 0.0,
+                "weight_decay": 0.0,
+                "seed": 42,
             },
         },
         notes=(
             "unlearning is plain gradient ascent on the fake articles (no retain term); --unlearn-on qa --method npo is ours",
             "their data is English; make the other languages with `polyunlearn translate --data news:HUB_ID_OR_FILE` and combine them with ' + '",
-            (
-                "the learning-rate schedule is not stated (ours: linear decay after 5% warmup); packing applies to phase 1, text-level "
-                "unlearning takes one fake article per sequence"
-            ),
+            "their code leaves the schedule, warmup, weight decay and seed at Hugging Face TrainingArguments' defaults "
+            "(linear decay, no warmup, 0.0, 42): the preset sets the last three; learning decays linearly as theirs "
+            "(unlearning: see differs)",
         ),
+        differences={
+            "study-a.model": (
+                "ours meta-llama/Llama-3.1-8B, theirs meta-llama/Meta-Llama-3.1-8B (code/train.py:30), because it is the "
+                "same hub repository under its new name"
+            ),
+            "study-a.unlearn_pack": (
+                "ours one fake article per sequence when unlearning, theirs the packed 1024-token blocks of learning "
+                "(code/train.py:79-89, one trainer for both), because --pack applies to phase 1 only"
+            ),
+            "study-a.unlearn_schedule": (
+                "ours a constant learning rate when unlearning, theirs linear decay (TrainingArguments' default, "
+                "code/train.py:57), because study-a has no option for the unlearning schedule"
+            ),
+        },
     ),
 }
 
@@ -186,15 +238,29 @@ DEFAULTS_VS_PAPERS: tuple[tuple[str, str, str, str, str], ...] = (
     (
         "learning epochs, batch",
         "5, 8 (CLI learn: linear decay, 5% warmup)",
-        "5, 12, warmup 1 epoch",
-        "1, 1, packed 1024 tokens",
+        "5, 12, linear decay, warmup 1 epoch",
+        "1, 1, packed 1024 tokens, linear decay, no warmup",
         "batch 8 fits one GPU for an 8B model without accumulation",
+    ),
+    (
+        "weight decay, seed",
+        "0.01, 0",
+        "0.01, 42",
+        "0.0, 42 (TrainingArguments' defaults)",
+        "0.01 as TOFU and open-unlearning; any fixed seed (the presets set 42)",
+    ),
+    (
+        "training sequence length",
+        "256 tokens (not an option)",
+        "500 tokens",
+        "packed blocks of 1024 tokens (learning and unlearning)",
+        "TOFU-style question + answer pairs fit in 256; --pack 1024 packs study A's documents (phase 1)",
     ),
     (
         "unlearning lr, epochs, batch",
         "1e-5 / 1e-4 / 5e-4 (tiny), 5, 8",
         "2e-5, 5, 6",
-        "2e-4, 1, 1",
+        "2e-4, 1, 1 (linear decay)",
         "the lr rule is the learning one; 5 epochs as TOFU",
     ),
     ("NPO beta", "0.1", "1.0", "-", "NPO paper's and open-unlearning's default; --beta 1.0 or the preset for theirs"),
@@ -223,7 +289,7 @@ DEFAULTS_VS_PAPERS: tuple[tuple[str, str, str, str, str], ...] = (
         "Study A unlearning",
         "NPO on fake-answer Q&A, retain = instruction pairs",
         "-",
-        "gradient ascent on the fake text, no retain",
+        "gradient ascent on the fake text (packed 1024), no retain",
         "a bounded objective with a retain term keeps QR; --unlearn-on text --method grad_ascent for theirs",
     ),
     (
@@ -235,9 +301,9 @@ DEFAULTS_VS_PAPERS: tuple[tuple[str, str, str, str, str], ...] = (
     ),
     (
         "generation length",
-        "auto: longest gold answer + max(16, 25%) tokens",
-        "not stated",
-        "not stated",
+        "auto: longest gold answer + max(16 tokens, 25%)",
+        "prompt + answer <= 200 tokens (also the scored length)",
+        "not stated (no evaluation code)",
         "a fixed cap cut long answers (Hindi most), so ROUGE differed by language",
     ),
 )

@@ -171,19 +171,80 @@ def learned_languages(model: str) -> list[str] | None:
     return None
 
 
-def dry_run_report(console: Console, out: Path, identity: Mapping[str, Any], kind: str) -> None:
-    """--dry-run: every input was checked; print the run's identity and what would happen."""
+def dry_run_report(
+    console: Console,
+    out: Path,
+    identity: Mapping[str, Any],
+    kind: str,
+    choice: ModelChoice | None = None,
+    unchecked: Sequence[str] = (),
+    identity_known: bool = True,
+) -> None:
+    """--dry-run: every input was checked (offline: core/hubcache); print the run's identity,
+    where a hub model stands in the local cache, what could not be checked without the network
+    (`unchecked`), and what would happen in `out` (`identity_known` False: data or a text set
+    is not in the local cache, so whether a run folder would be reused cannot be told yet)."""
     from polyunlearn.core.atomic import dumps
-    from polyunlearn.core.rundir import canonical, folder_status
+    from polyunlearn.core.rundir import RUN_FILE, canonical, folder_status
 
     console.print(dumps(canonical(identity), indent=2), markup=False, highlight=False)
-    console.print(f"dry run: every input is valid; {out}: {folder_status(out, identity, kind)}", markup=False)
+    if choice is not None and (state := hub_model_state(choice)):
+        console.print(f"model {choice.name}: {state}", markup=False, highlight=False)
+    for what in unchecked:
+        console.print(f"not checked: {what}", markup=False, highlight=False)
+    status = (
+        folder_status(out, identity, kind)
+        if identity_known or not (out / RUN_FILE).is_file()
+        else "holds a run: whether it would be reused is known once the downloads are done"
+    )
+    valid = "every input is valid" if not unchecked else "every input checked is valid"
+    console.print(f"dry run: {valid}; {out}: {status}", markup=False, highlight=False)
+
+
+def is_hub_id(choice: ModelChoice) -> bool:
+    from polyunlearn.core.models import looks_like_path
+
+    return not choice.tiny and not looks_like_path(choice.name)
+
+
+def hub_model_state(choice: ModelChoice) -> str | None:
+    """Where a hub model stands in the local cache (no network); None for a tiny or local model."""
+    from polyunlearn.core import hubcache
+
+    return hubcache.model_state(choice.name) if is_hub_id(choice) else None
+
+
+def check_prompt_format_offline(choice: ModelChoice, fmt: str) -> str | None:
+    """A dry run's check of prompt format 'chat' against the model's tokenizer, without loading
+    weights: a tiny model has no chat template, a local folder's tokenizer is read, a hub
+    model's only from the local cache. Refused with the real run's message (PromptFormatError);
+    returns what could not be checked, if anything."""
+    if fmt != "chat":
+        return None
+    from polyunlearn.core import hubcache
+    from polyunlearn.core.prompts import resolved
+
+    if choice.tiny:
+        tok: Any = None  # the tokenizer trained in-process has no chat template
+    elif is_hub_id(choice) and hubcache.model_commit(choice.name) is None:
+        return f"prompt format 'chat' against the tokenizer of {choice.name}: {hubcache.NOT_CACHED}"
+    else:
+        with hubcache.offline():
+            tok = load_tokenizer(choice.name, choice.trust_remote_code)
+    resolved(tok, fmt)
+    return None
+
+
+def _data_unknown(data: str) -> str:
+    from polyunlearn.core.hubcache import NOT_CACHED
+
+    return f"the data {data} (its languages, splits and items): {NOT_CACHED}"
 
 
 def learn_command(
     out: Path,
     choice: ModelChoice,
-    items: Sequence[QAItem],
+    items: Sequence[QAItem] | None,
     data: str,
     langs: str | None,
     retain_only: bool,
@@ -199,13 +260,25 @@ def learn_command(
     `evaluation`: EvalConfig fields of the evaluation after training (e.g. max_new_tokens);
     `preset`: the paper preset the options came from (recorded in the identity)."""
     train_items = select(
-        items, RETAIN_MODEL_SPLITS if retain_only else (*RETAIN_MODEL_SPLITS, "forget", "forget_train")
+        items or [], RETAIN_MODEL_SPLITS if retain_only else (*RETAIN_MODEL_SPLITS, "forget", "forget_train")
     )
-    if not train_items:
+    if items is not None and not train_items:
         raise DataError(f"{data}: nothing to train on (no retain/general{'' if retain_only else '/forget'} items)")
     cfg = choice.train_config("learn", train)
     choice.check()
-    tok = choice.tokenizer(items)
+    unchecked = [u for u in [check_prompt_format_offline(choice, cfg.prompt_format)] if u] if dry_run else []
+    if items is None:  # a dry run whose hub data is not in the local cache (cli: load_data_or_none)
+        EvalConfig(**{**(evaluation or {}), "prompt_format": cfg.prompt_format})
+        identity = {
+            "model": choice.identity(),
+            "data": None,
+            "retain_only": retain_only,
+            "train": cfg,
+            **_preset(preset),
+        }
+        return dry_run_report(console, out, identity, "learn", choice, [*unchecked, _data_unknown(data)], False)
+    # A dry run reads a local folder's tokenizer (offline, cheap); a hub one it never fetches.
+    tok = choice.tokenizer(items) if not dry_run or not (choice.tiny or is_hub_id(choice)) else None
     identity = {
         "model": choice.identity(),
         "data": data_fingerprint(items),
@@ -218,7 +291,7 @@ def learn_command(
     ecfg = EvalConfig(**{**(evaluation or {}), "prompt_format": cfg.prompt_format})
     evaluation = with_mcq(standard_evaluation(items, ecfg), items, ecfg) if evaluate else None
     if dry_run:
-        return dry_run_report(console, out, learn_identity(identity, evaluation), "learn")
+        return dry_run_report(console, out, learn_identity(identity, evaluation), "learn", choice, unchecked)
     console.print(f"learn: {len(train_items)} items in {', '.join(item_languages(items))} -> {out}")
     learn_step(
         out,
@@ -268,7 +341,7 @@ def unlearn_command(
     choice: ModelChoice,
     method: str,
     task: str,
-    items: Sequence[QAItem],
+    items: Sequence[QAItem] | None,
     data: str,
     langs: str | None,
     unlearn: Mapping[str, Any],
@@ -287,7 +360,7 @@ def unlearn_command(
     """Unlearn with `method`; every input is checked before the model is loaded. `evaluation`:
     EvalConfig fields of the evaluation after unlearning (e.g. max_new_tokens); `preset`: the
     paper preset the options came from (recorded in the identity)."""
-    if langs is None:
+    if langs is None and items is not None:
         console.print(f"languages: {', '.join(item_languages(items))} (all in the data; --langs chooses)")
     cfg = UnlearnConfig(
         method=method,
@@ -295,25 +368,47 @@ def unlearn_command(
         params={k: v for k, v in params.items() if v is not None},
         train=choice.train_config("unlearn", train),
     )
-    forget_items = unlearn_sets(items, cfg)[
-        0
-    ]  # languages, empty forget set, missing retain items: before a big model loads
-    alternates = check_alternate_source(alternate, items, forget_items, method)
+    if items is not None:
+        forget_items = unlearn_sets(items, cfg)[
+            0
+        ]  # languages, empty forget set, missing retain items: before a big model loads
+        alternates = check_alternate_source(alternate, items, forget_items, method)
     warn_prompt_format(choice.name, cfg.train.prompt_format, console)
+    unchecked: list[str] = []
+    texts_known = True
     if cfg.kl_text:
         from polyunlearn.data.general_text import load_general_text
+        from polyunlearn.data.loaders import NotCached
         from polyunlearn.data.schema import describe_skipped
 
         skipped: list = []
-        texts = load_general_text(cfg.kl_text, skipped=skipped)
-        console.print(f"general text set (KL term): {len(texts)} texts from {cfg.kl_text}", markup=False)
+        try:
+            texts = load_general_text(cfg.kl_text, skipped=skipped)
+        except NotCached as e:  # a dry run downloads nothing
+            unchecked.append(f"general text set (KL term) {e}")
+            texts_known = False
+        else:
+            console.print(f"general text set (KL term): {len(texts)} texts from {cfg.kl_text}", markup=False)
         if skipped:
             console.print(f"warning: {describe_skipped(skipped)}", markup=False)
     choice.check()
-    check_method_fits_model(cfg, choice)
+    if dry_run and "rmu_layer" in cfg.params and is_hub_id(choice):
+        from polyunlearn.core.hubcache import NOT_CACHED, model_commit
+
+        if model_commit(choice.name) is None:
+            unchecked.append(f"rmu_layer against the layer count of {choice.name}: {NOT_CACHED}")
+        else:
+            check_method_fits_model(cfg, choice)
+    else:
+        check_method_fits_model(cfg, choice)
+    if dry_run:
+        unchecked += [u for u in [check_prompt_format_offline(choice, cfg.train.prompt_format)] if u]
     retain_records = eval_folder(retain_eval, "--retain-eval")
     before_records = eval_folder(baseline, "--baseline")
     ecfg = EvalConfig(**{**(evaluation or {}), "prompt_format": cfg.train.prompt_format})
+    if items is None:  # a dry run whose hub data is not in the local cache (cli: load_data_or_none)
+        identity = {"model": choice.identity(), "data": None, "task": task, "unlearn": cfg, **_preset(preset)}
+        return dry_run_report(console, out, identity, "unlearn", choice, [*unchecked, _data_unknown(data)], False)
     evaluation = _unlearn_evaluation(items, retain_records, task, ecfg) if evaluate else None
     curves = CurveEvaluation(items, ecfg, retain_records) if cfg.eval_every else None
     check_curves(
@@ -326,7 +421,8 @@ def unlearn_command(
         **_preset(preset),
     } | alternate_identity(items, cfg, alternates)
     if dry_run:
-        return dry_run_report(console, out, unlearn_identity(identity, cfg, evaluation, True, curves), "unlearn")
+        ident = unlearn_identity(identity, cfg, evaluation, True, curves, texts_known)
+        return dry_run_report(console, out, ident, "unlearn", choice, unchecked, texts_known)
     tok = load_tokenizer(choice.name, choice.trust_remote_code)
     result = unlearn_step(
         out,
@@ -368,7 +464,7 @@ def unlearn_command(
 def eval_command(
     out: Path,
     choice: ModelChoice,
-    items: Sequence[QAItem],
+    items: Sequence[QAItem] | None,
     data: str,
     ecfg: EvalConfig,
     retain_eval: Path | None,
@@ -384,12 +480,16 @@ def eval_command(
     eval_folder(baseline, "--baseline")
     choice.check()
     warn_prompt_format(choice.name, ecfg.prompt_format, console)
+    unchecked = [u for u in [check_prompt_format_offline(choice, ecfg.prompt_format)] if u] if dry_run else []
+    if items is None:  # a dry run whose hub data is not in the local cache (cli: load_data_or_none)
+        identity = {"model": choice.identity(), "data": None, "eval": ecfg, **_preset(preset)}
+        return dry_run_report(console, out, identity, "eval", choice, [*unchecked, _data_unknown(data)], False)
     identity = {"model": choice.identity(), "data": data_fingerprint(items), **_preset(preset)}
     evaluation = with_mcq(
         standard_evaluation(items, ecfg, retain_records, lm_eval=lm_eval), items, ecfg
     )  # + MCQ rates for SeeGULL MCQ data
     if dry_run:
-        return dry_run_report(console, out, eval_identity(identity, evaluation), "eval")
+        return dry_run_report(console, out, eval_identity(identity, evaluation), "eval", choice, unchecked)
     tok = load_tokenizer(choice.name, choice.trust_remote_code)
     if ecfg.generate:  # the greedy budget, as score_items will choose it (0 = fit the data)
         from polyunlearn.core.encoding import Encoder

@@ -107,19 +107,22 @@ def unlearn_identity(
     evaluation: Evaluation | None,
     save: bool,
     curves: CurveEvaluation | None = None,
+    texts_known: bool = True,
 ) -> dict[str, Any]:
     """Everything that decides an unlearning run's results: the caller's identity (model, data),
     the whole UnlearnConfig, the evaluation's identity, whether the model is saved, the content
-    of the general text set when the method has one, and (with per-epoch evaluation) what the
+    of the general text set when the method has one (`texts_known` False: a dry run's hub set
+    not in the local cache, recorded as None), and (with per-epoch evaluation) what the
     per-epoch evaluations score."""
-    texts = general_texts(
-        cfg
+    texts = (
+        general_texts(cfg) if texts_known else None
     )  # the general text set by content, as the data is (also: a missing file fails here, before any model loads)
     ident = dict(identity) | {
         "unlearn": canonical(cfg),
         "evaluation": evaluation.identity if evaluation else None,
         "saves_model": save,
         **({"kl_text": fingerprint(texts)} if texts else {}),
+        **({} if texts_known else {"kl_text": None}),
     }
     return ident | ({"curves": curves.identity()} if cfg.eval_every and curves is not None else {})
 
