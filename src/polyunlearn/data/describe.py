@@ -12,10 +12,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from polyunlearn.data.schema import SPLITS, TRAIN_SPLITS, QAItem, SkippedRow
+from polyunlearn.data.schema import PARAPHRASE_SPLITS, SPLITS, TRAIN_SPLITS, QAItem, SkippedRow
 
-# Optional fields whose absence disables a metric (Truth Ratio needs both on forget/retain).
+# Optional fields of the Truth Ratio: perturbed_answer everywhere; paraphrased_answer on the
+# forget / retain / holdout splits (general-knowledge splits compare the answer itself, as TOFU).
 OPTIONAL_FIELDS = ("paraphrased_answer", "perturbed_answer")
+
+
+def missing_effect(split: str, fields: Sequence[str]) -> str:
+    """What the optional `fields` missing from some items of `split` cost, in words."""
+    if "perturbed_answer" in fields:
+        return "no Truth Ratio for those items (it needs perturbed_answer)"
+    if split in PARAPHRASE_SPLITS:
+        return "no Truth Ratio for those items (on this split it needs paraphrased_answer)"
+    return "Truth Ratio compares the answer itself there, as TOFU does for its general-knowledge sets"
 
 
 def describe_items(items: Sequence[QAItem], skipped: Sequence[SkippedRow] = ()) -> dict[str, Any]:
