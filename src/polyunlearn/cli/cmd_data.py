@@ -29,7 +29,9 @@ def data(
         help="A row with an empty required field is an error instead of skipped (as with POLYUNLEARN_STRICT_DATA=1).",
     ),
     as_json: bool = typer.Option(
-        False, "--json", help='Print one JSON object: {"languages", "shared_ids", "missing_optional", "skipped"}.'
+        False,
+        "--json",
+        help='Print one JSON object: {"languages", "shared_ids", "missing_optional", "skipped", "repeated_options"}.',
     ),
 ):
     """Show what a --data spec loads: items per language and split, ids shared by every language,
@@ -37,6 +39,7 @@ def data(
     from polyunlearn.analysis.matrices import console_table
     from polyunlearn.data.describe import describe_items, missing_effect
     from polyunlearn.data.resolve import resolve_data
+    from polyunlearn.data.seegull_mcq import describe_repeated
 
     skipped: list = []
     items = resolve_data(spec, langs, strict=strict, skipped=skipped)
@@ -51,6 +54,9 @@ def data(
         for split, fields in per_split.items():
             text = ", ".join(f"{n} without {name}" for name, n in fields.items())
             console.print(f"[yellow]{lang} {split}:[/yellow] {text} ({missing_effect(split, list(fields))})")
+    repeated = describe_repeated(report["repeated_options"])
+    if repeated:
+        console.print(repeated, markup=False)
     for row in report["skipped"][:_SHOW_SKIPPED]:
         console.print(f"[yellow]skipped[/yellow] {escape(row['where'])}: {escape(row['reason'])}")
     if len(report["skipped"]) > _SHOW_SKIPPED:

@@ -59,6 +59,7 @@ def load_data(data: str, langs: str | None):
     one yellow line naming them, or an error when POLYUNLEARN_STRICT_DATA=1 (resolve_data reads it)."""
     from polyunlearn.data.resolve import resolve_data
     from polyunlearn.data.schema import describe_skipped
+    from polyunlearn.data.seegull_mcq import report_repeated
 
     skipped: list = []
     items = resolve_data(data, langs, skipped=skipped)
@@ -66,6 +67,7 @@ def load_data(data: str, langs: str | None):
         console.print(
             f"[yellow]warning:[/yellow] {escape(describe_skipped(skipped))} (`polyunlearn data` lists them all)"
         )
+    report_repeated(items, console)
     return items
 
 

@@ -1,6 +1,6 @@
 """What a data spec loads, as numbers a person checks before spending GPU hours (`polyunlearn
 data SPEC`): items per language and split, ids shared by every language, optional fields missing,
-rows skipped and why.
+rows skipped and why, SeeGULL multiple-choice rows that repeat an option.
 
     from polyunlearn.data.describe import describe_items
     report = describe_items(items, skipped)
@@ -36,8 +36,12 @@ def describe_items(items: Sequence[QAItem], skipped: Sequence[SkippedRow] = ()) 
       (a split some language lacks shares 0: transfer matrices need the same items everywhere);
     - "missing_optional": {code: {split: {field: items without it}}} (non-zero counts only;
       not for the training-only splits, which no metric reads);
-    - "skipped": [{"where": file and line, "reason": ...}] for every row left out.
+    - "skipped": [{"where": file and line, "reason": ...}] for every row left out;
+    - "repeated_options": {code: SeeGULL multiple-choice items two of whose options share a text}
+      (non-zero counts only; kept, told apart by position: data/seegull_mcq.py).
     """
+    from polyunlearn.data.seegull_mcq import repeated_option_counts
+
     languages = list(dict.fromkeys(it.language for it in items))
     splits = [s for s in SPLITS if any(it.split == s for it in items)]
     counts: dict[str, dict[str, int]] = {lang: {} for lang in languages}
@@ -56,4 +60,5 @@ def describe_items(items: Sequence[QAItem], skipped: Sequence[SkippedRow] = ()) 
         "shared_ids": shared,
         "missing_optional": missing,
         "skipped": [r.to_dict() for r in skipped],
+        "repeated_options": repeated_option_counts(items),
     }

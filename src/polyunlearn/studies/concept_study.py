@@ -235,6 +235,7 @@ def study_items(cfg: ConceptConfig, console: Console) -> list[QAItem]:
     from polyunlearn.data.concept_data import check_concept_items
     from polyunlearn.data.resolve import resolve_data
     from polyunlearn.data.schema import describe_skipped
+    from polyunlearn.data.seegull_mcq import report_repeated
 
     if cfg.data.strip() == "bundled":
         return concept_benchmark(cfg.languages or ",".join(STUDY_B), cfg.n_facts)
@@ -242,6 +243,7 @@ def study_items(cfg: ConceptConfig, console: Console) -> list[QAItem]:
     items = check_concept_items(resolve_data(cfg.data, cfg.languages, skipped=skipped), cfg.data)
     if skipped:
         console.print(f"[yellow]warning:[/yellow] {describe_skipped(skipped)}")
+    report_repeated(items, console)
     return with_facts(items, cfg.data, cfg.n_facts, console)
 
 

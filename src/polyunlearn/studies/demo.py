@@ -242,11 +242,13 @@ def demo_items(cfg: DemoConfig, console: Console) -> list[QAItem]:
         return bundled_benchmark(parse_langs(cfg.languages or "study-b"))
     from polyunlearn.data.resolve import resolve_data
     from polyunlearn.data.schema import describe_skipped
+    from polyunlearn.data.seegull_mcq import report_repeated
 
     skipped: list = []
     items = resolve_data(cfg.data, cfg.languages, skipped=skipped)
     if skipped:
         console.print(f"[yellow]warning:[/yellow] {describe_skipped(skipped)}")
+    report_repeated(items, console)
     return items
 
 
