@@ -302,3 +302,32 @@ def translated_tofu_dir(tmp_path: Path) -> Path:
         rows = [{"question": f"{config} {lang}?", "answer": f"a {lang}.", "language": lang} for lang in ("en", "fr")]
         (d / f"{config}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return d
+
+
+def test_forget_sets_the_data_lacks_are_refused_before_any_model(amnesia: Path, tmp_path: Path) -> None:
+    """The demos' default forget sets 'en;all' on the authors' folders (no English): refused with
+    the option, the languages present and a value that works, before any tokenizer or model
+    (nothing is written); likewise unlearn's --forget-langs / --retain-langs (no model exists)."""
+    runner = CliRunner()
+    data = f"tofu:{amnesia}:forget01"
+    for command in ("demo", "concept-demo"):
+        out = tmp_path / command
+        res = runner.invoke(app, [command, "--data", data, "--out", str(out)], env={"COLUMNS": "300"})
+        assert res.exit_code == 2, res.output
+        assert "--forget-sets 'en;all': language 'en' is not available here; available: ar, fr, he" in res.output
+        assert "e.g. --forget-sets 'ar;all'" in res.output and not out.exists()
+    for option in ("--forget-langs", "--retain-langs"):
+        args = ["unlearn", "--model", str(tmp_path / "none"), "--data", data, "--out", str(tmp_path / "u")]
+        res = runner.invoke(app, [*args, "--forget-langs", "fr", option, "en"], env={"COLUMNS": "300"})
+        assert res.exit_code == 2 and f"{option} 'en': language 'en' is not available here" in res.output
+
+
+def test_study_a_refuses_forget_sets_and_fake_languages_the_data_lacks(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["study-a", "--languages", "de,fr", "--out", str(tmp_path / "sa")]
+    res = runner.invoke(app, [*args, "--fake-lang", "fr"], env={"COLUMNS": "300"})
+    assert res.exit_code == 2 and "--forget-sets 'en;source;en+source;all' (fake language fr)" in res.output
+    assert "e.g. --forget-sets 'de;source;de+source;all'" in res.output
+    res = runner.invoke(app, [*args, "--fake-lang", "ru"], env={"COLUMNS": "300"})
+    assert res.exit_code == 2 and "--fake-langs 'ru': language 'ru' is not available here" in res.output
+    assert not (tmp_path / "sa").exists()

@@ -281,13 +281,15 @@ def run_concept_study(cfg: ConceptConfig, console: Console | None = None, overwr
     """learn (stereotypes + facts) -> before -> unlearn per forget set -> after; writes
     OUT/biased_answer_rate.csv|png and returns {"table": rows, "out": ...}."""
     from polyunlearn.data.loaders import load_items, save_items
-    from polyunlearn.studies.phases import item_texts, tokenizer_for
+    from polyunlearn.studies.phases import check_unlearn_plan, item_texts, tokenizer_for
 
     console = console or Console()
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     t0 = time.time()
     items = study_items(cfg, console)
+    # Every run's languages and splits against the data, before the tokenizer or any model.
+    check_unlearn_plan(items, cfg.forget_sets, cfg.methods, cfg.alpha)
     # The data by content: other data (an edited file, other languages) is another study.
     with RunFolder(
         out,

@@ -43,7 +43,7 @@ from polyunlearn.data.schema import QAItem
 from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.methods.registry import get_method
 from polyunlearn.studies.epoch_eval import CurveEvaluation
-from polyunlearn.studies.phases import UnlearnConfig, item_texts, select, tokenizer_for
+from polyunlearn.studies.phases import UnlearnConfig, check_unlearn_plan, item_texts, select, tokenizer_for
 from polyunlearn.studies.runs import RETAIN_MODEL_SPLITS
 from polyunlearn.studies.step import evaluation_step, learn_step, standard_evaluation, standard_learning, unlearn_step
 
@@ -220,6 +220,8 @@ def run_demo(cfg: DemoConfig, console: Console | None = None, overwrite: bool = 
     out = Path(cfg.out)
     t0 = time.time()
     items = demo_items(cfg, console)
+    # Every run's languages and splits against the data, before the tokenizer or any model.
+    check_unlearn_plan(items, cfg.forget_sets, cfg.methods, cfg.alpha)
     # The data by content: an edited file or other languages are another demo (refused, or redone with overwrite).
     with RunFolder(
         out,

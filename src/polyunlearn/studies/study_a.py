@@ -46,7 +46,13 @@ from rich.console import Console
 from polyunlearn.core.atomic import write_jsonl, write_table, write_with
 from polyunlearn.core.config import check_choice, check_number, setting
 from polyunlearn.core.encoding import Encoded, Encoder
-from polyunlearn.core.languages import get_language, parse_langs
+from polyunlearn.core.languages import (
+    UnknownLanguageError,
+    get_language,
+    option_example,
+    option_languages,
+    parse_langs,
+)
 from polyunlearn.core.logprobs import mean_nll
 from polyunlearn.core.models import LoraSettings, add_lora, build_tiny_model, is_peft, load_model, load_tokenizer
 from polyunlearn.core.rundir import RunFolder, fingerprint, model_fingerprint
@@ -207,8 +213,15 @@ def forget_sets(specs: Sequence[str], fake_lang: str, langs: Sequence[str]) -> l
     """The distinct forget sets for one fake language: a spec naming the same languages as an
     earlier one is the same run (with fake news in en, "en", "source" and "en+source" are one)."""
     out: list[tuple[str, list[str]]] = []
+    value = ";".join(specs)
     for spec in specs:
-        label, codes = resolve_forget_set(spec, fake_lang, langs)
+        try:
+            label, codes = resolve_forget_set(spec, fake_lang, langs)
+        except UnknownLanguageError as e:  # named with the option and a value that works
+            raise UnknownLanguageError(
+                f"--forget-sets {value!r} (fake language {fake_lang}): {e}; pass languages the data has, "
+                f"e.g. --forget-sets '{option_example(value, langs)}'"
+            ) from None
         if all(set(codes) != set(c) for _, c in out):
             out.append((label, codes))
     return out
@@ -456,7 +469,8 @@ def run_study_a(cfg: StudyAConfig, console: Console | None = None, overwrite: bo
     out = Path(cfg.out)
     data = _load_data(cfg, console)
     langs = data.languages
-    fake_langs = parse_langs(list(cfg.fake_langs), langs)  # names a fake language outside the study
+    # A fake language or forget set outside the data: an error now, naming the option, before any model.
+    fake_langs = option_languages("--fake-langs", ",".join(cfg.fake_langs), list(cfg.fake_langs), langs)
     sets = {fl: forget_sets(cfg.forget_sets, fl, langs) for fl in fake_langs}
     judge = parse_judge(cfg.judge)  # fails now, not after an hour of training
     news_id = data.fingerprint()
