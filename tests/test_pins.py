@@ -238,6 +238,7 @@ CLI_INTERFACE = {
     "report": ["--analysis", "--no-analysis", "--out", "folder"],
     "study-a": [
         "--batch-size",
+        "--columns",
         "--data",
         "--doc-epochs",
         "--fake-lang",
@@ -277,6 +278,7 @@ CLI_INTERFACE = {
         "--bf16",
         "--chunk-size",
         "--code-style",
+        "--columns",
         "--data",
         "--device",
         "--max-new-tokens",

@@ -83,7 +83,7 @@ UNLEARN_ON = ("qa", "text")
 TINY = {"tiny": "llama", "tiny-cohere": "cohere"}
 # Fields that may change between reruns of one OUT folder: they only add steps (each step's own
 # folder identity still has them), or change nothing saved. `data` is identified by content.
-RERUN_FREE = ("out", "data", "fake_langs", "forget_sets", "method", "judge", "threads", "unlearn_on")
+RERUN_FREE = ("out", "data", "columns", "fake_langs", "forget_sets", "method", "judge", "threads", "unlearn_on")
 
 
 def _learn_cfg() -> TrainConfig:
@@ -99,6 +99,11 @@ class StudyAConfig:
         "bundled",
         "'bundled', a news table (a 'kind' column, data/news.py), or the news-truthful shape: the hub id "
         "TaiMingLu/news-truthful or a local file like it (data/news_truthful.py), several combined with ' + '",
+    )
+    columns: str | None = setting(
+        None,
+        "news-truthful data with other column names: ours=theirs, comma list (e.g. fake_keyword=keyword)",
+        cli=False,
     )
     languages: str | None = setting(
         None,
@@ -599,10 +604,11 @@ def _unlearn_runs(
 
 def _load_data(cfg: StudyAConfig, console: Console) -> StudyAData:
     """cfg.data in cfg.languages, with the checks that need the data's shape."""
+    from polyunlearn.data.news_truthful import parse_columns
     from polyunlearn.data.schema import describe_skipped
 
     skipped: list = []
-    data = load_study_a_data(cfg.data, cfg.languages, skipped=skipped)
+    data = load_study_a_data(cfg.data, cfg.languages, skipped=skipped, columns=parse_columns(cfg.columns))
     if skipped:
         console.print(f"[yellow]warning:[/yellow] {describe_skipped(skipped)}")
     if data.truthful is not None:
