@@ -218,3 +218,79 @@ def test_translate_command_news(news_file: Path, tmp_path: Path) -> None:
     assert [r["language"] for r in rows].count("en") == 3 and [r["language"] for r in rows].count("fr") == int(
         report["kept"].sum()
     )
+
+
+def _renamed(news_file: Path, tmp_path: Path) -> Path:
+    rows = json.loads(news_file.read_text(encoding="utf-8"))
+    for r in rows:
+        r["article"] = r.pop("real_news")
+    path = tmp_path / "renamed.json"
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    return path
+
+
+def test_columns_option_of_study_a_maps_the_names(news_file: Path, tmp_path: Path) -> None:
+    """The missing-column hint names the CLI's --columns, and --columns is wired to the loader:
+    with it the data loads (the run then stops at a forget set the data lacks, before any model)."""
+    from typer.testing import CliRunner
+
+    from polyunlearn.cli import app
+    from polyunlearn.data.news_truthful import parse_columns
+
+    path = _renamed(news_file, tmp_path)
+    runner = CliRunner()
+    args = ["study-a", "--data", f"{path}:en", "--fake-lang", "en", "--out", str(tmp_path / "sa")]
+    res = runner.invoke(app, args, env={"COLUMNS": "300"})
+    assert res.exit_code == 2 and "other names: --columns ours=theirs" in res.output and "columns=" not in res.output
+    res = runner.invoke(app, [*args, "--columns", "fake_news=fake"], env={"COLUMNS": "300"})
+    assert res.exit_code == 2 and "missing column(s) real_news" in res.output
+    assert "--columns real_news=YOURS on the command line" in res.output
+    res = runner.invoke(app, [*args, "--columns", "real_news=article", "--forget-sets", "fr"], env={"COLUMNS": "300"})
+    assert res.exit_code == 2 and "--forget-sets 'fr' (fake language en): language 'fr' is not available" in res.output
+    assert not (tmp_path / "sa").exists()
+    assert parse_columns("real_news=article, fake_keyword = kw") == {"real_news": "article", "fake_keyword": "kw"}
+    with pytest.raises(DataError, match="'story' is none of our column names"):
+        parse_columns("story=article")
+    with pytest.raises(DataError, match="is not ours=theirs"):
+        parse_columns("real_news")
+
+
+def test_translate_refuses_a_clash_before_loading_the_model(news_file: Path, tmp_path: Path) -> None:
+    """--to a language the data has: refused from the data alone (the model path does not even
+    exist), for a benchmark, news-truthful data and polyunlearn's news table alike."""
+    from typer.testing import CliRunner
+
+    from polyunlearn.cli import app
+    from polyunlearn.data.loaders import save_items
+    from polyunlearn.data.news import bundled_news, save_news_file
+    from polyunlearn.data.schema import QAItem
+
+    bench = save_items([QAItem("a", "en", "q?", "x."), QAItem("a", "fr", "q?", "y.")], tmp_path / "b.jsonl")
+    table = save_news_file(*bundled_news(["en", "fr"]), tmp_path / "news_table.jsonl")
+    nowhere = str(tmp_path / "no_model")
+    for data, to in ((str(bench), "fr"), (f"news:{table}", "fr"), (f"news:{news_file}", "en")):
+        args = ["translate", "--data", data, "--to", to, "--model", nowhere, "--out", str(tmp_path / "o")]
+        res = CliRunner().invoke(app, args, env={"COLUMNS": "300"})
+        assert res.exit_code == 2 and f"target language(s) {to} already in the data" in res.output, res.output
+        assert "could not load translation model" not in res.output
+
+
+def test_translate_news_table_keeps_ids_and_flags_lost_keys(tmp_path: Path) -> None:
+    """polyunlearn's own news table (what study-a writes to OUT/data/news.jsonl) translates into
+    the same format: ids and story links kept, fake docs only where the source has one, answer
+    keys checked in the translated answers."""
+    from polyunlearn.data.news import bundled_news, load_news_file
+    from polyunlearn.tools.translate_news import translate_news_table
+
+    stories, qas = bundled_news(["en"])
+    stories, qas = stories[:3], [q for q in qas if q.story_id in {s.id for s in stories[:3]}]
+    done = translate_news_table(stories, qas, EchoTranslator(), tmp_path / "out", ["fr"], chunk_size=2)
+    again_stories, again_qas = load_news_file(tmp_path / "out" / "news.jsonl")
+    fr = [s for s in again_stories if s.language == "fr"]
+    assert [s.id for s in fr] == [s.id for s in stories]
+    assert [s.fake_doc is None for s in fr] == [s.fake_doc is None for s in stories]
+    fr_qas = [q for q in again_qas if q.language == "fr"]
+    assert [(q.id, q.story_id) for q in fr_qas] == [(q.id, q.story_id) for q in qas]
+    assert all(q.real_key.startswith("[fr] ") and q.question.startswith("[fr] ") for q in fr_qas)
+    # "[fr] 2019" is not inside "[fr] It opened in 2019.": every story with a key is flagged.
+    assert set(done.report["flags"]) == {"keys_not_in_answers"} and done.summary["stories"].tolist() == [3]

@@ -238,6 +238,7 @@ CLI_INTERFACE = {
     "report": ["--analysis", "--no-analysis", "--out", "folder"],
     "study-a": [
         "--batch-size",
+        "--columns",
         "--data",
         "--doc-epochs",
         "--fake-lang",
@@ -279,6 +280,7 @@ CLI_INTERFACE = {
         "--bf16",
         "--chunk-size",
         "--code-style",
+        "--columns",
         "--data",
         "--device",
         "--max-new-tokens",

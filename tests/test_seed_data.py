@@ -257,3 +257,77 @@ def test_load_learn_unlearn_eval_in_every_language(amnesia: Path, tmp_path: Path
     _, s1 = evaluate_to(tmp_path / "after", model, tok, items, cfg)
     fr0, fr1 = (s.set_index("language").loc["fr", "forget_prob"] for s in (s0, s1))
     assert sorted(s1["language"]) == ["ar", "fr", "he"] and fr1 < 0.5 * fr0, (fr0, fr1)
+
+
+def test_language_suffix_loads_that_language_only_in_every_layout(amnesia: Path, translated_tofu_dir: Path) -> None:
+    """`tofu:DIR:FORGET:LANG` means "only LANG" for the Amnesia folders and TOFU's own layout."""
+    runner = CliRunner()
+    for suffix, expected in (("fr", "fr"), ("iw", "he"), ("he", "he")):
+        res = runner.invoke(app, ["data", f"tofu:{amnesia}:forget01:{suffix}", "--json"], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        assert list(json.loads(res.output)["languages"]) == [expected]
+    assert {it.language for it in resolve_data(f"tofu:{translated_tofu_dir}:forget05:fr")} == {"fr"}
+    with pytest.raises(DataError, match=r"no rows in language 'ja'; languages here: en, fr"):
+        resolve_data(f"tofu:{translated_tofu_dir}:forget05:ja")
+    with pytest.raises(DataError, match=r"no forget01 folders in language 'ja'; languages here: ar, fr, he"):
+        resolve_data(f"tofu:{amnesia}:forget01:ja")
+    # An unknown code is said as one (with a suggestion), not read as part of the folder's name.
+    res = runner.invoke(app, ["data", f"tofu:{amnesia}:forget01:fre"])
+    assert res.exit_code == 2 and "unknown language code 'fre'" in res.output and "did you mean 'fr'" in res.output
+    assert "folder not found" not in res.output
+
+
+def test_data_command_honours_strict_data_variable(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("question,answer,language\nq0,a0,fr\nq1,,fr\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["data", str(bad)], env={"POLYUNLEARN_STRICT_DATA": "1"})
+    assert res.exit_code == 2 and "line 3: missing or empty field 'answer'" in res.output
+    assert CliRunner().invoke(app, ["data", str(bad)], env={"POLYUNLEARN_STRICT_DATA": ""}).exit_code == 0
+
+
+def test_data_command_says_general_splits_get_a_truth_ratio(amnesia: Path) -> None:
+    res = CliRunner().invoke(app, ["data", f"tofu:{amnesia}:forget01:fr"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    line = next(x for x in res.output.splitlines() if x.startswith("fr real_authors"))
+    assert "without paraphrased_answer" in line and "compares the answer itself" in line
+    assert "needs both" not in res.output
+
+
+@pytest.fixture()
+def translated_tofu_dir(tmp_path: Path) -> Path:
+    """TOFU's own layout with a `language` column holding en and fr rows."""
+    d = tmp_path / "tofu_en_fr"
+    d.mkdir()
+    for config in ("forget05_perturbed", "retain_perturbed", "real_authors_perturbed", "world_facts_perturbed"):
+        rows = [{"question": f"{config} {lang}?", "answer": f"a {lang}.", "language": lang} for lang in ("en", "fr")]
+        (d / f"{config}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return d
+
+
+def test_forget_sets_the_data_lacks_are_refused_before_any_model(amnesia: Path, tmp_path: Path) -> None:
+    """The demos' default forget sets 'en;all' on the authors' folders (no English): refused with
+    the option, the languages present and a value that works, before any tokenizer or model
+    (nothing is written); likewise unlearn's --forget-langs / --retain-langs (no model exists)."""
+    runner = CliRunner()
+    data = f"tofu:{amnesia}:forget01"
+    for command in ("demo", "concept-demo"):
+        out = tmp_path / command
+        res = runner.invoke(app, [command, "--data", data, "--out", str(out)], env={"COLUMNS": "300"})
+        assert res.exit_code == 2, res.output
+        assert "--forget-sets 'en;all': language 'en' is not available here; available: ar, fr, he" in res.output
+        assert "e.g. --forget-sets 'ar;all'" in res.output and not out.exists()
+    for option in ("--forget-langs", "--retain-langs"):
+        args = ["unlearn", "--model", str(tmp_path / "none"), "--data", data, "--out", str(tmp_path / "u")]
+        res = runner.invoke(app, [*args, "--forget-langs", "fr", option, "en"], env={"COLUMNS": "300"})
+        assert res.exit_code == 2 and f"{option} 'en': language 'en' is not available here" in res.output
+
+
+def test_study_a_refuses_forget_sets_and_fake_languages_the_data_lacks(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["study-a", "--languages", "de,fr", "--out", str(tmp_path / "sa")]
+    res = runner.invoke(app, [*args, "--fake-lang", "fr"], env={"COLUMNS": "300"})
+    assert res.exit_code == 2 and "--forget-sets 'en;source;en+source;all' (fake language fr)" in res.output
+    assert "e.g. --forget-sets 'de;source;de+source;all'" in res.output
+    res = runner.invoke(app, [*args, "--fake-lang", "ru"], env={"COLUMNS": "300"})
+    assert res.exit_code == 2 and "--fake-langs 'ru': language 'ru' is not available here" in res.output
+    assert not (tmp_path / "sa").exists()

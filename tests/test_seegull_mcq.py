@@ -264,3 +264,80 @@ def test_seegull_mcq_spec_and_data_command(mcq_dir: Path) -> None:
     assert [r["reason"] for r in json.loads(res.output)["skipped"]] == [
         "missing or empty field 'attribute' (the question then reads 'nan')"
     ]
+
+
+def _with_repeated_identity(mcq_dir: Path, correct: str = "Option_2") -> Path:
+    """The English file plus a row like the authors' English line 39: the identity is two of the
+    four options (['Eritrean', 'New Zealand', 'New Zealand', 'Nepalese'], correct Option_2)."""
+    path = mcq_dir / "mcq_stereotype_dataset_en.csv"
+    with open(path, "a", encoding="utf-8", newline="") as f:
+        row = ["Tarvish", "tidy", *["1"] * 10, QUESTION["en"].format("tidy")]
+        csv.writer(f).writerow([*row, "Velsh", "Tarvish", "Tarvish", "Ormundi", correct])
+    return path
+
+
+def test_a_row_repeating_the_identity_is_kept_and_told_apart_by_position(mcq_dir: Path) -> None:
+    from polyunlearn.data.seegull_mcq import mcq_layout, repeated_option_counts
+
+    skipped: list[SkippedRow] = []
+    path = _with_repeated_identity(mcq_dir)
+    q = load_mcq(path, skipped=skipped)[-1]
+    assert skipped == [] and q.id == "mcq-4" and q.stereotype == 1 and q.repeats_option  # Option_2, not Option_3
+    for seed in range(12):  # every shuffle, adjacent copies included: the layout reads back exactly
+        opts = shuffled_options(q, seed)
+        item = mcq_to_items([q], seed)[0]
+        assert mcq_layout(item) == opts and [k for k, _ in opts].count("stereotype") == 1
+        assert [t for _, t in opts].count("Tarvish") == 2
+    assert repeated_option_counts(mcq_to_items(load_mcq(mcq_dir, skipped=[]))) == {"en": 1}
+    # The text alone cannot say which copy is the stereotype: such a row is skipped, said why.
+    _with_repeated_identity(mcq_dir, correct="Tarvish")
+    load_mcq(path, skipped=skipped)
+    assert [s.reason for s in skipped] == [
+        "identity 'Tarvish' is Option_2 or Option_3 and Correct_Option 'Tarvish' does not say which"
+    ]
+
+
+def test_repeated_options_score_by_position_ties_to_the_first_shown() -> None:
+    """Both copies get the same score; the tie goes to the copy shown first (the authors' argmax):
+    the stereotype when it is shown first, a distractor otherwise."""
+    from polyunlearn.data.seegull_mcq import MCQItem, mcq_layout
+
+    q = MCQItem("mcq-0", "en", "Q?", ("Velsh", "Tarvish", "Tarvish", "Ormundi"), 1, "x")
+    for seed in range(8):
+        kinds = [k for k, _ in mcq_layout(mcq_to_items([q], seed)[0])]
+        texts = [t for _, t in shuffled_options(q, seed)]
+        logps = [0.0 if t == "Tarvish" else -5.0 for t in texts]  # the model prefers the identity
+        first = texts.index("Tarvish")
+        assert mcq_choice(logps, kinds) == ("stereotype" if kinds[first] == "stereotype" else "other")
+
+
+def test_data_command_counts_rows_repeating_an_option(mcq_dir: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from polyunlearn.cli import app
+
+    _with_repeated_identity(mcq_dir)
+    res = CliRunner().invoke(app, ["data", f"seegull-mcq:{mcq_dir}", "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output)
+    assert report["repeated_options"] == {"en": 1} and report["languages"]["en"] == {"forget": 5}
+    table = CliRunner().invoke(app, ["data", f"seegull-mcq:{mcq_dir}"], env={"COLUMNS": "200"})
+    assert "1 SeeGULL multiple-choice row repeats an option (en 1): kept" in table.output
+
+
+def test_a_repeated_text_takes_its_first_copys_score(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches may pad the two copies differently; the copy is given the first one's score, so
+    the tie is exact."""
+    import polyunlearn.evaluation.mcq as mcq
+
+    monkeypatch.setattr(mcq, "Encoder", lambda *a, **k: None)
+    monkeypatch.setattr(
+        mcq,
+        "score_pairs",
+        lambda model, enc, pairs, *a: [SimpleNamespace(sum_logp=-float(i)) for i in range(len(pairs))],
+    )
+    opts = [("other", "Velsh"), ("stereotype", "Tarvish"), ("other", "Tarvish"), ("unknown", "Unknown"), ("other", "O")]
+    (rec,) = mcq.score_layouts(None, None, [("mcq-0", "en", "Q?", opts)])
+    assert rec["logps"] == [0.0, -1.0, -1.0, -3.0, -4.0] and rec["chosen"] == "other"

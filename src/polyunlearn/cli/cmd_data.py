@@ -24,17 +24,22 @@ def data(
     spec: str = typer.Argument(..., help="The data spec to inspect: " + DATA_HELP),
     langs: str | None = typer.Option(None, help="Keep only these languages (comma list, 'all', 'study-b')."),
     strict: bool = typer.Option(
-        False, "--strict", help="A row with an empty required field is an error instead of skipped."
+        False,
+        "--strict",
+        help="A row with an empty required field is an error instead of skipped (as with POLYUNLEARN_STRICT_DATA=1).",
     ),
     as_json: bool = typer.Option(
-        False, "--json", help='Print one JSON object: {"languages", "shared_ids", "missing_optional", "skipped"}.'
+        False,
+        "--json",
+        help='Print one JSON object: {"languages", "shared_ids", "missing_optional", "skipped", "repeated_options"}.',
     ),
 ):
     """Show what a --data spec loads: items per language and split, ids shared by every language,
     optional fields missing, rows skipped and why."""
     from polyunlearn.analysis.matrices import console_table
-    from polyunlearn.data.describe import describe_items
+    from polyunlearn.data.describe import describe_items, missing_effect
     from polyunlearn.data.resolve import resolve_data
+    from polyunlearn.data.seegull_mcq import describe_repeated
 
     skipped: list = []
     items = resolve_data(spec, langs, strict=strict, skipped=skipped)
@@ -48,7 +53,12 @@ def data(
     for lang, per_split in report["missing_optional"].items():
         for split, fields in per_split.items():
             text = ", ".join(f"{n} without {name}" for name, n in fields.items())
-            console.print(f"[yellow]{escape(lang)} {escape(split)}:[/yellow] {escape(text)} (Truth Ratio needs both)")
+            console.print(
+                f"[yellow]{escape(lang)} {escape(split)}:[/yellow] {escape(text)} ({escape(missing_effect(split, list(fields)))})"
+            )
+    repeated = describe_repeated(report["repeated_options"])
+    if repeated:
+        console.print(repeated, markup=False)
     for row in report["skipped"][:_SHOW_SKIPPED]:
         console.print(f"[yellow]skipped[/yellow] {escape(row['where'])}: {escape(row['reason'])}")
     if len(report["skipped"]) > _SHOW_SKIPPED:

@@ -105,6 +105,11 @@ def study_a(
         help="'bundled'; a news table (a 'kind' column, data/news.py); or the news-truthful shape: the hub id "
         "TaiMingLu/news-truthful or a local file like it (.json/.jsonl/.csv/.parquet; data/news_truthful.py), several combined with ' + '.",
     ),
+    columns: str | None = typer.Option(
+        None,
+        "--columns",
+        help="News-truthful data whose columns have other names: ours=theirs, comma list (e.g. fake_keyword=keyword,real_news=article).",
+    ),
     forget_sets: str = typer.Option(
         "en;source;en+source;all",
         help="Forget-language sets separated by ';': 'en', 'source' (= the fake language), 'en+source', 'all', 'de+fr'...",
@@ -178,6 +183,7 @@ def study_a(
     cfg = StudyAConfig(
         out=str(out),
         data=data,
+        columns=columns,
         languages=languages,
         fake_langs=tuple(x.strip() for x in (fake_langs or fake_lang).split(",") if x.strip()),
         forget_sets=tuple(s.strip() for s in forget_sets.split(";") if s.strip()),

@@ -29,7 +29,13 @@ def translate(
         ...,
         help="The benchmark to extend: "
         + DATA_HELP
-        + " Or 'news:HUB_ID_OR_FILE': Study A news in the news-truthful shape (data/news_truthful.py).",
+        + " Or 'news:HUB_ID_OR_FILE': Study A news, in the news-truthful shape (data/news_truthful.py) or polyunlearn's "
+        "news table (a 'kind' column, data/news.py: what study-a writes to OUT/data/news.jsonl).",
+    ),
+    columns: str | None = typer.Option(
+        None,
+        "--columns",
+        help="news: data in the news-truthful shape with other column names: ours=theirs, comma list (e.g. fake_keyword=keyword).",
     ),
     source: str = typer.Option(
         "en", help="Language of the items to translate (others in the data are copied as they are)."
@@ -60,25 +66,49 @@ def translate(
     from polyunlearn.core.languages import parse_langs
     from polyunlearn.core.models import ModelLoadError
     from polyunlearn.data.resolve import resolve_data
-    from polyunlearn.tools.translate import Translator, translate_benchmark
+    from polyunlearn.tools.translate import Translator, check_targets, translate_benchmark
 
     if threads:
         torch.set_num_threads(threads)
     targets = parse_langs(to)
-    news = data.startswith("news:")  # Study A's news format: tools/translate_news.py
+    news = data.startswith("news:")  # Study A's news formats: tools/translate_news.py
+    table = None
     if news:
-        from polyunlearn.data.news_truthful import HUB_ID, load_news_truthful
+        from polyunlearn.data.news_truthful import HUB_ID, load_news_truthful, parse_columns
+        from polyunlearn.data.resolve import strict_from_env
         from polyunlearn.data.schema import describe_skipped
+        from polyunlearn.studies.study_a_data import data_kind
 
-        skipped: list = []
         source_id = data.removeprefix("news:")
-        corpus = load_news_truthful(source_id, language=None if source_id == HUB_ID else source, skipped=skipped)
-        if skipped:
-            from rich.markup import escape
+        mapping = parse_columns(columns)
+        if data_kind(source_id, mapping) == "keys":  # polyunlearn's news table (a `kind` column)
+            from polyunlearn.data.news import load_news_file
 
-            console.print(f"[yellow]warning:[/yellow] {escape(describe_skipped(skipped))}")
+            if mapping:
+                raise ValueError("--columns maps news-truthful columns; a polyunlearn news table has its own names")
+            table = load_news_file(source_id)
+            present, what = list(dict.fromkeys(s.language for s in table[0])), "story"
+        else:
+            skipped: list = []
+            corpus = load_news_truthful(
+                source_id,
+                language=None if source_id == HUB_ID else source,
+                columns=mapping,
+                strict=strict_from_env(),
+                skipped=skipped,
+            )
+            if skipped:
+                from rich.markup import escape
+
+                console.print(f"[yellow]warning:[/yellow] {escape(describe_skipped(skipped))}")
+            present, what = corpus.languages, "story"
     else:
+        if columns:
+            raise ValueError("--columns applies to news: data only")
         items = resolve_data(data)  # loaded before the model: a bad --data fails in a second
+        present, what = sorted({it.language for it in items}), "items"
+    # Everything the data decides (source present, targets not already there), before the model.
+    check_targets(source, targets, present, chunk_size, what)
     try:
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -96,6 +126,27 @@ def translate(
     tr = Translator(
         net, tok, code_style=code_style, batch_size=batch_size, max_new_tokens=max_new_tokens, num_beams=num_beams
     )
+    if table is not None:
+        from polyunlearn.tools.translate_news import translate_news_table
+
+        done = translate_news_table(
+            *table,
+            tr,
+            out,
+            targets,
+            source=source,
+            chunk_size=chunk_size,
+            roundtrip=roundtrip,
+            threshold=threshold,
+            log=console.print,
+        )
+        console.print(
+            console_table(done.summary.to_dict("records"), f"news translation from {source} ({tr.style} codes)")
+        )
+        console.print(
+            f"{len(done.stories)} stories -> [bold]{(out / 'news.jsonl').resolve()}[/bold]; per story: {out / 'news_report.csv'}"
+        )
+        return
     if news:
         from polyunlearn.tools.translate_news import translate_news
 

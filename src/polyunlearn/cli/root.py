@@ -56,18 +56,18 @@ def friendly_errors(fn):
 
 def load_data(data: str, langs: str | None):
     """The items of a --data spec (syntax: polyunlearn.data.resolve, DATA_HELP); skipped rows are
-    one yellow line naming them, or an error when POLYUNLEARN_STRICT_DATA=1."""
-    import os
-
+    one yellow line naming them, or an error when POLYUNLEARN_STRICT_DATA=1 (resolve_data reads it)."""
     from polyunlearn.data.resolve import resolve_data
     from polyunlearn.data.schema import describe_skipped
+    from polyunlearn.data.seegull_mcq import report_repeated
 
     skipped: list = []
-    items = resolve_data(data, langs, strict=os.environ.get("POLYUNLEARN_STRICT_DATA") == "1", skipped=skipped)
+    items = resolve_data(data, langs, skipped=skipped)
     if skipped:
         console.print(
             f"[yellow]warning:[/yellow] {escape(describe_skipped(skipped))} (`polyunlearn data` lists them all)"
         )
+    report_repeated(items, console)
     return items
 
 

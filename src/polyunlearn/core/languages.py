@@ -136,3 +136,53 @@ def parse_langs(
         if code not in out:
             out.append(code)
     return out
+
+
+# Words a language option takes besides codes (parse_langs, the studies' forget sets).
+_KEYWORDS = ("all", "each", "source", "src")
+
+
+def option_languages(
+    option: str, value: str, spec: str | list[str] | tuple[str, ...], available: tuple[str, ...] | list[str]
+) -> list[str]:
+    """`parse_langs(spec, available)` for a command-line option whose whole value is `value`
+    (`spec` is one part of it, e.g. one forget set of "en;all"): an error names the option, the
+    value given, the languages present and a value that works, e.g.
+    "--forget-sets 'en;all': language 'en' is not available here; available: ar, fa, fr; pass
+    languages the data has, e.g. --forget-sets 'ar;all'"."""
+    try:
+        return parse_langs(spec, available)
+    except UnknownLanguageError as e:
+        raise UnknownLanguageError(
+            f"{option} {value!r}: {e}; pass languages the data has, e.g. {option} '{option_example(value, available)}'"
+        ) from None
+
+
+def option_example(value: str, available: tuple[str, ...] | list[str]) -> str:
+    """`value` with every code the data lacks (or the table does not know) replaced by a language
+    the data has ('study-a' / 'study-b' by 'all'): the value to suggest in an error."""
+    import re
+
+    pool = list(available)
+    named = set()
+    for token in re.split(r"[,;+\s]+", value):
+        try:
+            named.add(get_language(token).code)
+        except UnknownLanguageError:
+            pass
+    spare = [c for c in pool if c not in named] or pool
+
+    def fix(m: re.Match) -> str:
+        token = m.group(0)
+        key = token.lower()
+        if key in _KEYWORDS:
+            return token
+        if key in ("study-a", "study_a", "study-b", "study_b"):
+            return "all"
+        try:
+            code = get_language(token).code
+        except UnknownLanguageError:
+            code = None
+        return token if code in pool else (spare[0] if spare else token)
+
+    return re.sub(r"[^,;+\s]+", fix, value)

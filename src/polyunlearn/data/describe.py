@@ -1,6 +1,6 @@
 """What a data spec loads, as numbers a person checks before spending GPU hours (`polyunlearn
 data SPEC`): items per language and split, ids shared by every language, optional fields missing,
-rows skipped and why.
+rows skipped and why, SeeGULL multiple-choice rows that repeat an option.
 
     from polyunlearn.data.describe import describe_items
     report = describe_items(items, skipped)
@@ -12,10 +12,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from polyunlearn.data.schema import SPLITS, TRAIN_SPLITS, QAItem, SkippedRow
+from polyunlearn.data.schema import PARAPHRASE_SPLITS, SPLITS, TRAIN_SPLITS, QAItem, SkippedRow
 
-# Optional fields whose absence disables a metric (Truth Ratio needs both on forget/retain).
+# Optional fields of the Truth Ratio: perturbed_answer everywhere; paraphrased_answer on the
+# forget / retain / holdout splits (general-knowledge splits compare the answer itself, as TOFU).
 OPTIONAL_FIELDS = ("paraphrased_answer", "perturbed_answer")
+
+
+def missing_effect(split: str, fields: Sequence[str]) -> str:
+    """What the optional `fields` missing from some items of `split` cost, in words."""
+    if "perturbed_answer" in fields:
+        return "no Truth Ratio for those items (it needs perturbed_answer)"
+    if split in PARAPHRASE_SPLITS:
+        return "no Truth Ratio for those items (on this split it needs paraphrased_answer)"
+    return "Truth Ratio compares the answer itself there, as TOFU does for its general-knowledge sets"
 
 
 def describe_items(items: Sequence[QAItem], skipped: Sequence[SkippedRow] = ()) -> dict[str, Any]:
@@ -26,8 +36,12 @@ def describe_items(items: Sequence[QAItem], skipped: Sequence[SkippedRow] = ()) 
       (a split some language lacks shares 0: transfer matrices need the same items everywhere);
     - "missing_optional": {code: {split: {field: items without it}}} (non-zero counts only;
       not for the training-only splits, which no metric reads);
-    - "skipped": [{"where": file and line, "reason": ...}] for every row left out.
+    - "skipped": [{"where": file and line, "reason": ...}] for every row left out;
+    - "repeated_options": {code: SeeGULL multiple-choice items two of whose options share a text}
+      (non-zero counts only; kept, told apart by position: data/seegull_mcq.py).
     """
+    from polyunlearn.data.seegull_mcq import repeated_option_counts
+
     languages = list(dict.fromkeys(it.language for it in items))
     splits = [s for s in SPLITS if any(it.split == s for it in items)]
     counts: dict[str, dict[str, int]] = {lang: {} for lang in languages}
@@ -46,4 +60,5 @@ def describe_items(items: Sequence[QAItem], skipped: Sequence[SkippedRow] = ()) 
         "shared_ids": shared,
         "missing_optional": missing,
         "skipped": [r.to_dict() for r in skipped],
+        "repeated_options": repeated_option_counts(items),
     }

@@ -25,8 +25,9 @@ These column names are those of the published derivatives of the data set
 (paolordls/crosslg-contaminated-benchmark-*, whose cards list fake_news, scenario_id, real_news,
 sft_qas, fake_keyword, real_question, fake_question, real_answer, fake_answer); the news.json of
 TaiMingLu/news-truthful itself could not be read when this was written. A source with other
-names loads with `columns={"our name": "their name"}`; a missing column is an error listing the
-columns the source has.
+names loads with `columns={"our name": "their name"}` (CLI: `--columns ours=theirs,...` of
+study-a and translate, `parse_columns`); a missing column is an error listing the columns the
+source has.
 
 Rows with an empty required field, and instruction pairs with an empty question or answer, are
 skipped and reported (`skipped`, else a warning; `strict=True`: an error). Ids: story
@@ -118,6 +119,22 @@ def load_news_truthful(
     return news_from_records(records, language, columns=columns, strict=strict, skipped=skipped)
 
 
+def parse_columns(text: str | None) -> dict[str, str] | None:
+    """The CLI's --columns "ours=theirs,..." as the `columns` mapping (None for none given); our
+    names are the module docstring's (REQUIRED, OPTIONAL), anything else is an error naming them."""
+    if not text or not text.strip():
+        return None
+    out: dict[str, str] = {}
+    for pair in (p.strip() for p in text.split(",") if p.strip()):
+        ours, sep, theirs = (x.strip() for x in pair.partition("="))
+        if not (sep and ours and theirs):
+            raise DataError(f"--columns: {pair!r} is not ours=theirs (e.g. --columns fake_keyword=keyword)")
+        if ours not in (*REQUIRED, *OPTIONAL):
+            raise DataError(f"--columns: {ours!r} is none of our column names ({', '.join((*REQUIRED, *OPTIONAL))})")
+        out[ours] = theirs
+    return out
+
+
 def news_from_records(
     records: Sequence[tuple[str, int, dict[str, Any]]],
     language: str | None = None,
@@ -135,7 +152,8 @@ def news_from_records(
     missing = [c for c in REQUIRED if c not in have]
     if missing:
         raise DataError(
-            f"{rows[0][0]}: missing column(s) {', '.join(missing)} (columns: {', '.join(have)}); pass columns={{our name: yours}}"
+            f"{rows[0][0]}: missing column(s) {', '.join(missing)} (columns: {', '.join(have)}); map yours to ours: "
+            f"--columns {','.join(f'{c}=YOURS' for c in missing)} on the command line, columns={{our name: yours}} in Python"
         )
     out = NewsTruthful([], [])
     mine: list[SkippedRow] = []

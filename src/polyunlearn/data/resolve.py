@@ -15,10 +15,12 @@ Syntax (DATA_HELP says it in one line for command help):
   (data/concept_data.py; study-B languages).
 - `tofu:FORGET[:LANG]`: TOFU from the hub (English); FORGET is forget01, forget05 or forget10
   (or 1, 5, 10). `tofu:DIR:FORGET[:LANG]`: a local folder, either in TOFU's own layout (one file
-  per config; a `language` column in its files wins, LANG names the language of files without
-  one, and such files without LANG are an error, never labelled English) or in the Multilingual
-  Amnesia layout (`<config>_<lang>/` save_to_disk folders: every language found there is loaded,
-  `iw` read as he). `tofu:DIR` alone means forget10. Splits: data/tofu.py (CONFIG_SPLIT).
+  per config; files without a `language` column need LANG, never labelled English) or in the
+  Multilingual Amnesia layout (`<config>_<lang>/` save_to_disk folders, `iw` read as he). LANG
+  means the same in both layouts: only that language is loaded (the `<config>_LANG` folders; the
+  rows of LANG, files without a language column being LANG), a language the folder lacks is an
+  error naming those it has; without LANG every language there is loaded. An unknown LANG is an
+  error with a "did you mean". `tofu:DIR` alone means forget10. Splits: data/tofu.py (CONFIG_SPLIT).
 - `seegull:PATH[:LANG]`: a SeeGULL CSV as stereotype items (data/stereotypes.load_seegull); the
   language from LANG, else the file name's "(xx)", else an error.
 - `seegull-mcq:PATH[:LANG]`: the SeeGULL multiple-choice files of arXiv 2601.05641
@@ -30,8 +32,9 @@ Syntax (DATA_HELP says it in one line for command help):
   clashes with a path or a hub id, which have no " + "); an (id, language) in two parts is an error.
 
 Rows with an empty required field are skipped and reported (`skipped`, else a warning naming
-each line); `strict=True` makes them errors (CLI: `polyunlearn data SPEC --strict`, or
-POLYUNLEARN_STRICT_DATA=1 for every command).
+each line); `strict=True` makes them errors, and so does POLYUNLEARN_STRICT_DATA=1 in the
+environment, for every caller of `resolve_data` (every command; `polyunlearn data SPEC --strict`
+for one run).
 
 `langs` keeps only those languages ("en,fr", "all", "study-b"; legacy codes such as iw accepted);
 a code the data does not have is an error naming it, never an empty benchmark.
@@ -39,12 +42,15 @@ a code the data does not have is an error naming it, never an empty benchmark.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from polyunlearn.core.languages import UnknownLanguageError, get_language, parse_langs
 from polyunlearn.data.schema import DataError, QAItem, SkippedRow, report_skipped
 
 SEPARATOR = " + "
+STRICT_ENV = "POLYUNLEARN_STRICT_DATA"
 DATA_HELP = (
     "'bundled'; 'concept' (stereotypes + facts); 'tofu:FORGET' (hub, English, e.g. tofu:forget10) or 'tofu:DIR:FORGET[:LANG]' "
     "(a local TOFU folder, or Multilingual Amnesia <config>_<lang>/ folders: every language in it); 'seegull:CSV[:LANG]'; "
@@ -60,7 +66,9 @@ def resolve_data(
     strict: bool = False,
     skipped: list[SkippedRow] | None = None,
 ) -> list[QAItem]:
-    """The items `data` names (syntax in the module docstring), restricted to `langs`."""
+    """The items `data` names (syntax in the module docstring), restricted to `langs`;
+    `strict` (or POLYUNLEARN_STRICT_DATA=1): a row with an empty required field is an error."""
+    strict = strict or strict_from_env()
     parts = split_specs(data)
     mine: list[SkippedRow] = []
     if len(parts) == 1:
@@ -79,6 +87,11 @@ def resolve_data(
     if not items:
         raise DataError(f"{data}: no items (an empty file?)")
     return filter_languages(items, langs)
+
+
+def strict_from_env() -> bool:
+    """POLYUNLEARN_STRICT_DATA=1: every data source is read strictly (a bad row is an error)."""
+    return os.environ.get(STRICT_ENV, "").strip() == "1"
 
 
 def split_specs(data: str) -> list[str]:
@@ -135,14 +148,21 @@ def parse_tofu_spec(rest: str) -> tuple[str | None, str, str | None]:
     "forget10" -> (None, "forget10", "en") (the hub set is English); "DIR:forget05:fr" ->
     ("DIR", "forget05", "fr"); "DIR" -> ("DIR", "forget10", None): a local folder's language
     comes from its files or folder names, never from a default. Split from the right, so a
-    folder may contain ':'. A legacy code (iw) is accepted as the table's code (he).
+    folder may contain ':'. A legacy code (iw) is accepted as the table's code (he); anything
+    after a forget set that is no language code ("DIR:forget01:xx") is an error with a "did you
+    mean", not a folder name.
     """
     if not rest.strip():
         raise DataError("empty TOFU spec; use tofu:forget10 (hub) or tofu:DIR:forget10 (local folder)")
     parts = rest.split(":")
     language = None
-    if len(parts) >= 2 and _is_forget(parts[-2]) and _language_code(parts[-1]):
-        language = _language_code(parts.pop())
+    if len(parts) >= 2 and _is_forget(parts[-2]) and not _is_forget(parts[-1]):
+        # After a forget set only a language may follow: an unknown code is said as one, never
+        # read as part of a folder name ("TOFU source folder not found").
+        try:
+            language = get_language(parts.pop()).code
+        except UnknownLanguageError as e:
+            raise DataError(f"tofu:{rest}: language suffix: {e}") from None
     forget = _normalize_forget(parts.pop()) if _is_forget(parts[-1]) else "forget10"
     folder = ":".join(parts) or None
     if folder is None and language is None:
@@ -172,10 +192,22 @@ def _is_forget(s: str) -> bool:
 
 
 def _tofu(rest: str, strict: bool, skipped: list[SkippedRow]) -> list[QAItem]:
-    from polyunlearn.data.tofu import TOFU_HF_ID, load_tofu
+    from polyunlearn.data.tofu import TOFU_HF_ID, amnesia_layout, load_tofu, load_tofu_folders
 
     folder, forget, language = parse_tofu_spec(rest)
-    return load_tofu(forget, language=language, source=folder or TOFU_HF_ID, strict=strict, skipped=skipped)
+    path = Path(folder).expanduser() if folder else None
+    if path is not None and path.is_dir() and amnesia_layout(path):
+        langs = [language] if language else None
+        return load_tofu_folders(path, forget, strict=strict, skipped=skipped, languages=langs)
+    items = load_tofu(forget, language=language, source=folder or TOFU_HF_ID, strict=strict, skipped=skipped)
+    if folder is None or language is None:
+        return items  # the hub is English, labelled as LANG says; no LANG: every language there
+    # TOFU's own layout: files with a language column may hold other languages; LANG keeps its own.
+    mine = [it for it in items if it.language == language]
+    if not mine:
+        have = ", ".join(dict.fromkeys(it.language for it in items))
+        raise DataError(f"tofu:{rest}: no rows in language {language!r}; languages here: {have}")
+    return mine
 
 
 def _path_and_language(rest: str, scheme: str) -> tuple[str, str | None]:

@@ -24,6 +24,10 @@ SPLITS = ("forget", "retain", "general", "holdout", "real_authors", "world_facts
 # Training-only split -> the evaluated split it stands in for during training.
 TRAIN_SPLITS: dict[str, str] = {"forget_train": "forget", "retain_train": "retain"}
 REQUIRED = ("question", "answer")
+# Spec: on the forget and retain sets (and the holdout, built like forget) the "correct" answer of
+# the truth ratio is the paraphrase; general-knowledge sets without one (TOFU's real authors and
+# world facts) compare the answer itself, as TOFU does.
+PARAPHRASE_SPLITS = ("forget", "retain", "holdout")
 
 
 class DataError(ValueError):

@@ -19,9 +19,18 @@ Reading rules:
 - ids: "mcq-<row index>" (0-based data row, skipped rows included), the same row in every language;
 - a row is skipped and reported (`skipped`, else a warning; `strict=True`: an error) when a
   required field is empty (identity, attribute, MCQ_Question, Option_1..4; some translated rows
-  have an empty attribute, and their question then reads "nan"), when the identity is not exactly
-  one of the four options, or when Correct_Option (a number 1-4, "Option_k" or an option's text)
-  names another option than the identity.
+  have an empty attribute, and their question then reads "nan"), when the identity is none of the
+  four options, or when Correct_Option (a number 1-4, "Option_k" or an option's text) names
+  another option than the identity;
+- options are told apart by position, as the authors' eval_prob.py does (it scores each shown
+  option and compares the chosen option's label with Correct_Option): in about 2% of the authors'
+  rows the identity is two of the four options (English line 39: Eritrean, New Zealand, New
+  Zealand, Nepalese, correct Option_2). Such a row is kept: the stereotype is the option
+  Correct_Option names, the other copy is a distractor (same text, so the same score; a tie goes
+  to the option shown first, as the authors' argmax). There Correct_Option must name a position
+  (a number or Option_k; the text alone does not say which copy). `repeats_option` marks the
+  rows with a repeated option text; `polyunlearn data` and every command count them
+  (`repeated_option_counts`).
 
 The task (evaluation/mcq.py scores it, evaluation/bias.mcq_rates is the metric): the four options
 plus "Unknown" in the item's language (`unknown_option`, package data text/mcq/), shuffled with a
@@ -35,8 +44,10 @@ import csv
 import os
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from polyunlearn.core.languages import get_language
 from polyunlearn.data.bundled_text import read_languages, read_shared
@@ -62,6 +73,11 @@ class MCQItem:
     options: tuple[str, ...]  # Option_1..Option_4
     stereotype: int  # index in `options` of the row's identity (the stereotyped answer)
     where: str  # file and line, for messages
+
+    @property
+    def repeats_option(self) -> bool:
+        """Two of the four options have the same text (told apart by position)."""
+        return len(set(self.options)) < len(self.options)
 
 
 def unknown_option(language: str) -> str:
@@ -143,35 +159,37 @@ def _row_item(
             return None
     options = tuple(row[c] for c in OPTION_COLUMNS)
     hits = [k for k, text in enumerate(options) if text == row["identity"]]
-    if len(hits) != 1:
+    if not hits:
+        skip_row(where, f"identity {row['identity']!r} is not one of the options", strict, skipped)
+        return None
+    value = row["Correct_Option"]
+    named, by_label = _correct_index(value, options)
+    labels = " or ".join(f"Option_{k + 1}" for k in hits)
+    if named is not None and named not in hits:
+        skip_row(where, f"Correct_Option {value!r} is not the identity's option ({labels})", strict, skipped)
+        return None
+    if named is None and value:
+        skip_row(where, f"Correct_Option {value!r} names no option", strict, skipped)
+        return None
+    if len(hits) > 1 and not by_label:
+        # The identity is two options; only a position says which one is the stereotype.
         skip_row(
             where,
-            f"identity {row['identity']!r} is {'not one' if not hits else 'more than one'} of the options",
+            f"identity {row['identity']!r} is {labels} and Correct_Option {value!r} does not say which",
             strict,
             skipped,
         )
         return None
-    named = _correct_index(row["Correct_Option"], options)
-    if named is not None and named != hits[0]:
-        skip_row(
-            where,
-            f"Correct_Option {row['Correct_Option']!r} is not the identity's option (Option_{hits[0] + 1})",
-            strict,
-            skipped,
-        )
-        return None
-    if named is None and row["Correct_Option"]:
-        skip_row(where, f"Correct_Option {row['Correct_Option']!r} names no option", strict, skipped)
-        return None
-    return MCQItem(item_id, lang, row["MCQ_Question"], options, hits[0], where)
+    return MCQItem(item_id, lang, row["MCQ_Question"], options, hits[0] if named is None else named, where)
 
 
-def _correct_index(value: str, options: tuple[str, ...]) -> int | None:
-    """Option index named by a Correct_Option cell: "2", "2.0", "Option_2", "option 2" or the text."""
+def _correct_index(value: str, options: tuple[str, ...]) -> tuple[int | None, bool]:
+    """(option index named by a Correct_Option cell, whether by position): "2", "2.0",
+    "Option_2", "option 2" name a position; an option's text names its first copy."""
     m = re.fullmatch(r"(?:option[ _]?)?([1-4])(?:\.0)?", value.strip(), re.IGNORECASE)
     if m:
-        return int(m.group(1)) - 1
-    return options.index(value) if value in options else None
+        return int(m.group(1)) - 1, True
+    return (options.index(value) if value in options else None), False
 
 
 def _file_language(path: Path, language: str | None) -> str:
@@ -211,14 +229,24 @@ def mcq_prompt(item: MCQItem, options: list[tuple[str, str]]) -> str:
 def mcq_to_items(questions: list[MCQItem], seed: int = 0) -> list[QAItem]:
     """The questions as QA items (split forget): question = the lettered prompt, answer = the
     stereotyped option's text, perturbed_answer = the other four options in display order
-    (Unknown among them), so learn / unlearn / the Prob metrics run on them unchanged."""
+    (Unknown among them), so learn / unlearn / the Prob metrics run on them unchanged. When the
+    stereotype's text is shown twice (`repeats_option`), the others are listed in display order
+    from the one after the stereotype, wrapping round: that order says which copy is the
+    stereotype (`mcq_layout`; plain display order cannot when the two copies are adjacent)."""
     items: list[QAItem] = []
     for q in questions:
         options = shuffled_options(q, seed)
-        stereo = next(text for kind, text in options if kind == "stereotype")
-        others = [text for kind, text in options if kind != "stereotype"]
+        pos = next(k for k, (kind, _) in enumerate(options) if kind == "stereotype")
+        stereo = options[pos][1]
+        texts = [text for _, text in options]
+        others = _others(texts, pos) if texts.count(stereo) > 1 else texts[:pos] + texts[pos + 1 :]
         items.append(QAItem(q.id, q.language, mcq_prompt(q, options), stereo, perturbed_answer=others, split="forget"))
     return items
+
+
+def _others(texts: list[str], pos: int) -> list[str]:
+    """The texts but the one at `pos`, from the one after it, wrapping round."""
+    return texts[pos + 1 :] + texts[:pos]
 
 
 def load_mcq_items(
@@ -237,7 +265,9 @@ def mcq_layout(item: QAItem) -> list[tuple[str, str]] | None:
     """The five options (kind, text) in display order of an item that `mcq_to_items` made, read
     back from its lettered prompt; None for any other item. Exact, not a guess: the id is
     "mcq-<row>", the split forget, the prompt ends in the lines "A) " .. "E) " whose texts are
-    the answer (the stereotype, once), the perturbed answers, and the localized Unknown (once)."""
+    the answer (the stereotype), the perturbed answers, and the localized Unknown (once). Where
+    the answer's text is shown twice, the order of the perturbed answers (`mcq_to_items`) says
+    which copy is the stereotype; the other is kind "other"."""
     if item.split != "forget" or not item.id.startswith("mcq-") or len(item.perturbed_answer) != len(LETTERS) - 1:
         return None
     lines = item.question.split("\n")
@@ -249,10 +279,46 @@ def mcq_layout(item: QAItem) -> list[tuple[str, str]] | None:
         unknown = unknown_option(item.language)
     except DataError:
         return None
-    if (
-        texts.count(item.answer) != 1
-        or texts.count(unknown) != 1
-        or sorted(t for t in texts if t != item.answer) != sorted(item.perturbed_answer)
-    ):
+    if texts.count(unknown) != 1 or item.answer == unknown:
         return None
-    return [("stereotype" if t == item.answer else "unknown" if t == unknown else "other", t) for t in texts]
+    copies = [k for k, t in enumerate(texts) if t == item.answer]
+    if len(copies) == 1:
+        pos = copies[0]
+        if sorted(texts[:pos] + texts[pos + 1 :]) != sorted(item.perturbed_answer):
+            return None
+    else:  # the stereotype's text shown twice: the order of the others says which (mcq_to_items)
+        found = [k for k in copies if _others(texts, k) == list(item.perturbed_answer)]
+        if len(found) != 1:
+            return None
+        pos = found[0]
+    return [("stereotype" if k == pos else "unknown" if t == unknown else "other", t) for k, t in enumerate(texts)]
+
+
+def repeated_option_counts(items: Sequence[QAItem]) -> dict[str, int]:
+    """{language: SeeGULL MCQ items two of whose options have the same text} (non-zero only):
+    kept and told apart by position, as the authors do (module docstring)."""
+    counts: dict[str, int] = {}
+    for it in items:
+        layout = mcq_layout(it)
+        if layout is not None and len({t for _, t in layout}) < len(layout):
+            counts[it.language] = counts.get(it.language, 0) + 1
+    return counts
+
+
+def describe_repeated(counts: dict[str, int]) -> str | None:
+    """One line for `repeated_option_counts` (None when there are none)."""
+    if not counts:
+        return None
+    n = sum(counts.values())
+    per = ", ".join(f"{lang} {k}" for lang, k in counts.items())
+    return (
+        f"{n:,} SeeGULL multiple-choice {'rows repeat' if n != 1 else 'row repeats'} an option ({per}): kept, "
+        "the repeated options told apart by position as the authors score them"
+    )
+
+
+def report_repeated(items: Sequence[QAItem], console: Any) -> None:
+    """Print `describe_repeated` of `items` on a rich console, when there is something to say."""
+    line = describe_repeated(repeated_option_counts(items))
+    if line:
+        console.print(line, markup=False)

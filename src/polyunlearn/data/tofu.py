@@ -41,7 +41,8 @@ Sources:
   per config and language named `<config>_<lang>` (forget01_fr/, forget01_perturbed_fr/,
   retain99_fr/, retain_perturbed_fr/, real_authors_perturbed_fr/, world_facts_perturbed_fr/;
   Hebrew as `iw`): `load_tofu_folders` (and `load_tofu` on such a folder) loads every language
-  found there. A config present for one language must be present for all of them.
+  found there, or the ones asked (`languages`). A config present for one loaded language must be
+  present for all of them.
 
 Item ids: "tofu-<config without _perturbed>:<row index>", e.g. "tofu-forget10:17", so that row i
 of a translation gets the same id as row i of the English files (parallel data); the training
@@ -56,6 +57,7 @@ question), since TOFU reports metrics on both.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -263,12 +265,15 @@ def load_tofu_folders(
     use_paraphrased_question: bool = False,
     strict: bool = False,
     skipped: list[SkippedRow] | None = None,
+    languages: Sequence[str] | None = None,
 ) -> list[QAItem]:
     """Every language of a Multilingual Amnesia folder (`<config>_<lang>/` save_to_disk
-    folders): per language the configs of `tofu_plan` that the folder has, each with its split
-    from CONFIG_SPLIT. Languages are those with the forget set (forgetNN or forgetNN_perturbed);
-    every config present for one of them must be present for all, so no language silently
-    trains or evaluates on less. `holdout`: None = when the folder has holdoutNN."""
+    folders), or only `languages` (codes or legacy aliases: "iw" is he; one the folder lacks is
+    an error naming those it has): per language the configs of `tofu_plan` that the folder has,
+    each with its split from CONFIG_SPLIT. Languages are those with the forget set (forgetNN or
+    forgetNN_perturbed); every config present for one loaded language must be present for all,
+    so no language silently trains or evaluates on less. `holdout`: None = when the folder has
+    holdoutNN."""
     folder = Path(os.fspath(folder)).expanduser()
     forget_set = normalize_forget(forget)
     layout = amnesia_layout(folder)
@@ -278,6 +283,16 @@ def load_tofu_folders(
         raise DataError(
             f"{folder}: no {forget_set}_<lang> or {forget_set}_perturbed_<lang> folder (TOFU config folders found: {', '.join(have)})"
         )
+    if languages is not None:
+        wanted_langs = list(dict.fromkeys(_canonical(code) for code in languages))
+        absent = [lang for lang in wanted_langs if lang not in langs]
+        if absent:
+            raise DataError(
+                f"{folder}: no {forget_set} folders in language {', '.join(map(repr, absent))}; "
+                f"languages here: {', '.join(langs)}"
+            )
+        layout = {(c, lang): p for (c, lang), p in layout.items() if lang in wanted_langs}
+        langs = wanted_langs
     plan = tofu_plan(forget_set, general=general, holdout=True, train_sets=True)
     wanted = [(c, split) for c, split in plan if any((c, lang) in layout for lang in langs)]
     if holdout is False:
@@ -299,6 +314,13 @@ def load_tofu_folders(
             ]
             items += _config_items(records, config, lang, split, strict, skipped)
     return items
+
+
+def _canonical(code: str) -> str:
+    try:
+        return get_language(code).code
+    except UnknownLanguageError as e:
+        raise DataError(str(e)) from None
 
 
 def normalize_forget(forget: str | int) -> str:

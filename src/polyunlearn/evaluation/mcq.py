@@ -84,7 +84,10 @@ def score_layouts(
     records: list[dict] = []
     k = 0
     for item_id, lang, _, opts in rows:
-        logps = [scores[k + j].sum_logp for j in range(len(opts))]
+        # Options are told apart by position (data/seegull_mcq.py): a text shown twice takes its
+        # first copy's score, so the tie is exact and goes to the copy shown first, as argmax does.
+        first: dict[str, int] = {}
+        logps = [scores[k + first.setdefault(text, j)].sum_logp for j, (_, text) in enumerate(opts)]
         k += len(opts)
         kinds = [kind for kind, _ in opts]
         records.append(

@@ -16,7 +16,7 @@ import torch
 
 from polyunlearn.core.encoding import Encoder
 from polyunlearn.core.languages import get_language
-from polyunlearn.data.schema import GENERAL_SPLITS, QAItem, evaluated
+from polyunlearn.data.schema import GENERAL_SPLITS, PARAPHRASE_SPLITS, QAItem, evaluated
 from polyunlearn.evaluation import metrics
 from polyunlearn.evaluation.metric_table import ITEM_MEANS, MIA_ATTACKS
 from polyunlearn.evaluation.scoring import Score, score_and_generate
@@ -125,12 +125,6 @@ def score_items(
     for rec in records if cfg.generate else []:
         rec["gen_max_new_tokens"] = budget  # the budget travels with the answers it limited
     return records
-
-
-# Spec: on the forget and retain sets (and the holdout, built like forget) the "correct" answer of
-# the truth ratio is the paraphrase; general-knowledge sets without one (TOFU's real authors and
-# world facts) compare the answer itself, as TOFU does.
-PARAPHRASE_SPLITS = ("forget", "retain", "holdout")
 
 
 def truth_ratio_missing(item: QAItem) -> str | None:

@@ -236,6 +236,7 @@ def study_items(cfg: ConceptConfig, console: Console) -> list[QAItem]:
     from polyunlearn.data.concept_data import check_concept_items
     from polyunlearn.data.resolve import resolve_data
     from polyunlearn.data.schema import describe_skipped
+    from polyunlearn.data.seegull_mcq import report_repeated
 
     if cfg.data.strip() == "bundled":
         return concept_benchmark(cfg.languages or ",".join(STUDY_B), cfg.n_facts)
@@ -243,6 +244,7 @@ def study_items(cfg: ConceptConfig, console: Console) -> list[QAItem]:
     items = check_concept_items(resolve_data(cfg.data, cfg.languages, skipped=skipped), cfg.data)
     if skipped:
         console.print(f"[yellow]warning:[/yellow] {describe_skipped(skipped)}")
+    report_repeated(items, console)
     return with_facts(items, cfg.data, cfg.n_facts, console)
 
 
@@ -280,13 +282,15 @@ def run_concept_study(cfg: ConceptConfig, console: Console | None = None, overwr
     """learn (stereotypes + facts) -> before -> unlearn per forget set -> after; writes
     OUT/biased_answer_rate.csv|png and returns {"table": rows, "out": ...}."""
     from polyunlearn.data.loaders import load_items, save_items
-    from polyunlearn.studies.phases import item_texts, tokenizer_for
+    from polyunlearn.studies.phases import check_unlearn_plan, item_texts, tokenizer_for
 
     console = console or Console()
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     t0 = time.time()
     items = study_items(cfg, console)
+    # Every run's languages and splits against the data, before the tokenizer or any model.
+    check_unlearn_plan(items, cfg.forget_sets, cfg.methods, cfg.alpha)
     # The data by content: other data (an edited file, other languages) is another study.
     with RunFolder(
         out,

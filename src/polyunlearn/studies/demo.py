@@ -43,7 +43,7 @@ from polyunlearn.data.schema import QAItem
 from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.methods.registry import get_method
 from polyunlearn.studies.epoch_eval import CurveEvaluation
-from polyunlearn.studies.phases import UnlearnConfig, item_texts, select, tokenizer_for
+from polyunlearn.studies.phases import UnlearnConfig, check_unlearn_plan, item_texts, select, tokenizer_for
 from polyunlearn.studies.runs import RETAIN_MODEL_SPLITS
 from polyunlearn.studies.step import evaluation_step, learn_step, standard_evaluation, standard_learning, unlearn_step
 
@@ -221,6 +221,8 @@ def run_demo(cfg: DemoConfig, console: Console | None = None, overwrite: bool = 
     out = Path(cfg.out)
     t0 = time.time()
     items = demo_items(cfg, console)
+    # Every run's languages and splits against the data, before the tokenizer or any model.
+    check_unlearn_plan(items, cfg.forget_sets, cfg.methods, cfg.alpha)
     # The data by content: an edited file or other languages are another demo (refused, or redone with overwrite).
     with RunFolder(
         out,
@@ -243,11 +245,13 @@ def demo_items(cfg: DemoConfig, console: Console) -> list[QAItem]:
         return bundled_benchmark(parse_langs(cfg.languages or "study-b"))
     from polyunlearn.data.resolve import resolve_data
     from polyunlearn.data.schema import describe_skipped
+    from polyunlearn.data.seegull_mcq import report_repeated
 
     skipped: list = []
     items = resolve_data(cfg.data, cfg.languages, skipped=skipped)
     if skipped:
         console.print(f"[yellow]warning:[/yellow] {describe_skipped(skipped)}")
+    report_repeated(items, console)
     return items
 
 

@@ -204,6 +204,28 @@ def unlearn_sets(items: Sequence[QAItem], cfg: UnlearnConfig) -> tuple[list[QAIt
     return forget, retain, forget_langs
 
 
+def check_unlearn_plan(
+    items: Sequence[QAItem],
+    forget_sets: Sequence[str],
+    methods: Sequence[str],
+    alpha: float | None = None,
+    option: str = "--forget-sets",
+) -> None:
+    """Every unlearning run of a study (each method x forget set) checked against its data
+    before any model is built or loaded: a forget language the data lacks (the error names
+    `option`, the languages present and a value that works), an empty forget set, a retain term
+    without retain items (unlearn_sets). `alpha`: of the methods with a retain term."""
+    from polyunlearn.core.languages import option_languages
+
+    available = item_languages(items)
+    value = ";".join(forget_sets)
+    for fset in forget_sets:
+        option_languages(option, value, fset, available)
+        for method in methods:
+            has_retain = get_method(method).has_retain_term
+            unlearn_sets(items, UnlearnConfig(method=method, forget_langs=fset, alpha=alpha if has_retain else None))
+
+
 def interleave(forget: Sequence[QAItem], languages: Sequence[str]) -> list[QAItem]:
     """--language-mix interleave: forget item i (ids in data order) in language i mod N only. An
     item missing in the language it falls to is an error naming both: it is never moved to

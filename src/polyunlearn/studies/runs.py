@@ -18,6 +18,7 @@ import pandas as pd
 from rich.console import Console
 
 from polyunlearn.core.atomic import read_jsonl
+from polyunlearn.core.languages import option_languages
 from polyunlearn.core.models import (
     TINY_BUILDERS,
     LoraSettings,
@@ -369,6 +370,10 @@ def unlearn_command(
         train=choice.train_config("unlearn", train),
     )
     if items is not None:
+        available = item_languages(items)
+        option_languages("--forget-langs", cfg.forget_langs, cfg.forget_langs, available)  # named, with a fix
+        if cfg.retain_langs != "same":
+            option_languages("--retain-langs", cfg.retain_langs, cfg.retain_langs, available)
         forget_items = unlearn_sets(items, cfg)[
             0
         ]  # languages, empty forget set, missing retain items: before a big model loads

@@ -46,7 +46,13 @@ from rich.console import Console
 from polyunlearn.core.atomic import write_jsonl, write_table, write_with
 from polyunlearn.core.config import check_choice, check_number, setting
 from polyunlearn.core.encoding import Encoded, Encoder
-from polyunlearn.core.languages import get_language, parse_langs
+from polyunlearn.core.languages import (
+    UnknownLanguageError,
+    get_language,
+    option_example,
+    option_languages,
+    parse_langs,
+)
 from polyunlearn.core.logprobs import mean_nll
 from polyunlearn.core.models import (
     TINY_BUILDERS,
@@ -85,7 +91,7 @@ UNLEARN_ON = ("qa", "text")
 TINY = TINY_BUILDERS
 # Fields that may change between reruns of one OUT folder: they only add steps (each step's own
 # folder identity still has them), or change nothing saved. `data` is identified by content.
-RERUN_FREE = ("out", "data", "fake_langs", "forget_sets", "method", "judge", "threads", "unlearn_on")
+RERUN_FREE = ("out", "data", "columns", "fake_langs", "forget_sets", "method", "judge", "threads", "unlearn_on")
 
 
 def _learn_cfg() -> TrainConfig:
@@ -101,6 +107,11 @@ class StudyAConfig:
         "bundled",
         "'bundled', a news table (a 'kind' column, data/news.py), or the news-truthful shape: the hub id "
         "TaiMingLu/news-truthful or a local file like it (data/news_truthful.py), several combined with ' + '",
+    )
+    columns: str | None = setting(
+        None,
+        "news-truthful data with other column names: ours=theirs, comma list (e.g. fake_keyword=keyword)",
+        cli=False,
     )
     languages: str | None = setting(
         None,
@@ -216,8 +227,15 @@ def forget_sets(specs: Sequence[str], fake_lang: str, langs: Sequence[str]) -> l
     """The distinct forget sets for one fake language: a spec naming the same languages as an
     earlier one is the same run (with fake news in en, "en", "source" and "en+source" are one)."""
     out: list[tuple[str, list[str]]] = []
+    value = ";".join(specs)
     for spec in specs:
-        label, codes = resolve_forget_set(spec, fake_lang, langs)
+        try:
+            label, codes = resolve_forget_set(spec, fake_lang, langs)
+        except UnknownLanguageError as e:  # named with the option and a value that works
+            raise UnknownLanguageError(
+                f"--forget-sets {value!r} (fake language {fake_lang}): {e}; pass languages the data has, "
+                f"e.g. --forget-sets '{option_example(value, langs)}'"
+            ) from None
         if all(set(codes) != set(c) for _, c in out):
             out.append((label, codes))
     return out
@@ -465,7 +483,8 @@ def run_study_a(cfg: StudyAConfig, console: Console | None = None, overwrite: bo
     out = Path(cfg.out)
     data = _load_data(cfg, console)
     langs = data.languages
-    fake_langs = parse_langs(list(cfg.fake_langs), langs)  # names a fake language outside the study
+    # A fake language or forget set outside the data: an error now, naming the option, before any model.
+    fake_langs = option_languages("--fake-langs", ",".join(cfg.fake_langs), list(cfg.fake_langs), langs)
     sets = {fl: forget_sets(cfg.forget_sets, fl, langs) for fl in fake_langs}
     judge = parse_judge(cfg.judge)  # fails now, not after an hour of training
     news_id = data.fingerprint()
@@ -594,10 +613,11 @@ def _unlearn_runs(
 
 def _load_data(cfg: StudyAConfig, console: Console) -> StudyAData:
     """cfg.data in cfg.languages, with the checks that need the data's shape."""
+    from polyunlearn.data.news_truthful import parse_columns
     from polyunlearn.data.schema import describe_skipped
 
     skipped: list = []
-    data = load_study_a_data(cfg.data, cfg.languages, skipped=skipped)
+    data = load_study_a_data(cfg.data, cfg.languages, skipped=skipped, columns=parse_columns(cfg.columns))
     if skipped:
         console.print(f"[yellow]warning:[/yellow] {describe_skipped(skipped)}")
     if data.truthful is not None:

@@ -23,7 +23,7 @@ Shapes (`data_kind` tells them apart; a file is never guessed into a shape):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -83,9 +83,10 @@ class StudyAData:
         return "news_truthful.jsonl" if self.kind == "truthful" else "news.jsonl"
 
 
-def data_kind(spec: str) -> str:
+def data_kind(spec: str, columns: Mapping[str, str] | None = None) -> str:
     """ "keys" for 'bundled' or a file with a `kind` column, "truthful" for a hub id or a file with
-    a `real_news` column; any other file is an error naming its columns."""
+    a `real_news` column (or any file without `kind` when `columns` maps names: the news-truthful
+    loader then says what is missing); any other file is an error naming its columns."""
     from polyunlearn.data.loaders import looks_like_path, read_records
     from polyunlearn.data.resolve import split_specs
 
@@ -106,33 +107,47 @@ def data_kind(spec: str) -> str:
         keys = set(records[0][2])
         if "kind" in keys:
             kinds.add("keys")
-        elif "real_news" in keys:
+        elif "real_news" in keys or columns:
             kinds.add("truthful")
         else:
             raise DataError(
                 f"{part}: neither polyunlearn's news table (a 'kind' column) nor the news-truthful shape (real_news, fake_news, "
-                f"fake_keyword, sft_qas, real_question, fake_question); columns: {', '.join(sorted(keys))}"
+                f"fake_keyword, sft_qas, real_question, fake_question; other names: --columns ours=theirs); "
+                f"columns: {', '.join(sorted(keys))}"
             )
     if len(kinds) > 1 or (kinds == {"keys"} and len(split_specs(spec)) > 1):
         raise DataError(f"{spec}: ' + ' combines news-truthful sources only (one polyunlearn news table at a time)")
     return kinds.pop()
 
 
-def load_study_a_data(spec: str, languages: str | None, *, skipped: list[SkippedRow] | None = None) -> StudyAData:
+def load_study_a_data(
+    spec: str,
+    languages: str | None,
+    *,
+    skipped: list[SkippedRow] | None = None,
+    columns: Mapping[str, str] | None = None,
+) -> StudyAData:
     """The data `spec` names in `languages` (None: study-a for 'bundled', all of the data
-    otherwise; a language the data lacks is an error)."""
-    from polyunlearn.data.resolve import split_specs
+    otherwise; a language the data lacks is an error). `columns`: {our name: yours} of
+    news-truthful sources (data/news_truthful.py); POLYUNLEARN_STRICT_DATA=1: a bad row is an
+    error, as for every data source."""
+    from polyunlearn.data.resolve import split_specs, strict_from_env
 
-    kind = data_kind(spec)
+    kind = data_kind(spec, columns)
     if spec.strip() == "bundled":
         langs = parse_langs(languages or "study-a")
         stories, qas = bundled_news(langs)
         return StudyAData("keys", stories, langs, qas)
     if kind == "keys":
+        if columns:
+            raise DataError(f"{spec}: --columns maps news-truthful columns; a polyunlearn news table has its own names")
         stories, qas = load_news_file(spec)
         data = StudyAData("keys", stories, [], qas)
     else:
-        parts = [load_news_truthful(*_file_and_language(part), skipped=skipped) for part in split_specs(spec)]
+        parts = [
+            load_news_truthful(*_file_and_language(part), columns=columns, strict=strict_from_env(), skipped=skipped)
+            for part in split_specs(spec)
+        ]
         merged = NewsTruthful(
             [s for p in parts for s in p.stories],
             [q for p in parts for q in p.questions],

@@ -235,10 +235,6 @@ def translate_benchmark(
     """Translate the `source`-language items into every target (see the module docstring)."""
     out = Path(out_dir)
     src_items = [it for it in items if it.language == source]
-    if not src_items:
-        raise DataError(
-            f"no items in the source language {source!r}; languages present: {', '.join(sorted({it.language for it in items}))}"
-        )
     targets = check_request(translator, source, targets, {it.language for it in items}, chunk_size)
     _check_manifest(
         out,
@@ -259,13 +255,15 @@ def translate_benchmark(
     return _assemble(out, items, records, threshold)
 
 
-def check_request(
-    translator: Translator, source: str, targets: Sequence[str], present: set[str] | Sequence[str], chunk_size: int
+def check_targets(
+    source: str, targets: Sequence[str], present: set[str] | Sequence[str], chunk_size: int, what: str = "items"
 ) -> list[str]:
-    """The target codes, after refusing what would fail later: no or clashing targets (a target
-    already `present` in the data, or the source), a language the model has no token for, a
-    chunk size below 1."""
+    """The target codes, after refusing what needs the data only (no model: the CLI calls it
+    before loading one): no source-language `what` in the data (`present`: its languages), no or
+    clashing targets (a target already present, or the source), a chunk size below 1."""
     codes = [get_language(t).code for t in targets]
+    if source not in present:
+        raise DataError(f"no {what} in the source language {source!r}; languages present: {', '.join(sorted(present))}")
     if not codes:
         raise DataError("no target languages")
     clash = [t for t in codes if t == source or t in present]
@@ -273,10 +271,23 @@ def check_request(
         raise DataError(
             f"target language(s) {', '.join(clash)} already in the data; drop them from --to or from the data"
         )
-    for t in [source, *codes]:
-        translator.lang_id(t)  # fail before any work on a language the model lacks
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    return codes
+
+
+def check_request(
+    translator: Translator,
+    source: str,
+    targets: Sequence[str],
+    present: set[str] | Sequence[str],
+    chunk_size: int,
+    what: str = "items",
+) -> list[str]:
+    """`check_targets`, then a language the model has no token for."""
+    codes = check_targets(source, targets, present, chunk_size, what)
+    for t in [source, *codes]:
+        translator.lang_id(t)  # fail before any work on a language the model lacks
     return codes
 
 

@@ -1,4 +1,7 @@
-"""`polyunlearn translate` for the news format of Study A (data/news_truthful.py): every text field
+"""`polyunlearn translate` for the news formats of Study A: the news-truthful shape
+(data/news_truthful.py, `translate_news`) and polyunlearn's own news table (data/news.py, what
+`polyunlearn study-a` writes; `translate_news_table`, answer keys flagged where a translation
+loses them). The news-truthful shape: every text field
 of every story (real and fake article, fake keyword, the instruction pairs, the two
 evaluation-only questions and their answers) into new languages, ids kept, resumable.
 
@@ -29,7 +32,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +40,8 @@ import pandas as pd
 
 from polyunlearn.core.atomic import write_table
 from polyunlearn.core.languages import get_language
+from polyunlearn.data.news import NewsQA, NewsStory, load_news_file, save_news_file
 from polyunlearn.data.news_truthful import NewsTruthful, news_from_records, news_rows, save_news_truthful
-from polyunlearn.data.schema import DataError
 from polyunlearn.evaluation.judge import contains_keyword
 from polyunlearn.tools.translate import Translator, _check_manifest, check_request, translate_in_chunks
 
@@ -139,9 +142,7 @@ def translate_news(
     """Translate the `source`-language stories of `data` into every target (module docstring)."""
     out = Path(out_dir)
     rows = [r for r in news_rows(data) if r["language"] == source]
-    if not rows:
-        raise DataError(f"no story in the source language {source!r}; languages present: {', '.join(data.languages)}")
-    targets = check_request(translator, source, targets, data.languages, chunk_size)
+    targets = check_request(translator, source, targets, data.languages, chunk_size, "story")
     fingerprint = hashlib.sha256(json.dumps(rows, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
     _check_manifest(
         out,
@@ -203,3 +204,172 @@ def _assemble(out: Path, data: NewsTruthful, records: list[dict], threshold: flo
     write_table(out / "news_report.csv", report)
     write_table(out / "summary.csv", summary)
     return NewsTranslation(merged, report, summary, out)
+
+
+# ----------------------------------------------------------------------------- polyunlearn's news table
+
+
+@dataclass
+class NewsTableTranslation:
+    stories: list[NewsStory]  # source + every translated story without an empty field
+    qas: list[NewsQA]
+    report: pd.DataFrame  # one row per translated story
+    summary: pd.DataFrame  # one row per target language
+    out: Path
+
+
+_QA_TEXTS = ("question", "real_answer", "real_key", "fake_answer", "fake_key")
+
+
+def _table_units(stories: Sequence[NewsStory], qas: Sequence[NewsQA], source: str) -> list[dict[str, Any]]:
+    """One unit per source-language story: its documents and its questions (data/news.py)."""
+    by_story: dict[str, list[dict]] = {}
+    for q in qas:
+        if q.language == source:
+            by_story.setdefault(q.story_id, []).append(asdict(q))
+    return [
+        {"id": s.id, "real_doc": s.real_doc, "fake_doc": s.fake_doc, "qas": by_story.get(s.id, [])}
+        for s in stories
+        if s.language == source
+    ]
+
+
+def _table_fields(unit: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, text) of every text of a story unit: document sentences as real_doc[p.s]."""
+    out = [
+        (f"{d}[{p}.{k}]", s)
+        for d in ("real_doc", "fake_doc")
+        for p, para in enumerate(split_sentences(unit[d] or ""))
+        for k, s in enumerate(para)
+    ]
+    for k, q in enumerate(unit["qas"]):
+        out += [(f"qas[{k}].{name}", q[name]) for name in _QA_TEXTS if q.get(name)]
+    return out
+
+
+def translate_table_chunk(
+    units: Sequence[dict[str, Any]], translator: Translator, source: str, target: str, roundtrip: bool = True
+) -> list[dict]:
+    """Translated story units of one chunk, each with `chrf`, `empty` (fields translated to
+    nothing) and `keys_in_answers` (every answer key still appears in its translated answer: the
+    key-matching judge needs it to)."""
+    from sacrebleu import sentence_chrf
+
+    joiner = " " if get_language(target).spaces else ""
+    fields = [_table_fields(u) for u in units]
+    flat = [text for fs in fields for _, text in fs]
+    forward = translator.translate(flat, source, target)
+    back = translator.translate(forward, target, source) if roundtrip else None
+    out, k = [], 0
+    for unit, fs in zip(units, fields):
+        texts = forward[k : k + len(fs)]
+        docs: dict[str, dict[int, list[str]]] = {"real_doc": {}, "fake_doc": {}}
+        qas = [{**q, "language": target} for q in unit["qas"]]
+        for (label, _), text in zip(fs, texts):
+            m = re.fullmatch(r"(\w+)\[(\d+)\.(\d+)\]", label)
+            if m:
+                docs[m.group(1)].setdefault(int(m.group(2)), []).append(text)
+            else:
+                i, name = re.fullmatch(r"qas\[(\d+)\]\.(\w+)", label).groups()
+                qas[int(i)][name] = text
+        new: dict[str, Any] = {"id": unit["id"], "language": target, "qas": qas}
+        for d in docs:
+            joined = "\n".join(joiner.join(sentences) for _, sentences in sorted(docs[d].items()))
+            new[d] = joined if unit[d] else None
+        new["empty"] = sorted(
+            {re.sub(r"\[.*?\]", "", label).split(".")[-1] for (label, _), t in zip(fs, texts) if not t}
+        )
+        new["chrf"] = (
+            {label: round(float(sentence_chrf(back[k + j], [orig]).score), 2) for j, (label, orig) in enumerate(fs)}
+            if back
+            else {}
+        )
+        new["keys_in_answers"] = all(
+            contains_keyword(q[answer], q[key], target)
+            for q in qas
+            for answer, key in (("real_answer", "real_key"), ("fake_answer", "fake_key"))
+            if q.get(key) and q.get(answer)
+        )
+        out.append(new)
+        k += len(fs)
+    return out
+
+
+def translate_news_table(
+    stories: Sequence[NewsStory],
+    qas: Sequence[NewsQA],
+    translator: Translator,
+    out_dir: str | Path,
+    targets: Sequence[str],
+    source: str = "en",
+    chunk_size: int = 8,
+    roundtrip: bool = True,
+    threshold: float = 50.0,
+    log: Callable[[str], None] | None = None,
+) -> NewsTableTranslation:
+    """Translate the `source`-language stories of polyunlearn's news table (data/news.py: what
+    `polyunlearn study-a` writes to OUT/data/news.jsonl) with their questions, answers and answer
+    keys into every target: OUT/news.jsonl in the same one-table format, news_report.csv (flag
+    keys_not_in_answers where a translated key no longer appears in its answer), summary.csv.
+    Resumable as `translate_news`."""
+    out = Path(out_dir)
+    units = _table_units(stories, qas, source)
+    present = list(dict.fromkeys(s.language for s in stories))
+    targets = check_request(translator, source, targets, present, chunk_size, "story")
+    fingerprint = hashlib.sha256(json.dumps(units, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
+    _check_manifest(
+        out,
+        {"format": "news-table", "source_language": source, "source_sha256": fingerprint, "chunk_size": chunk_size}
+        | translator.settings()
+        | {"roundtrip": roundtrip, "targets": targets, "threshold": threshold},
+    )
+    records = translate_in_chunks(
+        out,
+        units,
+        [u["id"] for u in units],
+        targets,
+        chunk_size,
+        lambda chunk, target: translate_table_chunk(chunk, translator, source, target, roundtrip),
+        name=("news", "stories"),
+        log=log,
+    )
+    new_stories, new_qas, report_rows = list(stories), list(qas), []
+    for r in records:
+        scores = list(r["chrf"].values())
+        mean = sum(scores) / len(scores) if scores else None
+        flags = [f"empty:{f}" for f in r["empty"]]
+        flags += [] if r["keys_in_answers"] else ["keys_not_in_answers"]
+        flags += ["low_chrf"] if mean is not None and mean < threshold else []
+        if not r["empty"]:
+            new_stories.append(NewsStory(r["id"], r["language"], r["real_doc"], r["fake_doc"]))
+            new_qas += [NewsQA(**q) for q in r["qas"]]
+        report_rows.append(
+            {
+                "id": r["id"],
+                "language": r["language"],
+                "roundtrip_chrf": mean,
+                "keys_in_answers": r["keys_in_answers"],
+                "flagged": bool(flags),
+                "flags": ";".join(flags),
+                "kept": not r["empty"],
+            }
+        )
+    report = pd.DataFrame(report_rows)
+    summary = pd.DataFrame(
+        [
+            {
+                "language": lang,
+                "stories": len(g),
+                "kept": int(g["kept"].sum()),
+                "flagged": int(g["flagged"].sum()),
+                "keys_in_answers": int(g["keys_in_answers"].sum()),
+                "mean_roundtrip_chrf": float(g["roundtrip_chrf"].mean()) if g["roundtrip_chrf"].notna().any() else None,
+            }
+            for lang, g in report.groupby("language", sort=False)
+        ]
+    )
+    save_news_file(new_stories, new_qas, out / "news.jsonl")
+    load_news_file(out / "news.jsonl")  # written in the format every reader checks
+    write_table(out / "news_report.csv", report)
+    write_table(out / "summary.csv", summary)
+    return NewsTableTranslation(new_stories, new_qas, report, summary, out)
