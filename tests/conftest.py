@@ -52,3 +52,38 @@ def _learned(items, tokenizer):
 def learned(_learned):
     """A fresh copy of the learned tiny model (tests may train it further)."""
     return copy.deepcopy(_learned)
+
+
+# The reduced demo every end-to-end test of the demo shares (test_cli, test_readme): README's
+# `polyunlearn demo` at its defaults (default OUT under the current folder, per-epoch curves,
+# forget sets en;all) on 3 languages, one method and fewer epochs. Built once per session.
+DEMO_ARGS = (
+    "demo",
+    "--languages",
+    "en,fr,ja",
+    "--methods",
+    "npo",
+    "--learn-epochs",
+    "25",
+    "--unlearn-epochs",
+    "5",
+    "--unlearn-lr",
+    "1e-3",
+)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """(OUT, console output) of the reduced demo, run from a fresh folder without --out, so that
+    OUT is README's default ./polyunlearn_runs/demo."""
+    import contextlib
+
+    from typer.testing import CliRunner
+
+    from polyunlearn.cli import app
+
+    cwd = tmp_path_factory.mktemp("demo_cwd")
+    with contextlib.chdir(cwd):
+        res = CliRunner().invoke(app, list(DEMO_ARGS), env={"COLUMNS": "200"}, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return cwd / "polyunlearn_runs" / "demo", res.output

@@ -20,27 +20,9 @@ def run(*args: str):
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo") / "run"
-    res = run(
-        "demo",
-        "--out",
-        str(out),
-        "--languages",
-        "en,fr,ja",
-        "--methods",
-        "npo",
-        "--forget-sets",
-        "en;all",
-        "--learn-epochs",
-        "25",
-        "--unlearn-epochs",
-        "5",
-        "--unlearn-lr",
-        "1e-3",
-    )
-    assert res.exit_code == 0, res.output
-    return out, res.output
+def demo_dir(demo_run):
+    """The session's reduced demo (conftest.DEMO_ARGS: en, fr, ja; npo; forget sets en;all)."""
+    return demo_run
 
 
 def test_demo_writes_results_and_shows_forgetting(demo_dir):
