@@ -465,14 +465,19 @@ def data(w: World) -> None:
     assert "answer" in text and "bad.jsonl" in text
 
 
-@case("polyunlearn demo --data tofu:DIR:forget01")
+@case("polyunlearn demo --data tofu:DIR:forget01 --forget-sets 'fr;all'")
 def demo_authors_tofu(w: World) -> None:
-    """No English in the authors' folders: refused before any model loads, naming en, the
-    languages present and the option; the documented fix runs."""
+    """No English in the authors' folders: without --forget-sets the demo is refused before any
+    model loads, naming en, the languages present and the option; the documented form runs."""
     out = w.path("demo_tofu")
     text = cli("demo", "--data", f"tofu:{w.tofu_dir}:forget01", "--out", out, code=2, within=30)
     assert "'en'" in text and "ar, fr, he" in text and "--forget-sets" in text
     assert not (out / "models").exists()
+    text = cli("demo", "--data", f"tofu:{w.tofu_dir}:forget01", "--forget-sets", "fr;all", "--methods", "grad_diff",
+               "--learn-epochs", 5, "--unlearn-epochs", 1, "--vocab-size", 400, "--max-new-tokens", 8, "--out", out,
+               code=(0, 1))  # fmt: skip
+    change = pd.read_csv(out / "matrices" / "grad_diff_forget_prob.csv", index_col=0)
+    assert list(change.index) == ["fr", "all"] and sorted(change.columns) == ["ar", "fr", "he"]
 
 
 @case("polyunlearn concept-demo --data seegull-mcq:DIR --methods concept_mcq")
@@ -497,6 +502,9 @@ def translate(w: World) -> None:
     text = cli("translate", "--data", w.data, "--to", "de,zh", "--model", "facebook/nllb-200-distilled-600M",
                "--out", w.path("translated"), "--dry-run", within=20)  # fmt: skip
     assert "de" in text and "zh" in text and "local cache" in text
+    text = cli("translate", "--data", w.data, "--to", "fr", "--model", "facebook/nllb-200-distilled-600M",
+               "--out", w.path("translated"), "--dry-run", code=2, within=20)  # fmt: skip
+    assert "fr already in the data" in text
 
 
 # ----------------------------------------------------------------------------- studies
@@ -517,6 +525,12 @@ def study_a_preset(w: World) -> None:
     text = cli("study-a", "--preset", "learn-unlearn", "--data", "TaiMingLu/news-truthful", "--fake-lang", "en",
                "--dry-run", "--out", w.path("study_a_preset"), within=20)  # fmt: skip
     assert "local cache" in text
+    text = cli("study-a", "--fake-lang", "zh", "--languages", "en,zh,ru", "--dry-run", "--out", w.path("study_a_dry"))
+    assert "fake news in zh" in text and "new: would run" in text
+    text = cli(
+        "study-a", "--fake-lang", "de", "--languages", "en,zh,ru", "--dry-run", "--out", w.path("study_a_dry"), code=2
+    )
+    assert "--fake-langs" in text and "en, zh, ru" in text
 
 
 @case("polyunlearn concept-demo")

@@ -166,6 +166,11 @@ def study_a(
     seed: int = typer.Option(0, help="Seed of the tiny model and of every training run."),
     overwrite: bool = OVERWRITE,
     preset: str | None = typer.Option(None, "--preset", help=PRESET_HELP),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Check every input and print the plan and what would happen in OUT; load no model, train nothing, download nothing.",
+    ),
 ):
     """Study A: fake news in one language -> OF/QR in every language -> unlearning per language set."""
     from polyunlearn.core.models import is_tiny_model
@@ -210,6 +215,12 @@ def study_a(
         pack=pack,
         preset=preset,
     )
+    if dry_run:
+        from polyunlearn.core.hubcache import offline
+        from polyunlearn.studies.study_a import dry_run_study_a
+
+        with offline():  # a dry run reads the local cache only
+            return dry_run_study_a(cfg, console)
     try:
         run_study_a(cfg, console, overwrite=overwrite)
     except JudgeError as e:  # unreachable endpoint, missing judge model: one line, not a traceback

@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 from polyunlearn.cli.root import TOOLS, app, console, friendly_errors
+from polyunlearn.core.languages import parse_langs
 from polyunlearn.data.resolve import DATA_HELP
 
 
@@ -58,12 +59,21 @@ def translate(
     device: str | None = typer.Option(None, help="torch device; default cuda when available, else cpu."),
     trust_remote_code: bool = typer.Option(False),
     threads: int | None = typer.Option(None, help="torch CPU threads."),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Check the data and the languages, say where the model stands in the local cache; load no model, download nothing.",
+    ),
 ):
     """Translate a benchmark (every field, ids/splits kept) into new languages, resumably."""
+    if dry_run:
+        from polyunlearn.core.hubcache import offline
+
+        with offline():  # the local cache only
+            return _translate_dry_run(data, columns, source, parse_langs(to), model, chunk_size)
     import torch
 
     from polyunlearn.analysis.matrices import console_table
-    from polyunlearn.core.languages import parse_langs
     from polyunlearn.core.models import ModelLoadError
     from polyunlearn.data.resolve import resolve_data
     from polyunlearn.tools.translate import Translator, check_targets, translate_benchmark
@@ -286,3 +296,50 @@ def bench(
         )
     console.print(f"times: {result['clock']}")
     console.print(f"results written under [bold]{out.resolve()}[/bold] ({result['seconds']:.0f} s)")
+
+
+def _translate_dry_run(data: str, columns: str | None, source: str, targets: list[str], model: str, chunk_size: int):
+    """`translate --dry-run`: the data-side checks of the run (source present, targets not in the
+    data yet), the translation model's place (a local folder, or the hub cache), nothing loaded."""
+    from polyunlearn.core import hubcache
+    from polyunlearn.core.models import looks_like_path
+    from polyunlearn.data.loaders import NotCached
+    from polyunlearn.tools.translate import check_targets
+
+    try:
+        if data.startswith("news:"):
+            from polyunlearn.data.news_truthful import HUB_ID, load_news_truthful, parse_columns
+            from polyunlearn.studies.study_a_data import data_kind
+
+            source_id, mapping = data.removeprefix("news:"), parse_columns(columns)
+            if data_kind(source_id, mapping) == "keys":
+                from polyunlearn.data.news import load_news_file
+
+                stories = load_news_file(source_id)[0]
+                present, n = list(dict.fromkeys(s.language for s in stories)), len(stories)
+            else:
+                corpus = load_news_truthful(
+                    source_id, language=None if source_id == HUB_ID else source, columns=mapping
+                )
+                present, n = corpus.languages, len(corpus.stories)
+            what = "story"
+        else:
+            from polyunlearn.data.resolve import resolve_data
+
+            items = resolve_data(data)
+            present, n, what = sorted({it.language for it in items}), len(items), "items"
+    except NotCached as e:
+        present = None
+        console.print(f"not checked: the data {e} (its languages)", markup=False)
+    if present is not None:
+        check_targets(source, targets, present, chunk_size, what)
+        console.print(
+            f"data: {n} rows in {', '.join(present)}; would translate {source} -> {', '.join(targets)}", markup=False
+        )
+    if looks_like_path(model):
+        if not Path(model).is_dir():
+            raise ValueError(f"--model {model}: no such folder")
+        console.print(f"translation model {model}: a local folder", markup=False)
+    else:
+        console.print(f"translation model {model}: {hubcache.model_state(model)}", markup=False)
+    console.print("dry run: every input checked is valid; nothing loaded", markup=False)

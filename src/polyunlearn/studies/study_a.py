@@ -642,3 +642,52 @@ def _unlearn_items(cfg: StudyAConfig, data: StudyAData) -> list[QAItem]:
     if data.truthful is not None:
         return truthful_qa_unlearn_items(data.truthful)
     return unlearn_items(data.qas, cfg.instruct_on)
+
+
+def dry_run_study_a(cfg: StudyAConfig, console: Console | None = None) -> None:
+    """`study-a --dry-run`: every input checked as the run checks it (the data and its languages,
+    the fake languages, the forget sets, the judge, the model), offline (the caller holds
+    core.hubcache.offline): a hub model or data set is looked up in the local cache only. Prints
+    the plan (one contaminated model per fake language, one unlearning run per forget set) and
+    what would happen in OUT; loads no model, trains nothing."""
+    from polyunlearn.core import hubcache
+    from polyunlearn.core.models import looks_like_path
+    from polyunlearn.core.rundir import folder_status
+    from polyunlearn.data.loaders import NotCached
+
+    console = console or Console()
+    unchecked: list[str] = []
+    parse_judge(cfg.judge)
+    if cfg.model in TINY_BUILDERS:
+        console.print(f"model {cfg.model}: built here (tokenizer trained on the news)", markup=False)
+    elif looks_like_path(cfg.model):
+        if not (Path(cfg.model) / "config.json").is_file():
+            raise DataError(f"--model {cfg.model}: no such model folder (no config.json)")
+        console.print(f"model {cfg.model}: a local folder", markup=False)
+    else:
+        console.print(f"model {cfg.model}: {hubcache.model_state(cfg.model)}", markup=False)
+    try:
+        data = _load_data(cfg, console)
+    except NotCached as e:
+        unchecked.append(f"the data {e} (its languages, fake languages and forget sets)")
+        data = None
+    if data is not None:
+        langs = data.languages
+        fake_langs = option_languages("--fake-langs", ",".join(cfg.fake_langs), list(cfg.fake_langs), langs)
+        for fl in fake_langs:
+            sets = forget_sets(cfg.forget_sets, fl, langs)
+            console.print(
+                f"fake news in {fl}: a contaminated model, then {cfg.method} ({cfg.unlearn_on}) in "
+                + "; ".join(f"{name} ({','.join(ls)})" for name, ls in sets),
+                markup=False,
+            )
+    for what in unchecked:
+        console.print(f"not checked: {what}", markup=False)
+    out = Path(cfg.out)
+    status = (
+        folder_status(out, cfg.identity() | {"news": data.fingerprint()}, "study-a")
+        if data is not None
+        else "whether a run there would be reused is known once the data is downloaded"
+    )
+    valid = "every input is valid" if not unchecked else "every input checked is valid"
+    console.print(f"dry run: {valid}; {out}: {status}", markup=False)
