@@ -40,7 +40,7 @@ def assert_layout(out: Path) -> None:
 def mcq_dir(tmp_path_factory) -> Path:
     """The authors' mcq_stereotype_dataset_<lang>.csv files for en, fr (one row with an empty
     attribute) and iw (Hebrew), 4 rows each (test_seegull_mcq's writer)."""
-    from test_seegull_mcq import HEADER, _row
+    from helpers.seegull import HEADER, _row
 
     root = tmp_path_factory.mktemp("mcq")
     for lang in ("en", "fr", "iw"):
@@ -128,7 +128,7 @@ def tofu_dir(tmp_path_factory) -> Path:
     """The authors' translated-TOFU layout (<config>_<lang>/ save_to_disk folders, Hebrew as iw)
     for fr, iw, ar, with test_seed_data's writer; retain_perturbed here re-asks retain99's first
     facts (as TOFU's retain_perturbed samples retain99), so retain Prob means something."""
-    from test_seed_data import WORDS, _perturbed, _save, write_amnesia
+    from helpers.amnesia import WORDS, _perturbed, _save, write_amnesia
 
     root = write_amnesia(tmp_path_factory.mktemp("tofu"))
     for lang, (author, town) in WORDS.items():
@@ -334,7 +334,7 @@ def news_files(tmp_path_factory) -> tuple[Path, Path]:
     """The news-truthful shape (test_news_truthful's rows: real and fake article, fake keyword,
     10 instruction pairs, 2 evaluation-only questions; one pair with an empty answer): an English
     news.json without a language column (named as FILE:en) and a French file with one."""
-    from test_news_truthful import _row
+    from helpers.news_truthful import _row
 
     root = tmp_path_factory.mktemp("news")
     rows = [_row(k) for k in range(3)]

@@ -32,7 +32,7 @@ def invoke(*args) -> tuple[int, str]:
 def made(tmp_path_factory, _learned, tokenizer):
     """The shared learned tiny model as a folder, a quick retain model (`learn --retain-only`),
     an unlearning run (`unlearn`, en forgotten, model saved) and every probe on it."""
-    from conftest import small_items
+    from helpers.items import small_items
 
     root = tmp_path_factory.mktemp("attack")
     save_items(small_items(), root / "items.jsonl")

@@ -9,7 +9,7 @@ seconds: every test here runs with outside connections refused.
 `test_readme_every_command_form_has_a_case` fails when README documents a form that no case
 runs (or a case names a form README no longer has): a new README command comes with its test.
 
-    python -m pytest tests/test_readme.py -q        # or -k readme
+    python -m pytest tests/e2e/test_readme.py -q        # or -k readme
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typer.testing import CliRunner
 
 from polyunlearn.cli import app
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 AYA = "CohereLabs/aya-expanse-8b"
 
 
@@ -152,7 +152,7 @@ class World:
     @cached_property
     def tofu_dir(self) -> Path:
         """The Multilingual Amnesia layout (fr, iw, ar; no English), test_seed_data's writer."""
-        from test_seed_data import write_amnesia
+        from helpers.amnesia import write_amnesia
 
         return write_amnesia(self.path("tofu"))
 
@@ -161,7 +161,7 @@ class World:
         """The authors' SeeGULL multiple-choice CSVs (en, fr, iw), test_seegull_mcq's writer."""
         import csv
 
-        from test_seegull_mcq import HEADER, _row
+        from helpers.seegull import HEADER, _row
 
         root = self.path("mcq")
         root.mkdir()
@@ -200,7 +200,7 @@ class World:
     @cached_property
     def tofu_logs(self) -> tuple[Path, Path]:
         """TOFU's per-sample eval logs for a model and its retain model (test_tofu_logs' writers)."""
-        from test_tofu_logs import _write_logs, hand_logs, retain_model_logs
+        from helpers.tofu_logs import _write_logs, hand_logs, retain_model_logs
 
         return _write_logs(self.path("logs"), hand_logs()), _write_logs(self.path("retain_logs"), retain_model_logs())
 
@@ -248,7 +248,7 @@ def demo(w: World) -> None:
 def demo_attacks(w: World) -> None:
     """The demo's defaults (per-epoch curves) composed with the probes: the finished runs are
     reused, each unsaved unlearned model re-created, quantization and relearning recovery written."""
-    from conftest import DEMO_ARGS
+    from helpers.cli import DEMO_ARGS
 
     text = cli(*DEMO_ARGS, "--attacks", "quant,relearn", cwd=w.cwd)
     assert "skipping" in text
@@ -354,8 +354,8 @@ def eval_batch_tokens(w: World) -> None:
 def eval_lm_eval(w: World) -> None:
     """README's tasks need their data sets from the hub: a dry run checks them offline; the same
     command runs on local task files (--lm-eval-include) with --lm-eval-limit."""
-    from conftest import small_items
-    from test_lm_eval import write_tasks
+    from helpers.items import small_items
+    from helpers.lm_eval_tasks import write_tasks
 
     cli("eval", "--model", w.learned, "--data", w.data, "--lm-eval", "xnli_fr,belebele_fra_Latn", "--dry-run",
         "--out", w.path("eval_lm_dry"), within=60)  # fmt: skip

@@ -3,7 +3,7 @@
 OUT/tracking, with the run's identity as the config, and the run folder still passes the
 layout check; a tracker that is unknown or not installed is one line before any work; a stop
 request ends training at the next step (the lost-claim path of a grid run). The grid's runs are
-tracked in tests/test_grid_ray.py (on Ray workers)."""
+tracked in tests/e2e/test_grid_ray.py (on Ray workers)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from conftest import small_items
+from helpers.items import small_items
 from polyunlearn.cli import app
 from polyunlearn.core import tracking
 from polyunlearn.core.atomic import read_json

@@ -223,7 +223,7 @@ def test_probe_text_exists_for_every_language(lang):
 def test_probe_prompts(tokenizer):
     """The affirmative prefix sits after 'Answer:' in the prompt (so the answer's probability is
     scored after it); the cross-lingual item asks X's question and keeps Y's answer."""
-    from conftest import small_items
+    from helpers.items import small_items
     from polyunlearn.studies.attack_probes import ProbeEncoder, crosslingual_items, relearn_ids
 
     forget = [it for it in small_items() if it.split == "forget"]

@@ -2,7 +2,7 @@
 changed definition on numbers worked out by hand (English stemming, Min-K% k and EOS, zlib
 numerator, PrivLeak sign, 9-value Model Utility, Min-K%++, Exact Memorization, Extraction
 Strength, MUSE verbatim memorization); every summary column is in the one metrics table.
-TOFU's aggregate numbers from its eval logs: tests/test_tofu_logs.py."""
+TOFU's aggregate numbers from its eval logs: tests/evaluation/test_tofu_logs.py."""
 
 from __future__ import annotations
 

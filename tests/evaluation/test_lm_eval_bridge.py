@@ -6,53 +6,18 @@ beside the summary and as per-language summary columns."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from helpers.lm_eval_tasks import write_tasks
 from polyunlearn.cli import app
 from polyunlearn.core.encoding import Encoder
 from polyunlearn.core.models import save_model
 from polyunlearn.data.loaders import save_items
 from polyunlearn.evaluation.lm_eval_bridge import add_lm_eval_columns, task_language, tidy_results
 from polyunlearn.evaluation.scoring import score_pairs
-
-TASK_YAML = """task: pu_qa_{lang}
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {data}
-test_split: test
-output_type: multiple_choice
-doc_to_text: "Question: {{{{question}}}}\\nAnswer:"
-doc_to_choice: "{{{{choices}}}}"
-doc_to_target: "{{{{label}}}}"
-metric_list:
-  - metric: acc
-    aggregation: mean
-    higher_is_better: true
-"""
-
-
-def write_tasks(folder: Path, items) -> dict[str, list[dict]]:
-    """One task per language over the forget facts: the true answer among its perturbed ones;
-    the gold is put at a different position per doc so a position bias cannot score."""
-    folder.mkdir(parents=True, exist_ok=True)
-    docs: dict[str, list[dict]] = {}
-    for it in items:
-        if it.split != "forget":
-            continue
-        choices = list(it.perturbed_answer)
-        label = len(docs.get(it.language, [])) % (len(choices) + 1)
-        choices.insert(label, it.answer)
-        docs.setdefault(it.language, []).append({"question": it.question, "choices": choices, "label": label})
-    for lang, rows in docs.items():
-        data = folder / f"pu_qa_{lang}.jsonl"
-        data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-        (folder / f"pu_qa_{lang}.yaml").write_text(TASK_YAML.format(lang=lang, data=data), encoding="utf-8")
-    return docs
 
 
 def expected_acc(model, tok, rows: list[dict]) -> float:

@@ -241,7 +241,7 @@ def test_bundled_text_is_package_data():
         for code in listed:
             assert not any(k.startswith("_") for k in read_table(dataset, code)), (dataset, code)
     assert "_notes" not in read_table("fictitious", "de")  # de.json has notes; they are stripped
-    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
     assert "text/**/*.json" in pyproject["tool"]["setuptools"]["package-data"]["polyunlearn.data"]
     with pytest.raises(DataError, match=r"text/news/xx\.json is missing"):
         read_table("news", "xx")

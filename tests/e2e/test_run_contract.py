@@ -37,7 +37,7 @@ def invoke(*args) -> tuple[int, str]:
 def files(tmp_path_factory, _learned, tokenizer):
     """Items (en + fr slice), the same without paraphrases / without a retain split, and the
     shared learned tiny model saved as a plain model folder and as a `learn` run."""
-    from conftest import small_items
+    from helpers.items import small_items
 
     root = tmp_path_factory.mktemp("contract")
     items = small_items()
@@ -354,7 +354,7 @@ def test_corrupt_checkpoint_and_trainer_state_name_the_file(files, tmp_path, mon
 
 
 def test_tokenizer_model_vocabulary_mismatch_is_one_line(files, tmp_path, tokenizer, _learned):
-    from conftest import all_texts, small_items
+    from helpers.items import all_texts, small_items
     from polyunlearn.core.models import train_tokenizer
 
     bigger = train_tokenizer(all_texts(small_items()) + [f"word{i} " * 3 for i in range(3000)], vocab_size=1200)

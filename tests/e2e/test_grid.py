@@ -15,7 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 import polyunlearn.core.trainloop as train_mod
-from conftest import small_items
+from helpers.items import small_items
 from polyunlearn.cli import app
 from polyunlearn.core.atomic import read_json
 from polyunlearn.core.rundir import check_run_folder
@@ -219,7 +219,7 @@ def test_edited_data_file_is_refused(grid_dir, tmp_path):
 
 def test_grid_folder_is_shared_not_locked(grid_dir):
     """The grid folder itself is not locked for the whole grid: two grid processes share its
-    runs, each run under its own claim (tests/test_grid_ray.py), so a held grid-folder lock no
+    runs, each run under its own claim (tests/e2e/test_grid_ray.py), so a held grid-folder lock no
     longer refuses a second grid."""
     import os
 

@@ -297,7 +297,7 @@ def test_trust_remote_code_off_by_default(monkeypatch):
 @pytest.fixture(scope="module")
 def cli_learned(tmp_path_factory):
     """`polyunlearn learn --model tiny-cohere` on a small JSONL (en + fr slice)."""
-    from conftest import small_items
+    from helpers.items import small_items
 
     root = tmp_path_factory.mktemp("cli")
     save_items(small_items(), root / "items.jsonl")

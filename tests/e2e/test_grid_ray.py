@@ -31,7 +31,7 @@ from typer.testing import CliRunner
 
 import polyunlearn.core.trainloop as train_mod
 import polyunlearn.studies.grid_exec as exec_mod
-from conftest import small_items
+from helpers.items import small_items
 from polyunlearn.cli import app
 from polyunlearn.core.atomic import read_json, read_jsonl
 from polyunlearn.core.claims import CLAIM_FILE, read_attempts, read_claim

@@ -128,7 +128,7 @@ def test_language_index_in_batches(tokenizer, items):
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory, _learned, tokenizer):
-    from conftest import small_items
+    from helpers.items import small_items
     from polyunlearn.core.models import save_model
 
     root = tmp_path_factory.mktemp("alternates")

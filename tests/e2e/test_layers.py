@@ -5,9 +5,10 @@ module, function-level imports included (they hide a dependency, they do not rem
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "polyunlearn"
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "polyunlearn"
 LAYERS = ("core", "data", "methods", "evaluation", "analysis", "studies", "tools", "cli")  # bottom to top
 
 
@@ -62,5 +63,5 @@ def test_the_check_sees_an_upward_import(tmp_path, monkeypatch):
     fake = tmp_path / "polyunlearn"
     (fake / "core").mkdir(parents=True)
     (fake / "core" / "x.py").write_text("import os\n\ndef f():\n    from polyunlearn.cli.root import app\n")
-    monkeypatch.setattr("test_layers.PACKAGE", fake)
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
     assert upward_imports() == ["core/x.py:4 imports polyunlearn.cli.root (core -> cli)"]

@@ -187,7 +187,7 @@ def test_load_weights_puts_saved_weights_back(tokenizer, tmp_path):
 def files(tmp_path_factory, _learned, tokenizer):
     """The shared learned tiny model (model folder), its data (en + fr slice), and a real retain
     model (`learn --retain-only`: never saw the forget split) with its evaluation."""
-    from conftest import small_items
+    from helpers.items import small_items
 
     root = tmp_path_factory.mktemp("curves")
     save_items(small_items(), root / "items.jsonl")

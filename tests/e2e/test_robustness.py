@@ -33,7 +33,7 @@ STEPS_PER_EPOCH = 4
 @pytest.fixture(scope="module")
 def files(tmp_path_factory, _learned, tokenizer):
     """The test data as a JSONL file, and the learned tiny model saved like `learn` saves it."""
-    from conftest import small_items
+    from helpers.items import small_items
 
     root = tmp_path_factory.mktemp("robust")
     save_items(small_items(), root / "items.jsonl")
