@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
+from helpers.cli import runner
 from polyunlearn.analysis.analyze import analyze_dir
 from polyunlearn.analysis.epoch_curves import write_curves
 from polyunlearn.analysis.matrices import write_matrices, write_matrix
@@ -290,7 +290,6 @@ def test_report_opens_with_the_headline_table_and_links_that_resolve(demo_folder
 
 
 def test_report_and_analyze_commands(demo_folder, tmp_path):
-    runner = CliRunner()
     res = runner.invoke(app, ["analyze", str(demo_folder), "--permutations", "99"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert "syntactic" in res.output and (demo_folder / "analysis" / "analysis.json").exists()

@@ -9,11 +9,8 @@ import socket
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from polyunlearn.cli import app
-
-runner = CliRunner()
+from helpers.cli import invoke
 
 
 @pytest.fixture
@@ -40,8 +37,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def run(*args) -> tuple[int, str]:
-    res = runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "400"})
-    return res.exit_code, " ".join(res.output.split())
+    return invoke(*args, env={"COLUMNS": "400"})
 
 
 def test_learn_preset_dry_run_says_what_it_could_not_check(no_network: Path, tmp_path: Path) -> None:

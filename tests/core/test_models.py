@@ -7,8 +7,8 @@ import json
 import struct
 
 import pandas as pd
-from typer.testing import CliRunner
 
+from helpers.cli import runner
 from polyunlearn.cli import app
 from polyunlearn.core.models import TINY_MAX_PARAMETERS, build_tiny_model, is_tiny_model, save_model
 from polyunlearn.studies.phases import TINY_LR
@@ -59,7 +59,6 @@ def test_tiny_rule_by_parameter_count(tmp_path):
 def test_learn_then_unlearn_at_the_defaults_forgets(tmp_path):
     """README's two-command path (English only, to be quick): the unlearn default follows the
     learned tiny model, so forget Prob falls below half of the learned model's."""
-    runner = CliRunner()
     learned, unlearned = tmp_path / "L", tmp_path / "U"
     res = runner.invoke(app, ["learn", "--model", "tiny", "--langs", "en", "--out", str(learned), "--threads", "1"])
     assert res.exit_code == 0, res.output

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from typer.testing import CliRunner
 
+from helpers.cli import runner
 from helpers.items import small_items
 from polyunlearn.cli import app
 from polyunlearn.core import tracking
@@ -22,8 +22,6 @@ from polyunlearn.core.atomic import read_json
 from polyunlearn.core.rundir import check_run_folder
 from polyunlearn.core.trainloop import TrainConfig, train
 from polyunlearn.data.loaders import save_items
-
-runner = CliRunner()
 
 
 def _events(folder):

@@ -9,17 +9,14 @@ import json
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
+from helpers.cli import invoke
 from polyunlearn.core.encoding import IGNORE, Encoded, Encoder, collate
 from polyunlearn.core.languages import LANGUAGES, language_index
 from polyunlearn.data.alternates import load_alternates, read_alternates
 from polyunlearn.data.fictitious import bundled_alternates, bundled_benchmark
-from polyunlearn.data.loaders import save_items
 from polyunlearn.data.schema import DataError
 from polyunlearn.studies.phases import encode_forget
-
-runner = CliRunner()
 
 
 def forget_items(items, lang="fr"):
@@ -127,21 +124,8 @@ def test_language_index_in_batches(tokenizer, items):
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory, _learned, tokenizer):
-    from helpers.items import small_items
-    from polyunlearn.core.models import save_model
-
-    root = tmp_path_factory.mktemp("alternates")
-    save_items(small_items(), root / "items.jsonl")
-    save_model(_learned, tokenizer, root / "learned")
-    return root
-
-
-def invoke(*args) -> tuple[int, str]:
-    from polyunlearn.cli import app
-
-    result = runner.invoke(app, [str(a) for a in args])
-    return result.exit_code, " ".join(result.output.split())
+def files(learned_folder):
+    return learned_folder("alternates")
 
 
 def unlearn_args(files, out, method, *extra):

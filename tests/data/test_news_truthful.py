@@ -158,8 +158,8 @@ def test_translate_news_aligns_fields_and_resumes(news_file: Path, tmp_path: Pat
 def test_translate_command_news(news_file: Path, tmp_path: Path) -> None:
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import M2M100Config, M2M100ForConditionalGeneration, PreTrainedTokenizerFast
-    from typer.testing import CliRunner
 
+    from helpers.cli import runner
     from polyunlearn.cli import app
 
     words = sorted(
@@ -188,7 +188,7 @@ def test_translate_command_news(news_file: Path, tmp_path: Path) -> None:
     tok.save_pretrained(tmp_path / "mt")
     args = ["translate", "--data", f"news:{news_file}", "--to", "fr", "--model", str(tmp_path / "mt"), "--out", str(tmp_path / "out"),
             "--max-new-tokens", "4", "--no-roundtrip"]  # fmt: skip
-    res = CliRunner().invoke(app, args, env={"COLUMNS": "200"}, catch_exceptions=False)
+    res = runner.invoke(app, args, env={"COLUMNS": "200"}, catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert "news translation from en" in res.output
     import pandas as pd
@@ -213,13 +213,11 @@ def _renamed(news_file: Path, tmp_path: Path) -> Path:
 def test_columns_option_of_study_a_maps_the_names(news_file: Path, tmp_path: Path) -> None:
     """The missing-column hint names the CLI's --columns, and --columns is wired to the loader:
     with it the data loads (the run then stops at a forget set the data lacks, before any model)."""
-    from typer.testing import CliRunner
-
+    from helpers.cli import runner
     from polyunlearn.cli import app
     from polyunlearn.data.news_truthful import parse_columns
 
     path = _renamed(news_file, tmp_path)
-    runner = CliRunner()
     args = ["study-a", "--data", f"{path}:en", "--fake-lang", "en", "--out", str(tmp_path / "sa")]
     res = runner.invoke(app, args, env={"COLUMNS": "300"})
     assert res.exit_code == 2 and "other names: --columns ours=theirs" in res.output and "columns=" not in res.output
@@ -239,8 +237,7 @@ def test_columns_option_of_study_a_maps_the_names(news_file: Path, tmp_path: Pat
 def test_translate_refuses_a_clash_before_loading_the_model(news_file: Path, tmp_path: Path) -> None:
     """--to a language the data has: refused from the data alone (the model path does not even
     exist), for a benchmark, news-truthful data and polyunlearn's news table alike."""
-    from typer.testing import CliRunner
-
+    from helpers.cli import runner
     from polyunlearn.cli import app
     from polyunlearn.data.loaders import save_items
     from polyunlearn.data.news import bundled_news, save_news_file
@@ -251,7 +248,7 @@ def test_translate_refuses_a_clash_before_loading_the_model(news_file: Path, tmp
     nowhere = str(tmp_path / "no_model")
     for data, to in ((str(bench), "fr"), (f"news:{table}", "fr"), (f"news:{news_file}", "en")):
         args = ["translate", "--data", data, "--to", to, "--model", nowhere, "--out", str(tmp_path / "o")]
-        res = CliRunner().invoke(app, args, env={"COLUMNS": "300"})
+        res = runner.invoke(app, args, env={"COLUMNS": "300"})
         assert res.exit_code == 2 and f"target language(s) {to} already in the data" in res.output, res.output
         assert "could not load translation model" not in res.output
 

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
+from helpers.cli import runner
 from polyunlearn.cli import app
 from polyunlearn.cli.root import load_data as _load_data
 from polyunlearn.data.loaders import save_items
@@ -176,6 +176,6 @@ def test_seegull_spec(tmp_path: Path) -> None:
 
 
 def test_command_help_documents_the_syntax() -> None:
-    res = CliRunner().invoke(app, ["learn", "--help"], env={"COLUMNS": "200"})
+    res = runner.invoke(app, ["learn", "--help"], env={"COLUMNS": "200"})
     assert res.exit_code == 0
     assert "tofu:DIR:FORGET" in res.output and "seegull:" in res.output

@@ -11,9 +11,9 @@ import warnings
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from helpers.amnesia import N_FORGET, N_GENERAL, N_RETAIN, N_RETAIN_EVAL, _save, write_amnesia
+from helpers.cli import runner
 from polyunlearn.cli import app
 from polyunlearn.core.languages import UnknownLanguageError, get_language, parse_langs
 from polyunlearn.data.describe import describe_items
@@ -152,15 +152,15 @@ def test_local_tofu_files_without_language_are_an_error(tmp_path: Path) -> None:
 def test_data_command_json_and_table(amnesia: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("question,answer,language\nq0,a0,fr\nq1,,fr\nq2,a2,fr\n", encoding="utf-8")
-    res = CliRunner().invoke(app, ["data", str(bad), "--json"], catch_exceptions=False)
+    res = runner.invoke(app, ["data", str(bad), "--json"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     report = json.loads(res.output)
     assert report["languages"] == {"fr": {"retain": 2}} and report["shared_ids"] == {"retain": 2}
     assert report["skipped"] == [{"where": f"{bad}: line 3", "reason": "missing or empty field 'answer'"}]
     assert report["missing_optional"] == {"fr": {"retain": {"paraphrased_answer": 2, "perturbed_answer": 2}}}
-    strict = CliRunner().invoke(app, ["data", str(bad), "--strict"])
+    strict = runner.invoke(app, ["data", str(bad), "--strict"])
     assert strict.exit_code == 2 and "line 3: missing or empty field 'answer'" in strict.output
-    table = CliRunner().invoke(app, ["data", f"tofu:{amnesia}:forget01", "--langs", "iw,fr"], env={"COLUMNS": "200"})
+    table = runner.invoke(app, ["data", f"tofu:{amnesia}:forget01", "--langs", "iw,fr"], env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "shared ids" in table.output and "forget_train" in table.output
     assert "without paraphrased_answer" in table.output
 
@@ -214,7 +214,6 @@ def test_load_learn_unlearn_eval_in_every_language(amnesia: Path, tmp_path: Path
 
 def test_language_suffix_loads_that_language_only_in_every_layout(amnesia: Path, translated_tofu_dir: Path) -> None:
     """`tofu:DIR:FORGET:LANG` means "only LANG" for the Amnesia folders and TOFU's own layout."""
-    runner = CliRunner()
     for suffix, expected in (("fr", "fr"), ("iw", "he"), ("he", "he")):
         res = runner.invoke(app, ["data", f"tofu:{amnesia}:forget01:{suffix}", "--json"], catch_exceptions=False)
         assert res.exit_code == 0, res.output
@@ -233,13 +232,13 @@ def test_language_suffix_loads_that_language_only_in_every_layout(amnesia: Path,
 def test_data_command_honours_strict_data_variable(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("question,answer,language\nq0,a0,fr\nq1,,fr\n", encoding="utf-8")
-    res = CliRunner().invoke(app, ["data", str(bad)], env={"POLYUNLEARN_STRICT_DATA": "1"})
+    res = runner.invoke(app, ["data", str(bad)], env={"POLYUNLEARN_STRICT_DATA": "1"})
     assert res.exit_code == 2 and "line 3: missing or empty field 'answer'" in res.output
-    assert CliRunner().invoke(app, ["data", str(bad)], env={"POLYUNLEARN_STRICT_DATA": ""}).exit_code == 0
+    assert runner.invoke(app, ["data", str(bad)], env={"POLYUNLEARN_STRICT_DATA": ""}).exit_code == 0
 
 
 def test_data_command_says_general_splits_get_a_truth_ratio(amnesia: Path) -> None:
-    res = CliRunner().invoke(app, ["data", f"tofu:{amnesia}:forget01:fr"], env={"COLUMNS": "200"})
+    res = runner.invoke(app, ["data", f"tofu:{amnesia}:forget01:fr"], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     line = next(x for x in res.output.splitlines() if x.startswith("fr real_authors"))
     assert "without paraphrased_answer" in line and "compares the answer itself" in line
@@ -261,7 +260,6 @@ def test_forget_sets_the_data_lacks_are_refused_before_any_model(amnesia: Path, 
     """The demos' default forget sets 'en;all' on the authors' folders (no English): refused with
     the option, the languages present and a value that works, before any tokenizer or model
     (nothing is written); likewise unlearn's --forget-langs / --retain-langs (no model exists)."""
-    runner = CliRunner()
     data = f"tofu:{amnesia}:forget01"
     for command in ("demo", "concept-demo"):
         out = tmp_path / command
@@ -276,7 +274,6 @@ def test_forget_sets_the_data_lacks_are_refused_before_any_model(amnesia: Path, 
 
 
 def test_study_a_refuses_forget_sets_and_fake_languages_the_data_lacks(tmp_path: Path) -> None:
-    runner = CliRunner()
     args = ["study-a", "--languages", "de,fr", "--out", str(tmp_path / "sa")]
     res = runner.invoke(app, [*args, "--fake-lang", "fr"], env={"COLUMNS": "300"})
     assert res.exit_code == 2 and "--forget-sets 'en;source;en+source;all' (fake language fr)" in res.output

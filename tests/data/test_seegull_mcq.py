@@ -218,8 +218,7 @@ def test_concept_mcq_training_moves_choices_to_unknown(mcq_dir: Path, learned, t
 def test_seegull_mcq_spec_and_data_command(mcq_dir: Path) -> None:
     import json
 
-    from typer.testing import CliRunner
-
+    from helpers.cli import runner
     from polyunlearn.cli import app
     from polyunlearn.data.describe import describe_items
     from polyunlearn.data.resolve import resolve_data
@@ -230,7 +229,7 @@ def test_seegull_mcq_spec_and_data_command(mcq_dir: Path) -> None:
     assert report["shared_ids"] == {"forget": 3}  # the row French skipped is not shared
     one = resolve_data(f"seegull-mcq:{mcq_dir / 'mcq_stereotype_dataset_iw.csv'}")
     assert {it.language for it in one} == {"he"}
-    res = CliRunner().invoke(app, ["data", f"seegull-mcq:{mcq_dir}", "--json"])
+    res = runner.invoke(app, ["data", f"seegull-mcq:{mcq_dir}", "--json"])
     assert res.exit_code == 0, res.output
     assert [r["reason"] for r in json.loads(res.output)["skipped"]] == [
         "missing or empty field 'attribute' (the question then reads 'nan')"
@@ -285,16 +284,15 @@ def test_repeated_options_score_by_position_ties_to_the_first_shown() -> None:
 def test_data_command_counts_rows_repeating_an_option(mcq_dir: Path) -> None:
     import json
 
-    from typer.testing import CliRunner
-
+    from helpers.cli import runner
     from polyunlearn.cli import app
 
     _with_repeated_identity(mcq_dir)
-    res = CliRunner().invoke(app, ["data", f"seegull-mcq:{mcq_dir}", "--json"])
+    res = runner.invoke(app, ["data", f"seegull-mcq:{mcq_dir}", "--json"])
     assert res.exit_code == 0, res.output
     report = json.loads(res.output)
     assert report["repeated_options"] == {"en": 1} and report["languages"]["en"] == {"forget": 5}
-    table = CliRunner().invoke(app, ["data", f"seegull-mcq:{mcq_dir}"], env={"COLUMNS": "200"})
+    table = runner.invoke(app, ["data", f"seegull-mcq:{mcq_dir}"], env={"COLUMNS": "200"})
     assert "1 SeeGULL multiple-choice row repeats an option (en 1): kept" in table.output
 
 

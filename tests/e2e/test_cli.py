@@ -8,15 +8,16 @@ import re
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
+from helpers.cli import cli, runner
 from polyunlearn.cli import app
 
-runner = CliRunner()
+# Demo, grid and study runs on the tiny model: tens of seconds each on CPU.
+pytestmark = pytest.mark.slow
 
 
 def run(*args: str):
-    return runner.invoke(app, list(args), catch_exceptions=False)
+    return cli(*args, catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

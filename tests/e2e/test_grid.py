@@ -12,17 +12,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 import polyunlearn.core.trainloop as train_mod
+from helpers.cli import cli
 from helpers.items import small_items
-from polyunlearn.cli import app
 from polyunlearn.core.atomic import read_json
 from polyunlearn.core.rundir import check_run_folder
 from polyunlearn.data.loaders import save_items
 from polyunlearn.studies.grid import GridSpecError, load_spec, parse_spec
 
-runner = CliRunner()
+# Demo, grid and study runs on the tiny model: tens of seconds each on CPU.
+pytestmark = pytest.mark.slow
+
 FORGET_EPOCHS = 3
 SPEC = {
     "base": {
@@ -43,7 +44,7 @@ SPEC = {
 
 
 def run(*args: str):
-    return runner.invoke(app, list(args), catch_exceptions=False)
+    return cli(*args, catch_exceptions=False)
 
 
 def write_spec(path, spec: dict):

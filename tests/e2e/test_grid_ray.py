@@ -27,10 +27,10 @@ import pandas as pd
 import pytest
 import yaml
 from rich.console import Console
-from typer.testing import CliRunner
 
 import polyunlearn.core.trainloop as train_mod
 import polyunlearn.studies.grid_exec as exec_mod
+from helpers.cli import runner
 from helpers.items import small_items
 from polyunlearn.cli import app
 from polyunlearn.core.atomic import read_json, read_jsonl
@@ -40,6 +40,9 @@ from polyunlearn.data.loaders import save_items
 from polyunlearn.studies.grid import GridRunsFailed, load_spec, run_grid
 from polyunlearn.studies.grid_exec import ExecConfig
 from polyunlearn.studies.grid_status import LiveGrid
+
+# Demo, grid and study runs on the tiny model: tens of seconds each on CPU.
+pytestmark = pytest.mark.slow
 
 EPOCHS = 3
 SPEC = {
@@ -303,7 +306,7 @@ def test_failed_run_is_recorded_shown_and_retried(local_grid, monkeypatch, tmp_p
     from polyunlearn.cli.root import console
 
     monkeypatch.setattr(console, "_width", 250)  # the table's detail column unwrapped
-    res = CliRunner().invoke(app, ["grid", str(both), "--out", str(out), "--status"], catch_exceptions=False)
+    res = runner.invoke(app, ["grid", str(both), "--out", str(out), "--status"], catch_exceptions=False)
     text = " ".join(res.output.split())
     assert res.exit_code == 0, res.output
     assert "8 runs: 3 done, 1 running, 1 stale, 1 failed, 2 pending" in text
@@ -379,6 +382,6 @@ def test_execution_options_are_checked_before_anything_is_written(local_grid, ra
     """One line, exit 2, and OUT untouched (the Ray checks: against the running instance)."""
     root = local_grid[0]
     out = tmp_path / "o"
-    res = CliRunner().invoke(app, ["grid", str(root / "grid.yaml"), "--out", str(out), *args])
+    res = runner.invoke(app, ["grid", str(root / "grid.yaml"), "--out", str(out), *args])
     assert res.exit_code == 2 and message in " ".join(res.output.split()), res.output
     assert not out.exists()

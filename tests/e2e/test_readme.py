@@ -26,9 +26,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from polyunlearn.cli import app
+from helpers.cli import cli as runner_cli
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 AYA = "CohereLabs/aya-expanse-8b"
@@ -64,7 +63,6 @@ def readme_forms(text: str | None = None) -> list[str]:
 
 # ----------------------------------------------------------------------------- running commands
 
-runner = CliRunner()
 _LOCAL = ("127.", "::1", "localhost", "0.0.0.0")
 
 
@@ -99,7 +97,7 @@ def cli(*args: object, code: int | tuple[int, ...] = 0, within: float | None = N
     output as one line."""
     t = time.time()
     with contextlib.chdir(cwd) if cwd else contextlib.nullcontext():
-        res = runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
+        res = runner_cli(*args, env={"COLUMNS": "200"})
     text = " ".join(res.output.split())
     codes = code if isinstance(code, tuple) else (code,)
     assert res.exit_code in codes, f"polyunlearn {' '.join(map(str, args))}: exit {res.exit_code}: {text[-3000:]}"

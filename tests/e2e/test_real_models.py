@@ -18,8 +18,8 @@ import json
 import pandas as pd
 import pytest
 import torch
-from typer.testing import CliRunner
 
+from helpers.cli import cli, runner
 from polyunlearn.core.encoding import Encoder
 from polyunlearn.core.logprobs import sequence_logprob
 from polyunlearn.core.models import (
@@ -38,8 +38,6 @@ from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.methods.reference import forward_logits
 from polyunlearn.studies.phases import UnlearnConfig, evaluate_to, learn, unlearn
 
-runner = CliRunner()
-
 LEARN = TrainConfig(lr=3e-3, epochs=25, batch_size=16, schedule="linear", warmup_ratio=0.05)
 NO_GEN = EvalConfig(generate=False)
 
@@ -49,9 +47,7 @@ def _row(summary, lang: str) -> dict:
 
 
 def _cli(args: list[str]):
-    from polyunlearn.cli import app
-
-    result = runner.invoke(app, [str(a) for a in args])
+    result = cli(*args)
     assert result.exit_code == 0, f"{args[0]} failed ({result.exit_code}):\n{result.output}\n{result.exception!r}"
     return result
 

@@ -17,36 +17,23 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import transformers
-from typer.testing import CliRunner
 
+from helpers.cli import invoke as cli_invoke
 from polyunlearn.core.atomic import read_json
-from polyunlearn.core.models import save_model
 from polyunlearn.core.rundir import check_run_folder
-from polyunlearn.data.loaders import save_items
-
-runner = CliRunner()
 
 # 60 items (en + fr) in batches of 16: 4 steps per epoch.
 STEPS_PER_EPOCH = 4
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory, _learned, tokenizer):
+def files(learned_folder):
     """The test data as a JSONL file, and the learned tiny model saved like `learn` saves it."""
-    from helpers.items import small_items
-
-    root = tmp_path_factory.mktemp("robust")
-    save_items(small_items(), root / "items.jsonl")
-    save_model(_learned, tokenizer, root / "learned")
-    return root
+    return learned_folder("robust")
 
 
 def invoke(args: list) -> tuple[int, str]:
-    from polyunlearn.cli import app
-
-    result = runner.invoke(app, [str(a) for a in args])
-    # rich wraps long lines; compare on single spaces.
-    return result.exit_code, " ".join(result.output.split())
+    return cli_invoke(*args)
 
 
 def learn_args(files: Path, out: Path, epochs: int, *extra) -> list:

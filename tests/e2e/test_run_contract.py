@@ -16,38 +16,26 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
+from helpers.cli import invoke
 from polyunlearn.core.atomic import strict_json
 from polyunlearn.core.models import save_model
 from polyunlearn.core.rundir import check_run_folder, lock_folder, run_folders
-from polyunlearn.data.loaders import save_items
-
-runner = CliRunner()
-
-
-def invoke(*args) -> tuple[int, str]:
-    from polyunlearn.cli import app
-
-    res = runner.invoke(app, [str(a) for a in args])
-    return res.exit_code, " ".join(res.output.split())
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory, _learned, tokenizer):
+def files(learned_folder):
     """Items (en + fr slice), the same without paraphrases / without a retain split, and the
     shared learned tiny model saved as a plain model folder and as a `learn` run."""
     from helpers.items import small_items
 
-    root = tmp_path_factory.mktemp("contract")
+    root = learned_folder("contract")
     items = small_items()
-    save_items(items, root / "items.jsonl")
     rows = [it.to_dict() for it in items]
     (root / "no_paraphrase.jsonl").write_text(
         "".join(json.dumps({k: v for k, v in r.items() if k != "paraphrased_answer"}) + "\n" for r in rows)
     )
     (root / "no_retain.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows if r["split"] != "retain"))
-    save_model(_learned, tokenizer, root / "learned")
     code, text = invoke(
         "learn",
         "--model",

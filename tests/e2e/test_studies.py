@@ -14,17 +14,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
+from helpers.cli import cli, runner
 from polyunlearn.core.rundir import check_run_folder, run_folders
 
-runner = CliRunner()
+# Demo, grid and study runs on the tiny model: tens of seconds each on CPU.
+pytestmark = pytest.mark.slow
 
 
 def invoke(*args) -> str:
-    from polyunlearn.cli import app
-
-    res = runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
+    res = cli(*args, env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     return res.output
 

@@ -196,11 +196,10 @@ def test_eval_config_refuses_bad_values(field, value):
 
 
 def test_eval_cli_checks_settings_before_loading(tmp_path):
-    from typer.testing import CliRunner
-
+    from helpers.cli import runner
     from polyunlearn.cli import app
 
-    res = CliRunner().invoke(
+    res = runner.invoke(
         app, ["eval", "--model", str(tmp_path / "missing"), "--out", str(tmp_path / "o"), "--eval-batch-tokens", "0"]
     )
     assert res.exit_code == 2 and "eval_batch_tokens" in res.output and "missing" not in res.output
@@ -241,8 +240,7 @@ def test_open_unlearning_algorithm_gives_our_values(learned, tokenizer, items):
 def test_bench_json_prints_the_ratio_table_per_model_and_part(tmp_path):
     import json
 
-    from typer.testing import CliRunner
-
+    from helpers.cli import runner
     from polyunlearn.cli import app
 
     args = [
@@ -265,7 +263,7 @@ def test_bench_json_prints_the_ratio_table_per_model_and_part(tmp_path):
         "2",
         "--json",
     ]
-    res = CliRunner().invoke(app, args, catch_exceptions=False)
+    res = runner.invoke(app, args, catch_exceptions=False)
     assert res.exit_code == 0, res.output
     table = json.loads(res.stdout[res.stdout.index("{") :])
     parts = {"prob", "truth_ratio", "scoring", "generation", "total", "generation_3", "total_3"}
@@ -382,14 +380,13 @@ def test_eval_takes_max_tokens_as_the_old_name_of_eval_batch_tokens(tmp_path):
     (a dry run: no model loads); beside a different --eval-batch-tokens it is refused."""
     import json
 
-    from typer.testing import CliRunner
-
+    from helpers.cli import runner
     from polyunlearn.cli import app
 
     args = ["eval", "--model", "tiny", "--out", str(tmp_path / "o"), "--langs", "en", "--dry-run"]
-    res = CliRunner().invoke(app, [*args, "--max-tokens", "4096"])
+    res = runner.invoke(app, [*args, "--max-tokens", "4096"])
     assert res.exit_code == 0, res.output
     ident = json.loads(res.stdout[res.stdout.index("{") : res.stdout.rindex("}") + 1])
     assert ident["evaluation"]["eval"]["eval_batch_tokens"] == 4096
-    res = CliRunner().invoke(app, [*args, "--max-tokens", "4096", "--eval-batch-tokens", "2048"])
+    res = runner.invoke(app, [*args, "--max-tokens", "4096", "--eval-batch-tokens", "2048"])
     assert res.exit_code == 2 and "contradicts --eval-batch-tokens 2048" in res.output

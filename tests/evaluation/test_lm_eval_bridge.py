@@ -9,8 +9,8 @@ import json
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
+from helpers.cli import runner
 from helpers.lm_eval_tasks import write_tasks
 from polyunlearn.cli import app
 from polyunlearn.core.encoding import Encoder
@@ -90,7 +90,7 @@ def test_eval_lm_eval_on_the_tiny_model_with_local_tasks(learned, tokenizer, ite
         "--lm-eval-include",
         str(tmp_path / "tasks"),
     ]
-    res = CliRunner().invoke(app, args)
+    res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     saved = json.loads((out / "lm_eval.json").read_text())
     assert set(saved["results"]) == {"pu_qa_en", "pu_qa_fr"} and saved["n-samples"]["pu_qa_en"]["effective"] == 10
@@ -108,7 +108,7 @@ def test_eval_lm_eval_on_the_tiny_model_with_local_tasks(learned, tokenizer, ite
 
 def test_unknown_lm_eval_task_fails_before_the_model_loads(tmp_path):
     (tmp_path / "tasks").mkdir()
-    res = CliRunner().invoke(
+    res = runner.invoke(
         app,
         [
             "eval",

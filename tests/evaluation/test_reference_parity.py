@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 from rouge_score import rouge_scorer
-from typer.testing import CliRunner
 
+from helpers.cli import runner
 from polyunlearn.cli import app
 from polyunlearn.core.encoding import Encoder
 from polyunlearn.core.models import build_tiny_model
@@ -254,7 +254,7 @@ def test_every_summary_column_is_in_the_metrics_table(tokenizer, items):
     assert metric_table.lookup("real_authors_normalized_prob").tofu == "Prob. Real Authors"
     with pytest.raises(KeyError, match="forget_probb"):
         metric_table.lookup("forget_probb")
-    res = CliRunner().invoke(app, ["metrics", "--split", "forget", "--full"], env={"COLUMNS": "300"})
+    res = runner.invoke(app, ["metrics", "--split", "forget", "--full"], env={"COLUMNS": "300"})
     assert res.exit_code == 0 and "forget_Q_A_Prob" in res.output and "privleak" in res.output
 
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
+from helpers.cli import runner
 from polyunlearn.core.encoding import Encoder, collate
 from polyunlearn.core.logprobs import sequence_logprob
 from polyunlearn.core.models import build_tiny_model, train_tokenizer
@@ -240,7 +240,7 @@ def test_bench_cli_writes_ratios(tmp_path):
     from polyunlearn.cli import app
 
     out = tmp_path / "bench"
-    res = CliRunner().invoke(
+    res = runner.invoke(
         app,
         [
             "bench",
@@ -276,5 +276,5 @@ def test_bench_cli_writes_ratios(tmp_path):
 def test_bench_cli_names_an_unknown_size(tmp_path):
     from polyunlearn.cli import app
 
-    res = CliRunner().invoke(app, ["bench", "--out", str(tmp_path), "--sizes", "tiny,medium"])
+    res = runner.invoke(app, ["bench", "--out", str(tmp_path), "--sizes", "tiny,medium"])
     assert res.exit_code == 2 and "medium" in res.output and not (tmp_path / "results.json").exists()

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from typer.testing import CliRunner
 
+from helpers.cli import runner
 from helpers.tofu_logs import _log, _write_logs, hand_logs, retain_model_logs
 from polyunlearn.cli import app
 from polyunlearn.data.schema import DataError
@@ -142,14 +142,12 @@ def test_tofu_log_errors_name_the_file_and_field(tmp_path):
 def test_tofu_aggregate_cli(tmp_path):
     logs = _write_logs(tmp_path / "model", hand_logs())
     retain = _write_logs(tmp_path / "retain", retain_model_logs())
-    res = CliRunner().invoke(
-        app, ["tofu-aggregate", str(logs), "--retain", str(retain), "--out", str(tmp_path / "agg.csv")]
-    )
+    res = runner.invoke(app, ["tofu-aggregate", str(logs), "--retain", str(retain), "--out", str(tmp_path / "agg.csv")])
     assert res.exit_code == 0, res.output
     assert "Model Utility" in res.output and "0.644" in res.output
     row = pd.read_csv(tmp_path / "agg.csv").iloc[0]
     assert list(row.index) == TOFU_COLUMNS and row["Forget Quality"] == pytest.approx(1 / 3)
-    res = CliRunner().invoke(app, ["tofu-aggregate", str(tmp_path / "nowhere")])
+    res = runner.invoke(app, ["tofu-aggregate", str(tmp_path / "nowhere")])
     assert res.exit_code == 2 and "TOFU eval logs not found" in res.output
 
 
@@ -162,7 +160,7 @@ def test_tofu_aggregate_cli_prints_a_tiny_forget_quality_in_scientific_notation(
     retain_forget = _log([LN4] * n, [LN4] * n, [[LN2]] * n, [0.0] * n)
     logs = _write_logs(tmp_path / "model", dict(hand_logs(), **{"eval_log_forget.json": forget}))
     retain = _write_logs(tmp_path / "retain", dict(hand_logs(), **{"eval_log_forget.json": retain_forget}))
-    res = CliRunner().invoke(app, ["tofu-aggregate", str(logs), "--retain", str(retain)])
+    res = runner.invoke(app, ["tofu-aggregate", str(logs), "--retain", str(retain)])
     assert res.exit_code == 0, res.output
     line = next(x for x in res.output.splitlines() if "Forget Quality" in x)
     assert "1.45e-11" in line, line

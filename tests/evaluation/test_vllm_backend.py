@@ -8,8 +8,8 @@ import importlib.util
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
+from helpers.cli import runner
 from polyunlearn.core.encoding import Encoder
 from polyunlearn.evaluation.records import EvalConfig, score_items
 from polyunlearn.evaluation.scoring import generate_answers
@@ -47,7 +47,7 @@ def test_eval_cli_refuses_vllm_without_it_in_one_line(tmp_path):
         pytest.skip("vllm and a GPU are present")
     from polyunlearn.cli import app
 
-    res = CliRunner().invoke(
+    res = runner.invoke(
         app, ["eval", "--model", str(tmp_path / "m"), "--out", str(tmp_path / "o"), "--generation-backend", "vllm"]
     )
     assert res.exit_code == 2 and "vllm" in res.output.lower() and "Traceback" not in res.output

@@ -244,11 +244,10 @@ def test_method_forgets_and_keeps(method, learned, tokenizer, items):
 
 def test_methods_command_lists_every_method():
     """`polyunlearn methods`: one row per method with its formula, defaults and reference need."""
-    from typer.testing import CliRunner
-
+    from helpers.cli import runner
     from polyunlearn.cli import app
 
-    res = CliRunner().invoke(app, ["methods"], env={"COLUMNS": "300"})
+    res = runner.invoke(app, ["methods"], env={"COLUMNS": "300"})
     assert res.exit_code == 0, res.output
     text = " ".join(res.output.split())
     assert "16 unlearning methods" in text

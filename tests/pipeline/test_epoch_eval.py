@@ -11,25 +11,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from typer.testing import CliRunner
 
 import polyunlearn.core.trainloop as train_mod
 import polyunlearn.studies.epoch_eval as curves_mod
+from helpers.cli import invoke
 from polyunlearn.analysis.epoch_curves import curve_table, final_selection, forget_means, select_epoch
 from polyunlearn.core.models import LoraSettings, add_lora, build_tiny_model, load_weights, save_model
 from polyunlearn.core.rundir import check_run_folder
-from polyunlearn.data.loaders import save_items
 from polyunlearn.studies.phases import UnlearnConfig
 
-runner = CliRunner()
 EPOCHS = 3
-
-
-def invoke(*args) -> tuple[int, str]:
-    from polyunlearn.cli import app
-
-    res = runner.invoke(app, [str(a) for a in args])
-    return res.exit_code, " ".join(res.output.split())
 
 
 def summaries(values: dict[int, dict[str, dict[str, float]]]) -> dict[int, pd.DataFrame]:
@@ -184,14 +175,10 @@ def test_load_weights_puts_saved_weights_back(tokenizer, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory, _learned, tokenizer):
+def files(learned_folder):
     """The shared learned tiny model (model folder), its data (en + fr slice), and a real retain
     model (`learn --retain-only`: never saw the forget split) with its evaluation."""
-    from helpers.items import small_items
-
-    root = tmp_path_factory.mktemp("curves")
-    save_items(small_items(), root / "items.jsonl")
-    save_model(_learned, tokenizer, root / "learned")
+    root = learned_folder("curves")
     code, text = invoke(
         "learn",
         "--model",

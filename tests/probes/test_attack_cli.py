@@ -11,32 +11,17 @@ import math
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
+from helpers.cli import invoke
 from polyunlearn.core.atomic import read_jsonl, write_jsonl
-from polyunlearn.core.models import save_model
 from polyunlearn.core.rundir import check_run_folder, run_folders
-from polyunlearn.data.loaders import save_items
-
-runner = CliRunner()
-
-
-def invoke(*args) -> tuple[int, str]:
-    from polyunlearn.cli import app
-
-    res = runner.invoke(app, [str(a) for a in args])
-    return res.exit_code, " ".join(res.output.split())
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory, _learned, tokenizer):
+def made(learned_folder):
     """The shared learned tiny model as a folder, a quick retain model (`learn --retain-only`),
     an unlearning run (`unlearn`, en forgotten, model saved) and every probe on it."""
-    from helpers.items import small_items
-
-    root = tmp_path_factory.mktemp("attack")
-    save_items(small_items(), root / "items.jsonl")
-    save_model(_learned, tokenizer, root / "learned")
+    root = learned_folder("attack")
     code, text = invoke(
         "learn",
         "--model",

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
+from helpers.cli import runner
 from polyunlearn.cli import app
 from polyunlearn.core.rundir import check_run_folder, run_folders
 from polyunlearn.data.concept_data import check_concept_items, concept_benchmark
@@ -21,7 +21,9 @@ from polyunlearn.data.resolve import resolve_data
 from polyunlearn.data.schema import DataError, QAItem
 from polyunlearn.studies.concept_study import ConceptConfig, before_after_table, run_concept_study
 
-runner = CliRunner()
+# Demo, grid and study runs on the tiny model: tens of seconds each on CPU.
+pytestmark = pytest.mark.slow
+
 # 20 facts + 10 general + 20 stereotypes per language; everything else is the concept-demo
 # default, so the CLI test below can resume the same folder (a rerun with other settings is refused).
 LEARN_EPOCHS = 40

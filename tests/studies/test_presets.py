@@ -75,11 +75,10 @@ def test_a_changed_preset_value_fails_the_comparison(monkeypatch: pytest.MonkeyP
 
 
 def test_presets_command_prints_every_difference() -> None:
-    from typer.testing import CliRunner
-
+    from helpers.cli import runner
     from polyunlearn.cli import app
 
-    res = CliRunner().invoke(app, ["presets"], env={"COLUMNS": "400"})
+    res = runner.invoke(app, ["presets"], env={"COLUMNS": "400"})
     assert res.exit_code == 0, res.output
     flat = " ".join(res.output.split())
     for preset in PRESETS.values():

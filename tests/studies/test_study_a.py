@@ -9,15 +9,16 @@ import socket
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from polyunlearn.cli import app
+from helpers.cli import cli
 from polyunlearn.core.encoding import IGNORE, collate
 from polyunlearn.data.news import NewsQA
 from polyunlearn.evaluation.scoring import Score
 from polyunlearn.studies import study_a as sa
 
-runner = CliRunner()
+# Demo, grid and study runs on the tiny model: tens of seconds each on CPU.
+pytestmark = pytest.mark.slow
+
 LANGS = ["en", "ru"]
 REDUCED = [
     "study-a",
@@ -39,7 +40,7 @@ REDUCED = [
 
 
 def run(*args: str):
-    res = runner.invoke(app, list(args), catch_exceptions=False)
+    res = cli(*args, catch_exceptions=False)
     res.flat = " ".join(res.output.split())  # rich wraps long lines at the terminal width
     return res
 

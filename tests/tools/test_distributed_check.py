@@ -27,7 +27,6 @@ import pytest
 
 import polyunlearn
 from polyunlearn.core.atomic import read_json
-from polyunlearn.core.models import save_model
 from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
 from polyunlearn.tools.distributed_check import run_check
 
@@ -43,10 +42,8 @@ VARIANTS = {
 
 
 @pytest.fixture(scope="module")
-def learned_dir(tmp_path_factory, _learned, tokenizer):
-    path = tmp_path_factory.mktemp("dist") / "learned"
-    save_model(_learned, tokenizer, path)
-    return path
+def learned_dir(learned_folder):
+    return learned_folder("dist") / "learned"
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))

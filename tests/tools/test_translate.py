@@ -14,8 +14,8 @@ import torch
 from sacrebleu import sentence_chrf
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import M2M100Config, M2M100ForConditionalGeneration, PreTrainedTokenizerFast
-from typer.testing import CliRunner
 
+from helpers.cli import runner
 from polyunlearn.cli import app
 from polyunlearn.core.languages import LANGUAGES
 from polyunlearn.data.fictitious import bundled_benchmark
@@ -243,10 +243,10 @@ def test_translate_command(m2m, tmp_path: Path) -> None:
         "--max-new-tokens",
         "6",
     ]
-    res = CliRunner().invoke(app, args, env={"COLUMNS": "200"}, catch_exceptions=False)
+    res = runner.invoke(app, args, env={"COLUMNS": "200"}, catch_exceptions=False)
     assert res.exit_code == 0, res.output
     items = load_items(str(tmp_path / "out" / "benchmark.jsonl"))
     assert [sum(it.language == lang for it in items) for lang in ("en", "fr", "de")] == [5, 5, 5]
     assert "translation from en (m2m100 codes)" in res.output
-    bad = CliRunner().invoke(app, [*args[:6], str(tmp_path / "nowhere"), "--out", str(tmp_path / "o2")])
+    bad = runner.invoke(app, [*args[:6], str(tmp_path / "nowhere"), "--out", str(tmp_path / "o2")])
     assert bad.exit_code == 2 and "could not load translation model" in bad.output
