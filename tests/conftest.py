@@ -8,24 +8,14 @@ import copy
 import pytest
 import torch
 
+from helpers.cli import DEMO_ARGS, cli
+from helpers.items import all_texts, small_items
 from polyunlearn.core.models import build_tiny_model, train_tokenizer
 from polyunlearn.core.trainloop import TrainConfig
-from polyunlearn.data.fictitious import bundled_benchmark
 from polyunlearn.data.schema import QAItem
 
 # Tiny models do not profit from intra-op threads, and lose badly when the cores are busy.
 torch.set_num_threads(1)
-
-SLICE_IDS = {f"fact-{k:03d}" for k in list(range(0, 20)) + list(range(90, 100))}
-
-
-def small_items(langs=("en", "fr")) -> list[QAItem]:
-    """20 retain + 10 forget facts per language (the forget ones are the bundled forget split)."""
-    return [it for it in bundled_benchmark(list(langs)) if it.id in SLICE_IDS]
-
-
-def all_texts(items):
-    return [t for it in items for t in (it.question, it.answer, it.paraphrased_answer, *it.perturbed_answer)]
 
 
 @pytest.fixture(scope="session")
@@ -54,22 +44,21 @@ def learned(_learned):
     return copy.deepcopy(_learned)
 
 
-# The reduced demo every end-to-end test of the demo shares (test_cli, test_readme): README's
-# `polyunlearn demo` at its defaults (default OUT under the current folder, per-epoch curves,
-# forget sets en;all) on 3 languages, one method and fewer epochs. Built once per session.
-DEMO_ARGS = (
-    "demo",
-    "--languages",
-    "en,fr,ja",
-    "--methods",
-    "npo",
-    "--learn-epochs",
-    "25",
-    "--unlearn-epochs",
-    "5",
-    "--unlearn-lr",
-    "1e-3",
-)
+@pytest.fixture(scope="session")
+def learned_folder(tmp_path_factory, _learned, tokenizer):
+    """make(name) -> a new folder holding items.jsonl (small_items(): the en + fr slice) and
+    learned/ (the shared learned tiny model saved like `learn` saves it), one per caller so that
+    each test module writes its runs beside its own copy."""
+    from polyunlearn.core.models import save_model
+    from polyunlearn.data.loaders import save_items
+
+    def make(name: str):
+        root = tmp_path_factory.mktemp(name)
+        save_items(small_items(), root / "items.jsonl")
+        save_model(_learned, tokenizer, root / "learned")
+        return root
+
+    return make
 
 
 @pytest.fixture(scope="session")
@@ -78,12 +67,8 @@ def demo_run(tmp_path_factory):
     OUT is README's default ./polyunlearn_runs/demo."""
     import contextlib
 
-    from typer.testing import CliRunner
-
-    from polyunlearn.cli import app
-
     cwd = tmp_path_factory.mktemp("demo_cwd")
     with contextlib.chdir(cwd):
-        res = CliRunner().invoke(app, list(DEMO_ARGS), env={"COLUMNS": "200"}, catch_exceptions=False)
+        res = cli(*DEMO_ARGS, env={"COLUMNS": "200"}, catch_exceptions=False)
     assert res.exit_code == 0, res.output
     return cwd / "polyunlearn_runs" / "demo", res.output
