@@ -17,7 +17,7 @@ from polyunlearn.data.alternates import load_alternates, read_alternates
 from polyunlearn.data.fictitious import bundled_alternates, bundled_benchmark
 from polyunlearn.data.loaders import save_items
 from polyunlearn.data.schema import DataError
-from polyunlearn.studies.phases import encode_forget
+from polyunlearn.pipeline.phases import encode_forget
 
 runner = CliRunner()
 

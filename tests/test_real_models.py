@@ -36,7 +36,7 @@ from polyunlearn.core.trainloop import TrainConfig, train
 from polyunlearn.data.loaders import save_items
 from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.methods.reference import forward_logits
-from polyunlearn.studies.phases import UnlearnConfig, evaluate_to, learn, unlearn
+from polyunlearn.pipeline.phases import UnlearnConfig, evaluate_to, learn, unlearn
 
 runner = CliRunner()
 

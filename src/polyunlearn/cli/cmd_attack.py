@@ -1,5 +1,5 @@
 """CLI `attack`: adversarial probes of an unlearning run, re-evaluated in every language
-(studies/attack.py).
+(probes/attack.py).
 
     polyunlearn attack polyunlearn_runs/demo/unlearn/npo__en
     polyunlearn attack runs/npo-en --probes quant,relearn --retain-model runs/retain/model --data bundled --langs en,fr
@@ -13,7 +13,7 @@ import typer
 
 from polyunlearn.cli.options import config_options, with_options
 from polyunlearn.cli.root import STEPS, app, console, friendly_errors, set_threads
-from polyunlearn.studies.attack import PROBES, AttackConfig
+from polyunlearn.probes.attack import PROBES, AttackConfig
 
 PROBES_HELP = f"Probes, comma list of {', '.join(PROBES)} (language confusion and chrF come with every probe that generates answers)."
 
@@ -59,7 +59,7 @@ def attack(
 ):
     """Is it really gone? Quantization, cross-lingual relearning and prompting, paraphrase and
     affirmative-prefix probes, language confusion: recovery matrices in RUN_DIR/attacks/."""
-    from polyunlearn.studies.attack import run_attacks
+    from polyunlearn.probes.attack import run_attacks
 
     set_threads(threads)
     cfg = AttackConfig(probes=parse_probes(probes), **attack)

@@ -171,7 +171,7 @@ def study_a(
     from polyunlearn.core.models import is_tiny_model
     from polyunlearn.core.trainloop import TrainConfig
     from polyunlearn.evaluation.judge import JudgeError
-    from polyunlearn.studies.phases import default_lr
+    from polyunlearn.pipeline.phases import default_lr
     from polyunlearn.studies.study_a import StudyAConfig, run_study_a
 
     tiny = is_tiny_model(model)  # also a saved tiny model's folder
@@ -383,7 +383,7 @@ def _grid_attacks(spec, out: Path, attacks: str, overwrite: bool) -> None:
     from polyunlearn.analysis.report import build_report
     from polyunlearn.cli.cmd_attack import parse_probes
     from polyunlearn.core.rundir import DONE_FILE
-    from polyunlearn.studies.attack import AttackConfig, run_attacks
+    from polyunlearn.probes.attack import AttackConfig, run_attacks
 
     cfg = AttackConfig(probes=parse_probes(attacks))
     for run in spec.runs:

@@ -139,7 +139,7 @@ def looks_like_path(name: str) -> bool:
 
 
 def is_tiny_model(name_or_path: str, _depth: int = 0) -> bool:
-    """Whether a model gets the tiny defaults (studies.phases.default_lr: large steps, as a small
+    """Whether a model gets the tiny defaults (pipeline.phases.default_lr: large steps, as a small
     model trained from scratch needs), decided by what the model IS, not how it is named:
 
     - 'tiny' / 'tiny-cohere' (built in-process): yes;

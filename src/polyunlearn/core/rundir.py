@@ -16,7 +16,7 @@ Every command writes its results into run folders laid out the same way:
     eval/          items.jsonl (per item) and summary.csv (per language)
     diverged/      after a diverging loss: model/ (the last good epoch, loadable) + diverged.json
     curves/        unlearning with --eval-every: epoch_<k>/ (items.jsonl, summary.csv) per evaluated
-                   epoch; curves.csv (tidy) and curves.png beside it (studies/epoch_eval.py)
+                   epoch; curves.csv (tidy) and curves.png beside it (pipeline/epoch_eval.py)
     selected/      while training with --select other than last: the candidate epoch's model/ +
                    selected.json (removed once the run is done; done.json names the epoch)
     done.json      written LAST: its presence, and nothing else, marks the run as finished

@@ -19,7 +19,7 @@ A spec is YAML (read with yaml.safe_load: a config can never run code) with two 
       forget_sets: [each, all] # 'each' = every single language: the forget x eval matrix
       seeds: [0]
       params: {lr: 3.0e-4, alpha: [1.0, 5.0]}   # a list is swept, a scalar is fixed
-                               # (also eval_every, select, curve_*: per-epoch curves, studies/epoch_eval.py)
+                               # (also eval_every, select, curve_*: per-epoch curves, pipeline/epoch_eval.py)
       method_params: {satimp: {lr: 3.0e-3}}   # per method, over params (same rules), for that method's runs only
 
 Every field is checked before any training, and an error names the field. Each run's id is a
@@ -76,13 +76,13 @@ from polyunlearn.data.alternates import load_alternates
 from polyunlearn.data.schema import QAItem
 from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.methods.registry import get_method, method_params
-from polyunlearn.studies.demo import DemoConfig
+from polyunlearn.pipeline.base import TINY_ALPHA, TINY_ARCHS, BaseConfig, tiny_unlearning
+from polyunlearn.pipeline.phases import UnlearnConfig, alternate_identity, default_lr, item_languages
 from polyunlearn.studies.grid_base import lora_settings as _lora_settings
 from polyunlearn.studies.grid_base import prepare_shared
 from polyunlearn.studies.grid_exec import ExecConfig, LocalExecutor, failures
 from polyunlearn.studies.grid_ray import RayExecutor
 from polyunlearn.studies.grid_status import LiveGrid, run_state
-from polyunlearn.studies.phases import UnlearnConfig, alternate_identity, default_lr, item_languages
 
 
 class GridSpecError(ValueError):
@@ -195,14 +195,14 @@ class GridSpec:
     items: list[QAItem]
     languages: list[str]
     base: dict  # validated base section (model, data, lora, ...)
-    demo: DemoConfig | None  # tiny base: the demo settings prepare_base learns it with
+    tiny_base: BaseConfig | None  # model 'tiny': the settings prepare_base learns it with
     eval: EvalConfig
     runs: list[GridRun] = field(default_factory=list)
     alternates: dict | None = None  # base.alternate loaded: {(id, language): answer}, for altpo runs
 
     @property
     def tiny(self) -> bool:
-        return self.demo is not None
+        return self.tiny_base is not None
 
     def identity(self) -> dict:
         """What makes two bases the same: part of every run id, and checked against the grid
@@ -215,12 +215,12 @@ class GridSpec:
         for key in ("retain_eval", "baseline_eval"):
             ident[key] = fingerprint(read_jsonl(Path(self.base[key]) / "items.jsonl")) if self.base.get(key) else None
         ident["languages"] = self.languages
-        if self.demo:
+        if self.tiny_base:
             ident |= {
-                "arch": self.demo.arch,
-                "vocab_size": self.demo.vocab_size,
-                "seed": self.demo.seed,
-                "learn": asdict(self.demo.learn),
+                "arch": self.tiny_base.arch,
+                "vocab_size": self.tiny_base.vocab_size,
+                "seed": self.tiny_base.seed,
+                "learn": asdict(self.tiny_base.learn),
             }
         return ident
 
@@ -286,18 +286,18 @@ def parse_spec(raw: Any, path: str = "<spec>") -> GridSpec:
             )
         if not eval_done(_coerce(f"base.{key}", b[key], str)):
             raise GridSpecError(f"base.{key}: {b[key]} is not an eval folder (needs items.jsonl and summary.csv)")
-    demo = None
+    tiny_base = None
     if tiny:
-        d = DemoConfig()
+        d = BaseConfig()
         try:
             learn = TrainConfig(**(asdict(d.learn) | _overrides("base.learn", base.get("learn"), TrainConfig)))
         except (TypeError, ValueError) as e:
             raise GridSpecError(f"base.learn: {e}") from None
         arch = _coerce("base.arch", base.get("arch", d.arch), str)
-        if arch not in ("llama", "cohere"):
+        if arch not in TINY_ARCHS:
             raise GridSpecError(f"base.arch: expected 'llama' or 'cohere', got {arch!r}")
         try:
-            demo = DemoConfig(
+            tiny_base = BaseConfig(
                 languages=",".join(languages),
                 arch=arch,
                 vocab_size=_coerce("base.vocab_size", base.get("vocab_size", d.vocab_size), int),
@@ -314,7 +314,9 @@ def parse_spec(raw: Any, path: str = "<spec>") -> GridSpec:
         ecfg = EvalConfig(**_overrides("base.eval", base.get("eval"), EvalConfig))
     except (TypeError, ValueError) as e:
         raise GridSpecError(f"base.eval: {e}") from None
-    spec = GridSpec(path, raw, items, languages, b, demo, ecfg, alternates=_alternates(base.get("alternate"), items))
+    spec = GridSpec(
+        path, raw, items, languages, b, tiny_base, ecfg, alternates=_alternates(base.get("alternate"), items)
+    )
     spec.runs = _expand(spec, grid)
     return spec
 
@@ -425,9 +427,9 @@ def _expand(spec: GridSpec, grid: dict) -> list[GridRun]:
 def _unlearn_config(
     spec: GridSpec, method: str, langs: list[str], seed: int, p: dict, where: str = "grid.params"
 ) -> UnlearnConfig:
-    """Defaults: the demo's for the tiny model (tuned for it), the pipeline's (spec.md) otherwise."""
+    """Defaults: the tiny base's for the tiny model (tuned for it, pipeline/base.py), the pipeline's (spec.md) otherwise."""
     if spec.tiny:
-        train_defaults, alpha = asdict(spec.demo.unlearn), spec.demo.alpha
+        train_defaults, alpha = asdict(tiny_unlearning()), TINY_ALPHA
     else:
         train_defaults, alpha = asdict(UnlearnConfig().train), UnlearnConfig().alpha
         from polyunlearn.core.models import is_tiny_model

@@ -26,9 +26,9 @@ from polyunlearn.core.rundir import (
     load_eval,
     model_fingerprint,
 )
-from polyunlearn.studies.demo import Base, prepare_base
+from polyunlearn.pipeline.base import Base, prepare_base
+from polyunlearn.pipeline.step import evaluation_step, standard_evaluation
 from polyunlearn.studies.grid_exec import ExecConfig, RunContext
-from polyunlearn.studies.step import evaluation_step, standard_evaluation
 
 # A grid spec (studies.grid.GridSpec) is passed in as `spec`; it is not imported here, so the base
 # stays below the grid module that uses it (no import cycle).
@@ -36,10 +36,10 @@ GridSpec = Any
 
 
 def _prepare(spec: GridSpec, out: Path, console: Console) -> Base:
-    """The base: learned like the demo for 'tiny' (demo.prepare_base), else loaded/evaluated."""
+    """The base: learned like the demo for 'tiny' (pipeline/base.prepare_base), else loaded/evaluated."""
     base_dir = out / "base"
     if spec.tiny:
-        return prepare_base(base_dir, spec.demo, console, items=spec.items, ecfg=spec.eval)
+        return prepare_base(base_dir, spec.tiny_base, console, items=spec.items, ecfg=spec.eval)
     model = spec.base["model"]
     tok = load_tokenizer(model, spec.base["trust_remote_code"])
     retain = read_jsonl(Path(spec.base["retain_eval"]) / "items.jsonl") if spec.base["retain_eval"] else None

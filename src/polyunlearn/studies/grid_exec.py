@@ -39,10 +39,10 @@ from polyunlearn.core.claims import MISSED_BEATS, record_attempt, try_claim
 from polyunlearn.core.config import check_choice, check_number, setting
 from polyunlearn.core.rundir import CKPT_DIR, DONE_FILE, FAILED_FILE
 from polyunlearn.evaluation.records import EvalConfig
-from polyunlearn.studies.epoch_eval import CurveEvaluation
+from polyunlearn.pipeline.epoch_eval import CurveEvaluation
+from polyunlearn.pipeline.phases import alternate_identity
+from polyunlearn.pipeline.step import standard_evaluation, unlearn_step
 from polyunlearn.studies.grid_status import run_state
-from polyunlearn.studies.phases import alternate_identity
-from polyunlearn.studies.step import standard_evaluation, unlearn_step
 
 EXECUTORS = ("local", "ray")
 

@@ -73,8 +73,8 @@ from polyunlearn.evaluation.records import auto_budget
 from polyunlearn.evaluation.scoring import generate_answers, score_pairs
 from polyunlearn.methods.reference import forward_logits
 from polyunlearn.methods.registry import get_method
-from polyunlearn.studies.phases import UnlearnConfig, learn, tokenizer_for
-from polyunlearn.studies.step import Evaluation, evaluation_step, learn_step, unlearn_step
+from polyunlearn.pipeline.phases import UnlearnConfig, learn, tokenizer_for
+from polyunlearn.pipeline.step import Evaluation, evaluation_step, learn_step, unlearn_step
 from polyunlearn.studies.study_a_data import (
     StudyAData,
     load_study_a_data,

@@ -41,7 +41,7 @@ from polyunlearn.evaluation.judge import contains_keyword
 from polyunlearn.evaluation.metrics import rouge_l_recall
 from polyunlearn.evaluation.records import auto_budget
 from polyunlearn.evaluation.scoring import generate_answers, score_pairs
-from polyunlearn.studies.step import Evaluation
+from polyunlearn.pipeline.step import Evaluation
 
 KINDS = ("keys", "truthful")
 

@@ -42,7 +42,7 @@ from polyunlearn.data.schema import QAItem, trainable
 from polyunlearn.evaluation.records import build_records, item_pairs
 from polyunlearn.methods.reference import Reference
 from polyunlearn.methods.registry import get_method
-from polyunlearn.studies.phases import item_texts
+from polyunlearn.pipeline.phases import item_texts
 from polyunlearn.tools.measure import PeakMemory, matmul_gflops
 
 __all__ = [

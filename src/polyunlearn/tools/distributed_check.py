@@ -52,7 +52,7 @@ def run_check(
     from polyunlearn.core.models import LoraSettings, add_lora, load_model, load_tokenizer
     from polyunlearn.core.trainloop import TrainConfig
     from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
-    from polyunlearn.studies.phases import UnlearnConfig, unlearn
+    from polyunlearn.pipeline.phases import UnlearnConfig, unlearn
 
     items = _items(data, langs)
     tok = load_tokenizer(model)

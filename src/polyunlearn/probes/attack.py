@@ -4,7 +4,7 @@ unlearning run, each re-evaluated in every language, as recovery matrices.
     polyunlearn attack polyunlearn_runs/demo/unlearn/npo__en                 # every probe
     polyunlearn attack RUN_DIR --probes quant,relearn --relearn-langs en,hi
 
-Probes (studies/attack_probes.py): quant (int8, NF4, int4 group 128; LoRA: merged and adapter
+Probes (probes/probe_steps.py): quant (int8, NF4, int4 group 128; LoRA: merged and adapter
 separately), relearn (fine-tune a copy on a few forget items in one language, or on retain
 items, or on a text file, then the held-out forget items in every language), xprompt (question
 in X, answer in Y's gold, with the instruction "answer in Y" in X's words and without it),
@@ -51,13 +51,13 @@ from polyunlearn.evaluation import recovery as rec
 from polyunlearn.evaluation.confusion import identifier_accuracy
 from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.evaluation.significance import transfer_pvalues
-from polyunlearn.studies.attack_target import (
+from polyunlearn.pipeline.step import evaluation_step
+from polyunlearn.probes.target import (
     Target,
     check_recreation,
     resolve_target,
     unlearned_model_path,
 )
-from polyunlearn.studies.step import evaluation_step
 
 PROBES = ("quant", "relearn", "xprompt", "jailbreak")
 # (summary metric, per-item record field) of the recovery matrices; higher = more knowledge.
@@ -203,7 +203,7 @@ def run_attacks(
     retain_eval: str | None = None,
 ) -> dict[str, Any]:
     """Run `cfg.probes` on the unlearning run in `run_dir`; returns the manifest (attack.json)."""
-    from polyunlearn.studies import attack_runs
+    from polyunlearn.probes import probe_runs as attack_runs
 
     console = console or Console()
     target = resolve_target(run_dir, data, langs, retain, retain_eval)

@@ -1,5 +1,5 @@
 """Per-epoch evaluation during unlearning (`--eval-every N`) and checkpoint selection
-(`--select last|first-below-retain|best-fq-mu`), inside one unlearning run folder (studies/step.py).
+(`--select last|first-below-retain|best-fq-mu`), inside one unlearning run folder (pipeline/step.py).
 
     curves = CurveEvaluation(items, EvalConfig(), retain_records)
     unlearn_step(out, ..., cfg=UnlearnConfig(eval_every=1, select="first-below-retain"), curves=curves)
@@ -125,7 +125,7 @@ def check_curves(
         return
     if curves is None:
         raise ValueError(
-            "eval_every is set but the run was given no per-epoch evaluation (studies.epoch_eval.CurveEvaluation)"
+            "eval_every is set but the run was given no per-epoch evaluation (pipeline.epoch_eval.CurveEvaluation)"
         )
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ValueError(

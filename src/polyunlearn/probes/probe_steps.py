@@ -1,4 +1,4 @@
-"""The probes of `polyunlearn attack` (studies/attack.py), each run in run folders of its own
+"""The probes of `polyunlearn attack` (probes/attack.py), each run in run folders of its own
 through core/rundir and the shared steps:
 
 - `probe_evaluation`: the evaluation every probe uses: per-item records of the forget items (Prob,
@@ -32,7 +32,7 @@ from polyunlearn.data.probe_text import affirmative_prefix, answer_in
 from polyunlearn.data.schema import DataError, QAItem
 from polyunlearn.evaluation.confusion import annotate, confusion_summary
 from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
-from polyunlearn.studies.step import Evaluation
+from polyunlearn.pipeline.step import Evaluation
 
 PLAIN = "plain"
 

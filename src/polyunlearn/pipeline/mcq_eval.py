@@ -27,7 +27,7 @@ from polyunlearn.core.languages import get_language
 from polyunlearn.data.schema import QAItem
 from polyunlearn.evaluation.mcq import mcq_items, score_mcq_items, summarize_mcq
 from polyunlearn.evaluation.records import EvalConfig
-from polyunlearn.studies.step import Evaluation
+from polyunlearn.pipeline.step import Evaluation
 
 
 def write_mcq_eval(

@@ -32,8 +32,8 @@ from polyunlearn.core.rundir import (
 )
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.schema import DataError, QAItem
-from polyunlearn.studies.epoch_eval import CurveEvaluation, rebuild_curves
-from polyunlearn.studies.phases import UnlearnConfig, item_languages, unlearn_sets
+from polyunlearn.pipeline.epoch_eval import CurveEvaluation, rebuild_curves
+from polyunlearn.pipeline.phases import UnlearnConfig, item_languages, unlearn_sets
 
 RECREATE_TOLERANCE = 1e-4  # max |forget Prob| difference per item between the run and its re-creation
 _RUN_KEYS = ("unlearn", "evaluation", "saves_model", "polyunlearn", "kind")
@@ -212,7 +212,7 @@ def unlearned_model_path(target: Target, folder: Path, console: Any, overwrite: 
             f"{target.run_dir}: the run saved no model and evaluated nothing, so a re-created model could not be checked; "
             "rerun the unlearning with the model saved (`polyunlearn unlearn` saves it; grid: base.save_models: true)"
         )
-    from polyunlearn.studies.step import unlearn_step
+    from polyunlearn.pipeline.step import unlearn_step
 
     base = {k: v for k, v in target.identity.items() if k not in _RUN_KEYS} | {
         "recreates": str(target.run_dir.resolve())

@@ -1,9 +1,9 @@
 """`polyunlearn learn / unlearn / eval` as one library call each: resolve the model choice, build
 the typed configs, check every input (languages, eval folders, method hyperparameters against
-the model's layer count) BEFORE any model is loaded, then run the shared step (studies/step.py)
+the model's layer count) BEFORE any model is loaded, then run the shared step (pipeline/step.py)
 in its run folder.
 
-    from polyunlearn.studies.runs import ModelChoice, learn_command
+    from polyunlearn.pipeline.runs import ModelChoice, learn_command
     learn_command(Path("runs/learned"), ModelChoice("tiny"), items, "bundled", None, False, {}, True, False, console)
 """
 
@@ -35,9 +35,9 @@ from polyunlearn.core.rundir import RUN_FILE, data_fingerprint, eval_done, model
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.schema import GENERAL_SPLITS, DataError, QAItem
 from polyunlearn.evaluation.records import EvalConfig
-from polyunlearn.studies.epoch_eval import CurveEvaluation, check_curves
-from polyunlearn.studies.mcq_eval import print_mcq, with_mcq
-from polyunlearn.studies.phases import (
+from polyunlearn.pipeline.epoch_eval import CurveEvaluation, check_curves
+from polyunlearn.pipeline.mcq_eval import print_mcq, with_mcq
+from polyunlearn.pipeline.phases import (
     UnlearnConfig,
     alternate_identity,
     default_lr,
@@ -46,7 +46,7 @@ from polyunlearn.studies.phases import (
     select,
     unlearn_sets,
 )
-from polyunlearn.studies.step import (
+from polyunlearn.pipeline.step import (
     Evaluation,
     eval_identity,
     evaluation_step,
@@ -552,7 +552,7 @@ def _unlearn_evaluation(
     ev = standard_evaluation(items, ecfg, retain_records)
     if task != "concept":
         return with_mcq(ev, items, ecfg)
-    from polyunlearn.studies.concept_study import write_concept_eval
+    from polyunlearn.pipeline.concept_eval import write_concept_eval
 
     def run(model, tokenizer, folder: Path) -> pd.DataFrame:
         summary = ev.run(model, tokenizer, folder)

@@ -1,4 +1,4 @@
-"""The run folders of each probe of `polyunlearn attack` (studies/attack.py): which models are
+"""The run folders of each probe of `polyunlearn attack` (probes/attack.py): which models are
 evaluated under which condition, each through the shared steps (evaluation_step, or a relearn
 run folder), and the groups of records the recovery matrices are made of.
 
@@ -25,7 +25,8 @@ from polyunlearn.core.rundir import (
 )
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.evaluation import recovery as rec
-from polyunlearn.studies.attack_probes import (
+from polyunlearn.pipeline.phases import select
+from polyunlearn.probes.probe_steps import (
     PLAIN,
     crosslingual_items,
     jailbreak_items,
@@ -36,7 +37,6 @@ from polyunlearn.studies.attack_probes import (
     relearn_run,
     tofu_paraphrases,
 )
-from polyunlearn.studies.phases import select
 
 
 def plain_evaluations(ctx: Any) -> None:

@@ -1,7 +1,7 @@
 """The three phases as library calls: learn (fine-tune until the facts are known), unlearn (a
 registered method on the forget set of chosen languages), evaluate (records + per-language
 summary written atomically); plus the unlearning config and the learning-rate defaults. The run
-folders around them (rerun, resume, lock) are studies/step.py's."""
+folders around them (rerun, resume, lock) are pipeline/step.py's."""
 
 from __future__ import annotations
 
@@ -348,7 +348,7 @@ def unlearn(
     """Unlearn the forget set of `cfg` from `model` (in place) with cfg.method; `alternates`
     ({(id, language): answer}, data.alternates) are the winners of methods that need them (altpo);
     `on_epoch_end(epoch, model)` runs after each epoch (core.trainloop.train; the per-epoch
-    evaluation of studies/epoch_eval.py)."""
+    evaluation of pipeline/epoch_eval.py)."""
     method = get_method(cfg.method)
     forget, retain, langs = unlearn_sets(items, cfg)
     enc = Encoder(tokenizer, prompt_format=cfg.train.prompt_format)
