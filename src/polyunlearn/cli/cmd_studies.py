@@ -65,8 +65,8 @@ def demo(
     demo: dict = None,
 ):
     """Run the whole study on the embedded default (bundled data + tiny model) and write results."""
-    from polyunlearn.cli.cmd_attack import parse_probes
     from polyunlearn.core.languages import parse_langs
+    from polyunlearn.probes.catalog import parse_probes
     from polyunlearn.studies.demo import run_demo
 
     d = DemoConfig()
@@ -381,9 +381,9 @@ def grid(
 def _grid_attacks(spec, out: Path, attacks: str, overwrite: bool) -> None:
     """--attacks of `grid`: the probes on every finished run, then the report with their section."""
     from polyunlearn.analysis.report import build_report
-    from polyunlearn.cli.cmd_attack import parse_probes
     from polyunlearn.core.rundir import DONE_FILE
     from polyunlearn.probes.attack import AttackConfig, run_attacks
+    from polyunlearn.probes.catalog import parse_probes
 
     cfg = AttackConfig(probes=parse_probes(attacks))
     for run in spec.runs:
