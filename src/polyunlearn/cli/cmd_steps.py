@@ -33,6 +33,7 @@ from polyunlearn.cli.options import (
 )
 from polyunlearn.cli.root import STEPS, app, console, friendly_errors, load_data, set_threads
 from polyunlearn.core import tracking
+from polyunlearn.core.rundir import EVAL_FILES
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.resolve import DATA_HELP
 from polyunlearn.evaluation.settings import EvalConfig
@@ -281,7 +282,7 @@ def unlearn(
 def eval_cmd(
     model: str = typer.Option(..., help="Model folder or HF id (a LoRA adapter folder works too)."),
     out: Path = typer.Option(
-        ..., help="Output run folder: items.jsonl, summary.csv, run.json (and matrices/ with --baseline)."
+        ..., help=f"Output run folder: {', '.join(EVAL_FILES)}, run.json (and matrices/ with --baseline)."
     ),
     data: str = typer.Option("bundled", help=DATA_HELP),
     langs: str | None = typer.Option(None, help="Evaluation languages (default all in the data)."),

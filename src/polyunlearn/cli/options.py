@@ -21,7 +21,7 @@ from typing import Any, Optional
 import typer
 
 from polyunlearn.core.config import fields_of
-from polyunlearn.core.models import LoraSettings
+from polyunlearn.core.models import LORA_TARGETS_HELP, LoraSettings
 from polyunlearn.methods.registry import method_params
 
 # LoRA and precision options shared by learn, unlearn and study-a: declared once, defaults from
@@ -29,10 +29,7 @@ from polyunlearn.methods.registry import method_params
 LORA_R = typer.Option(LoraSettings.r, help="LoRA rank.")
 LORA_ALPHA = typer.Option(float(LoraSettings.alpha), help="LoRA alpha (the update is scaled by alpha / r).")
 LORA_DROPOUT = typer.Option(LoraSettings.dropout, help="LoRA dropout (0 to < 1).")
-LORA_TARGETS = typer.Option(
-    LoraSettings.target_modules,
-    help="LoRA target modules: 'all-linear' or a comma list (e.g. q_proj,k_proj,v_proj).",
-)
+LORA_TARGETS = typer.Option(LoraSettings.target_modules, help=LORA_TARGETS_HELP + ".")
 BF16 = typer.Option(False, help="bf16 compute (autocast); see --dtype for the weights.")
 DTYPE = typer.Option(
     "auto",

@@ -248,6 +248,11 @@ def check_vocab(model: torch.nn.Module, tokenizer, name: str) -> None:
         )
 
 
+# The LoRA target modules by default (peft: every linear layer but the output head).
+ALL_LINEAR = "all-linear"
+LORA_TARGETS_HELP = f"LoRA target modules: '{ALL_LINEAR}' or a comma list (e.g. q_proj,k_proj,v_proj)"
+
+
 @dataclass(frozen=True)
 class LoraSettings:
     """LoRA adapter settings (peft), checked when built. target_modules 'all-linear' works for
@@ -257,7 +262,7 @@ class LoraSettings:
     r: int = 8
     alpha: float = 16
     dropout: float = 0.0
-    target_modules: str | tuple[str, ...] = "all-linear"
+    target_modules: str | tuple[str, ...] = ALL_LINEAR
 
     def __post_init__(self) -> None:
         from polyunlearn.core.config import check_number
@@ -269,14 +274,14 @@ class LoraSettings:
             raise ValueError(f"lora_dropout must be < 1, got {self.dropout:g}")
         if not self.target_modules or (not isinstance(self.target_modules, str) and not all(self.target_modules)):
             raise ValueError(
-                f"lora_targets is empty ({self.target_modules!r}); give 'all-linear' or module names such as q_proj,k_proj,v_proj"
+                f"lora_targets is empty ({self.target_modules!r}); give '{ALL_LINEAR}' or module names such as q_proj,k_proj,v_proj"
             )
 
     @classmethod
-    def from_options(cls, r: int, alpha: float = 16, dropout: float = 0.0, targets: str = "all-linear") -> LoraSettings:
-        """From the CLI's --lora-r/--lora-alpha/--lora-dropout/--lora-targets ('all-linear' or a comma list)."""
+    def from_options(cls, r: int, alpha: float = 16, dropout: float = 0.0, targets: str = ALL_LINEAR) -> LoraSettings:
+        """From the CLI's --lora-r/--lora-alpha/--lora-dropout/--lora-targets (ALL_LINEAR or a comma list)."""
         names = tuple(t.strip() for t in targets.split(",") if t.strip())
-        return cls(r, alpha, dropout, targets.strip() if names == ("all-linear",) else names)
+        return cls(r, alpha, dropout, targets.strip() if names == (ALL_LINEAR,) else names)
 
     def identity(self) -> dict[str, Any]:
         targets = self.target_modules if isinstance(self.target_modules, str) else list(self.target_modules)

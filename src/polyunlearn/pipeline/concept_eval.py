@@ -18,9 +18,9 @@ import torch
 from rich.console import Console
 
 from polyunlearn.analysis.matrices import console_table
-from polyunlearn.core.atomic import write_jsonl, write_table
 from polyunlearn.core.encoding import Encoder
 from polyunlearn.core.languages import get_language
+from polyunlearn.core.rundir import write_eval
 from polyunlearn.data.schema import QAItem
 from polyunlearn.evaluation.bias import biased_flags
 from polyunlearn.evaluation.records import EvalConfig
@@ -111,11 +111,10 @@ def write_concept_eval(
     else:
         records = concept_records(model, tokenizer, items, ecfg.max_length, ecfg.prompt_format)
         table = concept_summary(records)
-    write_jsonl(out / "concept_items.jsonl", records)
     if summary is not None:
         keep = [c for c in ("language", "retain_prob", "model_utility") if c in summary]
         table = table.merge(summary[keep], on="language", how="left")
-    write_table(out / "concept.csv", table)
+    write_eval(out, records, table, kind="concept")
     if console is not None:
         console.print(console_table(table.to_dict("records"), "biased-answer rate per language"))
     return table

@@ -48,16 +48,18 @@ from polyunlearn.analysis.epoch_curves import (
     select_epoch,
     write_curves,
 )
-from polyunlearn.core.atomic import read_json, write_json, write_jsonl, write_table
+from polyunlearn.core.atomic import read_json, write_json
 from polyunlearn.core.models import load_weights, save_model
 from polyunlearn.core.rundir import (
     CURVES_DIR,
     SELECTED_DIR,
+    SUMMARY_FILE,
     RunFolderError,
     canonical,
     eval_done,
     fingerprint,
     load_eval,
+    write_eval,
 )
 from polyunlearn.data.schema import GENERAL_SPLITS, QAItem, evaluated
 from polyunlearn.evaluation.records import EvalConfig, score_items, summarize, truth_ratio_missing
@@ -301,7 +303,6 @@ class CurveTracker:
         records = score_items(model, self.tokenizer, self.items, self.ecfg)
         model.train(was_training)
         summary = summarize(records, self.retain_records)
-        write_jsonl(where / "items.jsonl", records)
-        write_table(where / "summary.csv", summary)
+        write_eval(where, records, summary)
         # Read back, so an uninterrupted run selects from exactly the numbers a resumed one reads.
-        self.summaries[epoch] = pd.read_csv(where / "summary.csv")
+        self.summaries[epoch] = pd.read_csv(where / SUMMARY_FILE)

@@ -17,11 +17,12 @@ import pandas as pd
 import torch
 
 from polyunlearn.analysis.epoch_curves import SELECT_RULES
-from polyunlearn.core.atomic import read_json, write_json, write_jsonl, write_table
+from polyunlearn.core.atomic import read_json, write_json
 from polyunlearn.core.config import check_choice, check_number, setting
 from polyunlearn.core.encoding import Encoded, Encoder
 from polyunlearn.core.languages import language_index, parse_langs
 from polyunlearn.core.logprobs import mean_nll
+from polyunlearn.core.rundir import write_eval
 from polyunlearn.core.trainloop import TrainConfig, resume_point, train
 from polyunlearn.data.alternates import alternate_for, alternates_digest, check_alternates
 from polyunlearn.data.idk import idk_answer
@@ -423,9 +424,8 @@ def evaluate_to(
     summary = summarize(records, retain_model_records)
     if extend is not None:
         summary = extend(summary)
-    write_jsonl(out / "items.jsonl", records)
-    write_reference_exports(out, summary)  # the same numbers in TOFU's / open-unlearning's naming
-    write_table(out / "summary.csv", summary)
+    # between: the same numbers in TOFU's / open-unlearning's naming
+    write_eval(out, records, summary, between=lambda: write_reference_exports(out, summary))
     return records, summary
 
 

@@ -23,10 +23,10 @@ from typing import Any
 import pandas as pd
 import torch
 
-from polyunlearn.core.atomic import write_json, write_jsonl, write_table
+from polyunlearn.core.atomic import write_json
 from polyunlearn.core.encoding import Encoded, Encoder
 from polyunlearn.core.models import answer_text
-from polyunlearn.core.rundir import RunFolder, canonical, data_fingerprint, load_eval
+from polyunlearn.core.rundir import RunFolder, canonical, data_fingerprint, load_eval, write_eval
 from polyunlearn.core.trainloop import TrainConfig, train
 from polyunlearn.data.probe_text import affirmative_prefix, answer_in
 from polyunlearn.data.schema import DataError, QAItem
@@ -82,8 +82,7 @@ def probe_evaluation(
             )
             out.append(rec | {"condition": cond})
         summary = summarize_conditions(out)
-        write_jsonl(folder / "items.jsonl", out)
-        write_table(folder / "summary.csv", summary)
+        write_eval(folder, out, summary)
         return summary
 
     ident = {

@@ -41,7 +41,7 @@ from polyunlearn.analysis.matrices import console_table
 from polyunlearn.core.atomic import save_figure, write_json, write_table
 from polyunlearn.core.config import check_number, setting
 from polyunlearn.core.languages import STUDY_B, parse_langs
-from polyunlearn.core.rundir import RunFolder, canonical, data_fingerprint, model_fingerprint
+from polyunlearn.core.rundir import RunFolder, canonical, data_fingerprint, eval_files, model_fingerprint
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.concept_data import concept_benchmark
 from polyunlearn.data.schema import QAItem
@@ -292,7 +292,7 @@ def _unlearn_runs(
     from polyunlearn.pipeline.phases import UnlearnConfig
 
     tables = {"before": pd.read_csv(out / "eval" / "before" / "concept.csv")}
-    item_files = {"before": out / "eval" / "before" / "concept_items.jsonl"}
+    item_files = {"before": out / "eval" / "before" / eval_files("concept")[0]}
     for method in cfg.methods:
         for fset in cfg.forget_sets:
             forget_langs = parse_langs(fset, langs)
@@ -318,7 +318,7 @@ def _unlearn_runs(
                 what=f"unlearn {method} in ({label}), lr {train_cfg.lr:g}",
             )
             tables[f"{method}_{label}"] = pd.read_csv(run_dir / "eval" / "concept.csv")
-            item_files[f"{method}_{label}"] = run_dir / "eval" / "concept_items.jsonl"
+            item_files[f"{method}_{label}"] = run_dir / "eval" / eval_files("concept")[0]
     return tables, item_files
 
 

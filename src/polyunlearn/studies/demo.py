@@ -33,7 +33,7 @@ from polyunlearn.core.atomic import write_json
 from polyunlearn.core.config import check_choice, check_number, setting
 from polyunlearn.core.languages import parse_langs
 from polyunlearn.core.models import load_model
-from polyunlearn.core.rundir import RunFolder, data_fingerprint, load_eval
+from polyunlearn.core.rundir import ITEMS_FILE, SUMMARY_FILE, RunFolder, data_fingerprint, load_eval
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.fictitious import bundled_benchmark
 from polyunlearn.data.schema import QAItem
@@ -294,7 +294,7 @@ def _write_results(
 
     report = build_report(out)
     console.print(
-        f"results written under [bold]{out.resolve()}[/bold]: eval/*/summary.csv, unlearn/*/eval/items.jsonl, matrices/*.csv|png"
+        f"results written under [bold]{out.resolve()}[/bold]: eval/*/{SUMMARY_FILE}, unlearn/*/eval/{ITEMS_FILE}, matrices/*.csv|png"
     )
     console.print(f"open the report: [bold]{report.resolve()}[/bold]")
     return result

@@ -43,9 +43,7 @@ share one folder and no run runs twice; `--status` shows who runs what (studies/
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
-import json
 import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -58,18 +56,21 @@ from rich.console import Console
 from polyunlearn.analysis.epoch_curves import NEEDS_RETAIN
 from polyunlearn.analysis.results import gather, write_result_matrices
 from polyunlearn.core import tracking
-from polyunlearn.core.atomic import read_jsonl, write_table
+from polyunlearn.core.atomic import write_table
 from polyunlearn.core.claims import live_claims
 from polyunlearn.core.config import fields_of
 from polyunlearn.core.languages import parse_langs
+from polyunlearn.core.models import LoraSettings, is_tiny_model
 from polyunlearn.core.rundir import (
     DONE_FILE,
+    EVAL_FILES,
     RunFolder,
     RunFolderError,
     data_fingerprint,
     eval_done,
     fingerprint,
     model_fingerprint,
+    read_eval_items,
 )
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.alternates import load_alternates
@@ -213,7 +214,7 @@ class GridSpec:
         ident["data"] = data_fingerprint(self.items)
         ident["model"] = self.base["model"] if self.tiny else model_fingerprint(self.base["model"])
         for key in ("retain_eval", "baseline_eval"):
-            ident[key] = fingerprint(read_jsonl(Path(self.base[key]) / "items.jsonl")) if self.base.get(key) else None
+            ident[key] = fingerprint(read_eval_items(self.base[key])) if self.base.get(key) else None
         ident["languages"] = self.languages
         if self.tiny_base:
             ident |= {
@@ -256,10 +257,11 @@ def parse_spec(raw: Any, path: str = "<spec>") -> GridSpec:
     }
     for key, default in (("lora", False), ("bf16", False), ("trust_remote_code", False), ("save_models", False)):
         b[key] = _coerce(f"base.{key}", base.get(key, default), bool)
-    b["lora_r"] = _coerce("base.lora_r", base.get("lora_r", 8), int)
-    b["lora_alpha"] = _coerce("base.lora_alpha", base.get("lora_alpha", 16.0), float)
-    b["lora_dropout"] = _coerce("base.lora_dropout", base.get("lora_dropout", 0.0), float)
-    b["lora_targets"] = _coerce("base.lora_targets", base.get("lora_targets", "all-linear"), str)
+    d = LoraSettings()  # the one LoRA default (core/models)
+    b["lora_r"] = _coerce("base.lora_r", base.get("lora_r", d.r), int)
+    b["lora_alpha"] = _coerce("base.lora_alpha", base.get("lora_alpha", float(d.alpha)), float)
+    b["lora_dropout"] = _coerce("base.lora_dropout", base.get("lora_dropout", d.dropout), float)
+    b["lora_targets"] = _coerce("base.lora_targets", base.get("lora_targets", d.target_modules), str)
     if b["lora"]:
         _lora_settings(b)  # a bad alpha / dropout / target list fails with the spec, before any training
     tiny = b["model"] == "tiny"
@@ -285,7 +287,7 @@ def parse_spec(raw: Any, path: str = "<spec>") -> GridSpec:
                 f"base.{key}: only for a model path; with model 'tiny' the grid trains and evaluates the base itself"
             )
         if not eval_done(_coerce(f"base.{key}", b[key], str)):
-            raise GridSpecError(f"base.{key}: {b[key]} is not an eval folder (needs items.jsonl and summary.csv)")
+            raise GridSpecError(f"base.{key}: {b[key]} is not an eval folder (needs {' and '.join(EVAL_FILES)})")
     tiny_base = None
     if tiny:
         d = BaseConfig()
@@ -415,7 +417,7 @@ def _expand(spec: GridSpec, grid: dict) -> list[GridRun]:
         except ValueError as e:
             raise GridSpecError(f"base.alternate: {e}") from None
         config = {"base": spec.identity(), "unlearn": ucfg.to_dict(), "eval": asdict(spec.eval)} | alt
-        run_id = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        run_id = fingerprint(config)[:12]  # canonical JSON: a value that is not JSON is an error, not a str()
         runs.append(
             GridRun(
                 run_id, method, label, seed, p, ucfg, config | {"run_id": run_id, "forget_label": label, "params": p}
@@ -432,8 +434,6 @@ def _unlearn_config(
         train_defaults, alpha = asdict(tiny_unlearning()), TINY_ALPHA
     else:
         train_defaults, alpha = asdict(UnlearnConfig().train), UnlearnConfig().alpha
-        from polyunlearn.core.models import is_tiny_model
-
         train_defaults["lr"] = default_lr("unlearn", is_tiny_model(spec.base["model"]), spec.base["lora"])
         train_defaults["mixed_precision"] = "bf16" if spec.base["bf16"] else "no"
     m = get_method(method)

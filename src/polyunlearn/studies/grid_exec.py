@@ -34,10 +34,10 @@ from typing import Any, Self
 from rich.console import Console
 
 from polyunlearn.core import tracking
-from polyunlearn.core.atomic import read_json, read_jsonl, write_json
+from polyunlearn.core.atomic import read_json, write_json
 from polyunlearn.core.claims import MISSED_BEATS, record_attempt, try_claim
 from polyunlearn.core.config import check_choice, check_number, setting
-from polyunlearn.core.rundir import CKPT_DIR, DONE_FILE, FAILED_FILE
+from polyunlearn.core.rundir import CKPT_DIR, DONE_FILE, FAILED_FILE, read_eval_items
 from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.pipeline.epoch_eval import CurveEvaluation
 from polyunlearn.pipeline.phases import alternate_identity
@@ -165,7 +165,7 @@ def execute_run(
             markup=False,
         )
         try:
-            retain = read_jsonl(Path(ctx.retain_eval) / "items.jsonl") if ctx.retain_eval else None
+            retain = read_eval_items(ctx.retain_eval) if ctx.retain_eval else None
             with tracking.use(log_with), tracking.stop_when(claim.lost_reason):
                 identity = ctx.identity | alternate_identity(ctx.items, run.unlearn, ctx.alternates)
                 unlearn_step(folder, load=lambda: _load_model(ctx), identity=identity, tokenizer=load_tokenizer(ctx.tokenizer, ctx.trust_remote_code),
