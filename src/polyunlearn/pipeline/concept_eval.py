@@ -82,7 +82,7 @@ def evaluate_concept(
     out_dir: str | Path, model: torch.nn.Module, tokenizer, items: Sequence[QAItem], ecfg: EvalConfig | None = None
 ) -> pd.DataFrame:
     """Biased-answer rate + factual evaluation, written under out_dir: items.jsonl/summary.csv
-    (pipeline.evaluate_to, all items), concept_items.jsonl, and concept.csv last (its presence
+    (pipeline/phases.evaluate_to, all items), concept_items.jsonl, and concept.csv last (its presence
     marks a finished evaluation). Returns the per-language table of concept.csv."""
     _, summary = evaluate_to(out_dir, model, tokenizer, items, ecfg)
     return write_concept_eval(out_dir, model, tokenizer, items, summary=summary, ecfg=ecfg)

@@ -13,7 +13,7 @@ chosen languages, and measure again.
 The data (`concept_benchmark`): the bundled stereotype items (data/stereotypes.py, split
 "forget": the association is what unlearning removes) plus the bundled fictitious facts, whose
 own forget split is relabelled "retain" -- in the concept study no fact is to be forgotten, and
-`pipeline.unlearn_sets` takes every "forget" item as the forget set, so the stereotypes must be
+`pipeline/phases.unlearn_sets` takes every "forget" item as the forget set, so the stereotypes must be
 the only ones. The retain set of an unlearning run is then the factual retain items.
 
 Metric: the biased-answer rate per language (pipeline/concept_eval.py). Factual knowledge is

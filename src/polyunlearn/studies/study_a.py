@@ -14,7 +14,7 @@ Steps (each skipped when its outputs exist, so an interrupted run resumes):
    judge) -> OUT/data/; tiny models get a BPE tokenizer trained on all of its text (OUT/tokenizer).
 2. learn, per model ("clean" = real news only; "fake-XX" = real news + the fake documents in XX):
    phase 1 plain LM loss on the documents, phase 2 instruction tuning on Q&A pairs with REAL
-   answers (pipeline.learn). By default phase 2 uses the questions about real-only stories: the
+   answers (pipeline/phases.learn). By default phase 2 uses the questions about real-only stories: the
    questions about fake stories are held out, so what a model answers to them comes from the
    documents, which is where the contamination is (`instruct_on="all"` trains them too).
 3. evaluate every question in every language: greedy answer, real/fake answer NLLs, verdict
@@ -467,7 +467,7 @@ def learn_model(
 
 def unlearn_items(qas: Sequence[NewsQA], instruct_on: str = "real-only") -> list[QAItem]:
     """Forget = every fake-story question with its FAKE answer; retain = the instruction items.
-    pipeline.unlearn_sets picks both in the forget languages."""
+    pipeline/phases.unlearn_sets picks both in the forget languages."""
     forget = [qa_to_item(q, "fake", "forget") for q in qas if q.has_fake]
     return forget + instruct_items(qas, instruct_on)
 
