@@ -8,7 +8,6 @@ transfer matrices (CSV + PNG heatmaps), per-item JSONL, per-language CSV, a cons
 Every step is a run folder of its own (core/rundir.py; the shared steps of pipeline/step.py), so
 an interrupted demo resumes where it stopped and a rerun with other settings is refused with the
 differing settings named (--overwrite redoes it). Layout of OUT:
-
     run.json, done.json          the demo's own identity and done-marker
     data/benchmark.jsonl         the benchmark every step reads; tokenizer/
     models/learned/, models/retain/    learn runs (model/ inside)
@@ -29,6 +28,7 @@ from rich.console import Console
 
 from polyunlearn.analysis.epoch_curves import SELECT_RULES
 from polyunlearn.analysis.matrices import console_table, write_matrices
+from polyunlearn.analysis.report import build_report
 from polyunlearn.core.atomic import write_json
 from polyunlearn.core.config import check_choice, check_number, setting
 from polyunlearn.core.languages import parse_langs
@@ -36,7 +36,9 @@ from polyunlearn.core.models import load_model
 from polyunlearn.core.rundir import ITEMS_FILE, SUMMARY_FILE, RunFolder, data_fingerprint, load_eval
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.fictitious import bundled_benchmark
-from polyunlearn.data.schema import QAItem
+from polyunlearn.data.resolve import resolve_data
+from polyunlearn.data.schema import QAItem, describe_skipped
+from polyunlearn.data.seegull_mcq import report_repeated
 from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.methods.registry import get_method
 from polyunlearn.pipeline.base import (
@@ -51,6 +53,7 @@ from polyunlearn.pipeline.base import (
 from polyunlearn.pipeline.epoch_eval import CurveEvaluation
 from polyunlearn.pipeline.phases import UnlearnConfig, check_unlearn_plan
 from polyunlearn.pipeline.step import standard_evaluation, unlearn_step
+from polyunlearn.probes.attack import AttackConfig, run_attacks
 
 # Settings that may change between reruns of one OUT: they add runs or change nothing saved.
 RERUN_FREE = ("out", "methods", "forget_sets", "threads", "attacks")
@@ -158,9 +161,6 @@ def demo_items(cfg: DemoConfig, console: Console) -> list[QAItem]:
     """The demo's benchmark: the bundled one in cfg.languages, or cfg.data (skipped rows said)."""
     if cfg.data.strip() == "bundled":
         return bundled_benchmark(parse_langs(cfg.languages or "study-b"))
-    from polyunlearn.data.resolve import resolve_data
-    from polyunlearn.data.schema import describe_skipped
-    from polyunlearn.data.seegull_mcq import report_repeated
 
     skipped: list = []
     items = resolve_data(cfg.data, cfg.languages, skipped=skipped)
@@ -226,8 +226,6 @@ def _unlearning_runs(out: Path, cfg: DemoConfig, base: Base, console: Console, o
 def _attacks(out: Path, cfg: DemoConfig, checks: list[dict], console: Console, overwrite: bool) -> dict:
     """Step 4b (--attacks): the probes on each unlearning run of this invocation; per run, the
     CPU seconds and the console summary's mean recovery (RUN_DIR/attacks/ has the rest)."""
-    from polyunlearn.probes.attack import AttackConfig, run_attacks
-
     found = {}
     for c in checks:
         run_dir = out / "unlearn" / f"{c['method']}__{c['forget_langs'].replace(',', '-')}"
@@ -290,7 +288,6 @@ def _write_results(
         f"forgetting shown: {'yes' if result['forgetting_shown'] else 'NO'} "
         f"(forget Prob below {cfg.forget_target:.0%} of before; retain Prob within {cfg.retain_tolerance:.2f})"
     )
-    from polyunlearn.analysis.report import build_report
 
     report = build_report(out)
     console.print(

@@ -4,7 +4,6 @@ queue, gathered into one tidy results table.
     polyunlearn grid src/polyunlearn/configs/grids/study_b_tiny.yaml     # see that file
 
 A spec is YAML (read with yaml.safe_load: a config can never run code) with two sections:
-
     base:                      # what every run starts from
       data: bundled            # 'bundled' or a local benchmark file (TOFU schema)
       languages: en,fr,ja      # evaluation languages (comma list, 'all', 'study-b', ...)
@@ -25,7 +24,6 @@ A spec is YAML (read with yaml.safe_load: a config can never run code) with two 
 Every field is checked before any training, and an error names the field. Each run's id is a
 hash of its resolved config (base, method, languages, every hyperparameter, eval settings), so
 editing the spec adds new runs and keeps finished ones. Layout of the output folder:
-
     grid.json                  the spec, the run list, the base; config + environment
     base/                      tiny: data, tokenizer, models/{learned,retain}, eval/{before,retain_model}; ready.json
     runs/<run_id>/             run.json, claim.json (while running), attempts.jsonl, ckpt/ (while training),
@@ -74,6 +72,7 @@ from polyunlearn.core.rundir import (
 )
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.alternates import load_alternates
+from polyunlearn.data.resolve import resolve_data
 from polyunlearn.data.schema import QAItem
 from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.methods.registry import get_method, method_params
@@ -244,8 +243,6 @@ def load_spec(path: str | Path) -> GridSpec:
 
 def parse_spec(raw: Any, path: str = "<spec>") -> GridSpec:
     """Validate a loaded spec and expand it into runs (no model work, only data loading)."""
-    from polyunlearn.data.resolve import resolve_data
-
     top = _mapping("spec", raw, TOP_KEYS)
     base = _mapping("base", top.get("base"), BASE_KEYS)
     grid = _mapping("grid", top.get("grid"), GRID_KEYS)
