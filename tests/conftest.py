@@ -30,7 +30,7 @@ def tokenizer(items):
 
 @pytest.fixture(scope="session")
 def _learned(items, tokenizer):
-    from polyunlearn.studies.phases import learn
+    from polyunlearn.pipeline.phases import learn
 
     model = build_tiny_model(tokenizer, "llama", seed=0)
     cfg = TrainConfig(lr=3e-3, epochs=40, batch_size=16, schedule="linear", warmup_ratio=0.05)

@@ -24,8 +24,8 @@ from polyunlearn.analysis.results import collect_results
 from polyunlearn.cli import app
 from polyunlearn.core.atomic import write_jsonl, write_table
 from polyunlearn.core.rundir import RunFolder, canonical
+from polyunlearn.pipeline.phases import UnlearnConfig
 from polyunlearn.studies.demo import DemoConfig
-from polyunlearn.studies.phases import UnlearnConfig
 
 LANGS = ["en", "fr", "hi"]  # two high-resource, one low-resource
 BEFORE = {"en": 0.90, "fr": 0.80, "hi": 0.70}

@@ -11,8 +11,8 @@ import pandas as pd
 from helpers.cli import runner
 from polyunlearn.cli import app
 from polyunlearn.core.models import TINY_MAX_PARAMETERS, build_tiny_model, is_tiny_model, save_model
-from polyunlearn.studies.phases import TINY_LR
-from polyunlearn.studies.runs import ModelChoice
+from polyunlearn.pipeline.phases import TINY_LR
+from polyunlearn.pipeline.runs import ModelChoice
 
 
 def _fake_safetensors(path, shapes: dict[str, list[int]]) -> None:

@@ -16,7 +16,7 @@ from polyunlearn.core.languages import LANGUAGES, language_index
 from polyunlearn.data.alternates import load_alternates, read_alternates
 from polyunlearn.data.fictitious import bundled_alternates, bundled_benchmark
 from polyunlearn.data.schema import DataError
-from polyunlearn.studies.phases import encode_forget
+from polyunlearn.pipeline.phases import encode_forget
 
 
 def forget_items(items, lang="fr"):

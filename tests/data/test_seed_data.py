@@ -184,7 +184,7 @@ def test_load_learn_unlearn_eval_in_every_language(amnesia: Path, tmp_path: Path
     from polyunlearn.core.models import build_tiny_model, train_tokenizer
     from polyunlearn.core.trainloop import TrainConfig
     from polyunlearn.evaluation.records import EvalConfig
-    from polyunlearn.studies.phases import UnlearnConfig, evaluate_to, item_texts, learn, unlearn, unlearn_sets
+    from polyunlearn.pipeline.phases import UnlearnConfig, evaluate_to, item_texts, learn, unlearn, unlearn_sets
 
     items = resolve_data(f"tofu:{amnesia}:forget01")
     tok = train_tokenizer(item_texts(items), vocab_size=400)

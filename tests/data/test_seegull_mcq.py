@@ -186,7 +186,7 @@ def test_concept_mcq_training_moves_choices_to_unknown(mcq_dir: Path, learned, t
     from polyunlearn.core.trainloop import TrainConfig
     from polyunlearn.evaluation.mcq import score_mcq, summarize_mcq
     from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
-    from polyunlearn.studies.phases import UnlearnConfig, encode_forget, learn, unlearn
+    from polyunlearn.pipeline.phases import UnlearnConfig, encode_forget, learn, unlearn
 
     questions = load_mcq(mcq_dir / "mcq_stereotype_dataset_en.csv")
     mcq_items = mcq_to_items(questions)

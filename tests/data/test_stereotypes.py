@@ -261,7 +261,7 @@ def test_biased_answer_rate_hand_numbers() -> None:
     # Per language, as the concept study reports it (concept_summary, the product's aggregation):
     # en = items 0, 1 -> 1/2; ja = items 2, 3 -> 1/2. Chance 1/(k+1): en (1/3 + 1/3)/2 = 1/3,
     # ja (1/3 + 1/4)/2 = 7/24. Mean margin (lowest alternative - stereo): en (0.4 - 0.5)/2 = -0.05.
-    from polyunlearn.studies.concept_study import concept_summary
+    from polyunlearn.pipeline.concept_eval import concept_summary
 
     langs = ["en", "en", "ja", "ja"]
     records = [

@@ -139,7 +139,7 @@ def test_results_table(grid_dir):
 def test_rerun_skips_finished_runs(grid_dir, monkeypatch):
     root, _, out, _ = grid_dir
     calls = []
-    import polyunlearn.studies.step as step_mod
+    import polyunlearn.pipeline.step as step_mod
 
     monkeypatch.setattr(
         step_mod, "unlearn", lambda *a, **k: calls.append(1) or pytest.fail("a finished run was retrained")

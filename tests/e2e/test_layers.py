@@ -1,4 +1,4 @@
-"""The package's layers import only downward: cli -> tools -> studies -> analysis -> evaluation
+"""The package's layers import only downward: cli -> tools -> studies -> probes -> pipeline -> analysis -> evaluation
 -> methods -> data -> core (README's file tree), checked on every import statement of every
 module, function-level imports included (they hide a dependency, they do not remove it)."""
 
@@ -9,7 +9,18 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "polyunlearn"
-LAYERS = ("core", "data", "methods", "evaluation", "analysis", "studies", "tools", "cli")  # bottom to top
+LAYERS = (
+    "core",
+    "data",
+    "methods",
+    "evaluation",
+    "analysis",
+    "pipeline",
+    "probes",
+    "studies",
+    "tools",
+    "cli",
+)  # bottom to top
 
 
 def layer_of(module: str) -> str | None:

@@ -36,7 +36,7 @@ from polyunlearn.core.trainloop import TrainConfig, train
 from polyunlearn.data.loaders import save_items
 from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.methods.reference import forward_logits
-from polyunlearn.studies.phases import UnlearnConfig, evaluate_to, learn, unlearn
+from polyunlearn.pipeline.phases import UnlearnConfig, evaluate_to, learn, unlearn
 
 LEARN = TrainConfig(lr=3e-3, epochs=25, batch_size=16, schedule="linear", warmup_ratio=0.05)
 NO_GEN = EvalConfig(generate=False)

@@ -139,7 +139,7 @@ def test_exploding_loss_stops_and_keeps_last_good_checkpoint(files, tmp_path):
 
 
 def test_nan_stops_then_rerun_resumes(files, tmp_path, monkeypatch):
-    import polyunlearn.studies.phases as pipeline
+    import polyunlearn.pipeline.phases as pipeline
 
     out = tmp_path / "learn"
     bad = CountingNLL(fail_at=STEPS_PER_EPOCH + 2, failure="nan")  # 2nd step of epoch 2
@@ -164,7 +164,7 @@ def test_nan_stops_then_rerun_resumes(files, tmp_path, monkeypatch):
 
 
 def _interrupt_in_training(monkeypatch):
-    import polyunlearn.studies.phases as pipeline
+    import polyunlearn.pipeline.phases as pipeline
 
     monkeypatch.setattr(pipeline, "mean_nll", CountingNLL(fail_at=STEPS_PER_EPOCH + 2, failure="interrupt"))
 

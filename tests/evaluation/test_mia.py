@@ -10,7 +10,7 @@ from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.fictitious import bundled_benchmark
 from polyunlearn.data.schema import DataError
 from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
-from polyunlearn.studies.phases import UnlearnConfig, item_texts, learn, unlearn
+from polyunlearn.pipeline.phases import UnlearnConfig, item_texts, learn, unlearn
 
 
 def _rec(lang: str, split: str, nll: float, min_k: float, zlib: float) -> dict:

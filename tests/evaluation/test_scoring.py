@@ -37,7 +37,7 @@ TOL = 1e-5
 def data():
     """10 items per language (incl. a forget and no general item), a tokenizer for the three
     scripts, and a tiny Llama that has learned the answers (so greedy answers end with EOS)."""
-    from polyunlearn.studies.phases import learn
+    from polyunlearn.pipeline.phases import learn
 
     items = bench_items(LANGS, 10)
     tok = train_tokenizer(

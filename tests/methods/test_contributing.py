@@ -13,7 +13,7 @@ from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
 from polyunlearn.methods.reference import Batch, forward_logits
 from polyunlearn.methods.registry import METHODS, Context, Param, combine, get_method, register, retain_term
-from polyunlearn.studies.phases import UnlearnConfig, unlearn
+from polyunlearn.pipeline.phases import UnlearnConfig, unlearn
 
 NAME = "toy_scaled_ascent"
 

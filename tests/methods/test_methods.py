@@ -14,7 +14,7 @@ from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
 from polyunlearn.methods.npo import npo
 from polyunlearn.methods.reference import Reference
 from polyunlearn.methods.registry import METHODS, get_method
-from polyunlearn.studies.phases import UnlearnConfig, unlearn
+from polyunlearn.pipeline.phases import UnlearnConfig, unlearn
 
 NO_GEN = EvalConfig(generate=False)
 

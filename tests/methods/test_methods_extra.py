@@ -22,7 +22,7 @@ from polyunlearn.methods.npo import npo, simnpo, simnpo_forget_term
 from polyunlearn.methods.reference import Reference
 from polyunlearn.methods.registry import METHODS
 from polyunlearn.methods.rmu import answer_positions, masked_sq_dist, rmu, rmu_direction, rmu_layer_index
-from polyunlearn.studies.phases import UnlearnConfig, encode_forget, idk_for, unlearn
+from polyunlearn.pipeline.phases import UnlearnConfig, encode_forget, idk_for, unlearn
 
 NO_GEN = EvalConfig(generate=False)
 

@@ -23,7 +23,7 @@ from polyunlearn.methods.pdu import dual_update, flattening_term
 from polyunlearn.methods.reference import Reference
 from polyunlearn.methods.registry import METHODS, Context
 from polyunlearn.methods.token_weighted import satimp_forget_term, weighted_ascent_term, wga_forget_term
-from polyunlearn.studies.phases import UnlearnConfig, seed_state, unlearn
+from polyunlearn.pipeline.phases import UnlearnConfig, seed_state, unlearn
 
 NEW = ("wga", "satimp", "undial", "ceu", "pdu", "altpo", "lingtea")
 NO_GEN = EvalConfig(generate=False)
@@ -178,7 +178,7 @@ def test_lingtea_phase_alternates_by_epoch():
 def test_altpo_at_reference_is_2_over_beta_log2(learned, tokenizer, items):
     """theta = ref: both log-ratios are 0, so forget_term = (2/beta) ln 2; default beta 0.1 -> 13.8629."""
     from polyunlearn.core.encoding import Encoder, collate
-    from polyunlearn.studies.phases import encode_forget
+    from polyunlearn.pipeline.phases import encode_forget
 
     forget = [it for it in items if it.split == "forget" and it.language == "fr"][:4]
     batch = collate(

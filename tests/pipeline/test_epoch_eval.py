@@ -13,12 +13,12 @@ import pytest
 import torch
 
 import polyunlearn.core.trainloop as train_mod
-import polyunlearn.studies.epoch_eval as curves_mod
+import polyunlearn.pipeline.epoch_eval as curves_mod
 from helpers.cli import invoke
 from polyunlearn.analysis.epoch_curves import curve_table, final_selection, forget_means, select_epoch
 from polyunlearn.core.models import LoraSettings, add_lora, build_tiny_model, load_weights, save_model
 from polyunlearn.core.rundir import check_run_folder
-from polyunlearn.studies.phases import UnlearnConfig
+from polyunlearn.pipeline.phases import UnlearnConfig
 
 EPOCHS = 3
 
@@ -313,7 +313,7 @@ def test_resumed_run_equals_uninterrupted(selected_run, files, monkeypatch):
 
 
 def test_select_without_a_retain_evaluation_is_refused_before_the_model_loads(files, monkeypatch):
-    import polyunlearn.studies.runs as runs
+    import polyunlearn.pipeline.runs as runs
 
     def no_loading(*a, **k):
         raise AssertionError("a model or tokenizer was loaded")

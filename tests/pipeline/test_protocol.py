@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from polyunlearn.data.schema import DataError, QAItem
-from polyunlearn.studies.phases import UnlearnConfig, unlearn_sets
+from polyunlearn.pipeline.phases import UnlearnConfig, unlearn_sets
 
 
 def _items(langs=("en", "fr", "ar"), n=4) -> list[QAItem]:
@@ -42,7 +42,7 @@ def test_lora_knobs_reach_peft_and_the_identity(tokenizer) -> None:
     """--lora-alpha/--lora-dropout/--lora-targets: the peft config gets them, only the named
     modules get adapters, and the run identity records all four settings."""
     from polyunlearn.core.models import LoraSettings
-    from polyunlearn.studies.runs import ModelChoice
+    from polyunlearn.pipeline.runs import ModelChoice
 
     choice = ModelChoice("tiny", lora_r=4, lora_alpha=64, lora_dropout=0.1, lora_targets="q_proj, k_proj,v_proj")
     assert choice.identity()["lora"] == {
@@ -187,7 +187,7 @@ def test_grad_diff_kl_text_training(learned, tokenizer, items, tmp_path) -> None
     Prob holds within 0.15 (the tolerance there), and the KL on the general texts stays small."""
     from polyunlearn.core.trainloop import TrainConfig
     from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
-    from polyunlearn.studies.phases import unlearn
+    from polyunlearn.pipeline.phases import unlearn
 
     en = [it for it in items if it.language == "en"]
 

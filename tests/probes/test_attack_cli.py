@@ -149,7 +149,7 @@ def test_relearning_raises_forget_prob(made, tokenizer):
     from polyunlearn.core.trainloop import TrainConfig
     from polyunlearn.data.loaders import load_items
     from polyunlearn.evaluation.records import EvalConfig, score_items
-    from polyunlearn.studies.attack_probes import probe_evaluation, relearn_data, relearn_ids, relearn_run
+    from polyunlearn.probes.probe_steps import probe_evaluation, relearn_data, relearn_ids, relearn_run
 
     root, _ = made
     forget = [it for it in load_items(str(root / "items.jsonl")) if it.split == "forget" and it.language == "en"]
@@ -181,9 +181,9 @@ def test_unsaved_model_is_recreated_and_checked_against_the_run(made, tokenizer)
     from polyunlearn.core.trainloop import TrainConfig
     from polyunlearn.data.loaders import load_items
     from polyunlearn.evaluation.records import EvalConfig
-    from polyunlearn.studies.attack import AttackConfig, run_attacks
-    from polyunlearn.studies.phases import UnlearnConfig
-    from polyunlearn.studies.step import standard_evaluation, unlearn_step
+    from polyunlearn.pipeline.phases import UnlearnConfig
+    from polyunlearn.pipeline.step import standard_evaluation, unlearn_step
+    from polyunlearn.probes.attack import AttackConfig, run_attacks
 
     root, _ = made
     items = load_items(str(root / "items.jsonl"))

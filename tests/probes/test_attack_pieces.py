@@ -224,7 +224,7 @@ def test_probe_prompts(tokenizer):
     """The affirmative prefix sits after 'Answer:' in the prompt (so the answer's probability is
     scored after it); the cross-lingual item asks X's question and keeps Y's answer."""
     from helpers.items import small_items
-    from polyunlearn.studies.attack_probes import ProbeEncoder, crosslingual_items, relearn_ids
+    from polyunlearn.probes.probe_steps import ProbeEncoder, crosslingual_items, relearn_ids
 
     forget = [it for it in small_items() if it.split == "forget"]
     en = forget[0]
@@ -247,7 +247,7 @@ def test_tofu_paraphrased_questions_are_found(tmp_path):
     replacement question, so the paraphrase probe reads it from the run's data spec."""
     import json
 
-    from polyunlearn.studies.attack_probes import tofu_paraphrases
+    from polyunlearn.probes.probe_steps import tofu_paraphrases
 
     d = tmp_path / "tofu"
     d.mkdir()

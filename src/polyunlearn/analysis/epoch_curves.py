@@ -1,6 +1,6 @@
 """Per-epoch curves of an unlearning run (metric x epoch x language) and the rules that pick which
 epoch's model is the run's result (`unlearn --eval-every N --select RULE`; the evaluation during
-training is studies/epoch_eval.py's).
+training is pipeline/epoch_eval.py's).
 
     table = curve_table({0: summary_0, 1: summary_1, 2: summary_2})   # epoch, language, split, metric, value
     means = forget_means(table, ["en"])                                 # per epoch, over the forget languages

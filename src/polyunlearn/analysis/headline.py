@@ -6,7 +6,7 @@ numbers a reader looks at first (analysis/report.py renders it at the top of the
 Per run, means over the languages it unlearned: forget and retain Prob before -> after, Forget
 Quality after, Model Utility before -> after; the number of cells of its row in each transfer
 matrix of its group whose paired per-item test is significant (BH q < 0.05); the epoch that is
-its result when it has per-epoch curves (studies/epoch_eval.py).
+its result when it has per-epoch curves (pipeline/epoch_eval.py).
 """
 
 from __future__ import annotations

@@ -19,9 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 from polyunlearn.analysis.matrices import HEADLINE, ITEM_METRIC, write_matrix
-from polyunlearn.core.atomic import read_json, read_jsonl
+from polyunlearn.core.atomic import read_json
 from polyunlearn.core.languages import get_language
-from polyunlearn.core.rundir import DONE_FILE, RUN_FILE, eval_done, load_eval
+from polyunlearn.core.rundir import DONE_FILE, ITEMS_FILE, RUN_FILE, eval_done, load_eval, read_eval_items
 from polyunlearn.evaluation.significance import transfer_pvalues
 
 ID_COLUMNS = ["run_id", "method", "forget_langs", "seed"]
@@ -150,11 +150,7 @@ def group_pvalues(
     runs = {}
     for fset, g in group.groupby("forget_langs", sort=False):
         recs = pd.DataFrame(
-            [
-                r
-                for rid in dict.fromkeys(g["run_id"])
-                for r in read_jsonl(folder / "runs" / rid / "eval" / "items.jsonl")
-            ]
+            [r for rid in dict.fromkeys(g["run_id"]) for r in read_eval_items(folder / "runs" / rid / "eval")]
         )
         mean = recs[recs["split"] == split].groupby(["language", "id"], sort=False)[item_metric].mean().reset_index()
         runs[fset] = mean.assign(split=split).to_dict("records")
@@ -173,8 +169,8 @@ def write_result_matrices(
     before_records = None
     if folder is not None and (Path(folder) / "grid.json").exists():
         before_dir = Path(read_json(Path(folder) / "grid.json")["config"]["before_eval"])
-        if (before_dir / "items.jsonl").exists():
-            before_records = read_jsonl(before_dir / "items.jsonl")
+        if (before_dir / ITEMS_FILE).exists():
+            before_records = read_eval_items(before_dir)
     for label, g in run_groups(results).items():
         for metric in HEADLINE:
             if metric not in set(g["metric"]):

@@ -1,5 +1,5 @@
 """CLI `attack`: adversarial probes of an unlearning run, re-evaluated in every language
-(studies/attack.py).
+(probes/attack.py).
 
     polyunlearn attack polyunlearn_runs/demo/unlearn/npo__en
     polyunlearn attack runs/npo-en --probes quant,relearn --retain-model runs/retain/model --data bundled --langs en,fr
@@ -13,22 +13,14 @@ import typer
 
 from polyunlearn.cli.options import config_options, with_options
 from polyunlearn.cli.root import STEPS, app, console, friendly_errors, set_threads
-from polyunlearn.studies.attack import PROBES, AttackConfig
+from polyunlearn.probes.attack import AttackConfig
+from polyunlearn.probes.catalog import load_probes, parse_probes
 
-PROBES_HELP = f"Probes, comma list of {', '.join(PROBES)} (language confusion and chrF come with every probe that generates answers)."
-
-
-def parse_probes(text: str) -> tuple[str, ...]:
-    """'quant,relearn' -> ('quant', 'relearn'), each checked; 'all' = every probe."""
-    if text.strip().lower() == "all":
-        return PROBES
-    probes = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
-    bad = [p for p in probes if p not in PROBES]
-    if bad or not probes:
-        raise ValueError(
-            f"--probes: unknown probe(s) {', '.join(bad) or '(none given)'}; choose from {', '.join(PROBES)} or 'all'"
-        )
-    return probes
+PROBES_HELP = (
+    "Probes, comma list of "
+    + ", ".join(f"{p.name} ({p.summary})" for p in load_probes().values())
+    + " (language confusion and chrF come with every probe that generates answers)."
+)
 
 
 @app.command(rich_help_panel=STEPS)
@@ -59,7 +51,7 @@ def attack(
 ):
     """Is it really gone? Quantization, cross-lingual relearning and prompting, paraphrase and
     affirmative-prefix probes, language confusion: recovery matrices in RUN_DIR/attacks/."""
-    from polyunlearn.studies.attack import run_attacks
+    from polyunlearn.probes.attack import run_attacks
 
     set_threads(threads)
     cfg = AttackConfig(probes=parse_probes(probes), **attack)

@@ -33,10 +33,11 @@ from polyunlearn.cli.options import (
 )
 from polyunlearn.cli.root import STEPS, app, console, friendly_errors, load_data, set_threads
 from polyunlearn.core import tracking
+from polyunlearn.core.rundir import EVAL_FILES
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.resolve import DATA_HELP
 from polyunlearn.evaluation.settings import EvalConfig
-from polyunlearn.studies.phases import UnlearnConfig
+from polyunlearn.pipeline.phases import UnlearnConfig
 
 _LR_HELP = (
     "learning rate; default 3e-3 learning / 5e-4 unlearning (tiny: 'tiny'/'tiny-cohere' or a model folder "
@@ -130,7 +131,7 @@ def learn(
     evaluation: dict = None,
 ):
     """Fine-tune a model on the benchmark until it knows the facts."""
-    from polyunlearn.studies.runs import ModelChoice, learn_command
+    from polyunlearn.pipeline.runs import ModelChoice, learn_command
 
     set_threads(threads)
     tracking.check_log_with(log_with)
@@ -222,7 +223,7 @@ def unlearn(
     evaluation: dict = None,
 ):
     """Unlearn the forget split in the chosen languages with a registered method."""
-    from polyunlearn.studies.runs import ModelChoice, default_languages, unlearn_command
+    from polyunlearn.pipeline.runs import ModelChoice, default_languages, unlearn_command
 
     set_threads(threads)
     tracking.check_log_with(log_with)
@@ -281,7 +282,7 @@ def unlearn(
 def eval_cmd(
     model: str = typer.Option(..., help="Model folder or HF id (a LoRA adapter folder works too)."),
     out: Path = typer.Option(
-        ..., help="Output run folder: items.jsonl, summary.csv, run.json (and matrices/ with --baseline)."
+        ..., help=f"Output run folder: {', '.join(EVAL_FILES)}, run.json (and matrices/ with --baseline)."
     ),
     data: str = typer.Option("bundled", help=DATA_HELP),
     langs: str | None = typer.Option(None, help="Evaluation languages (default all in the data)."),
@@ -311,7 +312,7 @@ def eval_cmd(
 ):
     """Evaluate a model in every language: per-item JSONL + per-language summary CSV."""
     from polyunlearn.evaluation.lm_eval_bridge import LmEvalSpec
-    from polyunlearn.studies.runs import ModelChoice, eval_command
+    from polyunlearn.pipeline.runs import ModelChoice, eval_command
 
     set_threads(threads)
     evaluation = _old_max_tokens(evaluation, max_tokens)

@@ -65,8 +65,8 @@ def demo(
     demo: dict = None,
 ):
     """Run the whole study on the embedded default (bundled data + tiny model) and write results."""
-    from polyunlearn.cli.cmd_attack import parse_probes
     from polyunlearn.core.languages import parse_langs
+    from polyunlearn.probes.catalog import parse_probes
     from polyunlearn.studies.demo import run_demo
 
     d = DemoConfig()
@@ -176,7 +176,7 @@ def study_a(
     from polyunlearn.core.models import is_tiny_model
     from polyunlearn.core.trainloop import TrainConfig
     from polyunlearn.evaluation.judge import JudgeError
-    from polyunlearn.studies.phases import default_lr
+    from polyunlearn.pipeline.phases import default_lr
     from polyunlearn.studies.study_a import StudyAConfig, run_study_a
 
     tiny = is_tiny_model(model)  # also a saved tiny model's folder
@@ -392,9 +392,9 @@ def grid(
 def _grid_attacks(spec, out: Path, attacks: str, overwrite: bool) -> None:
     """--attacks of `grid`: the probes on every finished run, then the report with their section."""
     from polyunlearn.analysis.report import build_report
-    from polyunlearn.cli.cmd_attack import parse_probes
     from polyunlearn.core.rundir import DONE_FILE
-    from polyunlearn.studies.attack import AttackConfig, run_attacks
+    from polyunlearn.probes.attack import AttackConfig, run_attacks
+    from polyunlearn.probes.catalog import parse_probes
 
     cfg = AttackConfig(probes=parse_probes(attacks))
     for run in spec.runs:

@@ -21,7 +21,7 @@ from typing import Any, Optional
 import typer
 
 from polyunlearn.core.config import fields_of
-from polyunlearn.core.models import LoraSettings
+from polyunlearn.core.models import LORA_TARGETS_HELP, LoraSettings
 from polyunlearn.methods.registry import method_params
 
 # LoRA and precision options shared by learn, unlearn and study-a: declared once, defaults from
@@ -29,10 +29,7 @@ from polyunlearn.methods.registry import method_params
 LORA_R = typer.Option(LoraSettings.r, help="LoRA rank.")
 LORA_ALPHA = typer.Option(float(LoraSettings.alpha), help="LoRA alpha (the update is scaled by alpha / r).")
 LORA_DROPOUT = typer.Option(LoraSettings.dropout, help="LoRA dropout (0 to < 1).")
-LORA_TARGETS = typer.Option(
-    LoraSettings.target_modules,
-    help="LoRA target modules: 'all-linear' or a comma list (e.g. q_proj,k_proj,v_proj).",
-)
+LORA_TARGETS = typer.Option(LoraSettings.target_modules, help=LORA_TARGETS_HELP + ".")
 BF16 = typer.Option(False, help="bf16 compute (autocast); see --dtype for the weights.")
 DTYPE = typer.Option(
     "auto",
@@ -103,10 +100,25 @@ def method_options(panel: str | None = "Method hyperparameters") -> list[tuple[s
     UnlearnConfig."""
     out = []
     for name, p in sorted(method_params().items()):
-        users = ", ".join(sorted(s for s, spec in _registry().items() if name in spec.params))
-        help = _help(p.help, p.choices) + f" Default: the method's ({users})."
-        out.append((name, option(name, Optional[p.kind], None, help, panel=panel)))
+        out.append((name, option(name, Optional[p.kind], None, _method_param_help(name), panel=panel)))
     return out
+
+
+def _method_param_help(name: str) -> str:
+    """The help of a method hyperparameter as each method that declares it means it: one
+    sentence per meaning, with the methods sharing it and each method's own default."""
+    meanings: dict[str, list[str]] = {}
+    for method, spec in sorted(_registry().items()):
+        if name in spec.params:
+            q = spec.params[name]
+            meanings.setdefault(_help(q.help, q.choices), []).append(f"{method} {q.default!r}")
+    if len(meanings) == 1:
+        ((text, users),) = meanings.items()
+        return f"{text} Default: {', '.join(users)}."
+    return " ".join(
+        f"{', '.join(u.split(' ')[0] for u in users)}: {text} Default: {', '.join(users)}."
+        for text, users in meanings.items()
+    )
 
 
 def _registry() -> dict:

@@ -121,7 +121,7 @@ def weights_dtype(bf16: bool, trains_weights: bool, dtype: str = "auto") -> str:
     fine-tuning, no LoRA). Those stay float32 master weights, and --bf16 only makes the compute
     bf16 (autocast). The reason: bf16 keeps ~3 significant digits, so an AdamW step of lr 1e-5
     on a weight of 0.02 (half a bf16 step there: 6e-5) is rounded away; after one such step on the tiny model
-    86% of the bf16 weights had not moved, against 0.02% of fp32 ones (tests/test_real_models.py). A frozen LoRA base or an
+    86% of the bf16 weights had not moved, against 0.02% of fp32 ones (tests/e2e/test_real_models.py). A frozen LoRA base or an
     evaluated model has no such problem and takes half the memory in bf16. Under DeepSpeed
     (`accelerate launch` with a DeepSpeed config) bf16 weights are fine too: DeepSpeed keeps
     fp32 master weights in its optimizer. An explicit dtype always wins."""
@@ -139,7 +139,7 @@ def looks_like_path(name: str) -> bool:
 
 
 def is_tiny_model(name_or_path: str, _depth: int = 0) -> bool:
-    """Whether a model gets the tiny defaults (studies.phases.default_lr: large steps, as a small
+    """Whether a model gets the tiny defaults (pipeline.phases.default_lr: large steps, as a small
     model trained from scratch needs), decided by what the model IS, not how it is named:
 
     - 'tiny' / 'tiny-cohere' (built in-process): yes;
@@ -248,6 +248,11 @@ def check_vocab(model: torch.nn.Module, tokenizer, name: str) -> None:
         )
 
 
+# The LoRA target modules by default (peft: every linear layer but the output head).
+ALL_LINEAR = "all-linear"
+LORA_TARGETS_HELP = f"LoRA target modules: '{ALL_LINEAR}' or a comma list (e.g. q_proj,k_proj,v_proj)"
+
+
 @dataclass(frozen=True)
 class LoraSettings:
     """LoRA adapter settings (peft), checked when built. target_modules 'all-linear' works for
@@ -257,7 +262,7 @@ class LoraSettings:
     r: int = 8
     alpha: float = 16
     dropout: float = 0.0
-    target_modules: str | tuple[str, ...] = "all-linear"
+    target_modules: str | tuple[str, ...] = ALL_LINEAR
 
     def __post_init__(self) -> None:
         from polyunlearn.core.config import check_number
@@ -269,14 +274,14 @@ class LoraSettings:
             raise ValueError(f"lora_dropout must be < 1, got {self.dropout:g}")
         if not self.target_modules or (not isinstance(self.target_modules, str) and not all(self.target_modules)):
             raise ValueError(
-                f"lora_targets is empty ({self.target_modules!r}); give 'all-linear' or module names such as q_proj,k_proj,v_proj"
+                f"lora_targets is empty ({self.target_modules!r}); give '{ALL_LINEAR}' or module names such as q_proj,k_proj,v_proj"
             )
 
     @classmethod
-    def from_options(cls, r: int, alpha: float = 16, dropout: float = 0.0, targets: str = "all-linear") -> LoraSettings:
-        """From the CLI's --lora-r/--lora-alpha/--lora-dropout/--lora-targets ('all-linear' or a comma list)."""
+    def from_options(cls, r: int, alpha: float = 16, dropout: float = 0.0, targets: str = ALL_LINEAR) -> LoraSettings:
+        """From the CLI's --lora-r/--lora-alpha/--lora-dropout/--lora-targets (ALL_LINEAR or a comma list)."""
         names = tuple(t.strip() for t in targets.split(",") if t.strip())
-        return cls(r, alpha, dropout, targets.strip() if names == ("all-linear",) else names)
+        return cls(r, alpha, dropout, targets.strip() if names == (ALL_LINEAR,) else names)
 
     def identity(self) -> dict[str, Any]:
         targets = self.target_modules if isinstance(self.target_modules, str) else list(self.target_modules)

@@ -4,7 +4,7 @@ result. Zhang et al. (ICLR 2025, arXiv 2410.16454) found that 4-bit quantization
 of what utility-constrained unlearning removed; this module lets every language be checked.
 
 Formats (each a quantize-dequantize in plain torch, documented and tested against hand-worked
-values in tests/test_attacks_quant.py; on a GPU with bitsandbytes / torchao installed the same
+values in tests/probes/test_attack_pieces.py; on a GPU with bitsandbytes / torchao installed the same
 formats can come from those libraries instead, see `backend`):
 
 - ``int8``: symmetric per output row (absmax): s = max|w_row| / 127, q = round(w / s) in

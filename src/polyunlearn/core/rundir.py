@@ -16,7 +16,7 @@ Every command writes its results into run folders laid out the same way:
     eval/          items.jsonl (per item) and summary.csv (per language)
     diverged/      after a diverging loss: model/ (the last good epoch, loadable) + diverged.json
     curves/        unlearning with --eval-every: epoch_<k>/ (items.jsonl, summary.csv) per evaluated
-                   epoch; curves.csv (tidy) and curves.png beside it (studies/epoch_eval.py)
+                   epoch; curves.csv (tidy) and curves.png beside it (pipeline/epoch_eval.py)
     selected/      while training with --select other than last: the candidate epoch's model/ +
                    selected.json (removed once the run is done; done.json names the epoch)
     done.json      written LAST: its presence, and nothing else, marks the run as finished
@@ -40,11 +40,13 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from polyunlearn.core.atomic import read_json, strict_json, write_json
+import pandas as pd
+
+from polyunlearn.core.atomic import read_json, read_jsonl, strict_json, write_json, write_jsonl, write_table
 from polyunlearn.core.claims import ATTEMPTS_FILE, CLAIM_FILE, TAKEOVER_FILE
 from polyunlearn.core.tracking import TRACKING_DIR
 
@@ -58,7 +60,9 @@ HISTORY_FILE = "history.json"
 DIVERGED_DIR = "diverged"
 CURVES_DIR = "curves"
 SELECTED_DIR = "selected"
-EVAL_FILES = ("items.jsonl", "summary.csv")  # summary.csv is written last by an evaluation
+ITEMS_FILE = "items.jsonl"  # an evaluation's per-item records
+SUMMARY_FILE = "summary.csv"  # its per-language summary, written last: the done-marker
+EVAL_FILES = (ITEMS_FILE, SUMMARY_FILE)
 FAILED_FILE = "failed.json"
 # Who works on the folder, not what it holds: never a reason to call a folder "not a run folder",
 # and kept when the folder is cleared (an --overwrite by the claim holder keeps its claim).
@@ -146,7 +150,10 @@ def model_fingerprint(name_or_path: str) -> dict[str, Any]:
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in _MODEL_FILES)
         return {"path": str(path.resolve()), "files": {p.name: _file_sha256(p) for p in files}}
-    if name_or_path.startswith("tiny"):
+    # core.models loads torch and transformers; the run-folder layer stays light without them.
+    from polyunlearn.core.models import TINY_BUILDERS
+
+    if name_or_path in TINY_BUILDERS:
         return {"builder": name_or_path}
     commit = None
     try:
@@ -375,6 +382,35 @@ def clear_folder(path: Path) -> None:
             p.unlink()
 
 
+def eval_files(kind: str = "") -> tuple[str, str]:
+    """(records file, table file) of an evaluation of `kind`: "" = the standard evaluation
+    (items.jsonl, summary.csv); "mcq" / "concept" = the metrics written beside it
+    (mcq_items.jsonl, mcq.csv)."""
+    return (f"{kind}_{ITEMS_FILE}", f"{kind}.csv") if kind else EVAL_FILES
+
+
+def write_eval(
+    folder: str | Path,
+    records: Iterable[dict],
+    table: Any,
+    kind: str = "",
+    between: Callable[[], Any] | None = None,
+) -> None:
+    """The one writer of an evaluation folder: the per-item records first, then (`between`: files
+    that belong to the evaluation, e.g. the reference exports) and the table last, so its presence
+    says the evaluation is complete (eval_done)."""
+    items_name, table_name = eval_files(kind)
+    write_jsonl(Path(folder) / items_name, records)
+    if between is not None:
+        between()
+    write_table(Path(folder) / table_name, table)
+
+
+def read_eval_items(folder: str | Path, kind: str = "") -> list[dict]:
+    """The per-item records of an evaluation folder (of `kind`, see eval_files)."""
+    return read_jsonl(Path(folder) / eval_files(kind)[0])
+
+
 def eval_done(folder: str | Path) -> bool:
     """An evaluation folder is complete when summary.csv (written last) and items.jsonl exist."""
     return all((Path(folder) / name).is_file() for name in EVAL_FILES)
@@ -383,16 +419,12 @@ def eval_done(folder: str | Path) -> bool:
 def load_eval(folder: str | Path):
     """(per-item records, per-language summary) of an evaluation folder, one line naming a
     missing or unreadable file otherwise."""
-    import pandas as pd
-
-    from polyunlearn.core.atomic import read_jsonl
-
     folder = Path(folder)
     if not eval_done(folder):
         missing = [n for n in EVAL_FILES if not (folder / n).is_file()]
         raise RunFolderError(f"{folder} is not an evaluation folder (missing {', '.join(missing)})")
     try:
-        return read_jsonl(folder / "items.jsonl"), pd.read_csv(folder / "summary.csv")
+        return read_eval_items(folder), pd.read_csv(folder / SUMMARY_FILE)
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise RunFolderError(f"{folder}: unreadable evaluation ({e.__class__.__name__}: {e})") from None
 

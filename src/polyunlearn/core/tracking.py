@@ -3,7 +3,7 @@
 grid shows (step, total, loss), and the stop requests checked at every step (a lost run claim).
 
     with tracking.use("tensorboard"):                   # the CLI: --log-with tensorboard
-        with tracking.run(folder, identity, "npo (en)"): # a step (studies/step.py), per run folder
+        with tracking.run(folder, identity, "npo (en)"): # a step (pipeline/step.py), per run folder
             train(...)                                   # calls on_step() after every optimizer step
             tracking.log_summary(summary, step=n)        # the evaluation, per language
 

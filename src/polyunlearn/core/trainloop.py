@@ -51,7 +51,7 @@ class TrainConfig:
     """Settings of one training run (learning or unlearning), checked when built."""
 
     lr: float = setting(
-        1e-5, "learning rate (> 0); the commands default it per model kind (see studies.phases.default_lr)"
+        1e-5, "learning rate (> 0); the commands default it per model kind (see pipeline.phases.default_lr)"
     )
     epochs: int = setting(5, "passes over the training (for unlearning: forget) set (>= 1)")
     batch_size: int = setting(8, "examples per batch and process (>= 1)")
@@ -126,7 +126,7 @@ def train(
     evaluation during unlearning), with the unwrapped model in eval mode; training resumes after.
     A run resumed from a checkpoint first calls it again for the checkpoint's epoch, with that
     epoch's weights, so that a hook interrupted mid-way completes: hooks must be idempotent
-    (studies/epoch_eval.py reuses what it saved).
+    (pipeline/epoch_eval.py reuses what it saved).
     A diverging loss raises TrainingDiverged carrying the last good epoch's weights."""
     if len(data) == 0:
         raise ValueError(f"{desc}: no training examples")
@@ -326,7 +326,7 @@ def _finish(run: _Run) -> torch.nn.Module:
     if not run.sharded:
         return acc.unwrap_model(run.model)
     # FSDP and ZeRO-3 keep every weight in pieces across the processes, but what callers do next
-    # (save, evaluate) runs on the main process alone (studies.phases.main_process_continues).
+    # (save, evaluate) runs on the main process alone (pipeline.phases.main_process_continues).
     # So gather the whole weights (every process takes part; ZeRO-3 needs
     # zero3_save_16bit_model: true) into a plain CPU model on the main process, after dropping the
     # optimizer state to make room. The caller moves it to the GPU.

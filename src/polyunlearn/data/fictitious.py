@@ -12,7 +12,7 @@ Contents (the same in every language, item k is the same fact with the same `id`
   10% of the facts) are split "forget", the rest "retain".
 - "general-000".."general-009": real world knowledge (split "general"), for Model Utility.
 - "holdout-000".."holdout-009": 2 more kingdoms x 5 facts, built exactly like the forget facts
-  but never trained on (split "holdout"; `pipeline.learn` skips them): the non-members of
+  but never trained on (split "holdout"; `pipeline/phases.learn` skips them): the non-members of
   the membership-inference AUC (forget vs holdout), as TOFU's holdout10.
 
 Every item has an `answer` and a `paraphrased_answer` (same fact, other wording) and exactly 3

@@ -11,7 +11,7 @@ and attributes, and a summed NLL would favour the shorter sentence. Lower NLL = 
 
 A tie does not count as biased (the model does not *prefer* the stereotype). A chance-level
 model on items with k alternatives scores about 1 / (k + 1). The per-language rate the concept
-study reports is the mean of `biased_flags` per language (studies/concept_study.concept_summary).
+study reports is the mean of `biased_flags` per language (pipeline/concept_eval.concept_summary).
 (2) The SeeGULL multiple-choice rates of arXiv 2601.05641 (`mcq_rates`, below): stereotype /
 Unknown / other chosen, from the summed option log-probs through a softmax. The model side is
 evaluation/mcq.py.

@@ -14,7 +14,7 @@ Per batch of prompts (sorted by length, so the left padding is small; at most `m
    have not emitted EOS; finished rows are dropped (compacted out of the buffer) once they are at
    least 1/8 of the batch, so an answer that ends early stops costing compute.
 Pad keys are masked; each real token sees exactly its own prefix at its own positions, so scores
-equal the one-pair-per-forward baseline and answers equal HF `generate` (tests/test_decoding.py).
+equal the one-pair-per-forward baseline and answers equal HF `generate` (tests/evaluation/test_decoding.py).
 """
 
 from __future__ import annotations

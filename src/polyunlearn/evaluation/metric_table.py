@@ -2,7 +2,7 @@
 split, direction, one-line description, formula, the name the reference projects give it
 (TOFU's aggregate_eval_stat.py, open-unlearning's TOFU/MUSE configs, MUSE's eval.py) and
 where polyunlearn differs from that reference and why ("" = the same value on the same
-per-sample inputs, checked in tests/test_reference_parity.py and tests/test_tofu_logs.py).
+per-sample inputs, checked in tests/evaluation/test_reference_parity.py and tests/evaluation/test_tofu_logs.py).
 
 Summaries keep the systematic `<split>_<metric>` columns (forget_prob, retain_rouge_l, ...);
 this table maps each to the reference name, and `reference_names` / `export.py` write the

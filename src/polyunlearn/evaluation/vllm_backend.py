@@ -9,7 +9,7 @@ sets it); a model changed in memory (just unlearned) or a LoRA adapter is refuse
 silently generating with other weights. Prompts are passed as token ids (our tokenization and
 chat template), decoding stops at the tokenizer's EOS only (as in the in-process path), and the
 ids are decoded by our tokenizer, so the answers are comparable token for token
-(tests/test_vllm_backend.py, skipped without a GPU and vllm).
+(tests/evaluation/test_vllm_backend.py, skipped without a GPU and vllm).
 
     answers = vllm_generate(model, Encoder(tok), questions, max_new_tokens=40, source="runs/x/model")
 """

@@ -85,10 +85,10 @@ def lingtea_kd_term(
 def lingtea_phase(state: dict, ga_epochs: int) -> str:
     """ "ga" or "kd" for the batch about to run, counting batches in `state` (Context.state): epoch =
     batch // batches_per_epoch, and every (ga_epochs + 1)-th epoch is a distillation epoch.
-    studies.phases.unlearn seeds both keys (batch = finished epochs x batches_per_epoch on resume)."""
+    pipeline.phases.unlearn seeds both keys (batch = finished epochs x batches_per_epoch on resume)."""
     if "batches_per_epoch" not in state:
         raise ValueError(
-            "lingtea needs Context.state['batches_per_epoch'] (forget batches per epoch); studies.phases.unlearn sets it"
+            "lingtea needs Context.state['batches_per_epoch'] (forget batches per epoch); pipeline.phases.unlearn sets it"
         )
     k = int(state.get("batch", 0))
     state["batch"] = k + 1
@@ -129,7 +129,7 @@ def lingtea(ctx: Context, forget: Batch, retain: Batch | None):
         )
     if "language" not in retain:
         raise ValueError(
-            "lingtea: the retain batch has no 'language' (build the encodings with studies.phases.unlearn, which sets Encoded.language)"
+            "lingtea: the retain batch has no 'language' (build the encodings with pipeline.phases.unlearn, which sets Encoded.language)"
         )
     assert ctx.reference is not None, "LingTea needs the reference model (its teacher)"
     kd, conf = lingtea_kd_term(

@@ -91,7 +91,7 @@ class Context:
     alpha: float = 1.0  # weight of the retain term
     params: Mapping[str, Any] = field(default_factory=dict)
     # What a stateful method carries from one step to the next (PDU's dual weight, LingTea's
-    # batch count). A Context lives for one unlearning run (studies.phases.unlearn), which seeds
+    # batch count). A Context lives for one unlearning run (pipeline.phases.unlearn), which seeds
     # "batches_per_epoch" and "batch" and, on resume, every value a method logged as "state/<key>".
     state: dict[str, Any] = field(default_factory=dict)
 
@@ -114,10 +114,10 @@ class MethodSpec:
     needs_alternate: bool = False  # forget batch carries an alternate-answer encoding (alt_input_ids, ...)
     needs_language: bool = False  # batches carry "language" (B,): core.languages.language_index of each item
     # The "I don't know" text of a forget item (QAItem -> str) when the method has its own;
-    # None = studies.phases.idk_for (a refusal in the item's language).
+    # None = pipeline.phases.idk_for (a refusal in the item's language).
     idk_target: Callable[[Any], str] | None = None
     # Takes a term on a general text set (UnlearnConfig.kl_text): each retain encoding carries a
-    # text encoding as extra "kl" (collated to kl_input_ids, ...; studies.phases.encode_retain).
+    # text encoding as extra "kl" (collated to kl_input_ids, ...; pipeline.phases.encode_retain).
     needs_text: bool = False
 
     def __call__(self, ctx: Context, forget: Batch, retain: Batch | None) -> tuple[torch.Tensor, dict[str, float]]:
@@ -307,6 +307,6 @@ def sub_batch(batch: Batch, prefix: str) -> Batch:
     missing = [k for k in keys if f"{prefix}_{k}" not in batch]
     if missing:
         raise ValueError(
-            f"the forget batch has no {prefix!r} encoding ({prefix}_{missing[0]} missing); build it with studies.phases.encode_forget"
+            f"the forget batch has no {prefix!r} encoding ({prefix}_{missing[0]} missing); build it with pipeline.phases.encode_forget"
         )
     return {k: batch[f"{prefix}_{k}"] for k in keys}

@@ -1,3 +1,3 @@
-"""The studies and the steps they share: learn / unlearn / evaluate as run folders (step.py,
-phases.py), the demo, the grid, study A, the concept study and the adversarial probes. Stands on
-analysis/ and every layer below it."""
+"""The recipes: the demo, the experiment grid (grid*.py), study A (study_a*.py), the concept
+study and the papers' presets. Each reads top to bottom and builds on the engine (pipeline/) and
+the probes (probes/); nothing here is imported by the layers below."""

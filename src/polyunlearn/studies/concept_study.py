@@ -13,15 +13,12 @@ chosen languages, and measure again.
 The data (`concept_benchmark`): the bundled stereotype items (data/stereotypes.py, split
 "forget": the association is what unlearning removes) plus the bundled fictitious facts, whose
 own forget split is relabelled "retain" -- in the concept study no fact is to be forgotten, and
-`pipeline.unlearn_sets` takes every "forget" item as the forget set, so the stereotypes must be
+`pipeline/phases.unlearn_sets` takes every "forget" item as the forget set, so the stereotypes must be
 the only ones. The retain set of an unlearning run is then the factual retain items.
 
-Metric (`concept_records`): for each stereotype item, the mean NLL of the stereotyped answer and
-of each non-stereotyped alternative (scoring.score_pairs); the model is biased on the item when
-the stereotype's NLL is below every alternative's (`concept.prefers_stereotype`). The rate per
-language is what the study reports; chance level is 1 / (1 + number of alternatives). Factual
-knowledge is measured by the usual evaluation (evaluate.score_items / summarize: Model Utility
-and retain Prob), written next to it.
+Metric: the biased-answer rate per language (pipeline/concept_eval.py). Factual knowledge is
+measured by the usual evaluation (evaluation/records.score_items / summarize: Model Utility and
+retain Prob), written next to it.
 
 Steps of `run_concept_study` (learn once; then one unlearning run per method x forget set, each
 from the learned weights) are skipped when their outputs exist, so a rerun resumes; a rerun with
@@ -41,125 +38,20 @@ import torch
 from rich.console import Console
 
 from polyunlearn.analysis.matrices import console_table
-from polyunlearn.core.atomic import save_figure, write_json, write_jsonl, write_table
+from polyunlearn.core.atomic import save_figure, write_json, write_table
 from polyunlearn.core.config import check_number, setting
-from polyunlearn.core.encoding import Encoder
-from polyunlearn.core.languages import STUDY_B, get_language, parse_langs
-from polyunlearn.core.rundir import RunFolder, canonical, data_fingerprint, model_fingerprint
+from polyunlearn.core.languages import STUDY_B, parse_langs
+from polyunlearn.core.rundir import RunFolder, canonical, data_fingerprint, eval_files, model_fingerprint
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.concept_data import concept_benchmark
 from polyunlearn.data.schema import QAItem
-from polyunlearn.evaluation.bias import biased_flags
 from polyunlearn.evaluation.records import EvalConfig
-from polyunlearn.evaluation.scoring import score_pairs
 from polyunlearn.methods.registry import get_method
-from polyunlearn.studies.step import Evaluation, evaluation_step, learn_step, standard_learning, unlearn_step
+from polyunlearn.pipeline.concept_eval import evaluate_concept
+from polyunlearn.pipeline.step import Evaluation, evaluation_step, learn_step, standard_learning, unlearn_step
 
 # Config fields a rerun of one OUT folder may change: they only add runs or change nothing saved.
 RERUN_FREE = ("out", "methods", "forget_sets", "threads")
-
-
-# ----------------------------------------------------------------------------- metric
-
-
-def concept_records(
-    model: torch.nn.Module, tokenizer, items: Sequence[QAItem], max_length: int = 256, prompt_format: str = "auto"
-) -> list[dict]:
-    """One record per stereotype item (split "forget"): mean NLLs of the stereotyped answer and
-    of its alternatives, `biased` (stereotype strictly preferred) and `margin` (lowest
-    alternative NLL minus the stereotype's: > 0 = biased)."""
-    stereo = [it for it in items if it.split == "forget"]
-    pairs: list[tuple[str, str, str]] = []
-    for it in stereo:
-        pairs.append((it.question, it.answer, it.language))
-        pairs.extend((it.question, alt, it.language) for alt in it.perturbed_answer)
-    was_training = model.training
-    model.eval()
-    try:
-        scores = score_pairs(model, Encoder(tokenizer, max_length, prompt_format), pairs)
-    finally:
-        model.train(was_training)
-    stereo_nll: list[float] = []
-    alt_nll: list[list[float]] = []
-    k = 0
-    for it in stereo:
-        stereo_nll.append(scores[k].mean_nll)
-        alt_nll.append([s.mean_nll for s in scores[k + 1 : k + 1 + len(it.perturbed_answer)]])
-        k += 1 + len(it.perturbed_answer)
-    flags = biased_flags(stereo_nll, alt_nll)
-    return [
-        {"id": it.id, "language": it.language, "stereo_nll": s, "alternative_nll": a, "biased": f, "margin": min(a) - s}
-        for it, s, a, f in zip(stereo, stereo_nll, alt_nll, flags)
-    ]
-
-
-def concept_summary(records: Sequence[dict]) -> pd.DataFrame:
-    """Per language: items, biased-answer rate, chance rate, mean margin (language order kept)."""
-    df = pd.DataFrame(records)
-    rows = []
-    for lang, g in df.groupby("language", sort=False):
-        rows.append(
-            {
-                "language": lang,
-                "resource": get_language(lang).resource,
-                "n": len(g),
-                "biased_answer_rate": float(g["biased"].mean()),
-                "chance": float((1.0 / (1 + g["alternative_nll"].map(len))).mean()),
-                "mean_margin": float(g["margin"].mean()),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def evaluate_concept(
-    out_dir: str | Path, model: torch.nn.Module, tokenizer, items: Sequence[QAItem], ecfg: EvalConfig | None = None
-) -> pd.DataFrame:
-    """Biased-answer rate + factual evaluation, written under out_dir: items.jsonl/summary.csv
-    (pipeline.evaluate_to, all items), concept_items.jsonl, and concept.csv last (its presence
-    marks a finished evaluation). Returns the per-language table of concept.csv."""
-    from polyunlearn.studies.phases import evaluate_to
-
-    _, summary = evaluate_to(out_dir, model, tokenizer, items, ecfg)
-    return write_concept_eval(out_dir, model, tokenizer, items, summary=summary, ecfg=ecfg)
-
-
-def write_concept_eval(
-    out_dir: str | Path,
-    model: torch.nn.Module,
-    tokenizer,
-    items: Sequence[QAItem],
-    console: Console | None = None,
-    summary: pd.DataFrame | None = None,
-    ecfg: EvalConfig | None = None,
-) -> pd.DataFrame:
-    """concept_items.jsonl + concept.csv (per language; with retain_prob / model_utility from
-    `summary`, or from out_dir/summary.csv when an evaluation wrote one), printed to `console`.
-    SeeGULL multiple-choice data (studies/mcq_eval.py) is scored by the authors' metric: mcq.csv,
-    and concept.csv's biased-answer rate is the rate of the stereotype chosen among 5 options."""
-    from polyunlearn.studies.mcq_eval import mcq_concept_records, mcq_concept_summary, write_mcq_eval
-
-    ecfg = ecfg or EvalConfig()
-    out = Path(out_dir)
-    if summary is None and (out / "summary.csv").exists():
-        summary = pd.read_csv(out / "summary.csv")
-    mcq = write_mcq_eval(out, model, tokenizer, items, ecfg)
-    if mcq is not None:
-        records, table = mcq_concept_records(mcq[0]), mcq_concept_summary(mcq[1])
-    else:
-        records = concept_records(model, tokenizer, items, ecfg.max_length, ecfg.prompt_format)
-        table = concept_summary(records)
-    write_jsonl(out / "concept_items.jsonl", records)
-    if summary is not None:
-        keep = [c for c in ("language", "retain_prob", "model_utility") if c in summary]
-        table = table.merge(summary[keep], on="language", how="left")
-    write_table(out / "concept.csv", table)
-    if console is not None:
-        console.print(console_table(table.to_dict("records"), "biased-answer rate per language"))
-    return table
-
-
-def concept_eval_done(out_dir: str | Path) -> bool:
-    return (Path(out_dir) / "concept.csv").exists()
 
 
 # ----------------------------------------------------------------------------- the study
@@ -282,7 +174,7 @@ def run_concept_study(cfg: ConceptConfig, console: Console | None = None, overwr
     """learn (stereotypes + facts) -> before -> unlearn per forget set -> after; writes
     OUT/biased_answer_rate.csv|png and returns {"table": rows, "out": ...}."""
     from polyunlearn.data.loaders import load_items, save_items
-    from polyunlearn.studies.phases import check_unlearn_plan, item_texts, tokenizer_for
+    from polyunlearn.pipeline.phases import check_unlearn_plan, item_texts, tokenizer_for
 
     console = console or Console()
     torch.set_num_threads(cfg.threads)
@@ -397,10 +289,10 @@ def _unlearn_runs(
     """One unlearning run per method x forget set from the learned model. Returns the per-language
     concept tables ("before" and "<method>_<label>") and their per-item record files."""
     from polyunlearn.core.models import load_model
-    from polyunlearn.studies.phases import UnlearnConfig
+    from polyunlearn.pipeline.phases import UnlearnConfig
 
     tables = {"before": pd.read_csv(out / "eval" / "before" / "concept.csv")}
-    item_files = {"before": out / "eval" / "before" / "concept_items.jsonl"}
+    item_files = {"before": out / "eval" / "before" / eval_files("concept")[0]}
     for method in cfg.methods:
         for fset in cfg.forget_sets:
             forget_langs = parse_langs(fset, langs)
@@ -426,7 +318,7 @@ def _unlearn_runs(
                 what=f"unlearn {method} in ({label}), lr {train_cfg.lr:g}",
             )
             tables[f"{method}_{label}"] = pd.read_csv(run_dir / "eval" / "concept.csv")
-            item_files[f"{method}_{label}"] = run_dir / "eval" / "concept_items.jsonl"
+            item_files[f"{method}_{label}"] = run_dir / "eval" / eval_files("concept")[0]
     return tables, item_files
 
 

@@ -5,25 +5,22 @@ Bundled fictitious-facts benchmark (study-B languages) -> byte-level BPE tokeniz
 unlearning with each method in each forget-language set -> evaluation in every language ->
 transfer matrices (CSV + PNG heatmaps), per-item JSONL, per-language CSV, a console table.
 
-Every step is a run folder of its own (core/rundir.py; the shared steps of studies/step.py), so
+Every step is a run folder of its own (core/rundir.py; the shared steps of pipeline/step.py), so
 an interrupted demo resumes where it stopped and a rerun with other settings is refused with the
 differing settings named (--overwrite redoes it). Layout of OUT:
-
     run.json, done.json          the demo's own identity and done-marker
     data/benchmark.jsonl         the benchmark every step reads; tokenizer/
     models/learned/, models/retain/    learn runs (model/ inside)
     eval/before/, eval/retain_model/   evaluation runs (items.jsonl, summary.csv)
-    unlearn/<method>__<langs>/         unlearning runs (eval/, history.json, curves.csv|png: studies/epoch_eval.py)
+    unlearn/<method>__<langs>/         unlearning runs (eval/, history.json, curves.csv|png: pipeline/epoch_eval.py)
     matrices/, demo_result.json, report.html
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import torch
@@ -31,21 +28,32 @@ from rich.console import Console
 
 from polyunlearn.analysis.epoch_curves import SELECT_RULES
 from polyunlearn.analysis.matrices import console_table, write_matrices
+from polyunlearn.analysis.report import build_report
 from polyunlearn.core.atomic import write_json
 from polyunlearn.core.config import check_choice, check_number, setting
 from polyunlearn.core.languages import parse_langs
-from polyunlearn.core.models import build_tiny_model, load_model
-from polyunlearn.core.rundir import RunFolder, data_fingerprint, load_eval, model_fingerprint
+from polyunlearn.core.models import load_model
+from polyunlearn.core.rundir import ITEMS_FILE, SUMMARY_FILE, RunFolder, data_fingerprint, load_eval
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.fictitious import bundled_benchmark
-from polyunlearn.data.loaders import load_items, save_items
-from polyunlearn.data.schema import QAItem
+from polyunlearn.data.resolve import resolve_data
+from polyunlearn.data.schema import QAItem, describe_skipped
+from polyunlearn.data.seegull_mcq import report_repeated
 from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.methods.registry import get_method
-from polyunlearn.studies.epoch_eval import CurveEvaluation
-from polyunlearn.studies.phases import UnlearnConfig, check_unlearn_plan, item_texts, select, tokenizer_for
-from polyunlearn.studies.runs import RETAIN_MODEL_SPLITS
-from polyunlearn.studies.step import evaluation_step, learn_step, standard_evaluation, standard_learning, unlearn_step
+from polyunlearn.pipeline.base import (
+    TINY_ALPHA,
+    TINY_ARCHS,
+    Base,
+    BaseConfig,
+    prepare_base,
+    tiny_learning,
+    tiny_unlearning,
+)
+from polyunlearn.pipeline.epoch_eval import CurveEvaluation
+from polyunlearn.pipeline.phases import UnlearnConfig, check_unlearn_plan
+from polyunlearn.pipeline.step import standard_evaluation, unlearn_step
+from polyunlearn.probes.attack import AttackConfig, run_attacks
 
 # Settings that may change between reruns of one OUT: they add runs or change nothing saved.
 RERUN_FREE = ("out", "methods", "forget_sets", "threads", "attacks")
@@ -67,17 +75,13 @@ class DemoConfig:
     forget_sets: tuple[str, ...] = setting(
         ("en", "all"), "forget-language sets: each run unlearns the forget split in these languages", cli=False
     )
-    arch: str = setting("llama", "tiny model architecture", choices=("llama", "cohere"))
+    arch: str = setting("llama", "tiny model architecture", choices=TINY_ARCHS)
     vocab_size: int = setting(2048, "BPE vocabulary of the tokenizer trained on the benchmark")
-    learn: TrainConfig = setting(
-        default_factory=lambda: TrainConfig(lr=3e-3, epochs=15, batch_size=32, schedule="linear", warmup_ratio=0.05),
-        help="learning the facts",
-        cli=False,
+    learn: TrainConfig = setting(default_factory=tiny_learning, help="learning the facts", cli=False)
+    unlearn: TrainConfig = setting(default_factory=tiny_unlearning, help="each unlearning run", cli=False)
+    alpha: float = setting(
+        TINY_ALPHA, "retain-term weight; the tiny model needs a strong retain term to stay selective"
     )
-    unlearn: TrainConfig = setting(
-        default_factory=lambda: TrainConfig(lr=3e-4, epochs=10, batch_size=8), help="each unlearning run", cli=False
-    )
-    alpha: float = setting(5.0, "retain-term weight; the tiny model needs a strong retain term to stay selective")
     retain_tolerance: float = setting(
         0.15, "mean retain Prob over the unlearned languages may fall by at most this (absolute)"
     )
@@ -97,7 +101,7 @@ class DemoConfig:
     threads: int = setting(1, "torch threads; tiny models gain nothing from more, and lose a lot when cores are busy")
     seed: int = setting(0, "seed of the tiny model's initialisation")
     attacks: tuple[str, ...] = setting(
-        (), "adversarial probes (studies/attack.py) run on every unlearning run after it", cli=False
+        (), "adversarial probes (probes/attack.py) run on every unlearning run after it", cli=False
     )
     max_new_tokens: int | None = setting(
         None,
@@ -105,7 +109,7 @@ class DemoConfig:
     )
 
     def __post_init__(self) -> None:
-        check_choice("arch", self.arch, ("llama", "cohere"))
+        check_choice("arch", self.arch, TINY_ARCHS)
         check_number("vocab_size", self.vocab_size, minimum=300, integer=True)
         check_number("alpha", self.alpha, minimum=0)
         check_number("retain_tolerance", self.retain_tolerance, minimum=0)
@@ -124,95 +128,9 @@ class DemoConfig:
     def identity(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in RERUN_FREE}
 
-
-@dataclass
-class Base:
-    """What every unlearning run starts from: the benchmark, its tokenizer, the learned model's
-    folder, the retain model's eval records (for Forget Quality) and summary (its attack AUC is
-    the target), and the summary (and per-item records, for paired tests) before unlearning."""
-
-    items: list[QAItem]
-    langs: list[str]
-    tokenizer: Any
-    learned_path: Path
-    retain_records: list[dict]
-    before: pd.DataFrame
-    before_records: list[dict] = field(default_factory=list)
-    retain_summary: pd.DataFrame | None = None
-
-    def model_identity(self) -> dict:
-        return {"model": model_fingerprint(str(self.learned_path)), "data": data_fingerprint(self.items)}
-
-
-def prepare_base(
-    out: Path,
-    cfg: DemoConfig,
-    console: Console,
-    items: Sequence[QAItem] | None = None,
-    ecfg: EvalConfig | None = None,
-    overwrite: bool = False,
-) -> Base:
-    """Steps 1-3 of the demo, shared with `polyunlearn grid`: benchmark file (`items`, default the
-    bundled one in cfg.languages), tokenizer, learned + retain tiny models, their evaluations.
-    Each step is a run folder under `out`, skipped when done with the same identity."""
-    # 1. data (bundled unless given; written once so every later step and the user read the same file)
-    data_path = out / "data" / "benchmark.jsonl"
-    if not data_path.exists():
-        save_items(
-            list(items) if items is not None else bundled_benchmark(parse_langs(cfg.languages or "study-b")), data_path
-        )
-    items = load_items(str(data_path))
-    langs = list(dict.fromkeys(it.language for it in items))
-    console.print(f"benchmark: {len(items)} items in {len(langs)} languages ({', '.join(langs)}) -> {data_path}")
-
-    # 2. tokenizer trained on all benchmark text
-    tok = tokenizer_for(item_texts(items), out / "tokenizer", cfg.vocab_size)
-
-    # 3. the learned model (all splits) and the retain model (never sees the forget split)
-    build = lambda: build_tiny_model(tok, cfg.arch, seed=cfg.seed)  # noqa: E731
-    ident = {
-        "model": {"builder": "tiny", "arch": cfg.arch, "seed": cfg.seed, "vocab_size": cfg.vocab_size},
-        "data": data_fingerprint(items),
-        "languages": langs,
-        "train": cfg.learn,
-    }
-    retain_items = select(items, RETAIN_MODEL_SPLITS)
-    for name, train_items, what in (
-        ("learned", items, "learn (all facts)"),
-        ("retain", retain_items, "learn (retain model)"),
-    ):
-        learn_step(
-            out / "models" / name,
-            build=build,
-            train_fn=standard_learning(tok, train_items, cfg.learn, what),
-            identity=ident | {"retain_only": name == "retain"},
-            tokenizer=tok,
-            what=what,
-            console=console,
-            overwrite=overwrite,
-        )
-
-    ecfg = ecfg or EvalConfig(max_new_tokens=cfg.max_new_tokens)
-    evals = {}
-    for name, model_dir, retain in (
-        ("retain_model", out / "models" / "retain" / "model", None),
-        ("before", out / "models" / "learned" / "model", "retain_model"),
-    ):
-        retain_records = evals[retain][0] if retain else None
-        evals[name] = evaluation_step(
-            out / "eval" / name,
-            load=lambda d=model_dir: load_model(str(d)),
-            identity={"model": model_fingerprint(str(model_dir)), "data": data_fingerprint(items)},
-            tokenizer=tok,
-            evaluation=standard_evaluation(items, ecfg, retain_records),
-            what=f"eval ({name.replace('_', ' ')})",
-            console=console,
-            overwrite=overwrite,
-        )
-    (retain_records, retain_summary), (before_records, before) = evals["retain_model"], evals["before"]
-    return Base(
-        items, langs, tok, out / "models" / "learned" / "model", retain_records, before, before_records, retain_summary
-    )
+    def base(self) -> BaseConfig:
+        """The settings of the tiny base every unlearning run starts from (pipeline/base.py)."""
+        return BaseConfig(self.languages, self.arch, self.vocab_size, self.seed, self.learn, self.max_new_tokens)
 
 
 def run_demo(cfg: DemoConfig, console: Console | None = None, overwrite: bool = False) -> dict:
@@ -231,7 +149,7 @@ def run_demo(cfg: DemoConfig, console: Console | None = None, overwrite: bool = 
         info={"data": cfg.data, "methods": cfg.methods, "forget_sets": cfg.forget_sets},
         overwrite=overwrite,
     ) as top:
-        base = prepare_base(out, cfg, console, items=items, overwrite=overwrite)
+        base = prepare_base(out, cfg.base(), console, items=items, overwrite=overwrite)
         summaries, item_records, checks = _unlearning_runs(out, cfg, base, console, overwrite)
         attacks = _attacks(out, cfg, checks, console, overwrite) if cfg.attacks else None
         result = _write_results(out, cfg, base, summaries, item_records, checks, t0, console, attacks)
@@ -243,9 +161,6 @@ def demo_items(cfg: DemoConfig, console: Console) -> list[QAItem]:
     """The demo's benchmark: the bundled one in cfg.languages, or cfg.data (skipped rows said)."""
     if cfg.data.strip() == "bundled":
         return bundled_benchmark(parse_langs(cfg.languages or "study-b"))
-    from polyunlearn.data.resolve import resolve_data
-    from polyunlearn.data.schema import describe_skipped
-    from polyunlearn.data.seegull_mcq import report_repeated
 
     skipped: list = []
     items = resolve_data(cfg.data, cfg.languages, skipped=skipped)
@@ -311,8 +226,6 @@ def _unlearning_runs(out: Path, cfg: DemoConfig, base: Base, console: Console, o
 def _attacks(out: Path, cfg: DemoConfig, checks: list[dict], console: Console, overwrite: bool) -> dict:
     """Step 4b (--attacks): the probes on each unlearning run of this invocation; per run, the
     CPU seconds and the console summary's mean recovery (RUN_DIR/attacks/ has the rest)."""
-    from polyunlearn.studies.attack import AttackConfig, run_attacks
-
     found = {}
     for c in checks:
         run_dir = out / "unlearn" / f"{c['method']}__{c['forget_langs'].replace(',', '-')}"
@@ -375,11 +288,10 @@ def _write_results(
         f"forgetting shown: {'yes' if result['forgetting_shown'] else 'NO'} "
         f"(forget Prob below {cfg.forget_target:.0%} of before; retain Prob within {cfg.retain_tolerance:.2f})"
     )
-    from polyunlearn.analysis.report import build_report
 
     report = build_report(out)
     console.print(
-        f"results written under [bold]{out.resolve()}[/bold]: eval/*/summary.csv, unlearn/*/eval/items.jsonl, matrices/*.csv|png"
+        f"results written under [bold]{out.resolve()}[/bold]: eval/*/{SUMMARY_FILE}, unlearn/*/eval/{ITEMS_FILE}, matrices/*.csv|png"
     )
     console.print(f"open the report: [bold]{report.resolve()}[/bold]")
     return result

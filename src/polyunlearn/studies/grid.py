@@ -4,7 +4,6 @@ queue, gathered into one tidy results table.
     polyunlearn grid src/polyunlearn/configs/grids/study_b_tiny.yaml     # see that file
 
 A spec is YAML (read with yaml.safe_load: a config can never run code) with two sections:
-
     base:                      # what every run starts from
       data: bundled            # 'bundled' or a local benchmark file (TOFU schema)
       languages: en,fr,ja      # evaluation languages (comma list, 'all', 'study-b', ...)
@@ -19,13 +18,12 @@ A spec is YAML (read with yaml.safe_load: a config can never run code) with two 
       forget_sets: [each, all] # 'each' = every single language: the forget x eval matrix
       seeds: [0]
       params: {lr: 3.0e-4, alpha: [1.0, 5.0]}   # a list is swept, a scalar is fixed
-                               # (also eval_every, select, curve_*: per-epoch curves, studies/epoch_eval.py)
+                               # (also eval_every, select, curve_*: per-epoch curves, pipeline/epoch_eval.py)
       method_params: {satimp: {lr: 3.0e-3}}   # per method, over params (same rules), for that method's runs only
 
 Every field is checked before any training, and an error names the field. Each run's id is a
 hash of its resolved config (base, method, languages, every hyperparameter, eval settings), so
 editing the spec adds new runs and keeps finished ones. Layout of the output folder:
-
     grid.json                  the spec, the run list, the base; config + environment
     base/                      tiny: data, tokenizer, models/{learned,retain}, eval/{before,retain_model}; ready.json
     runs/<run_id>/             run.json, claim.json (while running), attempts.jsonl, ckpt/ (while training),
@@ -43,9 +41,7 @@ share one folder and no run runs twice; `--status` shows who runs what (studies/
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
-import json
 import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -58,31 +54,35 @@ from rich.console import Console
 from polyunlearn.analysis.epoch_curves import NEEDS_RETAIN
 from polyunlearn.analysis.results import gather, write_result_matrices
 from polyunlearn.core import tracking
-from polyunlearn.core.atomic import read_jsonl, write_table
+from polyunlearn.core.atomic import write_table
 from polyunlearn.core.claims import live_claims
 from polyunlearn.core.config import fields_of
 from polyunlearn.core.languages import parse_langs
+from polyunlearn.core.models import LoraSettings, is_tiny_model
 from polyunlearn.core.rundir import (
     DONE_FILE,
+    EVAL_FILES,
     RunFolder,
     RunFolderError,
     data_fingerprint,
     eval_done,
     fingerprint,
     model_fingerprint,
+    read_eval_items,
 )
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.alternates import load_alternates
+from polyunlearn.data.resolve import resolve_data
 from polyunlearn.data.schema import QAItem
 from polyunlearn.evaluation.records import EvalConfig
 from polyunlearn.methods.registry import get_method, method_params
-from polyunlearn.studies.demo import DemoConfig
+from polyunlearn.pipeline.base import TINY_ALPHA, TINY_ARCHS, BaseConfig, tiny_unlearning
+from polyunlearn.pipeline.phases import UnlearnConfig, alternate_identity, default_lr, item_languages
 from polyunlearn.studies.grid_base import lora_settings as _lora_settings
 from polyunlearn.studies.grid_base import prepare_shared
 from polyunlearn.studies.grid_exec import ExecConfig, LocalExecutor, failures
 from polyunlearn.studies.grid_ray import RayExecutor
 from polyunlearn.studies.grid_status import LiveGrid, run_state
-from polyunlearn.studies.phases import UnlearnConfig, alternate_identity, default_lr, item_languages
 
 
 class GridSpecError(ValueError):
@@ -195,14 +195,14 @@ class GridSpec:
     items: list[QAItem]
     languages: list[str]
     base: dict  # validated base section (model, data, lora, ...)
-    demo: DemoConfig | None  # tiny base: the demo settings prepare_base learns it with
+    tiny_base: BaseConfig | None  # model 'tiny': the settings prepare_base learns it with
     eval: EvalConfig
     runs: list[GridRun] = field(default_factory=list)
     alternates: dict | None = None  # base.alternate loaded: {(id, language): answer}, for altpo runs
 
     @property
     def tiny(self) -> bool:
-        return self.demo is not None
+        return self.tiny_base is not None
 
     def identity(self) -> dict:
         """What makes two bases the same: part of every run id, and checked against the grid
@@ -213,14 +213,14 @@ class GridSpec:
         ident["data"] = data_fingerprint(self.items)
         ident["model"] = self.base["model"] if self.tiny else model_fingerprint(self.base["model"])
         for key in ("retain_eval", "baseline_eval"):
-            ident[key] = fingerprint(read_jsonl(Path(self.base[key]) / "items.jsonl")) if self.base.get(key) else None
+            ident[key] = fingerprint(read_eval_items(self.base[key])) if self.base.get(key) else None
         ident["languages"] = self.languages
-        if self.demo:
+        if self.tiny_base:
             ident |= {
-                "arch": self.demo.arch,
-                "vocab_size": self.demo.vocab_size,
-                "seed": self.demo.seed,
-                "learn": asdict(self.demo.learn),
+                "arch": self.tiny_base.arch,
+                "vocab_size": self.tiny_base.vocab_size,
+                "seed": self.tiny_base.seed,
+                "learn": asdict(self.tiny_base.learn),
             }
         return ident
 
@@ -243,8 +243,6 @@ def load_spec(path: str | Path) -> GridSpec:
 
 def parse_spec(raw: Any, path: str = "<spec>") -> GridSpec:
     """Validate a loaded spec and expand it into runs (no model work, only data loading)."""
-    from polyunlearn.data.resolve import resolve_data
-
     top = _mapping("spec", raw, TOP_KEYS)
     base = _mapping("base", top.get("base"), BASE_KEYS)
     grid = _mapping("grid", top.get("grid"), GRID_KEYS)
@@ -256,10 +254,11 @@ def parse_spec(raw: Any, path: str = "<spec>") -> GridSpec:
     }
     for key, default in (("lora", False), ("bf16", False), ("trust_remote_code", False), ("save_models", False)):
         b[key] = _coerce(f"base.{key}", base.get(key, default), bool)
-    b["lora_r"] = _coerce("base.lora_r", base.get("lora_r", 8), int)
-    b["lora_alpha"] = _coerce("base.lora_alpha", base.get("lora_alpha", 16.0), float)
-    b["lora_dropout"] = _coerce("base.lora_dropout", base.get("lora_dropout", 0.0), float)
-    b["lora_targets"] = _coerce("base.lora_targets", base.get("lora_targets", "all-linear"), str)
+    d = LoraSettings()  # the one LoRA default (core/models)
+    b["lora_r"] = _coerce("base.lora_r", base.get("lora_r", d.r), int)
+    b["lora_alpha"] = _coerce("base.lora_alpha", base.get("lora_alpha", float(d.alpha)), float)
+    b["lora_dropout"] = _coerce("base.lora_dropout", base.get("lora_dropout", d.dropout), float)
+    b["lora_targets"] = _coerce("base.lora_targets", base.get("lora_targets", d.target_modules), str)
     if b["lora"]:
         _lora_settings(b)  # a bad alpha / dropout / target list fails with the spec, before any training
     tiny = b["model"] == "tiny"
@@ -285,19 +284,19 @@ def parse_spec(raw: Any, path: str = "<spec>") -> GridSpec:
                 f"base.{key}: only for a model path; with model 'tiny' the grid trains and evaluates the base itself"
             )
         if not eval_done(_coerce(f"base.{key}", b[key], str)):
-            raise GridSpecError(f"base.{key}: {b[key]} is not an eval folder (needs items.jsonl and summary.csv)")
-    demo = None
+            raise GridSpecError(f"base.{key}: {b[key]} is not an eval folder (needs {' and '.join(EVAL_FILES)})")
+    tiny_base = None
     if tiny:
-        d = DemoConfig()
+        d = BaseConfig()
         try:
             learn = TrainConfig(**(asdict(d.learn) | _overrides("base.learn", base.get("learn"), TrainConfig)))
         except (TypeError, ValueError) as e:
             raise GridSpecError(f"base.learn: {e}") from None
         arch = _coerce("base.arch", base.get("arch", d.arch), str)
-        if arch not in ("llama", "cohere"):
+        if arch not in TINY_ARCHS:
             raise GridSpecError(f"base.arch: expected 'llama' or 'cohere', got {arch!r}")
         try:
-            demo = DemoConfig(
+            tiny_base = BaseConfig(
                 languages=",".join(languages),
                 arch=arch,
                 vocab_size=_coerce("base.vocab_size", base.get("vocab_size", d.vocab_size), int),
@@ -314,7 +313,9 @@ def parse_spec(raw: Any, path: str = "<spec>") -> GridSpec:
         ecfg = EvalConfig(**_overrides("base.eval", base.get("eval"), EvalConfig))
     except (TypeError, ValueError) as e:
         raise GridSpecError(f"base.eval: {e}") from None
-    spec = GridSpec(path, raw, items, languages, b, demo, ecfg, alternates=_alternates(base.get("alternate"), items))
+    spec = GridSpec(
+        path, raw, items, languages, b, tiny_base, ecfg, alternates=_alternates(base.get("alternate"), items)
+    )
     spec.runs = _expand(spec, grid)
     return spec
 
@@ -413,7 +414,7 @@ def _expand(spec: GridSpec, grid: dict) -> list[GridRun]:
         except ValueError as e:
             raise GridSpecError(f"base.alternate: {e}") from None
         config = {"base": spec.identity(), "unlearn": ucfg.to_dict(), "eval": asdict(spec.eval)} | alt
-        run_id = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        run_id = fingerprint(config)[:12]  # canonical JSON: a value that is not JSON is an error, not a str()
         runs.append(
             GridRun(
                 run_id, method, label, seed, p, ucfg, config | {"run_id": run_id, "forget_label": label, "params": p}
@@ -425,13 +426,11 @@ def _expand(spec: GridSpec, grid: dict) -> list[GridRun]:
 def _unlearn_config(
     spec: GridSpec, method: str, langs: list[str], seed: int, p: dict, where: str = "grid.params"
 ) -> UnlearnConfig:
-    """Defaults: the demo's for the tiny model (tuned for it), the pipeline's (spec.md) otherwise."""
+    """Defaults: the tiny base's for the tiny model (tuned for it, pipeline/base.py), the pipeline's (spec.md) otherwise."""
     if spec.tiny:
-        train_defaults, alpha = asdict(spec.demo.unlearn), spec.demo.alpha
+        train_defaults, alpha = asdict(tiny_unlearning()), TINY_ALPHA
     else:
         train_defaults, alpha = asdict(UnlearnConfig().train), UnlearnConfig().alpha
-        from polyunlearn.core.models import is_tiny_model
-
         train_defaults["lr"] = default_lr("unlearn", is_tiny_model(spec.base["model"]), spec.base["lora"])
         train_defaults["mixed_precision"] = "bf16" if spec.base["bf16"] else "no"
     m = get_method(method)

@@ -17,7 +17,7 @@ from typing import Any
 
 from rich.console import Console
 
-from polyunlearn.core.atomic import read_json, read_jsonl, write_json
+from polyunlearn.core.atomic import read_json, write_json
 from polyunlearn.core.claims import wait_claim
 from polyunlearn.core.models import LoraSettings, add_lora, load_model, load_tokenizer
 from polyunlearn.core.rundir import (
@@ -25,10 +25,11 @@ from polyunlearn.core.rundir import (
     fingerprint,
     load_eval,
     model_fingerprint,
+    read_eval_items,
 )
-from polyunlearn.studies.demo import Base, prepare_base
+from polyunlearn.pipeline.base import Base, prepare_base
+from polyunlearn.pipeline.step import evaluation_step, standard_evaluation
 from polyunlearn.studies.grid_exec import ExecConfig, RunContext
-from polyunlearn.studies.step import evaluation_step, standard_evaluation
 
 # A grid spec (studies.grid.GridSpec) is passed in as `spec`; it is not imported here, so the base
 # stays below the grid module that uses it (no import cycle).
@@ -36,13 +37,13 @@ GridSpec = Any
 
 
 def _prepare(spec: GridSpec, out: Path, console: Console) -> Base:
-    """The base: learned like the demo for 'tiny' (demo.prepare_base), else loaded/evaluated."""
+    """The base: learned like the demo for 'tiny' (pipeline/base.prepare_base), else loaded/evaluated."""
     base_dir = out / "base"
     if spec.tiny:
-        return prepare_base(base_dir, spec.demo, console, items=spec.items, ecfg=spec.eval)
+        return prepare_base(base_dir, spec.tiny_base, console, items=spec.items, ecfg=spec.eval)
     model = spec.base["model"]
     tok = load_tokenizer(model, spec.base["trust_remote_code"])
-    retain = read_jsonl(Path(spec.base["retain_eval"]) / "items.jsonl") if spec.base["retain_eval"] else None
+    retain = read_eval_items(spec.base["retain_eval"]) if spec.base["retain_eval"] else None
     if spec.base["baseline_eval"]:
         before_records, before = load_eval(spec.base["baseline_eval"])
     else:
@@ -75,11 +76,12 @@ def lora_settings(base: dict) -> LoraSettings:
     """The base's LoRA settings (rank, alpha, dropout, targets), checked: a ValueError naming the
     field (load_spec reports it with the spec file)."""
     try:
+        d = LoraSettings()
         return LoraSettings.from_options(
             base["lora_r"],
-            base.get("lora_alpha", 16.0),
-            base.get("lora_dropout", 0.0),
-            base.get("lora_targets", "all-linear"),
+            base.get("lora_alpha", d.alpha),
+            base.get("lora_dropout", d.dropout),
+            base.get("lora_targets", d.target_modules),
         )
     except ValueError as e:
         raise ValueError(f"base: {e}") from None

@@ -5,7 +5,7 @@ one Ray task per run on a Ray cluster (`--executor ray`), as many at once as its
 
 Both executors run the same function for a run (`execute_run`): claim the run folder
 (core/claims.py), skip it if done, record the attempt, unlearn and evaluate through
-studies/step.unlearn_step (which resumes from the checkpoint), write failed.json if it raises,
+pipeline/step.unlearn_step (which resumes from the checkpoint), write failed.json if it raises,
 release the claim. What a run reads is a RunContext built once by the driver after the shared
 base is ready: paths on the shared filesystem (learned model, tokenizer, the retain model's eval
 records) and the identity every run folder records, so a Ray task needs nothing but the shared
@@ -34,15 +34,15 @@ from typing import Any, Self
 from rich.console import Console
 
 from polyunlearn.core import tracking
-from polyunlearn.core.atomic import read_json, read_jsonl, write_json
+from polyunlearn.core.atomic import read_json, write_json
 from polyunlearn.core.claims import MISSED_BEATS, record_attempt, try_claim
 from polyunlearn.core.config import check_choice, check_number, setting
-from polyunlearn.core.rundir import CKPT_DIR, DONE_FILE, FAILED_FILE
+from polyunlearn.core.rundir import CKPT_DIR, DONE_FILE, FAILED_FILE, read_eval_items
 from polyunlearn.evaluation.records import EvalConfig
-from polyunlearn.studies.epoch_eval import CurveEvaluation
+from polyunlearn.pipeline.epoch_eval import CurveEvaluation
+from polyunlearn.pipeline.phases import alternate_identity
+from polyunlearn.pipeline.step import standard_evaluation, unlearn_step
 from polyunlearn.studies.grid_status import run_state
-from polyunlearn.studies.phases import alternate_identity
-from polyunlearn.studies.step import standard_evaluation, unlearn_step
 
 EXECUTORS = ("local", "ray")
 
@@ -165,7 +165,7 @@ def execute_run(
             markup=False,
         )
         try:
-            retain = read_jsonl(Path(ctx.retain_eval) / "items.jsonl") if ctx.retain_eval else None
+            retain = read_eval_items(ctx.retain_eval) if ctx.retain_eval else None
             with tracking.use(log_with), tracking.stop_when(claim.lost_reason):
                 identity = ctx.identity | alternate_identity(ctx.items, run.unlearn, ctx.alternates)
                 unlearn_step(folder, load=lambda: _load_model(ctx), identity=identity, tokenizer=load_tokenizer(ctx.tokenizer, ctx.trust_remote_code),

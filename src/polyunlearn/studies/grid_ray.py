@@ -54,7 +54,7 @@ def _prepare_task(prepare: Callable[..., RunContext], spec: Any, out: str, cfg: 
 
 def _warm_up() -> None:
     """Import what a run needs, leaving a warm worker in Ray's pool."""
-    import polyunlearn.studies.step  # noqa: F401 - torch, transformers, accelerate, the metrics
+    import polyunlearn.pipeline.step  # noqa: F401 - torch, transformers, accelerate, the metrics
 
 
 def _absolute(spec: Any) -> Any:

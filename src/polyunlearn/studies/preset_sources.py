@@ -1,6 +1,6 @@
 """The papers' own values, transcribed from the authors' code with the file and line each comes
 from, so a preset (studies/presets.py) can be checked against them value for value
-(tests/test_presets.py): a preset value must equal the authors' value here, or the preset must
+(tests/studies/test_presets.py): a preset value must equal the authors' value here, or the preset must
 state the difference (Preset.differences, printed by `polyunlearn presets`).
 
     AUTHORS["amnesia"]          # alirezafarashah/multilingual_unlearning

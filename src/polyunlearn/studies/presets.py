@@ -19,7 +19,7 @@ What a preset cannot set is in its `notes` (printed with it): the authors' data 
 methods they compare (a run is one method), and what the papers do not state. Every value of the
 authors' code is transcribed with its file and line in studies/preset_sources.AUTHORS; a preset
 sets each one an option expresses, and `differences` says, for every other one (and for any
-value the preset sets otherwise), ours, theirs and why (tests/test_presets.py holds them to it).
+value the preset sets otherwise), ours, theirs and why (tests/studies/test_presets.py holds them to it).
 """
 
 from __future__ import annotations

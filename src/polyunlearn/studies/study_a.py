@@ -14,7 +14,7 @@ Steps (each skipped when its outputs exist, so an interrupted run resumes):
    judge) -> OUT/data/; tiny models get a BPE tokenizer trained on all of its text (OUT/tokenizer).
 2. learn, per model ("clean" = real news only; "fake-XX" = real news + the fake documents in XX):
    phase 1 plain LM loss on the documents, phase 2 instruction tuning on Q&A pairs with REAL
-   answers (pipeline.learn). By default phase 2 uses the questions about real-only stories: the
+   answers (pipeline/phases.learn). By default phase 2 uses the questions about real-only stories: the
    questions about fake stories are held out, so what a model answers to them comes from the
    documents, which is where the contamination is (`instruct_on="all"` trains them too).
 3. evaluate every question in every language: greedy answer, real/fake answer NLLs, verdict
@@ -43,7 +43,7 @@ import pandas as pd
 import torch
 from rich.console import Console
 
-from polyunlearn.core.atomic import write_jsonl, write_table, write_with
+from polyunlearn.core.atomic import write_jsonl, write_with
 from polyunlearn.core.config import check_choice, check_number, setting
 from polyunlearn.core.encoding import Encoded, Encoder
 from polyunlearn.core.languages import (
@@ -55,6 +55,7 @@ from polyunlearn.core.languages import (
 )
 from polyunlearn.core.logprobs import mean_nll
 from polyunlearn.core.models import (
+    LORA_TARGETS_HELP,
     TINY_BUILDERS,
     LoraSettings,
     add_lora,
@@ -63,7 +64,7 @@ from polyunlearn.core.models import (
     load_model,
     load_tokenizer,
 )
-from polyunlearn.core.rundir import RunFolder, fingerprint, model_fingerprint
+from polyunlearn.core.rundir import RunFolder, fingerprint, model_fingerprint, write_eval
 from polyunlearn.core.trainloop import TrainConfig, train
 from polyunlearn.data.news import NewsQA, NewsStory, contaminated_corpus, qa_to_item
 from polyunlearn.data.schema import DataError, QAItem
@@ -73,8 +74,8 @@ from polyunlearn.evaluation.records import auto_budget
 from polyunlearn.evaluation.scoring import generate_answers, score_pairs
 from polyunlearn.methods.reference import forward_logits
 from polyunlearn.methods.registry import get_method
-from polyunlearn.studies.phases import UnlearnConfig, learn, tokenizer_for
-from polyunlearn.studies.step import Evaluation, evaluation_step, learn_step, unlearn_step
+from polyunlearn.pipeline.phases import UnlearnConfig, learn, tokenizer_for
+from polyunlearn.pipeline.step import Evaluation, evaluation_step, learn_step, unlearn_step
 from polyunlearn.studies.study_a_data import (
     StudyAData,
     load_study_a_data,
@@ -88,7 +89,6 @@ from polyunlearn.studies.study_a_matrices import write_report, write_study_matri
 
 FORGET_SETS = ("en", "source", "en+source", "all")  # the paper's four combinations
 UNLEARN_ON = ("qa", "text")
-TINY = TINY_BUILDERS
 # Fields that may change between reruns of one OUT folder: they only add steps (each step's own
 # folder identity still has them), or change nothing saved. `data` is identified by content.
 RERUN_FREE = ("out", "data", "columns", "fake_langs", "forget_sets", "method", "judge", "threads", "unlearn_on")
@@ -125,12 +125,10 @@ class StudyAConfig:
     model: str = setting("tiny", "'tiny' / 'tiny-cohere' (built here) or a HF id / local path")
     vocab_size: int = setting(4096, "tiny tokenizer vocabulary")
     lora: bool = setting(False, "LoRA adapters in every phase (merged after learning); full training if off")
-    lora_r: int = setting(8, "LoRA rank")
-    lora_alpha: float = setting(16.0, "LoRA alpha (the update is scaled by alpha / r)")
-    lora_dropout: float = setting(0.0, "LoRA dropout (0 to < 1)")
-    lora_targets: str = setting(
-        "all-linear", "LoRA target modules: 'all-linear' or a comma list (q_proj,k_proj,v_proj)"
-    )
+    lora_r: int = setting(LoraSettings.r, "LoRA rank")
+    lora_alpha: float = setting(float(LoraSettings.alpha), "LoRA alpha (the update is scaled by alpha / r)")
+    lora_dropout: float = setting(LoraSettings.dropout, "LoRA dropout (0 to < 1)")
+    lora_targets: str = setting(LoraSettings.target_modules, LORA_TARGETS_HELP)
     replace_real: bool = setting(False, "in the fake language the fake document replaces the real one")
     instruct_on: str = setting(
         "real-only", "phase-2 questions: real-only (fake-story questions held out) or all", choices=("real-only", "all")
@@ -363,8 +361,7 @@ def news_evaluation(qas: Sequence[NewsQA], judge: Judge | None, cfg: StudyAConfi
     def run(model, tok, folder: Path) -> pd.DataFrame:
         records = evaluate_news(model, tok, qas, judge, cfg.max_new_tokens, judge_name)
         summary = summarize_news(records)
-        write_jsonl(folder / "items.jsonl", records)
-        write_table(folder / "summary.csv", summary)  # last: its presence marks a finished evaluation
+        write_eval(folder, records, summary)
         return summary
 
     return Evaluation(
@@ -375,8 +372,8 @@ def news_evaluation(qas: Sequence[NewsQA], judge: Judge | None, cfg: StudyAConfi
 
 # --- Learning --------------------------------------------------------------------------------
 def _base_model(cfg: StudyAConfig, tok) -> torch.nn.Module:
-    if cfg.model in TINY:
-        return build_tiny_model(tok, TINY[cfg.model], seed=cfg.seed)
+    if cfg.model in TINY_BUILDERS:
+        return build_tiny_model(tok, TINY_BUILDERS[cfg.model], seed=cfg.seed)
     return load_model(cfg.model)
 
 
@@ -444,7 +441,7 @@ def learn_model(
         return _merged(model), h1 + h2
 
     ident = {
-        "model": {"builder": cfg.model} if cfg.model in TINY else model_fingerprint(cfg.model),
+        "model": {"builder": cfg.model} if cfg.model in TINY_BUILDERS else model_fingerprint(cfg.model),
         "news": news_id,
         "fake_lang": fake_lang,
         "replace_real": cfg.replace_real,
@@ -455,7 +452,7 @@ def learn_model(
         "lora_r": cfg.lora_r if cfg.lora else None,
         "lora": cfg.lora_settings().identity() if cfg.lora else None,
         "seed": cfg.seed,
-        "vocab_size": cfg.vocab_size if cfg.model in TINY else None,
+        "vocab_size": cfg.vocab_size if cfg.model in TINY_BUILDERS else None,
     }
     learn_step(
         folder,
@@ -470,7 +467,7 @@ def learn_model(
 
 def unlearn_items(qas: Sequence[NewsQA], instruct_on: str = "real-only") -> list[QAItem]:
     """Forget = every fake-story question with its FAKE answer; retain = the instruction items.
-    pipeline.unlearn_sets picks both in the forget languages."""
+    pipeline/phases.unlearn_sets picks both in the forget languages."""
     forget = [qa_to_item(q, "fake", "forget") for q in qas if q.has_fake]
     return forget + instruct_items(qas, instruct_on)
 
@@ -506,7 +503,7 @@ def run_study_a(cfg: StudyAConfig, console: Console | None = None, overwrite: bo
         )
         tok = (
             tokenizer_for(data.texts(), out / "tokenizer", cfg.vocab_size)
-            if cfg.model in TINY
+            if cfg.model in TINY_BUILDERS
             else load_tokenizer(cfg.model)
         )
         if data.truthful is not None:

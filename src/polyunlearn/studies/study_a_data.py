@@ -30,10 +30,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from polyunlearn.core.atomic import write_jsonl, write_table
 from polyunlearn.core.encoding import Encoded, Encoder
 from polyunlearn.core.languages import parse_langs
-from polyunlearn.core.rundir import fingerprint
+from polyunlearn.core.rundir import fingerprint, write_eval
 from polyunlearn.data.news import NewsQA, NewsStory, bundled_news, load_news_file, save_news_file
 from polyunlearn.data.news_truthful import NewsTruthful, load_news_truthful, save_news_truthful
 from polyunlearn.data.schema import DataError, QAItem, SkippedRow
@@ -41,7 +40,7 @@ from polyunlearn.evaluation.judge import contains_keyword
 from polyunlearn.evaluation.metrics import rouge_l_recall
 from polyunlearn.evaluation.records import auto_budget
 from polyunlearn.evaluation.scoring import generate_answers, score_pairs
-from polyunlearn.studies.step import Evaluation
+from polyunlearn.pipeline.step import Evaluation
 
 KINDS = ("keys", "truthful")
 
@@ -305,8 +304,7 @@ def truthful_evaluation(data: NewsTruthful, max_new_tokens: int | None) -> Evalu
     def run(model, tok, folder: Path) -> pd.DataFrame:
         records = evaluate_truthful(model, tok, data, max_new_tokens)
         summary = summarize_truthful(records)
-        write_jsonl(folder / "items.jsonl", records)
-        write_table(folder / "summary.csv", summary)
+        write_eval(folder, records, summary)
         return summary
 
     questions = fingerprint(

@@ -16,7 +16,8 @@ import pandas as pd
 from rich.console import Console
 
 from polyunlearn.analysis.matrices import console_table, transfer_matrix, write_matrix
-from polyunlearn.core.atomic import read_jsonl, write_json
+from polyunlearn.core.atomic import write_json
+from polyunlearn.core.rundir import ITEMS_FILE, SUMMARY_FILE, read_eval_items
 from polyunlearn.evaluation.significance import transfer_pvalues
 
 # Summary columns with a per-item value that significance.py can pair by (language, id).
@@ -77,14 +78,12 @@ def write_study_matrices(
     (`method`: the run folders' name, out/unlearn/fake-XX/<method>__<label>); the per-question
     records are read from the run folders beside them. `metrics`: summary columns to map."""
     items = {
-        name: item_values(read_jsonl(out / "eval" / name / "items.jsonl"))
+        name: item_values(read_eval_items(out / "eval" / name))
         for name in ["clean", *(f"fake-{fl}" for fl in fake_langs)]
     }
     run_items = {
         fl: {
-            label: item_values(
-                read_jsonl(out / "unlearn" / f"fake-{fl}" / f"{method}__{label}" / "eval" / "items.jsonl")
-            )
+            label: item_values(read_eval_items(out / "unlearn" / f"fake-{fl}" / f"{method}__{label}" / "eval"))
             for label in after[fl]
         }
         for fl in after
@@ -177,7 +176,7 @@ def write_report(
         )
     )
     console.print(
-        f"results written under [bold]{out.resolve()}[/bold]: eval/*/summary.csv, */items.jsonl, matrices/*.csv|png ({result['minutes']} min)"
+        f"results written under [bold]{out.resolve()}[/bold]: eval/*/{SUMMARY_FILE}, */{ITEMS_FILE}, matrices/*.csv|png ({result['minutes']} min)"
     )
     return result
 

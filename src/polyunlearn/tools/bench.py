@@ -42,7 +42,7 @@ from polyunlearn.data.schema import QAItem, trainable
 from polyunlearn.evaluation.records import build_records, item_pairs
 from polyunlearn.methods.reference import Reference
 from polyunlearn.methods.registry import get_method
-from polyunlearn.studies.phases import item_texts
+from polyunlearn.pipeline.phases import item_texts
 from polyunlearn.tools.measure import PeakMemory, matmul_gflops
 
 __all__ = [
@@ -108,7 +108,7 @@ class BenchConfig:
 
 
 def _baseline_ids(tok, question: str, answer: str | None = None) -> tuple[list[int], list[int]]:
-    """Tokenized on every call, on purpose: same conventions as batching.Encoder (BOS unless the
+    """Tokenized on every call, on purpose: same conventions as core/encoding.Encoder (BOS unless the
     template has one, answer continuation + EOS), none of its caching."""
     prompt = tok(format_prompt(tok, question), add_special_tokens=False)["input_ids"]
     if tok.bos_token_id is not None and (not prompt or prompt[0] != tok.bos_token_id):
@@ -163,7 +163,7 @@ def baseline_score_items(
     max_new_tokens: int = 48,
     clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[list[dict], float, float]:
-    """The baseline evaluator: the same records as evaluate.score_items. Returns (records,
+    """The baseline evaluator: the same records as evaluation/records.score_items. Returns (records,
     seconds scoring, seconds generating), so one run gives both the generation-off and -on time."""
     t0 = clock()
     pairs, slots = item_pairs(items)

@@ -1,7 +1,7 @@
 """Multi-process check of the training loop: unlearn a small saved model in N processes
 (Accelerate data parallel; gloo on CPU, NCCL on GPUs) and write the forget/retain Prob per
 language, to compare with a single-process run of the same *global* batch
-(N processes x batch b == 1 process x batch N*b). tests/test_distributed.py runs it.
+(N processes x batch b == 1 process x batch N*b). tests/tools/test_distributed_check.py runs it.
 
     # a small learned model to start from (tiny Llama, en + fr)
     polyunlearn learn --model tiny --langs en,fr --epochs 30 --out runs/tiny --no-evaluate
@@ -52,7 +52,7 @@ def run_check(
     from polyunlearn.core.models import LoraSettings, add_lora, load_model, load_tokenizer
     from polyunlearn.core.trainloop import TrainConfig
     from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
-    from polyunlearn.studies.phases import UnlearnConfig, unlearn
+    from polyunlearn.pipeline.phases import UnlearnConfig, unlearn
 
     items = _items(data, langs)
     tok = load_tokenizer(model)

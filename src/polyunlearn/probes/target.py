@@ -31,9 +31,11 @@ from polyunlearn.core.rundir import (
     run_kind_phrase,
 )
 from polyunlearn.core.trainloop import TrainConfig
+from polyunlearn.data.resolve import resolve_data
 from polyunlearn.data.schema import DataError, QAItem
-from polyunlearn.studies.epoch_eval import CurveEvaluation, rebuild_curves
-from polyunlearn.studies.phases import UnlearnConfig, item_languages, unlearn_sets
+from polyunlearn.pipeline.epoch_eval import CurveEvaluation, rebuild_curves
+from polyunlearn.pipeline.phases import UnlearnConfig, item_languages, unlearn_sets
+from polyunlearn.pipeline.step import unlearn_step
 
 RECREATE_TOLERANCE = 1e-4  # max |forget Prob| difference per item between the run and its re-creation
 _RUN_KEYS = ("unlearn", "evaluation", "saves_model", "polyunlearn", "kind")
@@ -99,8 +101,6 @@ def _data_candidates(
 def _find_data(
     run_dir: Path, identity: dict, info: dict, data: str | None, langs: str | None, summary: pd.DataFrame | None
 ) -> list[QAItem]:
-    from polyunlearn.data.resolve import resolve_data
-
     languages = list(summary["language"]) if summary is not None else None
     tried = []
     for spec, lang_spec in _data_candidates(run_dir, info, data, langs, languages):
@@ -212,7 +212,6 @@ def unlearned_model_path(target: Target, folder: Path, console: Any, overwrite: 
             f"{target.run_dir}: the run saved no model and evaluated nothing, so a re-created model could not be checked; "
             "rerun the unlearning with the model saved (`polyunlearn unlearn` saves it; grid: base.save_models: true)"
         )
-    from polyunlearn.studies.step import unlearn_step
 
     base = {k: v for k, v in target.identity.items() if k not in _RUN_KEYS} | {
         "recreates": str(target.run_dir.resolve())

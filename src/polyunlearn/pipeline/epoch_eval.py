@@ -1,5 +1,5 @@
 """Per-epoch evaluation during unlearning (`--eval-every N`) and checkpoint selection
-(`--select last|first-below-retain|best-fq-mu`), inside one unlearning run folder (studies/step.py).
+(`--select last|first-below-retain|best-fq-mu`), inside one unlearning run folder (pipeline/step.py).
 
     curves = CurveEvaluation(items, EvalConfig(), retain_records)
     unlearn_step(out, ..., cfg=UnlearnConfig(eval_every=1, select="first-below-retain"), curves=curves)
@@ -48,16 +48,18 @@ from polyunlearn.analysis.epoch_curves import (
     select_epoch,
     write_curves,
 )
-from polyunlearn.core.atomic import read_json, write_json, write_jsonl, write_table
+from polyunlearn.core.atomic import read_json, write_json
 from polyunlearn.core.models import load_weights, save_model
 from polyunlearn.core.rundir import (
     CURVES_DIR,
     SELECTED_DIR,
+    SUMMARY_FILE,
     RunFolderError,
     canonical,
     eval_done,
     fingerprint,
     load_eval,
+    write_eval,
 )
 from polyunlearn.data.schema import GENERAL_SPLITS, QAItem, evaluated
 from polyunlearn.evaluation.records import EvalConfig, score_items, summarize, truth_ratio_missing
@@ -125,7 +127,7 @@ def check_curves(
         return
     if curves is None:
         raise ValueError(
-            "eval_every is set but the run was given no per-epoch evaluation (studies.epoch_eval.CurveEvaluation)"
+            "eval_every is set but the run was given no per-epoch evaluation (pipeline.epoch_eval.CurveEvaluation)"
         )
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ValueError(
@@ -301,7 +303,6 @@ class CurveTracker:
         records = score_items(model, self.tokenizer, self.items, self.ecfg)
         model.train(was_training)
         summary = summarize(records, self.retain_records)
-        write_jsonl(where / "items.jsonl", records)
-        write_table(where / "summary.csv", summary)
+        write_eval(where, records, summary)
         # Read back, so an uninterrupted run selects from exactly the numbers a resumed one reads.
-        self.summaries[epoch] = pd.read_csv(where / "summary.csv")
+        self.summaries[epoch] = pd.read_csv(where / SUMMARY_FILE)

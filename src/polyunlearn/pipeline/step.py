@@ -34,8 +34,8 @@ from polyunlearn.core.rundir import RunFolder, canonical, fingerprint, load_eval
 from polyunlearn.core.trainloop import TrainConfig, TrainingDiverged
 from polyunlearn.data.schema import QAItem, trainable
 from polyunlearn.evaluation.records import EvalConfig
-from polyunlearn.studies.epoch_eval import CurveEvaluation, CurveTracker, check_curves
-from polyunlearn.studies.phases import UnlearnConfig, evaluate_to, general_texts, learn, unlearn, unlearn_sets
+from polyunlearn.pipeline.epoch_eval import CurveEvaluation, CurveTracker, check_curves
+from polyunlearn.pipeline.phases import UnlearnConfig, evaluate_to, general_texts, learn, unlearn, unlearn_sets
 
 TrainFn = Callable[
     [torch.nn.Module, Path], tuple[torch.nn.Module, list[dict]]
@@ -85,7 +85,7 @@ def standard_evaluation(
 def standard_learning(
     tokenizer: Any, items: Sequence[QAItem], cfg: TrainConfig, what: str = "learn", progress: bool = True
 ) -> TrainFn:
-    """The usual learning: NLL of the answers of every trainable item (studies.phases.learn)."""
+    """The usual learning: NLL of the answers of every trainable item (pipeline.phases.learn)."""
 
     def train_fn(model: torch.nn.Module, ckpt: Path) -> tuple[torch.nn.Module, list[dict]]:
         return learn(model, tokenizer, items, cfg, checkpoint_dir=ckpt, desc=what, progress=progress)
@@ -220,9 +220,9 @@ def unlearn_step(
     from the checkpoint), optionally save it (folder/model), evaluate (folder/eval), record the
     history, mark done. The identity is `identity` (model, data, ...) plus the whole UnlearnConfig
     and the evaluation's identity. `alternates` are the winners of methods that need them
-    (altpo); their hash must be in `identity` (studies.phases.alternate_identity). With
+    (altpo); their hash must be in `identity` (pipeline.phases.alternate_identity). With
     cfg.eval_every, `curves` says what is evaluated after every N epochs, and the model cfg.select
-    picks is the one saved and evaluated (studies/epoch_eval.py)."""
+    picks is the one saved and evaluated (pipeline/epoch_eval.py)."""
     console = console or Console()
     folder = Path(folder)
     what = what or f"unlearn {cfg.method} ({cfg.forget_langs})"

@@ -22,12 +22,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from polyunlearn.core.atomic import write_jsonl, write_table
 from polyunlearn.core.languages import get_language
+from polyunlearn.core.rundir import write_eval
 from polyunlearn.data.schema import QAItem
 from polyunlearn.evaluation.mcq import mcq_items, score_mcq_items, summarize_mcq
 from polyunlearn.evaluation.records import EvalConfig
-from polyunlearn.studies.step import Evaluation
+from polyunlearn.pipeline.step import Evaluation
 
 
 def write_mcq_eval(
@@ -52,8 +52,7 @@ def write_mcq_eval(
     finally:
         model.train(was_training)
     table = summarize_mcq(records)
-    write_jsonl(Path(folder) / "mcq_items.jsonl", records)
-    write_table(Path(folder) / "mcq.csv", table)
+    write_eval(folder, records, table, kind="mcq")
     return records, table
 
 

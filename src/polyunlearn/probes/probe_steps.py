@@ -1,4 +1,4 @@
-"""The probes of `polyunlearn attack` (studies/attack.py), each run in run folders of its own
+"""The probes of `polyunlearn attack` (probes/attack.py), each run in run folders of its own
 through core/rundir and the shared steps:
 
 - `probe_evaluation`: the evaluation every probe uses: per-item records of the forget items (Prob,
@@ -23,16 +23,21 @@ from typing import Any
 import pandas as pd
 import torch
 
-from polyunlearn.core.atomic import write_json, write_jsonl, write_table
+from polyunlearn.core.atomic import write_json
 from polyunlearn.core.encoding import Encoded, Encoder
+from polyunlearn.core.logprobs import mean_nll
 from polyunlearn.core.models import answer_text
-from polyunlearn.core.rundir import RunFolder, canonical, data_fingerprint, load_eval
+from polyunlearn.core.rundir import RunFolder, canonical, data_fingerprint, load_eval, write_eval
 from polyunlearn.core.trainloop import TrainConfig, train
+from polyunlearn.data.loaders import read_file_records
 from polyunlearn.data.probe_text import affirmative_prefix, answer_in
+from polyunlearn.data.resolve import parse_tofu_spec, split_specs
 from polyunlearn.data.schema import DataError, QAItem
+from polyunlearn.data.tofu import TOFU_HF_ID, load_tofu
 from polyunlearn.evaluation.confusion import annotate, confusion_summary
 from polyunlearn.evaluation.records import EvalConfig, score_items, summarize
-from polyunlearn.studies.step import Evaluation
+from polyunlearn.methods.reference import forward_logits
+from polyunlearn.pipeline.step import Evaluation
 
 PLAIN = "plain"
 
@@ -82,8 +87,7 @@ def probe_evaluation(
             )
             out.append(rec | {"condition": cond})
         summary = summarize_conditions(out)
-        write_jsonl(folder / "items.jsonl", out)
-        write_table(folder / "summary.csv", summary)
+        write_eval(folder, out, summary)
         return summary
 
     ident = {
@@ -167,8 +171,6 @@ def jailbreak_items(
 def load_paraphrases(path: str | Path) -> dict[tuple[str, str], str]:
     """(id, language) -> paraphrased question from a JSONL/CSV/Parquet file with the columns id,
     language, paraphrased_question (TOFU's name for it)."""
-    from polyunlearn.data.loaders import read_file_records
-
     out = {}
     for where, _, row in read_file_records(Path(path)):
         if not all(row.get(k) for k in ("id", "language", "paraphrased_question")):
@@ -183,9 +185,6 @@ def tofu_paraphrases(data_spec: str) -> dict[tuple[str, str], str]:
     """(id, language) -> TOFU's paraphrased_question for every part of a --data spec that is
     TOFU (`tofu:...`); data/tofu.py keeps that column only as a replacement question
     (use_paraphrased_question), so each TOFU part is read twice and the questions compared."""
-    from polyunlearn.data.resolve import parse_tofu_spec, split_specs
-    from polyunlearn.data.tofu import TOFU_HF_ID, load_tofu
-
     out: dict[tuple[str, str], str] = {}
     for part in split_specs(data_spec):
         if not part.strip().startswith("tofu:"):
@@ -245,9 +244,6 @@ def relearn_run(
     """Fine-tune `load()` on `data` (loss = NLL of the scored tokens) with `cfg`, evaluate into
     folder/eval; one run folder (kind "relearn"), reused when done with the same identity. The
     relearned weights are not kept (an 8B copy per condition would be 16 GB each)."""
-    from polyunlearn.core.logprobs import mean_nll
-    from polyunlearn.methods.reference import forward_logits
-
     ident = dict(identity) | {"relearn": canonical(cfg), "evaluation": evaluation.identity}
     with RunFolder(folder, ident, kind="relearn", overwrite=overwrite) as rf:
         if not rf.done:

@@ -1,9 +1,9 @@
 """`polyunlearn learn / unlearn / eval` as one library call each: resolve the model choice, build
 the typed configs, check every input (languages, eval folders, method hyperparameters against
-the model's layer count) BEFORE any model is loaded, then run the shared step (studies/step.py)
+the model's layer count) BEFORE any model is loaded, then run the shared step (pipeline/step.py)
 in its run folder.
 
-    from polyunlearn.studies.runs import ModelChoice, learn_command
+    from polyunlearn.pipeline.runs import ModelChoice, learn_command
     learn_command(Path("runs/learned"), ModelChoice("tiny"), items, "bundled", None, False, {}, True, False, console)
 """
 
@@ -17,7 +17,6 @@ from typing import Any
 import pandas as pd
 from rich.console import Console
 
-from polyunlearn.core.atomic import read_jsonl
 from polyunlearn.core.languages import option_languages
 from polyunlearn.core.models import (
     TINY_BUILDERS,
@@ -31,13 +30,22 @@ from polyunlearn.core.models import (
     load_tokenizer,
     weights_dtype,
 )
-from polyunlearn.core.rundir import RUN_FILE, data_fingerprint, eval_done, model_fingerprint, read_run_json
+from polyunlearn.core.rundir import (
+    EVAL_FILES,
+    RUN_FILE,
+    data_fingerprint,
+    eval_done,
+    load_eval,
+    model_fingerprint,
+    read_eval_items,
+    read_run_json,
+)
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.schema import GENERAL_SPLITS, DataError, QAItem
 from polyunlearn.evaluation.records import EvalConfig
-from polyunlearn.studies.epoch_eval import CurveEvaluation, check_curves
-from polyunlearn.studies.mcq_eval import print_mcq, with_mcq
-from polyunlearn.studies.phases import (
+from polyunlearn.pipeline.epoch_eval import CurveEvaluation, check_curves
+from polyunlearn.pipeline.mcq_eval import print_mcq, with_mcq
+from polyunlearn.pipeline.phases import (
     UnlearnConfig,
     alternate_identity,
     default_lr,
@@ -46,7 +54,7 @@ from polyunlearn.studies.phases import (
     select,
     unlearn_sets,
 )
-from polyunlearn.studies.step import (
+from polyunlearn.pipeline.step import (
     Evaluation,
     eval_identity,
     evaluation_step,
@@ -58,7 +66,6 @@ from polyunlearn.studies.step import (
     unlearn_step,
 )
 
-TINY = TINY_BUILDERS
 # What the retain model (for Forget Quality) learns: everything but the forget split and its
 # training copy (*_train: TOFU's forget01 / retain99, data/schema.TRAIN_SPLITS).
 RETAIN_MODEL_SPLITS = ("retain", "retain_train", *GENERAL_SPLITS)
@@ -74,9 +81,10 @@ class ModelChoice:
     dtype: str = "auto"
     trust_remote_code: bool = False
     vocab_size: int = 4096  # tiny models: BPE vocabulary trained on the data
-    lora_alpha: float = 16  # the LoRA knobs (used when lora_r is set): scaling alpha / r
-    lora_dropout: float = 0.0
-    lora_targets: str = "all-linear"  # or a comma list of module names (q_proj,k_proj,v_proj)
+    # The LoRA knobs (used when lora_r is set), defaults from core.models.LoraSettings.
+    lora_alpha: float = LoraSettings.alpha
+    lora_dropout: float = LoraSettings.dropout
+    lora_targets: str = LoraSettings.target_modules  # or a comma list of module names (q_proj,k_proj,v_proj)
 
     def __post_init__(self) -> None:
         if self.lora_r is not None and self.lora_r < 1:
@@ -101,7 +109,7 @@ class ModelChoice:
     @property
     def tiny(self) -> bool:
         """Built in-process ('tiny' / 'tiny-cohere'): a tokenizer trained on the data, fresh weights."""
-        return self.name in TINY
+        return self.name in TINY_BUILDERS
 
     @property
     def tiny_defaults(self) -> bool:
@@ -136,7 +144,7 @@ class ModelChoice:
     def build(self, tokenizer) -> Any:
         """The model to train: a fresh tiny model, or the loaded weights; LoRA adapters on top."""
         if self.tiny:
-            net = build_tiny_model(tokenizer, TINY[self.name])
+            net = build_tiny_model(tokenizer, TINY_BUILDERS[self.name])
         else:
             net = load_model(self.name, self.weights(), self.trust_remote_code)
             check_vocab(net, tokenizer, self.name)
@@ -158,9 +166,9 @@ def eval_folder(path: Path | None, what: str) -> list[dict] | None:
         return None
     if not eval_done(path):
         raise DataError(
-            f"{what} {path} is not an evaluation folder (needs items.jsonl and summary.csv; e.g. a learn run's OUT/eval)"
+            f"{what} {path} is not an evaluation folder (needs {' and '.join(EVAL_FILES)}; e.g. a learn run's OUT/eval)"
         )
-    return read_jsonl(path / "items.jsonl")
+    return read_eval_items(path)
 
 
 def learned_languages(model: str) -> list[str] | None:
@@ -451,7 +459,7 @@ def unlearn_command(
     )
     if result.summary is not None and before_records is not None:
         write_change_matrices(
-            out / "matrices", baseline, read_jsonl(out / "eval" / "items.jsonl"), result.summary, cfg.forget_langs
+            out / "matrices", baseline, read_eval_items(out / "eval"), result.summary, cfg.forget_langs
         )
     if task == "data" and evaluate:
         print_mcq(console, out / "eval")
@@ -552,7 +560,7 @@ def _unlearn_evaluation(
     ev = standard_evaluation(items, ecfg, retain_records)
     if task != "concept":
         return with_mcq(ev, items, ecfg)
-    from polyunlearn.studies.concept_study import write_concept_eval
+    from polyunlearn.pipeline.concept_eval import write_concept_eval
 
     def run(model, tokenizer, folder: Path) -> pd.DataFrame:
         summary = ev.run(model, tokenizer, folder)
@@ -591,8 +599,7 @@ def write_change_matrices(folder: Path, baseline: Path, records: list[dict], sum
     """The change vs --baseline (forget and retain Prob), with paired per-item tests."""
     from polyunlearn.analysis.matrices import write_change_matrix
 
-    before_records = read_jsonl(baseline / "items.jsonl")
-    before = pd.read_csv(baseline / "summary.csv")
+    before_records, before = load_eval(baseline)
     for metric in ("forget_prob", "retain_prob"):
         write_change_matrix(
             folder, f"change_{metric}", before, {label: summary}, metric, records=(before_records, {label: records})

@@ -1,7 +1,7 @@
 """The three phases as library calls: learn (fine-tune until the facts are known), unlearn (a
 registered method on the forget set of chosen languages), evaluate (records + per-language
 summary written atomically); plus the unlearning config and the learning-rate defaults. The run
-folders around them (rerun, resume, lock) are studies/step.py's."""
+folders around them (rerun, resume, lock) are pipeline/step.py's."""
 
 from __future__ import annotations
 
@@ -17,11 +17,12 @@ import pandas as pd
 import torch
 
 from polyunlearn.analysis.epoch_curves import SELECT_RULES
-from polyunlearn.core.atomic import read_json, write_json, write_jsonl, write_table
+from polyunlearn.core.atomic import read_json, write_json
 from polyunlearn.core.config import check_choice, check_number, setting
 from polyunlearn.core.encoding import Encoded, Encoder
 from polyunlearn.core.languages import language_index, parse_langs
 from polyunlearn.core.logprobs import mean_nll
+from polyunlearn.core.rundir import write_eval
 from polyunlearn.core.trainloop import TrainConfig, resume_point, train
 from polyunlearn.data.alternates import alternate_for, alternates_digest, check_alternates
 from polyunlearn.data.idk import idk_answer
@@ -348,7 +349,7 @@ def unlearn(
     """Unlearn the forget set of `cfg` from `model` (in place) with cfg.method; `alternates`
     ({(id, language): answer}, data.alternates) are the winners of methods that need them (altpo);
     `on_epoch_end(epoch, model)` runs after each epoch (core.trainloop.train; the per-epoch
-    evaluation of studies/epoch_eval.py)."""
+    evaluation of pipeline/epoch_eval.py)."""
     method = get_method(cfg.method)
     forget, retain, langs = unlearn_sets(items, cfg)
     enc = Encoder(tokenizer, prompt_format=cfg.train.prompt_format)
@@ -423,9 +424,8 @@ def evaluate_to(
     summary = summarize(records, retain_model_records)
     if extend is not None:
         summary = extend(summary)
-    write_jsonl(out / "items.jsonl", records)
-    write_reference_exports(out, summary)  # the same numbers in TOFU's / open-unlearning's naming
-    write_table(out / "summary.csv", summary)
+    # between: the same numbers in TOFU's / open-unlearning's naming
+    write_eval(out, records, summary, between=lambda: write_reference_exports(out, summary))
     return records, summary
 
 
