@@ -136,59 +136,22 @@ def translate(
     tr = Translator(
         net, tok, code_style=code_style, batch_size=batch_size, max_new_tokens=max_new_tokens, num_beams=num_beams
     )
-    if table is not None:
-        from polyunlearn.tools.translate_news import translate_news_table
-
-        done = translate_news_table(
-            *table,
-            tr,
-            out,
-            targets,
-            source=source,
-            chunk_size=chunk_size,
-            roundtrip=roundtrip,
-            threshold=threshold,
-            log=console.print,
-        )
-        console.print(
-            console_table(done.summary.to_dict("records"), f"news translation from {source} ({tr.style} codes)")
-        )
-        console.print(
-            f"{len(done.stories)} stories -> [bold]{(out / 'news.jsonl').resolve()}[/bold]; per story: {out / 'news_report.csv'}"
-        )
-        return
+    settings = dict(source=source, chunk_size=chunk_size, roundtrip=roundtrip, threshold=threshold, log=console.print)
     if news:
-        from polyunlearn.tools.translate_news import translate_news
+        from polyunlearn.tools.translate_news import translate_news, translate_news_table
 
-        done = translate_news(
-            corpus,
-            tr,
-            out,
-            targets,
-            source=source,
-            chunk_size=chunk_size,
-            roundtrip=roundtrip,
-            threshold=threshold,
-            log=console.print,
-        )
+        # Our news table (stories, qas) or the news-truthful corpus: the same loop, the same report.
+        done = (translate_news_table(*table, tr, out, targets, **settings) if table is not None
+                else translate_news(corpus, tr, out, targets, **settings))  # fmt: skip
+        stories = done.stories if table is not None else done.data.stories
         console.print(
             console_table(done.summary.to_dict("records"), f"news translation from {source} ({tr.style} codes)")
         )
         console.print(
-            f"{len(done.data.stories)} stories -> [bold]{(out / 'news.jsonl').resolve()}[/bold]; per story: {out / 'news_report.csv'}"
+            f"{len(stories)} stories -> [bold]{(out / 'news.jsonl').resolve()}[/bold]; per story: {out / 'news_report.csv'}"
         )
         return
-    result = translate_benchmark(
-        items,
-        tr,
-        out,
-        targets,
-        source=source,
-        chunk_size=chunk_size,
-        roundtrip=roundtrip,
-        threshold=threshold,
-        log=console.print,
-    )
+    result = translate_benchmark(items, tr, out, targets, **settings)
     console.print(console_table(result.summary.to_dict("records"), f"translation from {source} ({tr.style} codes)"))
     console.print(
         f"{len(result.items)} items -> [bold]{(out / 'benchmark.jsonl').resolve()}[/bold]; per-item round trip: {out / 'roundtrip.csv'}"

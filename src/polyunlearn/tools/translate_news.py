@@ -163,28 +163,32 @@ def translate_news(
     return _assemble(out, data, records, threshold)
 
 
-def _assemble(out: Path, data: NewsTruthful, records: list[dict], threshold: float) -> NewsTranslation:
-    report_rows, kept = [], []
+def roundtrip_report(records: list[dict], check: str, threshold: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-story report, per-language summary) of translated news records: the mean round-trip
+    chrF, the empty fields, the record's own `check` (a bool field: keyword_in_fake_news for the
+    news-truthful shape, keys_in_answers for our news table; when False the flag reads
+    keyword_not_in_fake_news / keys_not_in_answers) and low chrF. A story with an empty field is
+    not kept."""
+    flag = check.replace("_in_", "_not_in_")
+    rows = []
     for r in records:
         scores = list(r["chrf"].values())
         mean = sum(scores) / len(scores) if scores else None
         flags = [f"empty:{f}" for f in r["empty"]]
-        flags += [] if r["keyword_in_fake_news"] else ["keyword_not_in_fake_news"]
+        flags += [] if r[check] else [flag]
         flags += ["low_chrf"] if mean is not None and mean < threshold else []
-        if not r["empty"]:
-            kept.append({k: v for k, v in r.items() if k not in ("chrf", "empty", "keyword_in_fake_news")})
-        report_rows.append(
+        rows.append(
             {
                 "id": r["id"],
                 "language": r["language"],
                 "roundtrip_chrf": mean,
-                "keyword_in_fake_news": r["keyword_in_fake_news"],
+                check: r[check],
                 "flagged": bool(flags),
                 "flags": ";".join(flags),
                 "kept": not r["empty"],
             }
         )
-    report = pd.DataFrame(report_rows)
+    report = pd.DataFrame(rows)
     summary = pd.DataFrame(
         [
             {
@@ -192,12 +196,22 @@ def _assemble(out: Path, data: NewsTruthful, records: list[dict], threshold: flo
                 "stories": len(g),
                 "kept": int(g["kept"].sum()),
                 "flagged": int(g["flagged"].sum()),
-                "keyword_in_fake_news": int(g["keyword_in_fake_news"].sum()),
+                check: int(g[check].sum()),
                 "mean_roundtrip_chrf": float(g["roundtrip_chrf"].mean()) if g["roundtrip_chrf"].notna().any() else None,
             }
             for lang, g in report.groupby("language", sort=False)
         ]
     )
+    return report, summary
+
+
+def _assemble(out: Path, data: NewsTruthful, records: list[dict], threshold: float) -> NewsTranslation:
+    report, summary = roundtrip_report(records, "keyword_in_fake_news", threshold)
+    kept = [
+        {k: v for k, v in r.items() if k not in ("chrf", "empty", "keyword_in_fake_news")}
+        for r in records
+        if not r["empty"]
+    ]
     rows = news_rows(data) + kept
     merged = news_from_records([(f"{out / 'news.jsonl'}: row {i + 1}", i, row) for i, row in enumerate(rows)])
     save_news_truthful(merged, out / "news.jsonl")
@@ -333,41 +347,12 @@ def translate_news_table(
         name=("news", "stories"),
         log=log,
     )
-    new_stories, new_qas, report_rows = list(stories), list(qas), []
+    report, summary = roundtrip_report(records, "keys_in_answers", threshold)
+    new_stories, new_qas = list(stories), list(qas)
     for r in records:
-        scores = list(r["chrf"].values())
-        mean = sum(scores) / len(scores) if scores else None
-        flags = [f"empty:{f}" for f in r["empty"]]
-        flags += [] if r["keys_in_answers"] else ["keys_not_in_answers"]
-        flags += ["low_chrf"] if mean is not None and mean < threshold else []
         if not r["empty"]:
             new_stories.append(NewsStory(r["id"], r["language"], r["real_doc"], r["fake_doc"]))
             new_qas += [NewsQA(**q) for q in r["qas"]]
-        report_rows.append(
-            {
-                "id": r["id"],
-                "language": r["language"],
-                "roundtrip_chrf": mean,
-                "keys_in_answers": r["keys_in_answers"],
-                "flagged": bool(flags),
-                "flags": ";".join(flags),
-                "kept": not r["empty"],
-            }
-        )
-    report = pd.DataFrame(report_rows)
-    summary = pd.DataFrame(
-        [
-            {
-                "language": lang,
-                "stories": len(g),
-                "kept": int(g["kept"].sum()),
-                "flagged": int(g["flagged"].sum()),
-                "keys_in_answers": int(g["keys_in_answers"].sum()),
-                "mean_roundtrip_chrf": float(g["roundtrip_chrf"].mean()) if g["roundtrip_chrf"].notna().any() else None,
-            }
-            for lang, g in report.groupby("language", sort=False)
-        ]
-    )
     save_news_file(new_stories, new_qas, out / "news.jsonl")
     load_news_file(out / "news.jsonl")  # written in the format every reader checks
     write_table(out / "news_report.csv", report)
