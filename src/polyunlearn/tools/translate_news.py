@@ -142,25 +142,46 @@ def translate_news(
     """Translate the `source`-language stories of `data` into every target (module docstring)."""
     out = Path(out_dir)
     rows = [r for r in news_rows(data) if r["language"] == source]
-    targets = check_request(translator, source, targets, data.languages, chunk_size, "story")
+    settings = (source, chunk_size, roundtrip, threshold, log)
+    records = _translate_rows(out, "news", rows, data.languages, translate_story_chunk, translator, targets, *settings)
+    return _assemble(out, data, records, threshold)
+
+
+def _translate_rows(
+    out: Path,
+    fmt: str,
+    rows: list[dict],
+    present: Sequence[str],
+    translate_chunk: Callable[..., list[dict]],
+    translator: Translator,
+    targets: Sequence[str],
+    source: str,
+    chunk_size: int,
+    roundtrip: bool,
+    threshold: float,
+    log: Callable[[str], None] | None,
+) -> list[dict]:
+    """The request checked, OUT's manifest checked or written (a rerun with other settings is
+    refused; the same one resumes), then `rows` (the source stories) translated chunk by chunk
+    into every target: the translated records, as both news formats translate them."""
+    targets = check_request(translator, source, targets, present, chunk_size, "story")
     fingerprint = hashlib.sha256(json.dumps(rows, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
     _check_manifest(
         out,
-        {"format": "news", "source_language": source, "source_sha256": fingerprint, "chunk_size": chunk_size}
+        {"format": fmt, "source_language": source, "source_sha256": fingerprint, "chunk_size": chunk_size}
         | translator.settings()
         | {"roundtrip": roundtrip, "targets": targets, "threshold": threshold},
     )
-    records = translate_in_chunks(
+    return translate_in_chunks(
         out,
         rows,
         [r["id"] for r in rows],
         targets,
         chunk_size,
-        lambda chunk, target: translate_story_chunk(chunk, translator, source, target, roundtrip),
+        lambda chunk, target: translate_chunk(chunk, translator, source, target, roundtrip),
         name=("news", "stories"),
         log=log,
     )
-    return _assemble(out, data, records, threshold)
 
 
 def roundtrip_report(records: list[dict], check: str, threshold: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -329,24 +350,8 @@ def translate_news_table(
     out = Path(out_dir)
     units = _table_units(stories, qas, source)
     present = list(dict.fromkeys(s.language for s in stories))
-    targets = check_request(translator, source, targets, present, chunk_size, "story")
-    fingerprint = hashlib.sha256(json.dumps(units, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
-    _check_manifest(
-        out,
-        {"format": "news-table", "source_language": source, "source_sha256": fingerprint, "chunk_size": chunk_size}
-        | translator.settings()
-        | {"roundtrip": roundtrip, "targets": targets, "threshold": threshold},
-    )
-    records = translate_in_chunks(
-        out,
-        units,
-        [u["id"] for u in units],
-        targets,
-        chunk_size,
-        lambda chunk, target: translate_table_chunk(chunk, translator, source, target, roundtrip),
-        name=("news", "stories"),
-        log=log,
-    )
+    settings = (source, chunk_size, roundtrip, threshold, log)
+    records = _translate_rows(out, "news-table", units, present, translate_table_chunk, translator, targets, *settings)
     report, summary = roundtrip_report(records, "keys_in_answers", threshold)
     new_stories, new_qas = list(stories), list(qas)
     for r in records:
