@@ -44,7 +44,7 @@ import torch
 from rich.console import Console
 
 from polyunlearn.core.atomic import write_jsonl, write_with
-from polyunlearn.core.config import check_choice, check_number, setting
+from polyunlearn.core.config import check_choice, check_number, setting, threads_setting
 from polyunlearn.core.encoding import Encoded, Encoder
 from polyunlearn.core.languages import (
     UnknownLanguageError,
@@ -72,9 +72,10 @@ from polyunlearn.evaluation.confusion import identify
 from polyunlearn.evaluation.judge import HFJudge, Judge, OpenAIJudge, combined_verdict, judge_answer, of_rate, qr_score
 from polyunlearn.evaluation.records import auto_budget
 from polyunlearn.evaluation.scoring import generate_answers, score_pairs
+from polyunlearn.evaluation.settings import budget_setting
 from polyunlearn.methods.reference import forward_logits
 from polyunlearn.methods.registry import get_method
-from polyunlearn.pipeline.phases import UnlearnConfig, learn, tokenizer_for
+from polyunlearn.pipeline.phases import TINY_LR, UnlearnConfig, learn, tokenizer_for
 from polyunlearn.pipeline.step import Evaluation, evaluation_step, learn_step, unlearn_step
 from polyunlearn.studies.study_a_data import (
     StudyAData,
@@ -95,7 +96,7 @@ RERUN_FREE = ("out", "data", "columns", "fake_langs", "forget_sets", "method", "
 
 
 def _learn_cfg() -> TrainConfig:
-    return TrainConfig(lr=3e-3, epochs=20, batch_size=32, schedule="linear", warmup_ratio=0.05)
+    return TrainConfig(lr=TINY_LR["learn"], epochs=20, batch_size=32, schedule="linear", warmup_ratio=0.05)
 
 
 @dataclass(frozen=True)
@@ -136,12 +137,11 @@ class StudyAConfig:
     docs: TrainConfig = setting(default_factory=_learn_cfg, help="phase 1: the documents", cli=False)
     instruct: TrainConfig = setting(default_factory=_learn_cfg, help="phase 2: Q&A instruction tuning", cli=False)
     unlearn: TrainConfig = setting(
-        default_factory=lambda: TrainConfig(lr=5e-4, epochs=5, batch_size=8), help="each unlearning run", cli=False
+        default_factory=lambda: TrainConfig(lr=TINY_LR["unlearn"], epochs=5, batch_size=8),
+        help="each unlearning run",
+        cli=False,
     )
-    max_new_tokens: int | None = setting(
-        None,
-        "greedy answer length in tokens; none = auto: the longest reference answer in tokens plus max(16, a quarter of it)",
-    )
+    max_new_tokens: int | None = budget_setting()
     unlearn_on: str = setting(
         "qa",
         "what unlearning trains on: qa (fake-answer Q&A, ours) or text (gradient ascent on the fake articles, the authors')",
@@ -155,7 +155,7 @@ class StudyAConfig:
         None, "the paper preset the settings came from (studies/presets.py), recorded in the identity", cli=False
     )
     judge: str | None = setting(None, "none (keys + likelihood), 'hf:PATH' or 'openai:URL,MODEL'")
-    threads: int = setting(1, "torch CPU threads; tiny models lose more than they gain from more")
+    threads: int = threads_setting()
     seed: int = setting(0, "seed of the tiny model and of every training run")
 
     def __post_init__(self) -> None:
