@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from polyunlearn.cli.options import config_options, with_options
+from polyunlearn.cli.options import config_options, threads_option, with_options
 from polyunlearn.cli.root import STEPS, app, console, friendly_errors, set_threads
 from polyunlearn.probes.attack import AttackConfig
 from polyunlearn.probes.catalog import load_probes, parse_probes
@@ -43,7 +43,7 @@ def attack(
         None,
         help="The retain model's evaluation folder the run's per-epoch evaluation used (re-creating an unsaved model); default the one the run recorded, the demo's / grid's own.",
     ),
-    threads: int = typer.Option(1, help="torch CPU threads."),
+    threads: int = threads_option(),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Redo every probe of RUN_DIR/attacks, even those made with the same settings."
     ),

@@ -28,6 +28,7 @@ from polyunlearn.cli.options import (
     PRESET_HELP,
     config_options,
     method_options,
+    threads_option,
     with_options,
     with_preset,
 )
@@ -37,19 +38,16 @@ from polyunlearn.core.rundir import EVAL_FILES
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.resolve import DATA_HELP
 from polyunlearn.evaluation.settings import EvalConfig
-from polyunlearn.pipeline.phases import UnlearnConfig
+from polyunlearn.pipeline.phases import UnlearnConfig, lr_rule
 
-_LR_HELP = (
-    "learning rate; default 3e-3 learning / 5e-4 unlearning (tiny: 'tiny'/'tiny-cohere' or a model folder "
-    "under 10M parameters, e.g. a learned tiny model), 1e-4 (LoRA), 1e-5 (full fine-tuning)"
-)
+_LR_HELP = f"learning rate; {lr_rule()}"
 _TRAIN_SKIP = ("mixed_precision",)  # set by --bf16
 OVERWRITE = typer.Option(
     False, "--overwrite", help="Redo the run even if OUT holds one (made with the same or other settings)."
 )
 PRESET = typer.Option(None, "--preset", help=PRESET_HELP)
 TRUST_REMOTE_CODE = typer.Option(False, help="Allow model code from the hub (off by default).")
-THREADS = typer.Option(None, help="torch CPU threads.")
+THREADS = threads_option(None)
 DRY_RUN = typer.Option(
     False,
     "--dry-run",

@@ -23,12 +23,15 @@ from polyunlearn.cli.options import (
     LORA_DROPOUT,
     LORA_R,
     LORA_TARGETS,
+    MAX_NEW_TOKENS,
     PRESET_HELP,
     config_options,
+    threads_option,
     with_options,
     with_preset,
 )
 from polyunlearn.cli.root import STUDIES, app, console, friendly_errors
+from polyunlearn.pipeline.phases import lr_rule
 from polyunlearn.studies.demo import DemoConfig
 from polyunlearn.studies.grid_exec import ExecConfig
 
@@ -134,10 +137,10 @@ def study_a(
     instruct_epochs: int = typer.Option(20, help="Phase 2 epochs (Q&A)."),
     lr: float | None = typer.Option(
         None,
-        help="Learning rate of both learning phases; default 3e-3 (tiny: built here or a folder under 10M parameters), 1e-4 (LoRA), 1e-5 (full).",
+        help=f"Learning rate of both learning phases; {lr_rule('learn')}.",
     ),
     unlearn_epochs: int = typer.Option(5),
-    unlearn_lr: float | None = typer.Option(None, help="Default 5e-4 (tiny), 1e-4 (LoRA), 1e-5 (full)."),
+    unlearn_lr: float | None = typer.Option(None, help=f"Unlearning learning rate; {lr_rule('unlearn')}."),
     batch_size: int = typer.Option(32, help="Learning batch size (both phases)."),
     unlearn_batch_size: int = typer.Option(8, help="Unlearning batch size."),
     warmup_ratio: float = typer.Option(
@@ -158,11 +161,8 @@ def study_a(
     judge: str | None = typer.Option(
         None, help="Judge model: hf:PATH or openai:URL,MODEL (default: answer keys + likelihood, no model)."
     ),
-    max_new_tokens: int | None = typer.Option(
-        None,
-        help="Greedy answer length in tokens; default auto: the longest reference answer in tokens plus max(16, a quarter of it).",
-    ),
-    threads: int = typer.Option(1, help="torch CPU threads."),
+    max_new_tokens: int | None = MAX_NEW_TOKENS,
+    threads: int = threads_option(),
     seed: int = typer.Option(0, help="Seed of the tiny model and of every training run."),
     overwrite: bool = OVERWRITE,
     preset: str | None = typer.Option(None, "--preset", help=PRESET_HELP),
@@ -261,12 +261,9 @@ def concept_demo(
         "--generate/--no-generate",
         help="Greedy answers for ROUGE and Model Utility (--no-generate: likelihood metrics only, faster).",
     ),
-    threads: int = typer.Option(1, help="torch CPU threads."),
+    threads: int = threads_option(),
     seed: int = typer.Option(0, help="Seed of the tiny model and of every unlearning run."),
-    max_new_tokens: int | None = typer.Option(
-        None,
-        help="Greedy answer length in tokens; default auto: the longest gold answer in tokens (EOS included) plus max(16, a quarter of it).",
-    ),
+    max_new_tokens: int | None = MAX_NEW_TOKENS,
     prompt_format: str = typer.Option(
         "auto",
         help="Prompt format of learning, unlearning and evaluation (core/prompts.py): auto, plain, amnesia, amnesia-concept...",
@@ -320,9 +317,7 @@ def grid(
         "--status",
         help="Print where the grid in OUT stands (done / running: where / pending / failed: why), from its run folders; run nothing.",
     ),
-    threads: int = typer.Option(
-        1, help="torch CPU threads, here or in each Ray task (tiny models gain nothing from more)."
-    ),
+    threads: int = threads_option(where="; here or in each Ray task"),
     progress: bool = typer.Option(True, help="Show live progress: a total line and one line per running run."),
     attacks: str = typer.Option(
         "",

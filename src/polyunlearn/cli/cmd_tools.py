@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 
+from polyunlearn.cli.options import threads_option
 from polyunlearn.cli.root import TOOLS, app, console, friendly_errors
 from polyunlearn.core.languages import parse_langs
 from polyunlearn.data.resolve import DATA_HELP
@@ -58,7 +59,7 @@ def translate(
     bf16: bool = typer.Option(False, help="Load the model in bf16 (GPU)."),
     device: str | None = typer.Option(None, help="torch device; default cuda when available, else cpu."),
     trust_remote_code: bool = typer.Option(False),
-    threads: int | None = typer.Option(None, help="torch CPU threads."),
+    threads: int | None = threads_option(None),
     dry_run: bool = typer.Option(
         False,
         "--dry-run",
@@ -181,7 +182,7 @@ def bench(
     unlearn_steps: int = typer.Option(2, help="NPO optimizer steps per epoch (2 epochs)."),
     batch_size: int = typer.Option(8, help="NPO forget/retain batch size."),
     arch: str = typer.Option("llama", help="llama or cohere."),
-    threads: int = typer.Option(1, help="torch CPU threads."),
+    threads: int = threads_option(),
     device: str = typer.Option("cpu", help="cpu or cuda."),
     as_json: bool = typer.Option(
         False,

@@ -20,8 +20,9 @@ from typing import Any, Optional
 
 import typer
 
-from polyunlearn.core.config import fields_of
+from polyunlearn.core.config import THREADS_HELP, fields_of
 from polyunlearn.core.models import LORA_TARGETS_HELP, LoraSettings
+from polyunlearn.evaluation.settings import AUTO_BUDGET
 from polyunlearn.methods.registry import method_params
 
 # LoRA and precision options shared by learn, unlearn and study-a: declared once, defaults from
@@ -35,6 +36,18 @@ DTYPE = typer.Option(
     "auto",
     help="Weights dtype: auto (bfloat16 with --bf16, but float32 master weights when full weights are trained), float32, bfloat16, float16.",
 )
+
+# --max-new-tokens of the study commands (study-a, concept; demo's comes from DemoConfig): None =
+# auto, the rule of evaluation/settings.py, stated once there.
+MAX_NEW_TOKENS = typer.Option(None, help=f"Greedy answer length in tokens; default auto: {AUTO_BUDGET}.")
+
+
+def threads_option(default: int | None = 1, where: str = "") -> Any:
+    """--threads of every command, one help (core/config.THREADS_HELP); `default` None leaves
+    torch's own choice (all cores); `where` says where they apply (grid: each Ray task)."""
+    own = " (default: torch's own, all cores)" if default is None else ""
+    return typer.Option(default, help=f"{THREADS_HELP[:1].upper()}{THREADS_HELP[1:]}{own}{where}.")
+
 
 # --log-with on learn, unlearn and grid (core/tracking.py: Accelerate's trackers, offline by default).
 LOG_WITH = typer.Option(

@@ -38,6 +38,15 @@ def setting(
     return dataclasses.field(default=default, metadata=meta)
 
 
+# torch CPU threads, one help for every command and config that sets them (cli/options.threads_option).
+THREADS_HELP = "torch CPU threads; tiny models gain nothing from more, and lose a lot when cores are busy"
+
+
+def threads_setting() -> Any:
+    """The `threads` field of a study config (demo, study-a, concept): 1 by default."""
+    return setting(1, THREADS_HELP)
+
+
 def check_number(
     name: str, value: Any, *, minimum: float | None = None, strict: bool = False, integer: bool = False
 ) -> None:

@@ -4,6 +4,7 @@ options from them without importing torch. records.py re-exports EvalConfig."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from polyunlearn.core.config import check_choice, check_number, setting
 from polyunlearn.core.prompts import PROMPT_FORMATS, check_prompt_format
@@ -13,7 +14,15 @@ from polyunlearn.core.prompts import PROMPT_FORMATS, check_prompt_format
 # worded longer than the gold one. More tokens can only raise recall (an LCS never shrinks
 # when text is appended), so a model that rambles before it answers scores lower than at 200.
 MARGIN_MIN, MARGIN_SHARE = 16, 0.25
+# That rule in words, for every option and setting that declares a greedy budget (None / 0 = auto).
+AUTO_BUDGET = f"the longest gold answer in tokens (EOS included) plus max({MARGIN_MIN}, a quarter of it, rounded up)"
 GENERATION_BACKENDS = ("hf", "vllm")
+
+
+def budget_setting() -> Any:
+    """The greedy budget of a study or base config (demo, study-a, concept, the tiny base):
+    None = auto, the rule above; one declaration, so every config says the same."""
+    return setting(None, f"greedy answer length in tokens; none = auto: {AUTO_BUDGET}")
 
 
 @dataclass(frozen=True)
@@ -23,7 +32,7 @@ class EvalConfig:
     generate: bool = setting(True, "Greedy answers for ROUGE-L (off = likelihood metrics only, much faster).")
     max_new_tokens: int = setting(
         0,
-        "Greedy answer budget in new tokens; 0 = fit the run: its longest gold answer in tokens (EOS included) plus max(16, a quarter of it).",
+        f"Greedy answer budget in new tokens; 0 = fit the run: {AUTO_BUDGET}.",
     )
     eval_batch_tokens: int = setting(
         32768,

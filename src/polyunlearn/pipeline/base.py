@@ -25,7 +25,8 @@ from polyunlearn.data.fictitious import bundled_benchmark
 from polyunlearn.data.loaders import load_items, save_items
 from polyunlearn.data.schema import QAItem
 from polyunlearn.evaluation.records import EvalConfig
-from polyunlearn.pipeline.phases import item_texts, select, tokenizer_for
+from polyunlearn.evaluation.settings import budget_setting
+from polyunlearn.pipeline.phases import TINY_LR, item_texts, select, tokenizer_for
 from polyunlearn.pipeline.runs import RETAIN_MODEL_SPLITS
 from polyunlearn.pipeline.step import evaluation_step, learn_step, standard_evaluation, standard_learning
 
@@ -34,7 +35,7 @@ TINY_ARCHS = ("llama", "cohere")
 
 def tiny_learning() -> TrainConfig:
     """How the tiny base learns the facts (the demo, the concept study and a tiny grid base)."""
-    return TrainConfig(lr=3e-3, epochs=15, batch_size=32, schedule="linear", warmup_ratio=0.05)
+    return TrainConfig(lr=TINY_LR["learn"], epochs=15, batch_size=32, schedule="linear", warmup_ratio=0.05)
 
 
 def tiny_unlearning() -> TrainConfig:
@@ -57,10 +58,7 @@ class BaseConfig:
     vocab_size: int = setting(2048, "BPE vocabulary of the tokenizer trained on the benchmark")
     seed: int = setting(0, "seed of the tiny model's initialisation")
     learn: TrainConfig = setting(default_factory=tiny_learning, help="learning the facts", cli=False)
-    max_new_tokens: int | None = setting(
-        None,
-        "greedy answer length in tokens; none = auto (the longest gold answer in tokens, EOS included, plus max(16, a quarter of it))",
-    )
+    max_new_tokens: int | None = budget_setting()
 
     def __post_init__(self) -> None:
         check_choice("arch", self.arch, TINY_ARCHS)

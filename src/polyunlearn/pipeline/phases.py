@@ -22,6 +22,7 @@ from polyunlearn.core.config import check_choice, check_number, setting
 from polyunlearn.core.encoding import Encoded, Encoder
 from polyunlearn.core.languages import language_index, parse_langs
 from polyunlearn.core.logprobs import mean_nll
+from polyunlearn.core.models import TINY_MAX_PARAMETERS
 from polyunlearn.core.rundir import write_eval
 from polyunlearn.core.trainloop import TrainConfig, resume_point, train
 from polyunlearn.data.alternates import alternate_for, alternates_digest, check_alternates
@@ -71,6 +72,7 @@ def learn(
 # The learning-rate defaults, in one place: tiny models trained from scratch need large steps;
 # LoRA adapters 1e-4 and full fine-tuning 1e-5 (spec.md "Defaults worth matching at real scale").
 TINY_LR = {"learn": 3e-3, "unlearn": 5e-4}
+LORA_LR, FULL_LR = 1e-4, 1e-5
 
 
 def default_lr(phase: str, tiny: bool, lora: bool) -> float:
@@ -78,7 +80,27 @@ def default_lr(phase: str, tiny: bool, lora: bool) -> float:
     LoRA 1e-4, full fine-tuning 1e-5."""
     if phase not in TINY_LR:
         raise ValueError(f"phase must be one of {', '.join(TINY_LR)}, got {phase!r}")
-    return TINY_LR[phase] if tiny else 1e-4 if lora else 1e-5
+    return TINY_LR[phase] if tiny else LORA_LR if lora else FULL_LR
+
+
+def short_float(x: float) -> str:
+    """3e-3, not 0.003: how the learning rates read in help texts."""
+    mantissa, exponent = f"{x:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def lr_rule(phase: str | None = None) -> str:
+    """default_lr in words, for the help of every option that leaves the lr to it: one phase's
+    values, or both phases' (None)."""
+    tiny = (
+        " learning / ".join(short_float(TINY_LR[p]) for p in TINY_LR) + " unlearning"
+        if phase is None
+        else short_float(TINY_LR[phase])
+    )
+    return (
+        f"default {tiny} (tiny: 'tiny'/'tiny-cohere' or a model folder under {TINY_MAX_PARAMETERS // 10**6}M "
+        f"parameters, e.g. a learned tiny model), {short_float(LORA_LR)} (LoRA), {short_float(FULL_LR)} (full fine-tuning)"
+    )
 
 
 # How a forget set of N languages is made: every item in every language (N x the items), or item i

@@ -81,6 +81,7 @@ class ModelChoice:
     dtype: str = "auto"
     trust_remote_code: bool = False
     vocab_size: int = 4096  # tiny models: BPE vocabulary trained on the data
+    seed: int = 0  # tiny models: the seed of the fresh weights
     # The LoRA knobs (used when lora_r is set), defaults from core.models.LoraSettings.
     lora_alpha: float = LoraSettings.alpha
     lora_dropout: float = LoraSettings.dropout
@@ -121,12 +122,22 @@ class ModelChoice:
     def weights(self) -> str:
         return weights_dtype(self.bf16, self.lora_r is None, self.dtype)
 
-    def identity(self) -> dict[str, Any]:
+    def fingerprint(self) -> dict[str, Any]:
+        """The model part of every identity: {"builder": name} for a tiny model built here,
+        else core.rundir.model_fingerprint (a folder's file hashes, a hub id and its commit)."""
+        return {"builder": self.name} if self.tiny else model_fingerprint(self.name)
+
+    def lora_identity(self) -> dict[str, Any] | None:
+        """The LoRA settings as identities record them (None: full fine-tuning)."""
         lora = self.lora()
+        return lora.identity() if lora else None
+
+    def identity(self) -> dict[str, Any]:
+        """The identity of `learn` / `unlearn` / `eval`'s model (the shape their run.json has)."""
         ident: dict[str, Any] = {
-            "model": model_fingerprint(self.name),
+            "model": self.fingerprint(),
             "lora_r": self.lora_r,
-            "lora": lora.identity() if lora else None,
+            "lora": self.lora_identity(),
             "weights_dtype": self.weights(),
             "mixed_precision": "bf16" if self.bf16 else "no",
         }
@@ -144,10 +155,14 @@ class ModelChoice:
     def build(self, tokenizer) -> Any:
         """The model to train: a fresh tiny model, or the loaded weights; LoRA adapters on top."""
         if self.tiny:
-            net = build_tiny_model(tokenizer, TINY_BUILDERS[self.name])
+            net = build_tiny_model(tokenizer, TINY_BUILDERS[self.name], seed=self.seed)
         else:
             net = load_model(self.name, self.weights(), self.trust_remote_code)
             check_vocab(net, tokenizer, self.name)
+        return self.with_lora(net)
+
+    def with_lora(self, net: Any) -> Any:
+        """`net` with fresh LoRA adapters of these settings (unchanged for full fine-tuning)."""
         lora = self.lora()
         return add_lora(net, lora) if lora else net
 

@@ -17,11 +17,16 @@ from polyunlearn.core.config import check_choice, check_number, setting
 from polyunlearn.core.models import LoraSettings, add_lora, is_tiny_model, load_model
 from polyunlearn.core.rundir import data_fingerprint, fingerprint, model_fingerprint
 from polyunlearn.core.trainloop import TrainConfig
-from polyunlearn.pipeline.phases import select
+from polyunlearn.pipeline.phases import FULL_LR, LORA_LR, TINY_LR, select, short_float
 from polyunlearn.probes.catalog import Probe, register
 from polyunlearn.probes.probe_steps import probe_evaluation, relearn_data, relearn_ids, relearn_run
 
 RELEARN_ON = ("forget", "retain", "text")
+
+
+# OpenUnlearning relearns 1 epoch at lr 2e-5 (full fine-tuning of models fine-tuned at 1e-5, TOFU):
+# twice the learning rate; the same ratio on each kind of model's learning lr (pipeline/phases.py).
+RELEARN_LR = {"tiny": 2 * TINY_LR["learn"], "lora": 2 * LORA_LR, "full": 2 * FULL_LR}
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,10 @@ class Params:
     )
     relearn_epochs: int = setting(1, "relearning epochs (OpenUnlearning: 1)")
     relearn_lr: float | None = setting(
-        None, "relearning lr; default twice the learning lr as OpenUnlearning (2e-5 full, 2e-4 LoRA, 6e-3 tiny)"
+        None,
+        "relearning lr; default twice the learning lr as OpenUnlearning ("
+        + ", ".join(f"{short_float(lr)} {kind.replace('lora', 'LoRA')}" for kind, lr in RELEARN_LR.items())
+        + ")",
     )
     relearn_batch_size: int = setting(8, "relearning batch size")
 
@@ -61,11 +69,6 @@ class Params:
         if self.relearn_lr is not None:
             check_number("relearn_lr", self.relearn_lr, minimum=0, strict=True)
         TrainConfig(epochs=self.relearn_epochs, batch_size=self.relearn_batch_size)  # their own checks
-
-
-# OpenUnlearning relearns 1 epoch at lr 2e-5 (full fine-tuning of models fine-tuned at 1e-5, TOFU):
-# twice the learning rate. The same ratio on the tiny model (learned at 3e-3) is 6e-3; LoRA 2e-4.
-RELEARN_LR = {"tiny": 6e-3, "lora": 2e-4, "full": 2e-5}
 
 
 def relearn_lr(ctx: Any) -> float:

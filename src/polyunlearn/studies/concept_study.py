@@ -39,15 +39,18 @@ from rich.console import Console
 
 from polyunlearn.analysis.matrices import console_table
 from polyunlearn.core.atomic import save_figure, write_json, write_table
-from polyunlearn.core.config import check_number, setting
+from polyunlearn.core.config import check_number, setting, threads_setting
 from polyunlearn.core.languages import STUDY_B, parse_langs
 from polyunlearn.core.rundir import RunFolder, canonical, data_fingerprint, eval_files, model_fingerprint
 from polyunlearn.core.trainloop import TrainConfig
 from polyunlearn.data.concept_data import concept_benchmark
 from polyunlearn.data.schema import QAItem
 from polyunlearn.evaluation.records import EvalConfig
+from polyunlearn.evaluation.settings import budget_setting
 from polyunlearn.methods.registry import get_method
+from polyunlearn.pipeline.base import tiny_learning
 from polyunlearn.pipeline.concept_eval import evaluate_concept
+from polyunlearn.pipeline.phases import TINY_LR
 from polyunlearn.pipeline.step import Evaluation, evaluation_step, learn_step, standard_learning, unlearn_step
 
 # Config fields a rerun of one OUT folder may change: they only add runs or change nothing saved.
@@ -82,12 +85,12 @@ class ConceptConfig:
     arch: str = setting("llama", "tiny model architecture", choices=("llama", "cohere"))
     vocab_size: int = setting(2048, "BPE vocabulary of the tokenizer trained on the data")
     learn: TrainConfig = setting(
-        default_factory=lambda: TrainConfig(lr=3e-3, epochs=15, batch_size=32, schedule="linear", warmup_ratio=0.05),
+        default_factory=tiny_learning,  # as the demo's tiny base learns
         help="learning stereotypes + facts",
         cli=False,
     )
     unlearn: TrainConfig = setting(
-        default_factory=lambda: TrainConfig(lr=5e-4, epochs=10, batch_size=8),
+        default_factory=lambda: TrainConfig(lr=TINY_LR["unlearn"], epochs=10, batch_size=8),
         help="each unlearning run (lr: methods not in method_lr)",
         cli=False,
     )
@@ -100,12 +103,9 @@ class ConceptConfig:
     )
     alpha: float = setting(5.0, "retain-term weight: keeps the facts while the association goes")
     generate: bool = setting(True, "greedy answers for ROUGE / Model Utility (off: likelihood metrics only)")
-    threads: int = setting(1, "torch CPU threads")
+    threads: int = threads_setting()
     seed: int = setting(0, "seed of the tiny model and of every unlearning run")
-    max_new_tokens: int | None = setting(
-        None,
-        "greedy answer length in tokens; none = auto (the longest gold answer in tokens, EOS included, plus max(16, a quarter of it))",
-    )
+    max_new_tokens: int | None = budget_setting()
 
     def __post_init__(self) -> None:
         if self.n_facts is not None:

@@ -30,7 +30,7 @@ from polyunlearn.analysis.epoch_curves import SELECT_RULES
 from polyunlearn.analysis.matrices import console_table, write_matrices
 from polyunlearn.analysis.report import build_report
 from polyunlearn.core.atomic import write_json
-from polyunlearn.core.config import check_choice, check_number, setting
+from polyunlearn.core.config import check_choice, check_number, setting, threads_setting
 from polyunlearn.core.languages import parse_langs
 from polyunlearn.core.models import load_model
 from polyunlearn.core.rundir import ITEMS_FILE, SUMMARY_FILE, RunFolder, data_fingerprint, load_eval
@@ -40,6 +40,7 @@ from polyunlearn.data.resolve import resolve_data
 from polyunlearn.data.schema import QAItem, describe_skipped
 from polyunlearn.data.seegull_mcq import report_repeated
 from polyunlearn.evaluation.records import EvalConfig
+from polyunlearn.evaluation.settings import budget_setting
 from polyunlearn.methods.registry import get_method
 from polyunlearn.pipeline.base import (
     TINY_ALPHA,
@@ -98,15 +99,12 @@ class DemoConfig:
     curve_retain_items: int = setting(
         10, "retain items per language in each per-epoch evaluation (0 = all 90); the forget split is always whole"
     )
-    threads: int = setting(1, "torch threads; tiny models gain nothing from more, and lose a lot when cores are busy")
+    threads: int = threads_setting()
     seed: int = setting(0, "seed of the tiny model's initialisation")
     attacks: tuple[str, ...] = setting(
         (), "adversarial probes (probes/attack.py) run on every unlearning run after it", cli=False
     )
-    max_new_tokens: int | None = setting(
-        None,
-        "greedy answer length in tokens; none = auto (the longest gold answer in tokens, EOS included, plus max(16, a quarter of it))",
-    )
+    max_new_tokens: int | None = budget_setting()
 
     def __post_init__(self) -> None:
         check_choice("arch", self.arch, TINY_ARCHS)

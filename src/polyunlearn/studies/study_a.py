@@ -44,7 +44,7 @@ import torch
 from rich.console import Console
 
 from polyunlearn.core.atomic import write_jsonl, write_with
-from polyunlearn.core.config import check_choice, check_number, setting
+from polyunlearn.core.config import check_choice, check_number, setting, threads_setting
 from polyunlearn.core.encoding import Encoded, Encoder
 from polyunlearn.core.languages import (
     UnknownLanguageError,
@@ -56,10 +56,7 @@ from polyunlearn.core.languages import (
 from polyunlearn.core.logprobs import mean_nll
 from polyunlearn.core.models import (
     LORA_TARGETS_HELP,
-    TINY_BUILDERS,
     LoraSettings,
-    add_lora,
-    build_tiny_model,
     is_peft,
     load_model,
     load_tokenizer,
@@ -72,9 +69,11 @@ from polyunlearn.evaluation.confusion import identify
 from polyunlearn.evaluation.judge import HFJudge, Judge, OpenAIJudge, combined_verdict, judge_answer, of_rate, qr_score
 from polyunlearn.evaluation.records import auto_budget
 from polyunlearn.evaluation.scoring import generate_answers, score_pairs
+from polyunlearn.evaluation.settings import budget_setting
 from polyunlearn.methods.reference import forward_logits
 from polyunlearn.methods.registry import get_method
-from polyunlearn.pipeline.phases import UnlearnConfig, learn, tokenizer_for
+from polyunlearn.pipeline.phases import TINY_LR, UnlearnConfig, learn, tokenizer_for
+from polyunlearn.pipeline.runs import ModelChoice
 from polyunlearn.pipeline.step import Evaluation, evaluation_step, learn_step, unlearn_step
 from polyunlearn.studies.study_a_data import (
     StudyAData,
@@ -95,7 +94,7 @@ RERUN_FREE = ("out", "data", "columns", "fake_langs", "forget_sets", "method", "
 
 
 def _learn_cfg() -> TrainConfig:
-    return TrainConfig(lr=3e-3, epochs=20, batch_size=32, schedule="linear", warmup_ratio=0.05)
+    return TrainConfig(lr=TINY_LR["learn"], epochs=20, batch_size=32, schedule="linear", warmup_ratio=0.05)
 
 
 @dataclass(frozen=True)
@@ -136,12 +135,11 @@ class StudyAConfig:
     docs: TrainConfig = setting(default_factory=_learn_cfg, help="phase 1: the documents", cli=False)
     instruct: TrainConfig = setting(default_factory=_learn_cfg, help="phase 2: Q&A instruction tuning", cli=False)
     unlearn: TrainConfig = setting(
-        default_factory=lambda: TrainConfig(lr=5e-4, epochs=5, batch_size=8), help="each unlearning run", cli=False
+        default_factory=lambda: TrainConfig(lr=TINY_LR["unlearn"], epochs=5, batch_size=8),
+        help="each unlearning run",
+        cli=False,
     )
-    max_new_tokens: int | None = setting(
-        None,
-        "greedy answer length in tokens; none = auto: the longest reference answer in tokens plus max(16, a quarter of it)",
-    )
+    max_new_tokens: int | None = budget_setting()
     unlearn_on: str = setting(
         "qa",
         "what unlearning trains on: qa (fake-answer Q&A, ours) or text (gradient ascent on the fake articles, the authors')",
@@ -155,7 +153,7 @@ class StudyAConfig:
         None, "the paper preset the settings came from (studies/presets.py), recorded in the identity", cli=False
     )
     judge: str | None = setting(None, "none (keys + likelihood), 'hf:PATH' or 'openai:URL,MODEL'")
-    threads: int = setting(1, "torch CPU threads; tiny models lose more than they gain from more")
+    threads: int = threads_setting()
     seed: int = setting(0, "seed of the tiny model and of every training run")
 
     def __post_init__(self) -> None:
@@ -180,6 +178,19 @@ class StudyAConfig:
 
     def lora_settings(self) -> LoraSettings:
         return LoraSettings.from_options(self.lora_r, self.lora_alpha, self.lora_dropout, self.lora_targets)
+
+    def model_choice(self) -> ModelChoice:
+        """The model as every command has it (pipeline/runs.ModelChoice): built, identified and
+        given its LoRA adapters there."""
+        return ModelChoice(
+            self.model,
+            lora_r=self.lora_r if self.lora else None,
+            vocab_size=self.vocab_size,
+            seed=self.seed,
+            lora_alpha=self.lora_alpha,
+            lora_dropout=self.lora_dropout,
+            lora_targets=self.lora_targets,
+        )
 
     def identity(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in RERUN_FREE}
@@ -371,14 +382,8 @@ def news_evaluation(qas: Sequence[NewsQA], judge: Judge | None, cfg: StudyAConfi
 
 
 # --- Learning --------------------------------------------------------------------------------
-def _base_model(cfg: StudyAConfig, tok) -> torch.nn.Module:
-    if cfg.model in TINY_BUILDERS:
-        return build_tiny_model(tok, TINY_BUILDERS[cfg.model], seed=cfg.seed)
-    return load_model(cfg.model)
-
-
 def _with_lora(model: torch.nn.Module, cfg: StudyAConfig) -> torch.nn.Module:
-    return add_lora(model, cfg.lora_settings()) if cfg.lora else model
+    return cfg.model_choice().with_lora(model)
 
 
 def _merged(model: torch.nn.Module) -> torch.nn.Module:
@@ -440,8 +445,9 @@ def learn_model(
         )
         return _merged(model), h1 + h2
 
+    choice = cfg.model_choice()
     ident = {
-        "model": {"builder": cfg.model} if cfg.model in TINY_BUILDERS else model_fingerprint(cfg.model),
+        "model": choice.fingerprint(),
         "news": news_id,
         "fake_lang": fake_lang,
         "replace_real": cfg.replace_real,
@@ -449,14 +455,14 @@ def learn_model(
         "docs": cfg.docs,
         "instruct": cfg.instruct,
         "pack": cfg.pack,
-        "lora_r": cfg.lora_r if cfg.lora else None,
-        "lora": cfg.lora_settings().identity() if cfg.lora else None,
+        "lora_r": choice.lora_r,
+        "lora": choice.lora_identity(),
         "seed": cfg.seed,
-        "vocab_size": cfg.vocab_size if cfg.model in TINY_BUILDERS else None,
+        "vocab_size": cfg.vocab_size if choice.tiny else None,
     }
     learn_step(
         folder,
-        build=lambda: _with_lora(_base_model(cfg, tok), cfg),
+        build=lambda: choice.build(tok),
         train_fn=train_fn,
         identity=ident,
         tokenizer=tok,
@@ -503,7 +509,7 @@ def run_study_a(cfg: StudyAConfig, console: Console | None = None, overwrite: bo
         )
         tok = (
             tokenizer_for(data.texts(), out / "tokenizer", cfg.vocab_size)
-            if cfg.model in TINY_BUILDERS
+            if cfg.model_choice().tiny
             else load_tokenizer(cfg.model)
         )
         if data.truthful is not None:
@@ -595,7 +601,7 @@ def _unlearn_runs(
                     "news": news_id,
                     "instruct_on": cfg.instruct_on,
                     "unlearn_on": cfg.unlearn_on,
-                    "lora": cfg.lora_settings().identity() if cfg.lora else None,
+                    "lora": cfg.model_choice().lora_identity(),
                 },
                 tokenizer=tok,
                 items=items,
@@ -655,7 +661,7 @@ def dry_run_study_a(cfg: StudyAConfig, console: Console | None = None) -> None:
     console = console or Console()
     unchecked: list[str] = []
     parse_judge(cfg.judge)
-    if cfg.model in TINY_BUILDERS:
+    if cfg.model_choice().tiny:
         console.print(f"model {cfg.model}: built here (tokenizer trained on the news)", markup=False)
     elif looks_like_path(cfg.model):
         if not (Path(cfg.model) / "config.json").is_file():
