@@ -136,14 +136,14 @@ def learn(
     items = load_data_or_none(data, langs, dry_run)
     choice = ModelChoice(
         model,
-        lora_r if lora else None,
-        bf16,
-        dtype,
-        trust_remote_code,
-        vocab_size,
-        lora_alpha,
-        lora_dropout,
-        lora_targets,
+        lora_r=lora_r if lora else None,
+        bf16=bf16,
+        dtype=dtype,
+        trust_remote_code=trust_remote_code,
+        vocab_size=vocab_size,
+        lora_alpha=lora_alpha,
+        lora_dropout=lora_dropout,
+        lora_targets=lora_targets,
     )
     with tracking.use(log_with):
         summary = learn_command(
@@ -229,10 +229,10 @@ def unlearn(
         raise ValueError(f"--task is {task!r}; expected 'data' or 'concept'")
     choice = ModelChoice(
         model,
-        lora_r if lora else None,
-        bf16,
-        dtype,
-        trust_remote_code,
+        lora_r=lora_r if lora else None,
+        bf16=bf16,
+        dtype=dtype,
+        trust_remote_code=trust_remote_code,
         lora_alpha=lora_alpha,
         lora_dropout=lora_dropout,
         lora_targets=lora_targets,
@@ -323,7 +323,7 @@ def eval_cmd(
 
         check_vllm_environment(model)
     items = load_data_or_none(data, langs, dry_run)
-    choice = ModelChoice(model, None, bf16, "bfloat16" if bf16 else "float32", trust_remote_code)
+    choice = ModelChoice(model, bf16=bf16, dtype="bfloat16" if bf16 else "float32", trust_remote_code=trust_remote_code)
     lm = LmEvalSpec.from_options(lm_eval, lm_eval_include, lm_eval_limit)  # unknown tasks fail before the model loads
     summary = eval_command(
         out,

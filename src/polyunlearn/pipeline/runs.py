@@ -10,7 +10,7 @@ in its run folder.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +73,11 @@ RETAIN_MODEL_SPLITS = ("retain", "retain_train", *GENERAL_SPLITS)
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """Which model a command starts from and how it is loaded."""
+    """Which model a command starts from and how it is loaded; every field after the name is
+    keyword-only, so that a new field cannot shift the others in a positional call."""
 
     name: str  # "tiny" / "tiny-cohere" (built in-process) or a HF id / local path
+    _: KW_ONLY
     lora_r: int | None = None  # LoRA adapters of this rank are trained (None: the full weights)
     bf16: bool = False
     dtype: str = "auto"
