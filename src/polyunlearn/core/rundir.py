@@ -168,11 +168,13 @@ def model_fingerprint(name_or_path: str) -> dict[str, Any]:
 
 
 def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted leaf fields of `obj`; an empty mapping has none, so it reads the same as an absent
+    one (no `params: "<absent>" -> {}` noise in a stale-result message)."""
     if isinstance(obj, Mapping):
         out: dict[str, Any] = {}
         for k, v in obj.items():
             out |= _flatten(v, f"{prefix}{k}.")
-        return out or {prefix[:-1]: {}}
+        return out
     return {prefix[:-1]: obj}
 
 

@@ -9,7 +9,9 @@ checkpoint, and stops with a clear message when the loss turns NaN or explodes.
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -44,6 +46,11 @@ class TrainingDiverged(RuntimeError):
 
 class CheckpointError(ValueError):
     """A checkpoint cannot be resumed from; the message names it (CLI: exit 2)."""
+
+
+class CheckpointDiskFull(CheckpointError):
+    """The disk filled up while a checkpoint was written: one line naming the file, the space
+    free and the checkpoint kept (CLI: exit 2)."""
 
 
 @dataclass(frozen=True)
@@ -242,8 +249,8 @@ def _lr_lambda(cfg: TrainConfig, total: int) -> Callable[[int], float]:
 def _resume(run: _Run, ckpt: Path | None, cfg: TrainConfig) -> tuple[int, list[dict]]:
     """(first epoch to run, history so far): from the checkpoint's last complete epoch, if any."""
     acc = run.acc
-    if ckpt and acc.is_main_process and not (ckpt / "state").exists() and (ckpt / "state.old").exists():
-        (ckpt / "state.old").rename(ckpt / "state")  # crashed between the two renames of a save
+    if ckpt and acc.is_main_process:
+        _tidy(ckpt)  # finish or undo a save that was interrupted
     acc.wait_for_everyone()
     if not (ckpt and (ckpt / "state" / "trainer_state.json").exists()):
         return 0, []
@@ -343,12 +350,13 @@ def resume_point(checkpoint_dir: str | Path | None) -> tuple[int, list[dict]]:
     steps (e.g. a method's Context.state) before train() starts."""
     if not checkpoint_dir:
         return 0, []
-    for name in ("state", "state.old"):  # state.old: a crash between the two renames of a save
-        path = Path(checkpoint_dir) / name / "trainer_state.json"
-        if path.exists():
-            state = read_json(path)
-            return int(state["epoch"]), list(state["history"])
-    return 0, []
+    ckpt = Path(checkpoint_dir)
+    # What _resume will load once _tidy has run: state/, else a complete state.old/ (a save
+    # interrupted between its two renames), else state/ as it is (its load then says what is wrong).
+    state = _complete(ckpt / STATE) or _complete(ckpt / OLD)
+    if state is None and (ckpt / STATE / "trainer_state.json").is_file():
+        state = read_json(ckpt / STATE / "trainer_state.json")
+    return (int(state["epoch"]), list(state["history"])) if state else (0, [])
 
 
 def rebuild(like: torch.nn.Module, state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
@@ -369,37 +377,176 @@ def _check_same_config(where: Path, saved: dict, cfg: TrainConfig) -> None:
         )
 
 
+# A checkpoint folder holds state/ (the current checkpoint) and, only while a save runs,
+# state.tmp/ (the new one being written) and state.old/ (the previous one, being replaced).
+STATE, OLD, TMP = "state", "state.old", "state.tmp"
+
+
+def _complete(folder: Path) -> dict | None:
+    """The trainer state of `folder` if it is a complete checkpoint, else None. trainer_state.json
+    is written last, after every other file was synced, and lists them with their sizes, so a
+    half-written or half-deleted folder is told apart (one written before the list existed counts
+    as complete when its trainer_state.json is there)."""
+    path = folder / "trainer_state.json"
+    if not path.is_file():
+        return None
+    try:
+        state = read_json(path)
+        for name, size in (state.get("files") or {}).items():
+            if (folder / name).stat().st_size != size:
+                return None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return state if isinstance(state, dict) and "epoch" in state else None
+
+
+def _tidy(ckpt: Path) -> dict | None:
+    """Recover from a save interrupted at any instant (main process only); returns the current
+    checkpoint's trainer state, or None when there is no complete one.
+
+    state/ complete: leftovers of the save (state.old/, half-deleted or not; state.tmp/) go.
+    state/ missing or incomplete and state.old/ complete (stopped between the two renames):
+    state.old/ is the current checkpoint again. A half-written state.tmp/ always goes."""
+    if not ckpt.is_dir():
+        return None
+    cur, old, tmp = ckpt / STATE, ckpt / OLD, ckpt / TMP
+    state = _complete(cur)
+    if state is None and (previous := _complete(old)) is not None:
+        if cur.exists():
+            shutil.rmtree(cur)
+        old.rename(cur)
+        _fsync(ckpt, directory=True)
+        state = previous
+    for leftover in (old, tmp):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    return state
+
+
+def _fsync(path: Path, directory: bool = False) -> None:
+    """Flush a file (or a folder's entries) to the disk, so a rename never exposes data that a
+    power cut could still lose. Folders that cannot be opened or synced (some systems) are skipped."""
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
+    if directory and not hasattr(os, "O_DIRECTORY"):
+        return
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        if directory:
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not directory:
+            raise
+    finally:
+        os.close(fd)
+
+
 def _save_checkpoint(acc: Accelerator, ckpt: Path, epoch: int, history: list[dict], cfg: TrainConfig) -> None:
-    """Atomic: the new state (with its trainer_state.json) is written to state.tmp, then swapped
-    in by rename, so `state/` is always one complete epoch.
+    """Safe at every instant: leftovers of an interrupted save are cleaned first (_tidy); the new
+    state is written to state.tmp/, synced, sealed by its trainer_state.json (written last), then
+    switched in by two renames (state -> state.old, state.tmp -> state) and state.old/ deleted. At
+    any moment state/ (or, between the renames, state.old/) is one complete epoch, which _resume
+    finds. A full disk raises CheckpointDiskFull (one line); the previous checkpoint is kept.
 
     Called on every process: Accelerate writes the weights/optimizer from the main process but
     each process's RNG state from that process, and FSDP/ZeRO-3 gather shards collectively. The
     folder moves are the main process's job alone."""
-    tmp = ckpt / "state.tmp"
+    tmp = ckpt / TMP
+    writing: Path | None = None  # the file being written, when known (else: the newest in tmp)
     if acc.is_main_process:
         ckpt.mkdir(parents=True, exist_ok=True)
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        _tidy(ckpt)
     acc.wait_for_everyone()
     try:
         acc.save_state(str(tmp), safe_serialization=True)
         acc.wait_for_everyone()
         if acc.is_main_process:
-            write_json(tmp / "trainer_state.json", {"epoch": epoch, "history": history, "config": asdict(cfg)})
-            final = ckpt / "state"
-            old = ckpt / "state.old"
-            if final.exists():
-                final.rename(old)
-            tmp.rename(final)
-            if old.exists():
-                shutil.rmtree(old)
-    except BaseException:
-        # Ctrl-C or a full disk mid-save: drop the partial folder; the previous state/ stays.
-        if acc.is_main_process and tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+            files = sorted(p for p in tmp.rglob("*") if p.is_file())
+            for f in files:
+                writing = f
+                _fsync(f)
+            writing = tmp / "trainer_state.json"
+            sizes = {f.relative_to(tmp).as_posix(): f.stat().st_size for f in files}
+            write_json(writing, {"epoch": epoch, "history": history, "config": asdict(cfg), "files": sizes})
+            _fsync(writing)
+            _fsync(tmp, directory=True)
+            writing = None
+            _rotate(ckpt)
+    except BaseException as e:
+        # Ctrl-C or a full disk mid-save: drop the partial folder; the previous checkpoint stays.
+        if not acc.is_main_process:
+            raise
+        full = _disk_full(e)
+        if full:
+            writing = writing or _newest_file(tmp) or tmp
+        shutil.rmtree(tmp, ignore_errors=True)
+        if full:
+            raise CheckpointDiskFull(_disk_full_message(ckpt, writing)) from None
         raise
     acc.wait_for_everyone()
+
+
+def _rotate(ckpt: Path) -> None:
+    """Switch the complete state.tmp/ in as state/ (see _save_checkpoint)."""
+    cur, old, tmp = ckpt / STATE, ckpt / OLD, ckpt / TMP
+    if old.exists():  # _tidy removed it; a stray one must never block the rename
+        shutil.rmtree(old)
+    if cur.exists():
+        cur.rename(old)
+    tmp.rename(cur)
+    _fsync(ckpt, directory=True)
+    # state/ is complete from here on; a state.old/ left half-deleted is removed by the next _tidy.
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _disk_full(e: BaseException | None) -> bool:
+    """Whether `e` (or what caused it) says the disk is full: ENOSPC / EDQUOT, or the text
+    safetensors ("No space left on device") and torch (inline_container ... unexpected pos) give."""
+    for _ in range(8):
+        if e is None:
+            return False
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            return True
+        text = str(e)
+        if "No space left on device" in text or "Disk quota exceeded" in text:
+            return True
+        if "inline_container" in text and "unexpected pos" in text:
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def _newest_file(folder: Path) -> Path | None:
+    try:
+        files = [p for p in folder.rglob("*") if p.is_file()]
+        return max(files, key=lambda p: p.stat().st_mtime_ns) if files else None
+    except OSError:
+        return None
+
+
+def _disk_full_message(ckpt: Path, writing: Path) -> str:
+    try:
+        n = shutil.disk_usage(ckpt).free
+        free = f"{_size(n)} ({n:,} bytes) free"
+    except OSError:
+        free = "free space unknown"
+    kept = _complete(ckpt / STATE) or _complete(ckpt / OLD)
+    if kept:
+        what = f"the last complete checkpoint, epoch {kept['epoch']}, is kept ({ckpt / STATE}); free space and rerun to resume"
+    else:
+        what = "no epoch had been checkpointed yet; free space and rerun (training starts over)"
+    return f"no space left on device while writing checkpoint file {writing} ({free}); {what}"
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} bytes"
 
 
 def _progress(enabled: bool, desc: str, total: int, done: int):
