@@ -8,6 +8,7 @@ round-trip chrF per item) and `bench` (evaluation and unlearning throughput agai
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -76,48 +77,12 @@ def translate(
 
     from polyunlearn.analysis.matrices import console_table
     from polyunlearn.core.models import ModelLoadError
-    from polyunlearn.data.resolve import resolve_data
     from polyunlearn.tools.translate import Translator, check_targets, translate_benchmark
 
     if threads:
         torch.set_num_threads(threads)
     targets = parse_langs(to)
-    news = data.startswith("news:")  # Study A's news formats: tools/translate_news.py
-    table = None
-    if news:
-        from polyunlearn.data.news_truthful import HUB_ID, load_news_truthful, parse_columns
-        from polyunlearn.data.resolve import strict_from_env
-        from polyunlearn.data.schema import describe_skipped
-        from polyunlearn.studies.study_a_data import data_kind
-
-        source_id = data.removeprefix("news:")
-        mapping = parse_columns(columns)
-        if data_kind(source_id, mapping) == "keys":  # polyunlearn's news table (a `kind` column)
-            from polyunlearn.data.news import load_news_file
-
-            if mapping:
-                raise ValueError("--columns maps news-truthful columns; a polyunlearn news table has its own names")
-            table = load_news_file(source_id)
-            present, what = list(dict.fromkeys(s.language for s in table[0])), "story"
-        else:
-            skipped: list = []
-            corpus = load_news_truthful(
-                source_id,
-                language=None if source_id == HUB_ID else source,
-                columns=mapping,
-                strict=strict_from_env(),
-                skipped=skipped,
-            )
-            if skipped:
-                from rich.markup import escape
-
-                console.print(f"[yellow]warning:[/yellow] {escape(describe_skipped(skipped))}")
-            present, what = corpus.languages, "story"
-    else:
-        if columns:
-            raise ValueError("--columns applies to news: data only")
-        items = resolve_data(data)  # loaded before the model: a bad --data fails in a second
-        present, what = sorted({it.language for it in items}), "items"
+    kind, loaded, present, what = _translation_source(data, columns, source)
     # Everything the data decides (source present, targets not already there), before the model.
     check_targets(source, targets, present, chunk_size, what)
     try:
@@ -138,13 +103,13 @@ def translate(
         net, tok, code_style=code_style, batch_size=batch_size, max_new_tokens=max_new_tokens, num_beams=num_beams
     )
     settings = dict(source=source, chunk_size=chunk_size, roundtrip=roundtrip, threshold=threshold, log=console.print)
-    if news:
+    if kind != "items":
         from polyunlearn.tools.translate_news import translate_news, translate_news_table
 
         # Our news table (stories, qas) or the news-truthful corpus: the same loop, the same report.
-        done = (translate_news_table(*table, tr, out, targets, **settings) if table is not None
-                else translate_news(corpus, tr, out, targets, **settings))  # fmt: skip
-        stories = done.stories if table is not None else done.data.stories
+        done = (translate_news_table(*loaded, tr, out, targets, **settings) if kind == "table"
+                else translate_news(loaded, tr, out, targets, **settings))  # fmt: skip
+        stories = done.stories if kind == "table" else done.data.stories
         console.print(
             console_table(done.summary.to_dict("records"), f"news translation from {source} ({tr.style} codes)")
         )
@@ -152,7 +117,7 @@ def translate(
             f"{len(stories)} stories -> [bold]{(out / 'news.jsonl').resolve()}[/bold]; per story: {out / 'news_report.csv'}"
         )
         return
-    result = translate_benchmark(items, tr, out, targets, **settings)
+    result = translate_benchmark(loaded, tr, out, targets, **settings)
     console.print(console_table(result.summary.to_dict("records"), f"translation from {source} ({tr.style} codes)"))
     console.print(
         f"{len(result.items)} items -> [bold]{(out / 'benchmark.jsonl').resolve()}[/bold]; per-item round trip: {out / 'roundtrip.csv'}"
@@ -262,41 +227,64 @@ def bench(
     console.print(f"results written under [bold]{out.resolve()}[/bold] ({result['seconds']:.0f} s)")
 
 
+def _translation_source(data: str, columns: str | None, source: str) -> tuple[str, Any, list[str], str]:
+    """What `translate --data` reads, with every check the data allows, before any model: (kind,
+    what was loaded, the languages present, what a row is). kind "table": polyunlearn's news table
+    ((stories, qas), data/news.py); "news": the news-truthful shape (data/news_truthful.py);
+    "items": a benchmark (any --data spec)."""
+    if not data.startswith("news:"):  # Study A's news formats go to tools/translate_news.py
+        from polyunlearn.data.resolve import resolve_data
+
+        if columns:
+            raise ValueError("--columns applies to news: data only")
+        items = resolve_data(data)  # loaded before the model: a bad --data fails in a second
+        return "items", items, sorted({it.language for it in items}), "items"
+    from polyunlearn.data.news_truthful import HUB_ID, load_news_truthful, parse_columns
+    from polyunlearn.data.resolve import strict_from_env
+    from polyunlearn.data.schema import describe_skipped
+    from polyunlearn.studies.study_a_data import data_kind
+
+    source_id = data.removeprefix("news:")
+    mapping = parse_columns(columns)
+    if data_kind(source_id, mapping) == "keys":  # polyunlearn's news table (a `kind` column)
+        from polyunlearn.data.news import load_news_file
+
+        if mapping:
+            raise ValueError("--columns maps news-truthful columns; a polyunlearn news table has its own names")
+        table = load_news_file(source_id)
+        return "table", table, list(dict.fromkeys(s.language for s in table[0])), "story"
+    skipped: list = []
+    corpus = load_news_truthful(
+        source_id,
+        language=None if source_id == HUB_ID else source,
+        columns=mapping,
+        strict=strict_from_env(),
+        skipped=skipped,
+    )
+    if skipped:
+        from rich.markup import escape
+
+        console.print(f"[yellow]warning:[/yellow] {escape(describe_skipped(skipped))}")
+    return "news", corpus, corpus.languages, "story"
+
+
 def _translate_dry_run(data: str, columns: str | None, source: str, targets: list[str], model: str, chunk_size: int):
-    """`translate --dry-run`: the data-side checks of the run (source present, targets not in the
-    data yet), the translation model's place (a local folder, or the hub cache), nothing loaded."""
+    """`translate --dry-run`: the data-side checks of the run (the same loader: source present,
+    targets not in the data yet), the translation model's place (a local folder, or the hub
+    cache), nothing loaded."""
     from polyunlearn.core import hubcache
     from polyunlearn.core.models import looks_like_path
     from polyunlearn.data.loaders import NotCached
     from polyunlearn.tools.translate import check_targets
 
     try:
-        if data.startswith("news:"):
-            from polyunlearn.data.news_truthful import HUB_ID, load_news_truthful, parse_columns
-            from polyunlearn.studies.study_a_data import data_kind
-
-            source_id, mapping = data.removeprefix("news:"), parse_columns(columns)
-            if data_kind(source_id, mapping) == "keys":
-                from polyunlearn.data.news import load_news_file
-
-                stories = load_news_file(source_id)[0]
-                present, n = list(dict.fromkeys(s.language for s in stories)), len(stories)
-            else:
-                corpus = load_news_truthful(
-                    source_id, language=None if source_id == HUB_ID else source, columns=mapping
-                )
-                present, n = corpus.languages, len(corpus.stories)
-            what = "story"
-        else:
-            from polyunlearn.data.resolve import resolve_data
-
-            items = resolve_data(data)
-            present, n, what = sorted({it.language for it in items}), len(items), "items"
+        kind, loaded, present, what = _translation_source(data, columns, source)
     except NotCached as e:
         present = None
         console.print(f"not checked: the data {e} (its languages)", markup=False)
     if present is not None:
         check_targets(source, targets, present, chunk_size, what)
+        n = len(loaded[0]) if kind == "table" else len(loaded.stories) if kind == "news" else len(loaded)
         console.print(
             f"data: {n} rows in {', '.join(present)}; would translate {source} -> {', '.join(targets)}", markup=False
         )
